@@ -1,0 +1,177 @@
+// Package api defines the JSON documents of the gateway's HTTP API, shared by
+// the gateway and the Go client. api/openapi.yaml describes the same shapes.
+package api
+
+import "time"
+
+// Media types.
+const (
+	MediaJSON    = "application/json"
+	MediaProblem = "application/problem+json"
+	// MediaJOSE is the compact serialization of a JWE or JWS.
+	MediaJOSE = "application/jose"
+)
+
+// Subject identifies a person the data is about. Values never reach logs or
+// the audit record; only their keyed HMAC is kept.
+type Subject struct {
+	// Type is the kind of identifier: nino, uprn, name-dob, council-ref, …
+	Type  string `json:"type"`
+	Value string `json:"value"`
+}
+
+// Authoriser is the officer who authorised a disclosure or request.
+type Authoriser struct {
+	Name string `json:"name"`
+	Rank string `json:"rank,omitempty"`
+}
+
+// Notification is the sender's decision about telling the data subject.
+type Notification struct {
+	// Decision is notify or withhold.
+	Decision string `json:"decision"`
+	Reason   string `json:"reason,omitempty"`
+	// ReviewAt is when a withheld notification must be reviewed.
+	ReviewAt *time.Time `json:"review_at,omitempty"`
+}
+
+// ExchangeDeclaration is the body of POST /v1/exchanges: everything about a
+// disclosure except the payload, decided before any data moves.
+type ExchangeDeclaration struct {
+	Agreement   string `json:"agreement"`
+	Recipient   string `json:"recipient"`
+	Purpose     string `json:"purpose"`
+	LawfulBasis string `json:"lawful_basis"`
+	// SpecialCategory lists the Art 9(2) and DPA Sch 1 conditions relied on
+	// for special-category data, e.g. ["A9-2-b", "DPA-S1-P1-1"].
+	SpecialCategory []string `json:"special_category,omitempty"`
+	// CriminalOffence lists the Art 10 and Sch 1 conditions relied on for
+	// criminal-offence data, e.g. ["A10", "DPA-S1-P2-10"].
+	CriminalOffence []string  `json:"criminal_offence,omitempty"`
+	Exemption       string    `json:"exemption,omitempty"`
+	DataCategories  []string  `json:"data_categories"`
+	Subjects        []Subject `json:"subjects,omitempty"`
+	// SubjectCount is how many people a bulk payload covers when they are
+	// not named one by one.
+	SubjectCount  int           `json:"subject_count,omitempty"`
+	Justification string        `json:"justification,omitempty"`
+	RequestedBy   string        `json:"requested_by,omitempty"`
+	Authoriser    *Authoriser   `json:"authoriser,omitempty"`
+	Urgency       string        `json:"urgency,omitempty"`
+	RequestRef    string        `json:"request_ref,omitempty"`
+	ConsentRef    string        `json:"consent_ref,omitempty"`
+	Notification  *Notification `json:"notification,omitempty"`
+	ContentType   string        `json:"content_type"`
+	Size          int64         `json:"size"`
+	// SHA256 is the optional lower-case hex SHA-256 of the payload; if given,
+	// an upload with another digest is refused.
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Check is one test a decision ran.
+type Check struct {
+	Code    string `json:"code"`
+	Passed  bool   `json:"passed"`
+	Message string `json:"message"`
+}
+
+// Decision is the gateway's ruling on a declaration or request.
+type Decision struct {
+	// Outcome is allow, deny or allow-override.
+	Outcome   string  `json:"outcome"`
+	Agreement string  `json:"agreement,omitempty"`
+	Checks    []Check `json:"checks"`
+}
+
+// Payload describes a delivered payload.
+type Payload struct {
+	ContentType    string `json:"content_type"`
+	Size           int64  `json:"size"`
+	SHA256         string `json:"sha256,omitempty"`
+	CiphertextSize int64  `json:"ciphertext_size,omitempty"`
+}
+
+// Exchange is a disclosure as the sender or recipient sees it.
+type Exchange struct {
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Sender      string    `json:"sender"`
+	Recipient   string    `json:"recipient"`
+	Agreement   string    `json:"agreement"`
+	Purpose     string    `json:"purpose"`
+	LawfulBasis string    `json:"lawful_basis"`
+	Categories  []string  `json:"data_categories"`
+	Subjects    int       `json:"subjects"`
+	Urgency     string    `json:"urgency,omitempty"`
+	RequestRef  string    `json:"request_ref,omitempty"`
+	Payload     Payload   `json:"payload"`
+	Decision    *Decision `json:"decision,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	// Links are the next things a client may do with the exchange.
+	Links map[string]string `json:"links,omitempty"`
+}
+
+// ExchangeList is a page of exchanges.
+type ExchangeList struct {
+	Exchanges []Exchange `json:"exchanges"`
+	// Next is the cursor for the following page, empty on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// WhoAmI answers GET /v1/whoami.
+type WhoAmI struct {
+	Party             string    `json:"party"`
+	Kind              string    `json:"kind"`
+	Name              string    `json:"name"`
+	CertificateSerial string    `json:"certificate_serial"`
+	CertificateExpiry time.Time `json:"certificate_expires_at"`
+}
+
+// Health answers GET /healthz and GET /readyz.
+type Health struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// Problem is an RFC 9457 problem details document. Code is the stable,
+// machine-readable identifier of the problem; ErrorID also appears in the
+// gateway's log line for the failure.
+type Problem struct {
+	Type     string       `json:"type"`
+	Title    string       `json:"title"`
+	Status   int          `json:"status"`
+	Detail   string       `json:"detail,omitempty"`
+	Instance string       `json:"instance,omitempty"`
+	Code     string       `json:"code"`
+	ErrorID  string       `json:"error_id,omitempty"`
+	Errors   []FieldError `json:"errors,omitempty"`
+	Decision *Decision    `json:"decision,omitempty"`
+}
+
+// FieldError names one invalid field and the rule it broke.
+type FieldError struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// Error makes a Problem usable as a Go error on the client side.
+func (p *Problem) Error() string {
+	s := p.Code + ": " + p.Title
+	if p.Detail != "" {
+		s += ": " + p.Detail
+	}
+	for _, fe := range p.Errors {
+		s += "\n  " + fe.Field + ": " + fe.Message
+	}
+	if p.Decision != nil {
+		for _, c := range p.Decision.Checks {
+			if !c.Passed {
+				s += "\n  " + c.Code + ": " + c.Message
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,91 @@
+package audit_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/audit"
+)
+
+// Known answers (hashes checked independently with Python hashlib/hmac):
+// the canonical encoding and its hash are part of the audit
+// format. Changing either breaks every verifier of existing chains.
+func TestEncodeKnownAnswer(t *testing.T) {
+	e := &audit.Entry{
+		Seq:         7,
+		Time:        time.Date(2026, 11, 1, 9, 30, 0, 123456000, time.FixedZone("BST", 3600)),
+		Type:        audit.TypeExchangeDecided,
+		Actor:       "council.revenues",
+		Exchange:    "01a202e1-6ad7-72c5-942e-418aac07183a",
+		Agreement:   "police-crime@1",
+		Recipient:   "police.northshire",
+		Outcome:     "deny",
+		Failed:      []string{"purpose.permitted"},
+		Purpose:     "marketing",
+		LawfulBasis: "A6-1-e",
+		Categories:  []string{"identity"},
+		Subjects:    []string{"hmac-sha256:00ff"},
+		Detail:      map[string]string{"z": "1", "a": "<&>"},
+		Prev:        audit.GenesisHash,
+	}
+	body, hash, err := audit.Encode(e)
+	require.NoError(t, err)
+	require.Equal(t, `{"seq":7,"time":"2026-11-01T08:30:00.123456Z","type":"exchange.decided","actor":"council.revenues",`+
+		`"exchange":"01a202e1-6ad7-72c5-942e-418aac07183a","agreement":"police-crime@1","recipient":"police.northshire",`+
+		`"outcome":"deny","failed":["purpose.permitted"],"purpose":"marketing","lawful_basis":"A6-1-e",`+
+		`"categories":["identity"],"subjects":["hmac-sha256:00ff"],"detail":{"a":"\u003c\u0026\u003e","z":"1"},`+
+		`"prev":"0000000000000000000000000000000000000000000000000000000000000000"}`, string(body))
+	require.Equal(t, "d03dc14191af3ff7aa49c1a335029f9be8dcab20ca09b3c598a06fc4da20cbb7", hash)
+}
+
+func TestSubjectKeyKnownAnswer(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	want := "hmac-sha256:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d"
+	got := audit.SubjectKey(key, "nino", "QQ123456C")
+	require.Equal(t, want, got)
+	require.Equal(t, got, audit.SubjectKey(key, " NINO ", "qq 12 34 56 c"), "type and value are normalised")
+	require.NotEqual(t, got, audit.SubjectKey(key, "uprn", "QQ123456C"), "the type is part of the key")
+	require.NotEqual(t, got, audit.SubjectKey([]byte("another key, another key, anothe"), "nino", "QQ123456C"))
+	require.ErrorIs(t, audit.CheckSubjectKey(key[:16]), audit.ErrKeyTooShort)
+}
+
+func TestVerifierFindsTampering(t *testing.T) {
+	var recs []audit.Record
+	seq, hash := int64(0), ""
+	for i := range 4 {
+		r, err := audit.Chain(&audit.Entry{Time: time.Unix(int64(i), 0), Type: "t", Actor: "a"}, seq, hash)
+		require.NoError(t, err)
+		recs = append(recs, *r)
+		seq, hash = r.Seq, r.Hash
+	}
+	verify := func(rs []audit.Record) error {
+		v := audit.NewVerifier()
+		for _, r := range rs {
+			if err := v.Next(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	require.NoError(t, verify(recs))
+
+	edited := append([]audit.Record(nil), recs...)
+	edited[2].Body = []byte(string(edited[2].Body[:len(edited[2].Body)-2]) + `x"}`)
+	requireBroken(t, verify(edited), 3, "edited")
+
+	missing := append(append([]audit.Record(nil), recs[:1]...), recs[2:]...)
+	requireBroken(t, verify(missing), 2, "missing")
+
+	reordered := []audit.Record{recs[0], recs[2], recs[1], recs[3]}
+	requireBroken(t, verify(reordered), 2, "missing")
+}
+
+func requireBroken(t *testing.T, err error, seq int64, reason string) {
+	t.Helper()
+	var ve *audit.VerifyError
+	require.ErrorAs(t, err, &ve)
+	require.Equal(t, seq, ve.Seq)
+	require.Contains(t, ve.Reason, reason)
+}

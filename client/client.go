@@ -1,0 +1,186 @@
+// Package client is the Go SDK for partner agencies and council services:
+// it speaks mutual TLS to the gateway, sends disclosures, lists the inbox and
+// fetches, verifies and decrypts what was sent.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/certs"
+)
+
+// Config says how to reach the gateway and who the caller is.
+type Config struct {
+	// Gateway is the gateway's base URL, e.g. https://gatehouse.example:8443.
+	Gateway string
+	// CertFile and KeyFile are the party's client certificate and key.
+	CertFile string
+	KeyFile  string
+	// CAFile is the CA that issued the gateway's server certificate; empty
+	// means the system roots.
+	CAFile string
+	// HTTPClient, if set, is used instead of one built from the files.
+	HTTPClient *http.Client
+}
+
+// Client talks to one gateway as one party.
+type Client struct {
+	base *url.URL
+	hc   *http.Client
+}
+
+// New returns a client.
+func New(cfg Config) (*Client, error) {
+	if cfg.Gateway == "" {
+		return nil, errors.New("client: the gateway URL is required")
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.Gateway, "/"))
+	if err != nil || base.Scheme != "https" || base.Host == "" {
+		return nil, fmt.Errorf("client: gateway %q is not an https:// URL", cfg.Gateway)
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		tlsCfg, err := certs.ClientConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("client: %w", err)
+		}
+		hc = &http.Client{Transport: &http.Transport{
+			TLSClientConfig:       tlsCfg,
+			ForceAttemptHTTP2:     false,
+			MaxIdleConnsPerHost:   8,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Minute,
+			ExpectContinueTimeout: 2 * time.Second,
+		}}
+	}
+	return &Client{base: base, hc: hc}, nil
+}
+
+func (c *Client) url(path string) string { return c.base.String() + path }
+
+// do sends a request and decodes a JSON answer into out (if not nil). Any
+// answer outside 2xx becomes an error: *api.Problem where the gateway sent one.
+func (c *Client) do(req *http.Request, out any) error {
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return readProblem(resp)
+	}
+	if out == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return nil
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// readProblem turns an error response into an error, quoting the gateway's
+// problem+json when it sent one.
+func readProblem(resp *http.Response) error {
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == api.MediaProblem {
+		var p api.Problem
+		if err := json.Unmarshal(body, &p); err == nil && p.Code != "" {
+			return &p
+		}
+	}
+	return fmt.Errorf("gateway answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", api.MediaJSON)
+	return c.do(req, out)
+}
+
+func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", api.MediaJSON)
+	req.Header.Set("Accept", api.MediaJSON)
+	return c.do(req, out)
+}
+
+// WhoAmI asks the gateway who it takes the caller to be.
+func (c *Client) WhoAmI(ctx context.Context) (*api.WhoAmI, error) {
+	var w api.WhoAmI
+	return &w, c.getJSON(ctx, "/v1/whoami", &w)
+}
+
+// Declare declares a disclosure. A refusal is an *api.Problem with code
+// "refused" and the decision's checks.
+func (c *Client) Declare(ctx context.Context, d *api.ExchangeDeclaration) (*api.Exchange, error) {
+	var e api.Exchange
+	return &e, c.postJSON(ctx, "/v1/exchanges", d, &e)
+}
+
+// Upload streams exactly size bytes of r as the payload of a declared exchange.
+func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64) (*api.Exchange, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.url("/v1/exchanges/"+url.PathEscape(id)+"/payload"), r)
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Accept", api.MediaJSON)
+	var e api.Exchange
+	return &e, c.do(req, &e)
+}
+
+// Send declares a disclosure and, if it is allowed, uploads its payload.
+func (c *Client) Send(ctx context.Context, d *api.ExchangeDeclaration, r io.Reader) (*api.Exchange, error) {
+	e, err := c.Declare(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return c.Upload(ctx, e.ID, r, d.Size)
+}
+
+// Exchange reads one exchange the caller sent or receives.
+func (c *Client) Exchange(ctx context.Context, id string) (*api.Exchange, error) {
+	var e api.Exchange
+	return &e, c.getJSON(ctx, "/v1/exchanges/"+url.PathEscape(id), &e)
+}
+
+// Inbox lists exchanges delivered to the caller, after the given id.
+func (c *Client) Inbox(ctx context.Context, after string, limit int) (*api.ExchangeList, error) {
+	q := url.Values{}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	path := "/v1/inbox"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var l api.ExchangeList
+	return &l, c.getJSON(ctx, path, &l)
+}

@@ -1,0 +1,10 @@
+// Command gatehouse is the Gatehouse gateway and its command-line tools.
+package main
+
+import (
+	"os"
+
+	"github.com/gatehouse-gw/gatehouse/internal/cli"
+)
+
+func main() { os.Exit(cli.Main()) }

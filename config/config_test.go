@@ -1,0 +1,127 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// writeConfig writes a valid configuration plus extra YAML into a folder
+// that also holds the files it names.
+func writeConfig(t *testing.T, extra string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key"} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600))
+	}
+	base := `listen: 127.0.0.1:8443
+trust_domain: northshire.test
+tls:
+  cert_file: gw.crt
+  key_file: gw.key
+  client_ca_files: [ca.crt]
+database:
+  driver: sqlite
+  dsn: data/gatehouse.db
+objects:
+  endpoint: 127.0.0.1:9000
+  access_key: minio
+  secret_key: minio-secret
+keys:
+  signing_key_file: signing.jwk
+  subject_key_file: subject.key
+`
+	p := filepath.Join(dir, "gatehouse.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(base+extra), 0o600))
+	return p
+}
+
+func TestLoadValid(t *testing.T) {
+	p := writeConfig(t, "limits:\n  max_payload_size: 2GiB\n  idle_timeout: 30s\n")
+	c, err := Load(p, nil)
+	require.NoError(t, err)
+	require.Equal(t, ByteSize(2<<30), c.Limits.MaxPayloadSize)
+	require.Equal(t, 30*time.Second, c.Limits.IdleTimeout)
+	require.Equal(t, filepath.Join(filepath.Dir(p), "gw.crt"), c.TLS.CertFile, "relative paths are relative to the file")
+	require.Equal(t, filepath.Join(filepath.Dir(p), "data/gatehouse.db"), c.Database.DSN)
+	require.Equal(t, "gatehouse-payloads", c.Objects.Bucket, "defaults fill the gaps")
+	require.Equal(t, ByteSize(1<<20), c.Limits.MaxJSONBody)
+}
+
+func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
+	p := writeConfig(t, "database2: {}\nlimits:\n  max_payload: 1GiB\n")
+	_, err := Load(p, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "database2: is not a setting (line 17)")
+	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 19)")
+}
+
+func TestLoadNamesTypeErrors(t *testing.T) {
+	p := writeConfig(t, "limits:\n  idle_timeout: soon\n  max_payload_size: lots\n")
+	_, err := Load(p, nil)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "limits.idle_timeout")
+	require.Contains(t, err.Error(), "limits.max_payload_size")
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	p := writeConfig(t, "log:\n  level: loud\n")
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	bad := strings.Replace(string(raw), "driver: sqlite", "driver: mysql", 1)
+	bad = strings.Replace(bad, "cert_file: gw.crt", "cert_file: missing.crt", 1)
+	bad = strings.Replace(bad, "endpoint: 127.0.0.1:9000", "endpoint: http://127.0.0.1:9000", 1)
+	require.NoError(t, os.WriteFile(p, []byte(bad), 0o600))
+	_, err = Load(p, nil)
+	require.Error(t, err)
+	for _, want := range []string{
+		`database.driver: "mysql" is not one of sqlite, postgres`,
+		"tls.cert_file: cannot read",
+		"objects.endpoint: is host:port without a scheme",
+		`log.level: "loud" is not one of debug, info, warn, error`,
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+}
+
+func TestEnvironmentOverrides(t *testing.T) {
+	p := writeConfig(t, "")
+	c, err := Load(p, []string{
+		"GATEHOUSE_DATABASE_DRIVER=postgres",
+		"GATEHOUSE_DATABASE_DSN=postgres://gh:s3cret@db:5432/gatehouse",
+		"GATEHOUSE_OBJECTS_TLS=true",
+		"GATEHOUSE_LIMITS_MAX_PAYLOAD_SIZE=10GiB",
+		"GATEHOUSE_LIMITS_IDLE_TIMEOUT=45s",
+		"PATH=/usr/bin",
+	})
+	require.NoError(t, err)
+	require.Equal(t, "postgres", c.Database.Driver)
+	require.Equal(t, "postgres://gh:s3cret@db:5432/gatehouse", c.Database.DSN)
+	require.True(t, c.Objects.TLS)
+	require.Equal(t, ByteSize(10<<30), c.Limits.MaxPayloadSize)
+	require.Equal(t, 45*time.Second, c.Limits.IdleTimeout)
+
+	r := c.Redacted()
+	require.Equal(t, "REDACTED", r.Objects.SecretKey)
+	require.NotContains(t, r.Database.DSN, "s3cret")
+	require.Equal(t, "minio-secret", c.Objects.SecretKey, "redaction does not touch the original")
+
+	_, err = Load(p, []string{"GATEHOUSE_OBJECTS_TLS=maybe"})
+	require.ErrorContains(t, err, "objects.tls: GATEHOUSE_OBJECTS_TLS")
+	require.Equal(t, []string{"GATEHOUSE_DATABSE_DSN"}, UnknownEnv([]string{"GATEHOUSE_DATABSE_DSN=x", "GATEHOUSE_CLIENT_CERT=y", "GATEHOUSE_LOG_LEVEL=debug"}))
+}
+
+func FuzzDecodeStrict(f *testing.F) {
+	f.Add([]byte("listen: 127.0.0.1:8443\nlimits:\n  max_payload_size: 1GiB\n"))
+	f.Add([]byte("tls:\n  client_ca_files: [a, b]\n"))
+	f.Add([]byte("database: [1, 2]\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Config
+		_ = decodeStrict(data, &c) // must not panic
+	})
+}

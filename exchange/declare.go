@@ -1,0 +1,256 @@
+package exchange
+
+import (
+	"context"
+	"encoding/hex"
+	"mime"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// Urgency levels.
+const (
+	UrgencyRoutine   = "routine"
+	UrgencyUrgent    = "urgent"
+	UrgencyEmergency = "emergency"
+)
+
+var (
+	codePattern    = regexp.MustCompile(`^[A-Za-z0-9]+(?:[.-][A-Za-z0-9]+)*$`)
+	subjectPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+)
+
+// Limits on declared metadata, so that one request cannot bloat a row.
+const (
+	maxSubjects   = 10000
+	maxTextLength = 4096
+	maxListLength = 64
+)
+
+// ValidateDeclaration checks the shape of a declaration: required fields,
+// formats and limits. Whether it is lawful is for Decide.
+func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
+	var v valid.Errors
+	if v.Required("agreement", d.Agreement) && !codePattern.MatchString(d.Agreement) {
+		v.Add("agreement", "format", "%q is not an agreement id", d.Agreement)
+	}
+	if v.Required("recipient", d.Recipient) && !certs.ValidPartyID(d.Recipient) {
+		v.Add("recipient", "format", "%q is not a party id", d.Recipient)
+	}
+	codeField(&v, "purpose", d.Purpose, true)
+	codeField(&v, "lawful_basis", d.LawfulBasis, true)
+	codeList(&v, "special_category", d.SpecialCategory, false)
+	codeList(&v, "criminal_offence", d.CriminalOffence, false)
+	codeField(&v, "exemption", d.Exemption, false)
+	codeList(&v, "data_categories", d.DataCategories, true)
+
+	if len(d.Subjects) > maxSubjects {
+		v.Add("subjects", "max-items", "at most %d subjects may be named; use subject_count for bulk data", maxSubjects)
+	}
+	for i, s := range d.Subjects {
+		if v.Required(valid.Path("subjects", i, "type"), s.Type) && !subjectPattern.MatchString(s.Type) {
+			v.Add(valid.Path("subjects", i, "type"), "format", "%q is not a subject identifier type (lower-case words joined by '-')", s.Type)
+		}
+		if v.Required(valid.Path("subjects", i, "value"), s.Value) && len(s.Value) > 256 {
+			v.Add(valid.Path("subjects", i, "value"), "max-length", "is longer than 256 characters")
+		}
+	}
+	if d.SubjectCount < 0 {
+		v.Add("subject_count", "minimum", "must not be negative")
+	} else if d.SubjectCount > 0 && d.SubjectCount < len(d.Subjects) {
+		v.Add("subject_count", "minimum", "is %d but %d subjects are named", d.SubjectCount, len(d.Subjects))
+	}
+	for _, f := range []struct{ path, val string }{
+		{"justification", d.Justification}, {"requested_by", d.RequestedBy},
+		{"request_ref", d.RequestRef}, {"consent_ref", d.ConsentRef},
+	} {
+		if len(f.val) > maxTextLength {
+			v.Add(f.path, "max-length", "is longer than %d characters", maxTextLength)
+		}
+	}
+	if d.Authoriser != nil {
+		v.Required("authoriser.name", d.Authoriser.Name)
+	}
+	switch d.Urgency {
+	case "", UrgencyRoutine, UrgencyUrgent, UrgencyEmergency:
+	default:
+		v.Add("urgency", "enum", "%q is not one of routine, urgent, emergency", d.Urgency)
+	}
+	if n := d.Notification; n != nil {
+		switch n.Decision {
+		case "notify":
+		case "withhold":
+			v.Required("notification.reason", n.Reason)
+		default:
+			v.Add("notification.decision", "enum", "%q is not one of notify, withhold", n.Decision)
+		}
+	}
+	if v.Required("content_type", d.ContentType) {
+		if _, _, err := mime.ParseMediaType(d.ContentType); err != nil {
+			v.Add("content_type", "format", "%q is not a media type", d.ContentType)
+		}
+	}
+	if d.Size < 0 {
+		v.Add("size", "minimum", "must not be negative")
+	}
+	if d.SHA256 != "" {
+		if b, err := hex.DecodeString(d.SHA256); err != nil || len(b) != 32 || strings.ToLower(d.SHA256) != d.SHA256 {
+			v.Add("sha256", "format", "must be 64 lower-case hex digits")
+		}
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if d.Size > maxSize {
+		return ErrTooLarge
+	}
+	return nil
+}
+
+func codeField(v *valid.Errors, path, val string, required bool) {
+	if val == "" {
+		if required {
+			v.Add(path, "required", "is required")
+		}
+		return
+	}
+	if len(val) > 64 || !codePattern.MatchString(val) {
+		v.Add(path, "format", "%q is not a code", val)
+	}
+}
+
+func codeList(v *valid.Errors, path string, vals []string, required bool) {
+	if len(vals) == 0 {
+		if required {
+			v.Add(path, "required", "needs at least one entry")
+		}
+		return
+	}
+	if len(vals) > maxListLength {
+		v.Add(path, "max-items", "has more than %d entries", maxListLength)
+		return
+	}
+	for i, val := range vals {
+		codeField(v, valid.Path(path, i), val, true)
+		if slices.Index(vals, val) < i {
+			v.Add(valid.Path(path, i), "unique", "%q is listed twice", val)
+		}
+	}
+}
+
+// Request turns the declared facts of an exchange from sender to recipient
+// under an agreement into the decision engine's request.
+func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request {
+	r := &agreements.Request{
+		Sender:          sender,
+		Recipient:       recipient,
+		Agreement:       agreement,
+		Purpose:         m.Purpose,
+		LawfulBasis:     m.LawfulBasis,
+		SpecialCategory: m.SpecialCategory,
+		CriminalOffence: m.CriminalOffence,
+		Exemption:       m.Exemption,
+		DataCategories:  m.DataCategories,
+		NamedSubjects:   len(m.SubjectKeys),
+		SubjectCount:    m.SubjectCount,
+		Justification:   m.Justification,
+		ConsentRef:      m.ConsentRef,
+		Emergency:       m.Urgency == UrgencyEmergency,
+	}
+	if m.Authoriser != nil {
+		r.AuthoriserName, r.AuthoriserRank = m.Authoriser.Name, m.Authoriser.Rank
+	}
+	return r
+}
+
+// Declare decides a declaration by caller. An allowed declaration creates an
+// exchange awaiting its payload; a refusal returns *RefusedError and stores
+// nothing but its audit entry.
+func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*Exchange, error) {
+	if err := ValidateDeclaration(d, s.cfg.MaxPayloadSize); err != nil {
+		return nil, err
+	}
+	reg, err := s.registry.Snapshot(ctx)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	now := s.now().UTC()
+	meta := s.meta(d)
+	decision := agreements.Decide(meta.Request(caller, d.Recipient, d.Agreement), reg, now)
+	entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
+	if !decision.Outcome.Allowed() {
+		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
+			return nil, err
+		}
+		return nil, &RefusedError{Decision: decision}
+	}
+
+	agreementID, version, err := agreements.ParseRef(decision.Agreement)
+	if err != nil {
+		return nil, err
+	}
+	e := &Exchange{
+		ID:               uuid.Must(uuid.NewV7()).String(),
+		State:            StateDeclared,
+		Sender:           caller,
+		Recipient:        d.Recipient,
+		AgreementID:      agreementID,
+		AgreementVersion: version,
+		Meta:             meta,
+		Decision:         decision,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+	}
+	entry.Exchange = e.ID
+	err = s.update(ctx, func(tx Tx) error {
+		if err := tx.AppendAudit(ctx, entry); err != nil {
+			return err
+		}
+		return tx.CreateExchange(ctx, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// meta records a declaration with subject identifiers replaced by keys.
+func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
+	keys := make([]string, 0, len(d.Subjects))
+	for _, sub := range d.Subjects {
+		keys = append(keys, audit.SubjectKey(s.cfg.SubjectKey, sub.Type, sub.Value))
+	}
+	urgency := d.Urgency
+	if urgency == "" {
+		urgency = UrgencyRoutine
+	}
+	return Meta{
+		Purpose:         d.Purpose,
+		LawfulBasis:     d.LawfulBasis,
+		SpecialCategory: d.SpecialCategory,
+		CriminalOffence: d.CriminalOffence,
+		Exemption:       d.Exemption,
+		DataCategories:  d.DataCategories,
+		SubjectKeys:     keys,
+		SubjectCount:    max(d.SubjectCount, len(d.Subjects)),
+		Justification:   d.Justification,
+		RequestedBy:     d.RequestedBy,
+		Authoriser:      d.Authoriser,
+		Urgency:         urgency,
+		RequestRef:      d.RequestRef,
+		ConsentRef:      d.ConsentRef,
+		Notification:    d.Notification,
+		ContentType:     d.ContentType,
+		DeclaredSize:    d.Size,
+		DeclaredSHA256:  d.SHA256,
+	}
+}

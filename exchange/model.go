@@ -1,0 +1,130 @@
+// Package exchange moves data between parties: it decides each disclosure,
+// seals and stores the payload for its recipient, and records every step.
+package exchange
+
+import (
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+)
+
+// State is where an exchange is in its life.
+type State string
+
+// Exchange states: declared → delivered → fetched → acknowledged → expired,
+// or failed (an upload that did not complete; it may be retried).
+const (
+	StateDeclared     State = "declared"
+	StateDelivered    State = "delivered"
+	StateFetched      State = "fetched"
+	StateAcknowledged State = "acknowledged"
+	StateExpired      State = "expired"
+	StateFailed       State = "failed"
+)
+
+// Readable reports whether the recipient may fetch the payload.
+func (s State) Readable() bool {
+	return s == StateDelivered || s == StateFetched || s == StateAcknowledged
+}
+
+// VisibleToRecipient reports whether the recipient may know of the exchange:
+// only once something was delivered to it.
+func (s State) VisibleToRecipient() bool { return s.Readable() || s == StateExpired }
+
+// Uploadable reports whether the sender may upload the payload.
+func (s State) Uploadable() bool { return s == StateDeclared || s == StateFailed }
+
+// Exchange is one disclosure from a sender to a recipient.
+type Exchange struct {
+	ID               string
+	State            State
+	Sender           string
+	Recipient        string
+	AgreementID      string
+	AgreementVersion int
+	Meta             Meta
+	Decision         agreements.Decision
+	Payload          Payload
+	// Envelope is the manifest, signed and encrypted to the recipient.
+	Envelope    []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	DeliveredAt time.Time
+}
+
+// AgreementRef is the agreement id@version the exchange was decided under.
+func (e *Exchange) AgreementRef() string {
+	return agreements.Ref(e.AgreementID, e.AgreementVersion)
+}
+
+// Meta is what the sender declared, with subject identifiers replaced by
+// their keyed HMACs: the gateway never stores who the data is about in clear.
+type Meta struct {
+	Purpose         string            `json:"purpose"`
+	LawfulBasis     string            `json:"lawful_basis"`
+	SpecialCategory []string          `json:"special_category,omitempty"`
+	CriminalOffence []string          `json:"criminal_offence,omitempty"`
+	Exemption       string            `json:"exemption,omitempty"`
+	DataCategories  []string          `json:"data_categories"`
+	SubjectKeys     []string          `json:"subject_keys,omitempty"`
+	SubjectCount    int               `json:"subject_count"`
+	Justification   string            `json:"justification,omitempty"`
+	RequestedBy     string            `json:"requested_by,omitempty"`
+	Authoriser      *api.Authoriser   `json:"authoriser,omitempty"`
+	Urgency         string            `json:"urgency,omitempty"`
+	RequestRef      string            `json:"request_ref,omitempty"`
+	ConsentRef      string            `json:"consent_ref,omitempty"`
+	Notification    *api.Notification `json:"notification,omitempty"`
+	ContentType     string            `json:"content_type"`
+	DeclaredSize    int64             `json:"declared_size"`
+	DeclaredSHA256  string            `json:"declared_sha256,omitempty"`
+}
+
+// Payload is the stored, sealed payload.
+type Payload struct {
+	Size           int64
+	SHA256         string
+	CiphertextSize int64
+	ObjectKey      string
+	ObjectVersion  string
+}
+
+// View renders e for the API; the decision is included for the sender.
+func (e *Exchange) View(forSender bool) api.Exchange {
+	v := api.Exchange{
+		ID:          e.ID,
+		State:       string(e.State),
+		Sender:      e.Sender,
+		Recipient:   e.Recipient,
+		Agreement:   e.AgreementRef(),
+		Purpose:     e.Meta.Purpose,
+		LawfulBasis: e.Meta.LawfulBasis,
+		Categories:  e.Meta.DataCategories,
+		Subjects:    e.Meta.SubjectCount,
+		Urgency:     e.Meta.Urgency,
+		RequestRef:  e.Meta.RequestRef,
+		Payload: api.Payload{
+			ContentType:    e.Meta.ContentType,
+			Size:           e.Meta.DeclaredSize,
+			SHA256:         e.Payload.SHA256,
+			CiphertextSize: e.Payload.CiphertextSize,
+		},
+		CreatedAt:   e.CreatedAt,
+		UpdatedAt:   e.UpdatedAt,
+		DeliveredAt: e.DeliveredAt,
+	}
+	if forSender {
+		v.Decision = DecisionView(&e.Decision)
+	}
+	return v
+}
+
+// DecisionView renders a decision for the API.
+func DecisionView(d *agreements.Decision) *api.Decision {
+	out := &api.Decision{Outcome: string(d.Outcome), Agreement: d.Agreement, Checks: make([]api.Check, len(d.Checks))}
+	for i, c := range d.Checks {
+		out.Checks[i] = api.Check(c)
+	}
+	return out
+}

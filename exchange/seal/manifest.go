@@ -1,0 +1,203 @@
+package seal
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwe"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// Media types of the sealed manifest.
+const (
+	// ManifestType is the JWS "typ" of a signed manifest.
+	ManifestType = "gatehouse-manifest+jws"
+	// EnvelopeContentType is the JWE "cty": the envelope holds a signed manifest.
+	EnvelopeContentType = "gatehouse-manifest+jws"
+	// ManifestVersion is the manifest format version.
+	ManifestVersion = 1
+)
+
+// Manifest describes one sealed payload: what it is, where it is stored, and
+// the key to open it. It is signed by the gateway and encrypted to the
+// recipient, so only the recipient ever sees the data key.
+type Manifest struct {
+	Version     int       `json:"v"`
+	Issuer      string    `json:"iss"`
+	IssuedAt    time.Time `json:"iat"`
+	Exchange    string    `json:"exchange"`
+	Agreement   string    `json:"agreement"`
+	Sender      string    `json:"sender"`
+	Recipient   string    `json:"recipient"`
+	Purpose     string    `json:"purpose"`
+	ContentType string    `json:"content_type"`
+	RequestRef  string    `json:"request_ref,omitempty"`
+	// Minimised records the field policy applied before sealing, if any.
+	Minimised string `json:"minimised,omitempty"`
+
+	Plaintext  Digest     `json:"plaintext"`
+	Ciphertext Digest     `json:"ciphertext"`
+	Object     Object     `json:"object"`
+	Encryption Encryption `json:"encryption"`
+}
+
+// Digest is a size and SHA-256 (lower-case hex).
+type Digest struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Object locates the ciphertext in object storage.
+type Object struct {
+	Bucket  string `json:"bucket"`
+	Key     string `json:"key"`
+	Version string `json:"version,omitempty"`
+}
+
+// Encryption says how the payload was encrypted and carries the data key.
+type Encryption struct {
+	// Format is the ciphertext format: Tink's streaming AEAD.
+	Format      string `json:"format"`
+	Algorithm   string `json:"alg"`
+	SegmentSize int    `json:"segment_size"`
+	HKDFHash    string `json:"hkdf_hash"`
+	// AAD is the associated data the ciphertext is bound to.
+	AAD []byte `json:"aad"`
+	// Key is the 32-byte data key.
+	Key []byte `json:"key"`
+}
+
+// NewEncryption describes the payload encryption with key and aad.
+func NewEncryption(key, aad []byte) Encryption {
+	return Encryption{
+		Format:      "tink-streaming-aead",
+		Algorithm:   Algorithm,
+		SegmentSize: SegmentSize,
+		HKDFHash:    HKDFHash,
+		AAD:         aad,
+		Key:         key,
+	}
+}
+
+// Check reports whether e is an encryption this package can open.
+func (e *Encryption) Check() error {
+	if e.Format != "tink-streaming-aead" || e.Algorithm != Algorithm || e.SegmentSize != SegmentSize || e.HKDFHash != HKDFHash {
+		return fmt.Errorf("seal: unsupported payload encryption %s/%s", e.Format, e.Algorithm)
+	}
+	if len(e.Key) != KeySize {
+		return ErrKeySize
+	}
+	return nil
+}
+
+// Signer signs manifests with the gateway's ES256 key.
+type Signer struct {
+	key jwk.Key
+	kid string
+}
+
+// NewSigner returns a signer for a private P-256 JWK.
+func NewSigner(key jwk.Key) (*Signer, error) {
+	if ok, err := jwk.IsPrivateKey(key); err != nil || !ok {
+		return nil, errors.New("seal: signing key must be a private key")
+	}
+	kid, ok := key.KeyID()
+	if !ok || kid == "" {
+		return nil, errors.New("seal: signing key needs a kid")
+	}
+	return &Signer{key: key, kid: kid}, nil
+}
+
+// KeyID returns the signing key's kid.
+func (s *Signer) KeyID() string { return s.kid }
+
+// PublicSet returns the JWKS that verifies this signer's signatures.
+func (s *Signer) PublicSet() (jwk.Set, error) {
+	pub, err := s.key.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	set := jwk.NewSet()
+	if err := set.AddKey(pub); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+// Sign returns the compact JWS (ES256) of payload with the given typ.
+func (s *Signer) Sign(payload []byte, typ string) ([]byte, error) {
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, s.kid); err != nil {
+		return nil, err
+	}
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
+		return nil, err
+	}
+	return jws.Sign(payload, jws.WithKey(jwa.ES256(), s.key, jws.WithProtectedHeaders(hdr)))
+}
+
+// SealManifest signs m and encrypts the signed manifest to the recipient's
+// public key (JWE ECDH-ES+A256KW with A256GCM, compact serialization).
+func (s *Signer) SealManifest(m *Manifest, recipient jwk.Key) ([]byte, error) {
+	payload, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := s.Sign(payload, ManifestType)
+	if err != nil {
+		return nil, fmt.Errorf("seal: sign manifest: %w", err)
+	}
+	pub, err := recipient.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	hdr := jwe.NewHeaders()
+	if err := hdr.Set(jwe.ContentTypeKey, EnvelopeContentType); err != nil {
+		return nil, err
+	}
+	if kid, ok := pub.KeyID(); ok {
+		if err := hdr.Set(jwe.KeyIDKey, kid); err != nil {
+			return nil, err
+		}
+	}
+	env, err := jwe.Encrypt(signed,
+		jwe.WithKey(jwa.ECDH_ES_A256KW(), pub),
+		jwe.WithContentEncryption(jwa.A256GCM()),
+		jwe.WithProtectedHeaders(hdr),
+		jwe.WithCompact())
+	if err != nil {
+		return nil, fmt.Errorf("seal: encrypt manifest: %w", err)
+	}
+	return env, nil
+}
+
+// ErrEnvelope is returned when an envelope cannot be opened or verified.
+var ErrEnvelope = errors.New("seal: envelope cannot be opened")
+
+// OpenEnvelope decrypts env with the recipient's private key, verifies the
+// gateway's signature against gatewayKeys and returns the manifest.
+func OpenEnvelope(env []byte, recipient jwk.Key, gatewayKeys jwk.Set) (*Manifest, error) {
+	signed, err := jwe.Decrypt(env, jwe.WithKey(jwa.ECDH_ES_A256KW(), recipient))
+	if err != nil {
+		return nil, fmt.Errorf("%w: decrypt: %v", ErrEnvelope, err)
+	}
+	payload, err := jws.Verify(signed, jws.WithKeySet(gatewayKeys, jws.WithRequireKid(true)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature: %v", ErrEnvelope, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, fmt.Errorf("%w: manifest: %v", ErrEnvelope, err)
+	}
+	if m.Version != ManifestVersion {
+		return nil, fmt.Errorf("%w: manifest version %d", ErrEnvelope, m.Version)
+	}
+	if err := m.Encryption.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrEnvelope, err)
+	}
+	return &m, nil
+}

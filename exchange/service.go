@@ -1,0 +1,157 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+)
+
+// Errors the service returns; the gateway turns them into problem+json.
+var (
+	// ErrNotFound: no such exchange, or not one the caller may see.
+	ErrNotFound = errors.New("exchange not found")
+	// ErrState: the exchange is not in a state that allows the action.
+	ErrState = errors.New("exchange is not in a state that allows this")
+	// ErrSizeMismatch: the body is longer or shorter than declared.
+	ErrSizeMismatch = errors.New("payload size differs from the declared size")
+	// ErrTooLarge: the payload is over the configured maximum.
+	ErrTooLarge = errors.New("payload is larger than the gateway accepts")
+	// ErrDigestMismatch: the body's SHA-256 differs from the declared one.
+	ErrDigestMismatch = errors.New("payload SHA-256 differs from the declared digest")
+	// ErrRange: a byte range outside the payload.
+	ErrRange = errors.New("range is outside the payload")
+	// ErrUnavailable: storage or the audit record could not be written, so
+	// nothing was done (fail closed).
+	ErrUnavailable = errors.New("storage is unavailable; nothing was done")
+)
+
+// RefusedError is returned when the decision does not allow the action.
+type RefusedError struct {
+	Decision agreements.Decision
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("refused under %q: %v", e.Decision.Agreement, e.Decision.FailedCodes())
+}
+
+// Store keeps exchanges. Every change goes through Update, whose function
+// runs in one transaction together with the audit entries it appends.
+type Store interface {
+	Exchange(ctx context.Context, id string) (*Exchange, error)
+	Inbox(ctx context.Context, recipient string, q InboxQuery) ([]*Exchange, error)
+	Update(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is a store transaction.
+type Tx interface {
+	audit.Appender
+	CreateExchange(ctx context.Context, e *Exchange) error
+	// LockExchange reads an exchange for update; other writers wait.
+	LockExchange(ctx context.Context, id string) (*Exchange, error)
+	SaveExchange(ctx context.Context, e *Exchange) error
+}
+
+// InboxQuery selects a page of an inbox.
+type InboxQuery struct {
+	// States to include; empty means every readable state.
+	States []State
+	// After is the id of the last exchange of the previous page.
+	After string
+	Limit int
+}
+
+// ObjectInfo locates a stored object.
+type ObjectInfo struct {
+	Bucket  string
+	Key     string
+	Version string
+}
+
+// Objects stores sealed payloads.
+type Objects interface {
+	// Put stores exactly size bytes from r under key.
+	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
+	// Get reads length bytes from offset (length < 0: to the end).
+	Get(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error)
+	Remove(ctx context.Context, key, version string) error
+}
+
+// Registry returns the current snapshot of parties and agreements.
+type Registry interface {
+	Snapshot(ctx context.Context) (*agreements.Registry, error)
+}
+
+// Config holds the service's settings.
+type Config struct {
+	// Issuer names the gateway in manifests.
+	Issuer string
+	// MaxPayloadSize is the largest payload accepted, in bytes.
+	MaxPayloadSize int64
+	// SubjectKey is the HMAC key for subject identifiers.
+	SubjectKey []byte
+}
+
+// Service runs exchanges.
+type Service struct {
+	cfg      Config
+	store    Store
+	objects  Objects
+	registry Registry
+	signer   *seal.Signer
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns a service.
+func New(cfg Config, store Store, objects Objects, registry Registry, signer *seal.Signer, log *slog.Logger) *Service {
+	return &Service{cfg: cfg, store: store, objects: objects, registry: registry, signer: signer, log: log, now: time.Now}
+}
+
+// SetClock replaces the clock; for tests.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+// update runs fn in a store transaction; any storage failure becomes
+// ErrUnavailable so that callers fail closed.
+func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
+	err := s.store.Update(ctx, fn)
+	if err == nil {
+		return nil
+	}
+	var refused *RefusedError
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrState) || errors.As(err, &refused) {
+		return err
+	}
+	return unavailable(err)
+}
+
+func unavailable(err error) error { return fmt.Errorf("%w: %v", ErrUnavailable, err) }
+
+// Get returns an exchange the caller sent or receives.
+func (s *Service) Get(ctx context.Context, caller, id string) (*Exchange, error) {
+	e, err := s.store.Exchange(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if e.Sender != caller && (e.Recipient != caller || !e.State.VisibleToRecipient()) {
+		return nil, ErrNotFound
+	}
+	return e, nil
+}
+
+// Inbox lists exchanges delivered to the caller.
+func (s *Service) Inbox(ctx context.Context, caller string, q InboxQuery) ([]*Exchange, error) {
+	if len(q.States) == 0 {
+		q.States = []State{StateDelivered, StateFetched, StateAcknowledged}
+	}
+	if q.Limit <= 0 || q.Limit > 500 {
+		q.Limit = 100
+	}
+	return s.store.Inbox(ctx, caller, q)
+}

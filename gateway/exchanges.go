@@ -1,0 +1,179 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+)
+
+func exchangeLinks(e *exchange.Exchange, forSender bool) map[string]string {
+	base := "/v1/exchanges/" + e.ID
+	links := map[string]string{"self": base}
+	if forSender && e.State.Uploadable() {
+		links["upload"] = base + "/payload"
+	}
+	if !forSender && e.State.Readable() {
+		links["envelope"] = base + "/envelope"
+		links["payload"] = base + "/payload"
+	}
+	return links
+}
+
+func exchangeView(e *exchange.Exchange, caller string) api.Exchange {
+	forSender := e.Sender == caller
+	v := e.View(forSender)
+	v.Links = exchangeLinks(e, forSender)
+	return v
+}
+
+// POST /v1/exchanges: declare a disclosure; the gateway decides at once.
+func (s *Server) declareExchange(c *fiber.Ctx) error {
+	var d api.ExchangeDeclaration
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	p := caller(c)
+	e, err := s.opts.Exchanges.Declare(c.UserContext(), p.ID, &d)
+	if err != nil {
+		return err
+	}
+	c.Location("/v1/exchanges/" + e.ID)
+	return c.Status(http.StatusCreated).JSON(exchangeView(e, p.ID))
+}
+
+// GET /v1/exchanges/{id}: the sender or recipient reads the exchange.
+func (s *Server) getExchange(c *fiber.Ctx) error {
+	p := caller(c)
+	e, err := s.opts.Exchanges.Get(c.UserContext(), p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(exchangeView(e, p.ID))
+}
+
+// PUT /v1/exchanges/{id}/payload: stream the payload; it is sealed on the way.
+func (s *Server) uploadPayload(c *fiber.Ctx) error {
+	p := caller(c)
+	contentLength := int64(c.Request().Header.ContentLength())
+	if contentLength < 0 {
+		contentLength = -1 // chunked: the body's own end is checked against the declared size
+	}
+	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), c.Context().RequestBodyStream(), contentLength)
+	if err != nil {
+		// The body may be partly unread; do not reuse the connection.
+		c.Context().SetConnectionClose()
+		return err
+	}
+	return c.JSON(exchangeView(e, p.ID))
+}
+
+// GET /v1/exchanges/{id}/envelope: the recipient's sealed manifest (JWE).
+func (s *Server) getEnvelope(c *fiber.Ctx) error {
+	e, err := s.opts.Exchanges.Envelope(c.UserContext(), caller(c).ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, api.MediaJOSE)
+	return c.Send(e.Envelope)
+}
+
+// GET /v1/exchanges/{id}/payload: stream the ciphertext; Range is supported
+// so that an interrupted download can resume.
+func (s *Server) downloadPayload(c *fiber.Ctx) error {
+	var resolve func(size int64) (exchange.Range, error)
+	if h := c.Get(fiber.HeaderRange); h != "" {
+		resolve = func(size int64) (exchange.Range, error) {
+			r, err := parseRange(h, size)
+			if err != nil {
+				c.Set(fiber.HeaderContentRange, "bytes */"+strconv.FormatInt(size, 10))
+			}
+			return r, err
+		}
+	}
+	e, rng, body, err := s.opts.Exchanges.OpenPayload(c.UserContext(), caller(c).ID, c.Params("id"), resolve)
+	if err != nil {
+		return err
+	}
+	size := e.Payload.CiphertextSize
+	length := size
+	c.Set(fiber.HeaderAcceptRanges, "bytes")
+	c.Set(fiber.HeaderContentType, "application/octet-stream")
+	c.Set(fiber.HeaderETag, `"`+e.ID+`"`)
+	if rng != exchange.Full {
+		length = rng.Length
+		c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", rng.Offset, rng.Offset+rng.Length-1, size))
+		c.Status(http.StatusPartialContent)
+	}
+	c.Context().SetBodyStream(body, int(length))
+	return nil
+}
+
+// parseRange parses a single "bytes=" range against size bytes.
+func parseRange(h string, size int64) (exchange.Range, error) {
+	bad := fmt.Errorf("%w: %q", exchange.ErrRange, h)
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok || strings.Contains(spec, ",") {
+		return exchange.Range{}, bad
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return exchange.Range{}, bad
+	}
+	if first == "" { // suffix: the last n bytes
+		n, err := strconv.ParseInt(last, 10, 64)
+		if err != nil || n <= 0 {
+			return exchange.Range{}, bad
+		}
+		n = min(n, size)
+		return exchange.Range{Offset: size - n, Length: n}, nil
+	}
+	start, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || start < 0 || start >= size {
+		return exchange.Range{}, bad
+	}
+	end := size - 1
+	if last != "" {
+		end, err = strconv.ParseInt(last, 10, 64)
+		if err != nil || end < start {
+			return exchange.Range{}, bad
+		}
+		end = min(end, size-1)
+	}
+	return exchange.Range{Offset: start, Length: end - start + 1}, nil
+}
+
+// GET /v1/inbox: exchanges delivered to the caller, oldest first.
+func (s *Server) inbox(c *fiber.Ctx) error {
+	q := exchange.InboxQuery{After: c.Query("after"), Limit: c.QueryInt("limit", 100)}
+	if q.Limit < 1 || q.Limit > 500 {
+		return fieldProblem("limit", "range", "must be between 1 and 500")
+	}
+	if st := c.Query("state"); st != "" {
+		for _, v := range strings.Split(st, ",") {
+			state := exchange.State(strings.TrimSpace(v))
+			if !state.Readable() && state != exchange.StateExpired {
+				return fieldProblem("state", "enum", fmt.Sprintf("%q is not one of delivered, fetched, acknowledged, expired", v))
+			}
+			q.States = append(q.States, state)
+		}
+	}
+	p := caller(c)
+	list, err := s.opts.Exchanges.Inbox(c.UserContext(), p.ID, q)
+	if err != nil {
+		return err
+	}
+	out := api.ExchangeList{Exchanges: make([]api.Exchange, len(list))}
+	for i, e := range list {
+		out.Exchanges[i] = exchangeView(e, p.ID)
+	}
+	if len(list) == q.Limit {
+		out.Next = list[len(list)-1].ID
+	}
+	return c.JSON(out)
+}

@@ -1,0 +1,190 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// ProblemTypeBase prefixes every problem type URI; the fragment is the code,
+// documented in docs/problems.md.
+const ProblemTypeBase = "https://github.com/gatehouse-gw/gatehouse/blob/main/docs/problems.md#"
+
+// Error is the gateway's one API error type: an HTTP status, a stable code,
+// a public title and detail, and a cause that is logged but never sent.
+type Error struct {
+	Status   int
+	Code     string
+	Title    string
+	Detail   string
+	Fields   []api.FieldError
+	Decision *api.Decision
+	// RetryAfter, if set, is sent as Retry-After (seconds).
+	RetryAfter int
+	Cause      error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return e.Code + ": " + e.Cause.Error()
+	}
+	return e.Code + ": " + e.Title
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// problem returns an Error with the given status, code and title.
+func problem(status int, code, title string) *Error {
+	return &Error{Status: status, Code: code, Title: title}
+}
+
+func (e *Error) withDetail(detail string) *Error { e.Detail = detail; return e }
+func (e *Error) withCause(err error) *Error      { e.Cause = err; return e }
+
+// Stable problem codes.
+const (
+	CodeInvalidRequest   = "invalid-request"
+	CodeInvalidJSON      = "invalid-json"
+	CodeUnknownParty     = "party-unknown"
+	CodeSuspendedParty   = "party-suspended"
+	CodeNoIdentity       = "identity-missing"
+	CodeRefused          = "refused"
+	CodeNotFound         = "not-found"
+	CodeExchangeNotFound = "exchange-not-found"
+	CodeExchangeState    = "exchange-state"
+	CodeSizeMismatch     = "payload-size-mismatch"
+	CodeTooLarge         = "payload-too-large"
+	CodeDigestMismatch   = "payload-digest-mismatch"
+	CodeInterrupted      = "payload-interrupted"
+	CodeRange            = "range-not-satisfiable"
+	CodeRecipientKey     = "recipient-key-missing"
+	CodeMethodNotAllowed = "method-not-allowed"
+	CodeUnsupportedMedia = "unsupported-media-type"
+	CodeUnavailable      = "unavailable"
+	CodeInternal         = "internal"
+)
+
+// toError turns any error from the domain into an API error. Internal
+// detail stays in Cause.
+func toError(err error) *Error {
+	var (
+		apiErr  *Error
+		fiberE  *fiber.Error
+		refused *exchange.RefusedError
+		body    *exchange.BodyError
+	)
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	if v, ok := valid.As(err); ok {
+		e := problem(http.StatusBadRequest, CodeInvalidRequest, "The request is not valid.").withCause(err)
+		for _, p := range v {
+			e.Fields = append(e.Fields, api.FieldError{Field: p.Path, Rule: p.Rule, Message: p.Message})
+		}
+		e.Detail = v[0].String()
+		if len(v) > 1 {
+			e.Detail += " (and " + strconv.Itoa(len(v)-1) + " more)"
+		}
+		return e
+	}
+	switch {
+	case errors.As(err, &refused):
+		e := problem(http.StatusForbidden, CodeRefused, "The disclosure is not allowed.").withCause(err)
+		e.Decision = exchange.DecisionView(&refused.Decision)
+		if failed := refused.Decision.Failed(); len(failed) > 0 {
+			e.Detail = failed[0].Code + ": " + failed[0].Message
+		}
+		return e
+	case errors.Is(err, exchange.ErrNotFound):
+		return problem(http.StatusNotFound, CodeExchangeNotFound, "No such exchange.").withCause(err)
+	case errors.Is(err, exchange.ErrState):
+		return problem(http.StatusConflict, CodeExchangeState, "The exchange is not in a state that allows this.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrSizeMismatch):
+		return problem(http.StatusBadRequest, CodeSizeMismatch, "The payload is not the size that was declared; nothing was stored.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrTooLarge):
+		return problem(http.StatusRequestEntityTooLarge, CodeTooLarge, "The payload is larger than this gateway accepts.").withCause(err)
+	case errors.Is(err, exchange.ErrDigestMismatch):
+		return problem(http.StatusBadRequest, CodeDigestMismatch, "The payload's SHA-256 is not the one declared; nothing was stored.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrRange):
+		return problem(http.StatusRequestedRangeNotSatisfiable, CodeRange, "The range is outside the payload.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrRecipientKey):
+		return problem(http.StatusConflict, CodeRecipientKey, "The recipient has no encryption key registered; ask the gateway's administrators.").withCause(err)
+	case errors.As(err, &body):
+		return problem(http.StatusBadRequest, CodeInterrupted, "The payload upload was interrupted; nothing was stored. Upload it again.").withCause(err)
+	case errors.Is(err, exchange.ErrUnavailable):
+		return unavailable(err)
+	case errors.As(err, &fiberE):
+		switch fiberE.Code {
+		case http.StatusNotFound:
+			return problem(http.StatusNotFound, CodeNotFound, "No such resource.")
+		case http.StatusMethodNotAllowed:
+			return problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "That method is not allowed here.")
+		case http.StatusRequestEntityTooLarge:
+			return problem(http.StatusRequestEntityTooLarge, CodeTooLarge, "The request body is too large.")
+		}
+		return problem(fiberE.Code, "http-"+strconv.Itoa(fiberE.Code), http.StatusText(fiberE.Code)).withDetail(fiberE.Message)
+	}
+	return problem(http.StatusInternalServerError, CodeInternal, "Something went wrong inside the gateway; nothing was disclosed.").withCause(err)
+}
+
+// unavailable is the fail-closed answer when storage or the audit record
+// cannot be reached.
+func unavailable(cause error) *Error {
+	e := problem(http.StatusServiceUnavailable, CodeUnavailable, "Storage is unavailable; nothing was done. Try again shortly.").withCause(cause)
+	e.RetryAfter = 5
+	return e
+}
+
+// publicDetail is the message of a domain error that is safe to show: the
+// domain's sentinel errors carry no secrets or subject data.
+func publicDetail(err error) string { return err.Error() }
+
+// errorHandler renders every error as RFC 9457 problem+json and logs it
+// once, with the same id the client sees.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	e := toError(err)
+	id := requestID(c)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	attrs := []any{logkey.ErrorID, id, logkey.Code, e.Code, logkey.Status, e.Status,
+		logkey.Method, c.Method(), logkey.Path, c.Path()}
+	if p := callerParty(c); p != "" {
+		attrs = append(attrs, logkey.Party, p)
+	}
+	if e.Cause != nil {
+		attrs = append(attrs, logkey.Error, e.Cause.Error())
+	}
+	s.log.Log(c.UserContext(), level, "request failed", attrs...)
+
+	body := api.Problem{
+		Type:     ProblemTypeBase + e.Code,
+		Title:    e.Title,
+		Status:   e.Status,
+		Detail:   e.Detail,
+		Instance: c.OriginalURL(),
+		Code:     e.Code,
+		ErrorID:  id,
+		Errors:   e.Fields,
+		Decision: e.Decision,
+	}
+	b, mErr := json.Marshal(&body)
+	if mErr != nil {
+		return mErr
+	}
+	if e.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
+	}
+	c.Set(fiber.HeaderContentType, api.MediaProblem)
+	return c.Status(e.Status).Send(b)
+}

@@ -1,0 +1,153 @@
+// Package gateway is the front door: the mutual-TLS HTTP API that partner
+// agencies and council services call. Handlers parse, call the domain and
+// render; identity comes only from the verified client certificate.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+)
+
+// Exchanges is what the gateway needs of the exchange service.
+type Exchanges interface {
+	Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*exchange.Exchange, error)
+	Upload(ctx context.Context, caller, id string, body io.Reader, contentLength int64) (*exchange.Exchange, error)
+	Get(ctx context.Context, caller, id string) (*exchange.Exchange, error)
+	Inbox(ctx context.Context, caller string, q exchange.InboxQuery) ([]*exchange.Exchange, error)
+	Envelope(ctx context.Context, caller, id string) (*exchange.Exchange, error)
+	OpenPayload(ctx context.Context, caller, id string, resolve func(size int64) (exchange.Range, error)) (*exchange.Exchange, exchange.Range, io.ReadCloser, error)
+}
+
+// Registry returns the current snapshot of parties and agreements.
+type Registry interface {
+	Snapshot(ctx context.Context) (*agreements.Registry, error)
+}
+
+// ReadyCheck is one dependency /readyz checks.
+type ReadyCheck struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// Options wires the gateway to the domain.
+type Options struct {
+	TrustDomain string
+	Exchanges   Exchanges
+	Registry    Registry
+	// JWKS is the gateway's public signing keys.
+	JWKS        jwk.Set
+	Ready       []ReadyCheck
+	MaxJSONBody int64
+	IdleTimeout time.Duration
+	Log         *slog.Logger
+}
+
+// Server is the gateway's HTTP front.
+type Server struct {
+	opts Options
+	app  *fiber.App
+	log  *slog.Logger
+}
+
+// New builds the fiber app and its routes.
+func New(opts Options) *Server {
+	s := &Server{opts: opts, log: opts.Log}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "gatehouse",
+		DisableStartupMessage: true,
+		// Payloads stream through the handler; only this much of a body is
+		// read before the handler runs. JSON handlers enforce their own limit.
+		StreamRequestBody: true,
+		BodyLimit:         int(opts.MaxJSONBody),
+		// ReadTimeout would cut off a large upload that is still making
+		// progress, so request reads are bounded by idle and header limits.
+		IdleTimeout:    opts.IdleTimeout,
+		ReadBufferSize: 16 << 10,
+		ErrorHandler:   s.errorHandler,
+	})
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestLog)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+
+	// Everything else needs a registered, active party.
+	app.Use(s.identify)
+	app.Get("/.well-known/jwks.json", s.jwks)
+	v1 := app.Group("/v1")
+	v1.Get("/whoami", s.whoami)
+	v1.Post("/exchanges", s.declareExchange)
+	v1.Get("/exchanges/:id", s.getExchange)
+	v1.Put("/exchanges/:id/payload", s.uploadPayload)
+	v1.Get("/exchanges/:id/payload", s.downloadPayload)
+	v1.Get("/exchanges/:id/envelope", s.getEnvelope)
+	v1.Get("/inbox", s.inbox)
+}
+
+// Serve accepts connections on ln (a TLS listener) until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// App exposes the fiber app, for tests.
+func (s *Server) App() *fiber.App { return s.app }
+
+type requestIDKey struct{}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// requestLog assigns the request id and logs one line per request.
+func (s *Server) requestLog(c *fiber.Ctx) error {
+	start := time.Now()
+	id := newRequestID()
+	c.Locals(requestIDKey{}, id)
+	c.Set("X-Request-Id", id)
+	c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	err := c.Next()
+	if err != nil {
+		// Rendered (and logged) by the error handler.
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	attrs := []any{logkey.RequestID, id, logkey.Method, c.Method(), logkey.Path, c.Path(),
+		logkey.Status, c.Response().StatusCode(), logkey.Duration, time.Since(start).String()}
+	if p := callerParty(c); p != "" {
+		attrs = append(attrs, logkey.Party, p)
+	}
+	s.log.Info("request", attrs...)
+	return nil
+}
+
+// tlsState returns the connection's TLS state, or nil for plain connections.
+func tlsState(c *fiber.Ctx) *tls.ConnectionState { return c.Context().TLSConnectionState() }

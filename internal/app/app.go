@@ -1,0 +1,219 @@
+// Package app wires the gateway together from its configuration: store,
+// object storage, keys, the exchange service and the HTTP front. The serve
+// and dev commands and the end-to-end tests all start the gateway through it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/gateway"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/store"
+	"github.com/gatehouse-gw/gatehouse/store/objectstore"
+)
+
+// App is a running gateway's parts.
+type App struct {
+	Config   *config.Config
+	DB       *store.DB
+	Objects  *objectstore.Store
+	Registry *store.RegistryCache
+	Service  *exchange.Service
+	Server   *gateway.Server
+	Log      *slog.Logger
+
+	serverCert tls.Certificate
+	globalCAs  []*x509.Certificate
+
+	trustMu  sync.Mutex
+	trustFor *agreements.Registry
+	trust    *certs.TrustStore
+}
+
+// NewLogger returns the operational logger the configuration asks for.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// New opens the stores and keys and builds the gateway. Close releases them.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	var err error
+	a.serverCert, err = tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: server certificate: %w", err)
+	}
+	for _, f := range cfg.TLS.ClientCAFiles {
+		cas, err := certs.ReadCertificates(f)
+		if err != nil {
+			return nil, fmt.Errorf("tls.client_ca_files: %w", err)
+		}
+		a.globalCAs = append(a.globalCAs, cas...)
+	}
+	signingKey, err := seal.ReadKey(cfg.Keys.SigningKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("keys.signing_key_file: %w", err)
+	}
+	signer, err := seal.NewSigner(signingKey)
+	if err != nil {
+		return nil, fmt.Errorf("keys.signing_key_file: %w", err)
+	}
+	jwks, err := signer.PublicSet()
+	if err != nil {
+		return nil, err
+	}
+	subjectKey, err := ReadSubjectKey(cfg.Keys.SubjectKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("keys.subject_key_file: %w", err)
+	}
+
+	a.Objects, err = objectstore.New(objectstore.Config{
+		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: cfg.Objects.Bucket,
+		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
+		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	if cfg.Objects.CreateBucket {
+		if err := a.Objects.EnsureBucket(ctx, false); err != nil {
+			return nil, fmt.Errorf("objects: create bucket %s: %w", cfg.Objects.Bucket, err)
+		}
+	}
+	a.DB, err = store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, log)
+	if err != nil {
+		return nil, err
+	}
+	a.Registry = a.DB.Registry()
+	a.Service = exchange.New(exchange.Config{
+		Issuer:         cfg.Issuer,
+		MaxPayloadSize: int64(cfg.Limits.MaxPayloadSize),
+		SubjectKey:     subjectKey,
+	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
+	a.Server = gateway.New(gateway.Options{
+		TrustDomain: cfg.TrustDomain,
+		Exchanges:   a.Service,
+		Registry:    a.Registry,
+		JWKS:        jwks,
+		MaxJSONBody: int64(cfg.Limits.MaxJSONBody),
+		IdleTimeout: cfg.Limits.IdleTimeout,
+		Log:         log,
+		Ready: []gateway.ReadyCheck{
+			{Name: "database", Check: a.DB.Ping},
+			{Name: "objects", Check: a.Objects.Ping},
+		},
+	})
+	return a, nil
+}
+
+// ReadSubjectKey reads the hex-encoded HMAC key for subject identifiers.
+func ReadSubjectKey(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, errors.New("want hex-encoded random bytes")
+	}
+	if err := audit.CheckSubjectKey(key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// trustStore returns the trust store for the current registry, rebuilt
+// when the registry changes.
+func (a *App) trustStore(ctx context.Context) (*certs.TrustStore, error) {
+	reg, err := a.Registry.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.trustMu.Lock()
+	defer a.trustMu.Unlock()
+	if a.trust != nil && a.trustFor == reg {
+		return a.trust, nil
+	}
+	ts, err := certs.NewTrustStore(a.globalCAs, reg.Parties())
+	if err != nil {
+		return nil, err
+	}
+	a.trust, a.trustFor = ts, reg
+	return ts, nil
+}
+
+// TLSConfig is the listener's TLS policy: client certificates required and
+// verified against the parties' trust anchors, and bound to the party they name.
+func (a *App) TLSConfig() *tls.Config {
+	return certs.ServerPolicy{
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &a.serverCert, nil },
+		ClientCAs: func() *x509.CertPool {
+			ts, err := a.trustStore(context.Background())
+			if err != nil {
+				a.Log.Error("trust anchors unavailable; refusing handshakes", logkey.Error, err)
+				return x509.NewCertPool() // fail closed: nothing verifies
+			}
+			return ts.Pool()
+		},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			ts, err := a.trustStore(context.Background())
+			if err != nil {
+				return err
+			}
+			if _, err := ts.Bind(&cs, a.Config.TrustDomain); err != nil {
+				a.Log.Info("handshake refused", logkey.Reason, err.Error())
+				return err
+			}
+			return nil
+		},
+	}.Config()
+}
+
+// Listen opens the mutual-TLS listener on the configured address.
+func (a *App) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", a.Config.Listen)
+	if err != nil {
+		return nil, err
+	}
+	return tls.NewListener(ln, a.TLSConfig()), nil
+}
+
+// Serve serves on ln until Shutdown.
+func (a *App) Serve(ln net.Listener) error { return a.Server.Serve(ln) }
+
+// Shutdown stops the server gracefully and closes the stores.
+func (a *App) Shutdown(ctx context.Context) error {
+	err := a.Server.Shutdown(ctx)
+	return errors.Join(err, a.Close())
+}
+
+// Close closes the stores.
+func (a *App) Close() error {
+	if a.DB != nil {
+		return a.DB.Close()
+	}
+	return nil
+}

@@ -1,0 +1,367 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+)
+
+// clientFlags are the connection flags every client command shares. Each
+// falls back to an environment variable, so a shell can be set up once.
+type clientFlags struct {
+	gateway, cert, key, ca string
+	json                   bool
+}
+
+func (f *clientFlags) client() (*client.Client, error) {
+	fallback := func(v *string, env, flag string) error {
+		if *v == "" {
+			*v = os.Getenv(env)
+		}
+		if *v == "" {
+			return fmt.Errorf("--%s is required (or set %s)", flag, env)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		fallback(&f.gateway, "GATEHOUSE_CLIENT_GATEWAY", "gateway"),
+		fallback(&f.cert, "GATEHOUSE_CLIENT_CERT", "cert"),
+		fallback(&f.key, "GATEHOUSE_CLIENT_KEY", "key"),
+	); err != nil {
+		return nil, err
+	}
+	if f.ca == "" {
+		f.ca = os.Getenv("GATEHOUSE_CLIENT_CA")
+	}
+	return client.New(client.Config{Gateway: f.gateway, CertFile: f.cert, KeyFile: f.key, CAFile: f.ca})
+}
+
+// printJSON writes v as indented JSON, for machines.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newClientCmd() *cobra.Command {
+	f := &clientFlags{}
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Talk to a gateway as a party: send, list, fetch",
+		Long: `Talk to a gateway as a party, over mutual TLS with the party's certificate.
+Connection flags fall back to GATEHOUSE_CLIENT_GATEWAY, GATEHOUSE_CLIENT_CERT,
+GATEHOUSE_CLIENT_KEY and GATEHOUSE_CLIENT_CA.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.gateway, "gateway", "", "gateway URL, e.g. https://127.0.0.1:8443")
+	pf.StringVar(&f.cert, "cert", "", "your party's client certificate (PEM)")
+	pf.StringVar(&f.key, "key", "", "your party's client key (PEM)")
+	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (PEM)")
+	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
+	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f))
+	return cmd
+}
+
+func newWhoamiCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Show which party the gateway takes you to be",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			w, err := c.WhoAmI(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), w)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "party:        %s (%s)\nname:         %s\ncertificate:  serial %s, expires %s\n",
+				w.Party, w.Kind, w.Name, w.CertificateSerial, w.CertificateExpiry.Format(time.RFC3339))
+			return nil
+		},
+	}
+}
+
+func newSendCmd(f *clientFlags) *cobra.Command {
+	var (
+		d                api.ExchangeDeclaration
+		subjects         []string
+		authoriser, rank string
+		withhold         string
+		notify           bool
+	)
+	cmd := &cobra.Command{
+		Use:   "send FILE",
+		Short: "Declare a disclosure and, if the gateway allows it, upload FILE sealed for the recipient",
+		Long: `Declare a disclosure; the gateway decides at once against the agreement. If it is
+allowed, FILE is uploaded and sealed for the recipient; if not, nothing is sent and
+the failing checks are printed. FILE may be - for standard input.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			file, size, cleanup, err := openPayload(args[0])
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			for _, s := range subjects {
+				typ, val, ok := strings.Cut(s, "=")
+				if !ok {
+					return fmt.Errorf("--subject %q: want TYPE=VALUE, e.g. nino=QQ123456C", s)
+				}
+				d.Subjects = append(d.Subjects, api.Subject{Type: typ, Value: val})
+			}
+			if authoriser != "" || rank != "" {
+				d.Authoriser = &api.Authoriser{Name: authoriser, Rank: rank}
+			}
+			switch {
+			case notify && withhold != "":
+				return errors.New("--notify and --withhold cannot both be given")
+			case notify:
+				d.Notification = &api.Notification{Decision: "notify"}
+			case withhold != "":
+				d.Notification = &api.Notification{Decision: "withhold", Reason: withhold}
+			}
+			if d.ContentType == "" {
+				d.ContentType = contentTypeOf(args[0])
+			}
+			d.Size = size
+			e, err := c.Declare(cmd.Context(), &d)
+			if err != nil {
+				return err
+			}
+			e, err = c.Upload(cmd.Context(), e.ID, newProgress(cmd.ErrOrStderr(), "uploading", size, file), size)
+			if err != nil {
+				return fmt.Errorf("exchange %s was allowed, but the upload failed (run send again to retry): %w", e.ID, err)
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), e)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exchange %s %s to %s under %s (%d bytes, sha256 %s)\n",
+				e.ID, e.State, e.Recipient, e.Agreement, e.Payload.Size, e.Payload.SHA256)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&d.Agreement, "agreement", "", "agreement id")
+	fl.StringVar(&d.Recipient, "to", "", "recipient party id")
+	fl.StringVar(&d.Purpose, "purpose", "", "purpose code, e.g. crime-prevention-detection")
+	fl.StringVar(&d.LawfulBasis, "basis", "", "UK GDPR Art 6 basis, e.g. A6-1-e")
+	fl.StringSliceVar(&d.SpecialCategory, "special-category", nil, "Art 9 and DPA Sch 1 conditions, e.g. A9-2-b,DPA-S1-P1-1")
+	fl.StringSliceVar(&d.CriminalOffence, "criminal-offence", nil, "Art 10 and DPA Sch 1 conditions, e.g. A10,DPA-S1-P2-10")
+	fl.StringVar(&d.Exemption, "exemption", "", "DPA Sch 2 exemption, e.g. DPA-S2-P1-2")
+	fl.StringSliceVar(&d.DataCategories, "category", nil, "data categories, e.g. identity,financial")
+	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE=VALUE (repeatable); only its keyed hash is kept")
+	fl.IntVar(&d.SubjectCount, "subject-count", 0, "how many people a bulk payload covers")
+	fl.StringVar(&d.Justification, "justification", "", "why the disclosure is necessary")
+	fl.StringVar(&d.RequestedBy, "requested-by", "", "who asked for the data")
+	fl.StringVar(&authoriser, "authoriser", "", "name of the authorising officer")
+	fl.StringVar(&rank, "rank", "", "rank of the authorising officer, e.g. inspector")
+	fl.StringVar(&d.Urgency, "urgency", "", "routine, urgent or emergency")
+	fl.StringVar(&d.RequestRef, "request-ref", "", "reference of the request this answers")
+	fl.StringVar(&d.ConsentRef, "consent-ref", "", "reference of the data subject's consent record")
+	fl.BoolVar(&notify, "notify", false, "the data subject will be told")
+	fl.StringVar(&withhold, "withhold", "", "the data subject will not be told yet, for this reason")
+	fl.StringVar(&d.ContentType, "content-type", "", "media type of FILE (default: from its extension)")
+	fl.StringVar(&d.SHA256, "sha256", "", "expected SHA-256 of FILE; the gateway refuses another")
+	return cmd
+}
+
+// openPayload opens FILE, or spools standard input to a temporary file so
+// that its size can be declared before upload.
+func openPayload(name string) (io.Reader, int64, func(), error) {
+	if name != "-" {
+		fh, err := os.Open(name)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		st, err := fh.Stat()
+		if err != nil || !st.Mode().IsRegular() {
+			fh.Close()
+			return nil, 0, nil, fmt.Errorf("%s is not a regular file", name)
+		}
+		return fh, st.Size(), func() { fh.Close() }, nil
+	}
+	tmp, err := os.CreateTemp("", "gatehouse-send-*")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	n, err := io.Copy(tmp, os.Stdin)
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		cleanup()
+		return nil, 0, nil, err
+	}
+	return tmp, n, cleanup, nil
+}
+
+func contentTypeOf(name string) string {
+	if t := mime.TypeByExtension(filepath.Ext(name)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+func newInboxCmd(f *clientFlags) *cobra.Command {
+	var (
+		after string
+		limit int
+	)
+	cmd := &cobra.Command{
+		Use:   "inbox",
+		Short: "List exchanges delivered to you",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			l, err := c.Inbox(cmd.Context(), after, limit)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), l)
+			}
+			if len(l.Exchanges) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no exchanges")
+				return nil
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSTATE\tFROM\tAGREEMENT\tPURPOSE\tSIZE\tDELIVERED")
+			for _, e := range l.Exchanges {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Sender, e.Agreement, e.Purpose,
+					humanBytes(e.Payload.Size), e.DeliveredAt.Format("2006-01-02 15:04"))
+			}
+			if l.Next != "" {
+				fmt.Fprintf(tw, "more: --after %s\n", l.Next)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&after, "after", "", "list exchanges after this id")
+	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	return cmd
+}
+
+func newFetchCmd(f *clientFlags) *cobra.Command {
+	var decryptKey, out string
+	cmd := &cobra.Command{
+		Use:   "fetch EXCHANGE-ID",
+		Short: "Download, verify and decrypt an exchange's payload",
+		Long: `Download an exchange's sealed payload, open its envelope with your private
+encryption key, check the gateway's signature, decrypt, and check the SHA-256
+against the signed manifest. --out gets the file only if every check passes.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			if decryptKey == "" {
+				decryptKey = os.Getenv("GATEHOUSE_CLIENT_DECRYPT_KEY")
+			}
+			if decryptKey == "" {
+				return errors.New("--decrypt-key is required (or set GATEHOUSE_CLIENT_DECRYPT_KEY)")
+			}
+			key, err := seal.ReadKey(decryptKey)
+			if err != nil {
+				return fmt.Errorf("--decrypt-key: %w", err)
+			}
+			id := args[0]
+			fetch := func(w io.Writer) (*seal.Manifest, error) {
+				m, err := c.OpenEnvelope(cmd.Context(), id, key)
+				if err != nil {
+					return nil, err
+				}
+				defer seal.Wipe(m.Encryption.Key)
+				body, err := c.PayloadReader(cmd.Context(), id, 0)
+				if err != nil {
+					return nil, err
+				}
+				defer body.Close()
+				return m, client.Decrypt(m, newProgress(cmd.ErrOrStderr(), "downloading", m.Ciphertext.Size, body), w)
+			}
+			if out == "" || out == "-" {
+				m, err := fetch(cmd.OutOrStdout())
+				if err != nil {
+					return err
+				}
+				if f.json {
+					return printJSON(cmd.ErrOrStderr(), manifestSummary(m))
+				}
+				return nil
+			}
+			// Write beside the target and rename only when every check passed.
+			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".part-*")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(tmp.Name())
+			m, err := fetch(tmp)
+			if cerr := tmp.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			if err := os.Rename(tmp.Name(), out); err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), manifestSummary(m))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "fetched %s from %s under %s: %s, %s, sha256 %s verified\n",
+				m.Exchange, m.Sender, m.Agreement, out, humanBytes(m.Plaintext.Size), m.Plaintext.SHA256)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&decryptKey, "decrypt-key", "", "your party's private encryption key (JWK)")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write the payload here (default: standard output)")
+	return cmd
+}
+
+// manifestSummary is the manifest without its data key, for printing.
+func manifestSummary(m *seal.Manifest) map[string]any {
+	return map[string]any{
+		"exchange": m.Exchange, "agreement": m.Agreement, "sender": m.Sender, "recipient": m.Recipient,
+		"purpose": m.Purpose, "content_type": m.ContentType, "size": m.Plaintext.Size, "sha256": m.Plaintext.SHA256,
+		"verified": true,
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+)
+
+func newDevCmd() *cobra.Command {
+	var (
+		dir, minioBin, listen, minioAddr string
+	)
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a development gateway with MinIO, SQLite and the demo parties",
+		Long: `Run a development gateway: generate a PKI for the demo parties under --dir,
+start MinIO beside the gateway, load the demo parties and agreements, and
+print commands to try a first exchange. Ctrl-C stops both. Not for production.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, minioAddr)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "var", "folder for the PKI, keys, database and MinIO data")
+	cmd.Flags().StringVar(&minioBin, "minio", "bin/minio", "MinIO server binary")
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8443", "gateway address")
+	cmd.Flags().StringVar(&minioAddr, "minio-addr", "127.0.0.1:9000", "MinIO address")
+	return cmd
+}
+
+func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, minioAddr string) error {
+	if _, err := os.Stat(minioBin); err != nil {
+		return fmt.Errorf("MinIO server not found at %s: run 'make bin/minio' (make run does)", minioBin)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "keys"), 0o700); err != nil {
+		return err
+	}
+	accessKey, secretKey, err := devMinIOCredentials(filepath.Join(dir, "keys", "minio.env"))
+	if err != nil {
+		return err
+	}
+	minioLog, err := os.OpenFile(filepath.Join(dir, "minio.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer minioLog.Close()
+	fmt.Fprintf(stderr, "starting MinIO on %s (data in %s, log in %s)\n", minioAddr, filepath.Join(dir, "minio"), minioLog.Name())
+	minio, err := devenv.StartMinIO(ctx, minioBin, filepath.Join(dir, "minio"), minioAddr, accessKey, secretKey, minioLog)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		fmt.Fprintln(stderr, "stopping MinIO")
+		if err := minio.Stop(); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}()
+
+	env, err := devenv.Prepare(dir, devenv.Options{
+		Listen:          listen,
+		TrustDomain:     demo.TrustDomain,
+		Parties:         append(demo.PartyIDs(), "unregistered.agency"),
+		ObjectsEndpoint: minio.Endpoint,
+		AccessKey:       accessKey,
+		SecretKey:       secretKey,
+	})
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(env.Config.Log, stderr)
+	a, err := app.New(ctx, env.Config, log)
+	if err != nil {
+		return err
+	}
+	parties, err := a.DB.Parties(ctx)
+	if err != nil {
+		a.Close()
+		return err
+	}
+	if len(parties) == 0 {
+		if err := demo.Seed(ctx, a.DB, env.EncryptionKeys, time.Now()); err != nil {
+			a.Close()
+			return fmt.Errorf("loading the demo parties and agreements: %w", err)
+		}
+		fmt.Fprintln(stderr, "loaded the demo parties and agreements")
+	}
+	printDevGuide(stdout, env, listen)
+	return serve(ctx, a, log)
+}
+
+// devMinIOCredentials reads or creates the development MinIO credentials.
+func devMinIOCredentials(path string) (access, secret string, err error) {
+	if b, err := os.ReadFile(path); err == nil {
+		sc := bufio.NewScanner(strings.NewReader(string(b)))
+		for sc.Scan() {
+			k, v, _ := strings.Cut(sc.Text(), "=")
+			switch k {
+			case "MINIO_ROOT_USER":
+				access = v
+			case "MINIO_ROOT_PASSWORD":
+				secret = v
+			}
+		}
+		if access != "" && secret != "" {
+			return access, secret, nil
+		}
+	}
+	access, secret = "gatehouse-dev", devenv.RandomSecret(16)
+	content := "MINIO_ROOT_USER=" + access + "\nMINIO_ROOT_PASSWORD=" + secret + "\n"
+	return access, secret, os.WriteFile(path, []byte(content), 0o600)
+}
+
+func printDevGuide(w io.Writer, env *devenv.Env, listen string) {
+	gw := "https://" + listen
+	pki := env.PKI()
+	curl := func(party string) string {
+		return fmt.Sprintf("curl --cacert %s/ca.crt --cert %s/%s.crt --key %s/%s.key", pki, pki, party, pki, party)
+	}
+	fmt.Fprintf(w, `
+Gatehouse development gateway on %[1]s
+  trust domain %[2]s; configuration %[3]s
+  demo parties: %[4]s
+  demo agreements: police-crime, nfi, dwp-benefits, hmrc-tax, court-orders
+
+Try it (paste into another terminal, from this folder):
+
+  # Who am I? (council revenues)
+  %[5]s %[1]s/v1/whoami
+
+  # Disclose a file to Northshire Police under the police-crime agreement
+  export GATEHOUSE_CLIENT_GATEWAY=%[1]s GATEHOUSE_CLIENT_CA=%[6]s/ca.crt
+  bin/gatehouse client --cert %[6]s/council.revenues.crt --key %[6]s/council.revenues.key \
+    send README.md --agreement police-crime --to police.northshire \
+    --purpose crime-prevention-detection --basis A6-1-e --exemption DPA-S2-P1-2 \
+    --criminal-offence A10,DPA-S1-P2-10 --category identity,financial \
+    --subject nino=QQ123456C --authoriser "DI Sam Patel" --rank inspector \
+    --justification "Named suspect in fraud investigation NP-2026-0142; disclosure necessary and proportionate"
+
+  # The police see it in their inbox, then fetch, verify and decrypt it
+  bin/gatehouse client --cert %[6]s/police.northshire.crt --key %[6]s/police.northshire.key inbox
+  bin/gatehouse client --cert %[6]s/police.northshire.crt --key %[6]s/police.northshire.key \
+    fetch EXCHANGE-ID --decrypt-key %[6]s/police.northshire.enc.jwk --out disclosed.md
+
+  # A disclosure no agreement allows is refused, with the reasons
+  bin/gatehouse client --cert %[6]s/council.revenues.crt --key %[6]s/council.revenues.key \
+    send README.md --agreement police-crime --to dwp --purpose marketing --basis A6-1-e --category identity
+
+  # The same with curl: declare, then upload
+  %[5]s -H 'Content-Type: application/json' %[1]s/v1/exchanges -d '{"agreement":"hmrc-tax","recipient":"hmrc","purpose":"tax-assessment-collection","lawful_basis":"A6-1-c","exemption":"DPA-S2-P1-2","data_categories":["identity","tax"],"subjects":[{"type":"nino","value":"QQ123456C"}],"content_type":"text/plain","size":5}'
+  printf hello | %[5]s -X PUT --data-binary @- %[1]s/v1/exchanges/EXCHANGE-ID/payload
+
+Press Ctrl-C to stop the gateway and MinIO.
+
+`, gw, env.TrustDomain, env.ConfigFile, strings.Join(demo.PartyIDs(), ", "), curl("council.revenues"), pki)
+}

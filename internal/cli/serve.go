@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+)
+
+func newServeCmd() *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the gateway",
+		Long: `Run the gateway with the given configuration file. Every setting can be
+overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile == "" {
+				configFile = os.Getenv("GATEHOUSE_CONFIG")
+			}
+			if configFile == "" {
+				return errors.New("--config is required (or set GATEHOUSE_CONFIG)")
+			}
+			cfg, err := config.Load(configFile, os.Environ())
+			if err != nil {
+				return err
+			}
+			log := app.NewLogger(cfg.Log, cmd.ErrOrStderr())
+			for _, k := range config.UnknownEnv(os.Environ()) {
+				log.Warn("environment variable overrides no setting; is it misspelt?", "variable", k)
+			}
+			a, err := app.New(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), a, log)
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML)")
+	return cmd
+}
+
+// serve runs the gateway until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, a *app.App, log *slog.Logger) error {
+	ln, err := a.Listen()
+	if err != nil {
+		a.Close()
+		return err
+	}
+	log.Info("gateway listening", logkey.Addr, ln.Addr().String(), "version", Version())
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	select {
+	case err := <-served:
+		a.Close()
+		return fmt.Errorf("gateway stopped: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting up to 30s for requests in flight")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return a.Shutdown(sctx)
+}

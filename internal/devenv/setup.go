@@ -1,0 +1,201 @@
+// Package devenv prepares a development gateway: a PKI for the demo parties,
+// the gateway's keys, a configuration file, and a MinIO server to run beside
+// it. make run and the end-to-end tests both use it.
+package devenv
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+)
+
+// Options shape a development environment.
+type Options struct {
+	// Listen is the gateway's address.
+	Listen      string
+	TrustDomain string
+	// Parties get a client certificate and an encryption key each.
+	Parties []string
+	// Database: sqlite (a file in the folder) unless DatabaseDriver says otherwise.
+	DatabaseDriver string
+	DatabaseDSN    string
+	// MinIO endpoint and credentials.
+	ObjectsEndpoint string
+	AccessKey       string
+	SecretKey       string
+	Bucket          string
+}
+
+// Env is a prepared development environment in a folder.
+type Env struct {
+	Dir         string
+	TrustDomain string
+	ConfigFile  string
+	Config      *config.Config
+	// EncryptionKeys are the parties' public JWKs (JSON), by party id.
+	EncryptionKeys map[string][]byte
+}
+
+// PKI returns the folder of certificates and keys.
+func (e *Env) PKI() string { return filepath.Join(e.Dir, "pki") }
+
+// CAFile is the CA certificate that issued every certificate here.
+func (e *Env) CAFile() string { return filepath.Join(e.PKI(), "ca.crt") }
+
+// CertFile is a party's client certificate.
+func (e *Env) CertFile(party string) string { return filepath.Join(e.PKI(), party+".crt") }
+
+// KeyFile is a party's client key.
+func (e *Env) KeyFile(party string) string { return filepath.Join(e.PKI(), party+".key") }
+
+// EncryptionKeyFile is a party's private encryption JWK.
+func (e *Env) EncryptionKeyFile(party string) string {
+	return filepath.Join(e.PKI(), party+".enc.jwk")
+}
+
+// Prepare creates, or reuses, everything a development gateway needs under
+// dir: a CA, a server certificate for localhost, a client certificate and an
+// encryption key per party, the gateway's signing and subject keys, and a
+// configuration file. Existing files are kept, so restarts keep identities.
+func Prepare(dir string, o Options) (*Env, error) {
+	now := time.Now()
+	e := &Env{Dir: dir, TrustDomain: o.TrustDomain, ConfigFile: filepath.Join(dir, "gatehouse.yaml"), EncryptionKeys: map[string][]byte{}}
+	for _, sub := range []string{"pki", "keys", "data"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	ca, _, err := certs.LoadOrCreateAuthority(e.PKI(), "Gatehouse development CA", 5*365*24*time.Hour, now)
+	if err != nil {
+		return nil, err
+	}
+	if !exists(filepath.Join(e.PKI(), "gateway.crt")) {
+		leaf, err := ca.IssueServer("gatehouse", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, 365*24*time.Hour, now)
+		if err != nil {
+			return nil, err
+		}
+		if err := certs.WriteLeaf(e.PKI(), "gateway", leaf); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range o.Parties {
+		if !exists(e.CertFile(p)) {
+			leaf, err := ca.IssueParty(o.TrustDomain, p, 90*24*time.Hour, now)
+			if err != nil {
+				return nil, err
+			}
+			if err := certs.WriteLeaf(e.PKI(), p, leaf); err != nil {
+				return nil, err
+			}
+		}
+		pub, err := loadOrCreateKey(e.EncryptionKeyFile(p), seal.UseEncryption)
+		if err != nil {
+			return nil, err
+		}
+		e.EncryptionKeys[p] = pub
+	}
+	signing := filepath.Join(dir, "keys", "signing.jwk")
+	if _, err := loadOrCreateKey(signing, seal.UseSignature); err != nil {
+		return nil, err
+	}
+	subject := filepath.Join(dir, "keys", "subject.key")
+	if !exists(subject) {
+		k := make([]byte, 32)
+		if _, err := rand.Read(k); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(subject, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
+
+	driver, dsn := o.DatabaseDriver, o.DatabaseDSN
+	if driver == "" {
+		driver, dsn = "sqlite", "data/gatehouse.db"
+	}
+	bucket := o.Bucket
+	if bucket == "" {
+		bucket = "gatehouse-payloads"
+	}
+	cfg := &config.Config{
+		Listen:      o.Listen,
+		TrustDomain: o.TrustDomain,
+		Issuer:      "gatehouse-dev",
+		TLS: config.TLS{
+			CertFile:      "pki/gateway.crt",
+			KeyFile:       "pki/gateway.key",
+			ClientCAFiles: []string{"pki/ca.crt"},
+		},
+		Database: config.Database{Driver: driver, DSN: dsn},
+		Objects: config.Objects{
+			Endpoint: o.ObjectsEndpoint, Bucket: bucket,
+			AccessKey: o.AccessKey, SecretKey: o.SecretKey, CreateBucket: true,
+		},
+		Keys: config.Keys{SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key"},
+		Log:  config.Log{Level: "info", Format: "text"},
+	}
+	cfg.Defaults()
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	header := "# Development configuration written by 'gatehouse dev'. Do not use in production.\n"
+	if err := os.WriteFile(e.ConfigFile, append([]byte(header), b...), 0o600); err != nil {
+		return nil, err
+	}
+	e.Config, err = config.Load(e.ConfigFile, nil)
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// loadOrCreateKey returns the public JSON of the private JWK at path,
+// generating the key if the file does not exist.
+func loadOrCreateKey(path, use string) ([]byte, error) {
+	if exists(path) {
+		k, err := seal.ReadKey(path)
+		if err != nil {
+			return nil, err
+		}
+		return seal.PublicJSON(k)
+	}
+	k, err := seal.GenerateKey(use)
+	if err != nil {
+		return nil, err
+	}
+	if err := seal.WriteKey(path, k); err != nil {
+		return nil, err
+	}
+	return seal.PublicJSON(k)
+}
+
+// RandomSecret returns n random bytes in hex, for development credentials.
+func RandomSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(errors.New("crypto/rand failed"))
+	}
+	return hex.EncodeToString(b)
+}
+
+// Summary describes the environment for a log line.
+func (e *Env) Summary() string {
+	return fmt.Sprintf("config %s, trust domain %s", e.ConfigFile, e.TrustDomain)
+}

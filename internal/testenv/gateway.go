@@ -1,0 +1,139 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+)
+
+// Stranger is a party with a certificate from the gateway's CA that is not
+// registered with the gateway.
+const Stranger = "unregistered.agency"
+
+// Gateway is a real gateway on a loopback port: real TLS, the package's
+// MinIO (a bucket of its own), a database of its own, and the demo parties
+// and agreements.
+type Gateway struct {
+	App  *app.App
+	Env  *devenv.Env
+	Addr string
+	URL  string
+}
+
+// GatewayOptions vary the gateway.
+type GatewayOptions struct {
+	// Postgres uses a fresh PostgreSQL database instead of SQLite.
+	Postgres bool
+	// Dir reuses a prepared folder (and so its PKI and keys); empty means a new one.
+	Dir string
+	// DSN reuses a database (with Postgres).
+	DSN string
+	// Bucket reuses a bucket; empty means a new one.
+	Bucket string
+}
+
+// StartGateway starts a gateway for the test and stops it when the test ends.
+func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
+	t.Helper()
+	m := MinIO(t)
+	dir := o.Dir
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	bucket := o.Bucket
+	if bucket == "" {
+		bucket = "e2e-" + RandomHex(6)
+	}
+	opts := devenv.Options{
+		Listen:          "127.0.0.1:0",
+		TrustDomain:     demo.TrustDomain,
+		Parties:         append(demo.PartyIDs(), Stranger),
+		ObjectsEndpoint: m.Endpoint,
+		AccessKey:       m.AccessKey,
+		SecretKey:       m.SecretKey,
+		Bucket:          bucket,
+	}
+	if o.Postgres {
+		opts.DatabaseDriver, opts.DatabaseDSN = "postgres", o.DSN
+		if opts.DatabaseDSN == "" {
+			opts.DatabaseDSN = Postgres(t)
+		}
+	}
+	env, err := devenv.Prepare(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	level := slog.LevelWarn
+	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	a, err := app.New(ctx, env.Config, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parties, err := a.DB.Parties(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(parties) == 0 {
+		if err := demo.Seed(ctx, a.DB, env.EncryptionKeys, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ln, err := a.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = a.Shutdown(sctx)
+		if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
+			t.Logf("gateway stopped: %v", err)
+		}
+	})
+	addr := ln.Addr().String()
+	return &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr}
+}
+
+// Client returns a client that connects as party.
+func (g *Gateway) Client(t testing.TB, party string) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{
+		Gateway:  g.URL,
+		CertFile: g.Env.CertFile(party),
+		KeyFile:  g.Env.KeyFile(party),
+		CAFile:   g.Env.CAFile(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// DecryptKey returns party's private encryption key.
+func (g *Gateway) DecryptKey(t testing.TB, party string) jwk.Key {
+	t.Helper()
+	k, err := seal.ReadKey(g.Env.EncryptionKeyFile(party))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,0 +1,152 @@
+// Package testenv gives tests real parts: a MinIO server started from the
+// pinned binary on a free loopback port, and a fresh PostgreSQL database on
+// the local server. Packages that use MinIO call testenv.Main from TestMain
+// so the server is stopped when the tests end.
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+
+	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+	"github.com/gatehouse-gw/gatehouse/store/objectstore"
+)
+
+var (
+	minioOnce sync.Once
+	minioSrv  *devenv.MinIO
+	minioErr  error
+	minioDir  string
+)
+
+// Main runs the tests of a package and stops the shared MinIO afterwards.
+func Main(m *testing.M) {
+	code := m.Run()
+	if minioSrv != nil {
+		_ = minioSrv.Stop()
+	}
+	if minioDir != "" {
+		os.RemoveAll(minioDir)
+	}
+	os.Exit(code)
+}
+
+// MinIO returns the package's MinIO server, starting it on first use.
+func MinIO(t testing.TB) *devenv.MinIO {
+	t.Helper()
+	minioOnce.Do(func() {
+		bin, err := devenv.MinIOBinary()
+		if err != nil {
+			minioErr = err
+			return
+		}
+		minioDir, err = os.MkdirTemp("", "gatehouse-minio-*")
+		if err != nil {
+			minioErr = err
+			return
+		}
+		log := io.Discard
+		if os.Getenv("GATEHOUSE_TEST_MINIO_LOG") != "" {
+			log = os.Stderr
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		minioSrv, minioErr = devenv.StartMinIO(ctx, bin, filepath.Join(minioDir, "data"), "", "gatehouse-test", RandomHex(12), log)
+	})
+	if minioErr != nil {
+		t.Fatalf("MinIO: %v", minioErr)
+	}
+	return minioSrv
+}
+
+// Bucket returns an object store on a new, versioned bucket of the
+// package's MinIO.
+func Bucket(t testing.TB) *objectstore.Store {
+	t.Helper()
+	m := MinIO(t)
+	s, err := objectstore.New(objectstore.Config{
+		Endpoint: m.Endpoint, Bucket: "test-" + RandomHex(6), Region: "us-east-1",
+		AccessKey: m.AccessKey, SecretKey: m.SecretKey,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.EnsureBucket(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// RandomHex returns 2n random hex digits.
+func RandomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// PostgresAdminDSN is the database tests connect to in order to create
+// their own: $GATEHOUSE_TEST_POSTGRES, or the local server's test database.
+func PostgresAdminDSN() string {
+	if dsn := os.Getenv("GATEHOUSE_TEST_POSTGRES"); dsn != "" {
+		return dsn
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+// Postgres creates a fresh database for the test, dropped when it ends, and
+// returns its DSN. make test starts PostgreSQL if it is not running.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	admin := PostgresAdminDSN()
+	db, err := sql.Open("pgx", admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	name := "gatehouse_test_" + RandomHex(6)
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("PostgreSQL at %s: %v (make test starts it; or set GATEHOUSE_TEST_POSTGRES)", redact(admin), err)
+	}
+	t.Cleanup(func() {
+		db, err := sql.Open("pgx", admin)
+		if err != nil {
+			return
+		}
+		defer db.Close()
+		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(admin)
+	if err != nil || u.Scheme == "" {
+		t.Fatalf("GATEHOUSE_TEST_POSTGRES must be a postgres:// URL")
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxx")
+	}
+	return strings.TrimSpace(fmt.Sprint(u))
+}

@@ -1,0 +1,193 @@
+// Package store keeps the gateway's state in SQL: parties, agreements,
+// exchanges and the audit chain, in SQLite (one node) or PostgreSQL (several
+// nodes). Both backends share one implementation and one contract suite.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/gatehouse-gw/gatehouse/store/migrations"
+)
+
+// Drivers.
+const (
+	SQLite   = "sqlite"
+	Postgres = "postgres"
+)
+
+// ErrUnknownDriver is returned for a driver that is neither sqlite nor postgres.
+var ErrUnknownDriver = errors.New("store: driver must be sqlite or postgres")
+
+// DB is the SQL store.
+type DB struct {
+	db     *sql.DB
+	driver string
+	// forUpdate locks selected rows on PostgreSQL; SQLite transactions take
+	// the write lock when they begin, so it needs none.
+	forUpdate string
+}
+
+// Open connects to the database and applies any pending migrations.
+// For sqlite, dsn is a file path; for postgres, a connection URL or DSN.
+func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error) {
+	var (
+		db        *sql.DB
+		err       error
+		dialect   goose.Dialect
+		schema    fs.FS
+		forUpdate string
+	)
+	switch driver {
+	case SQLite:
+		db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		dialect = goose.DialectSQLite3
+		schema, _ = fs.Sub(migrations.SQLite, "sqlite")
+	case Postgres:
+		db, err = sql.Open("pgx", dsn)
+		dialect = goose.DialectPostgres
+		schema, _ = fs.Sub(migrations.Postgres, "postgres")
+		forUpdate = " FOR UPDATE"
+	default:
+		return nil, fmt.Errorf("%w (got %q)", ErrUnknownDriver, driver)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if driver == SQLite {
+		// One writer at a time; readers run beside it under WAL.
+		db.SetMaxOpenConns(8)
+	} else {
+		db.SetMaxOpenConns(32)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if driver == Postgres {
+		// Nodes starting together take turns to migrate.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(dialect, db, schema, opts...)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	for _, r := range results {
+		if log != nil {
+			log.Info("applied migration", "version", r.Source.Version, "driver", driver)
+		}
+	}
+	return &DB{db: db, driver: driver, forUpdate: forUpdate}, nil
+}
+
+// sqliteDSN turns a file path into a modernc.org/sqlite DSN with the
+// settings the gateway relies on: WAL, a busy timeout, full fsync on commit,
+// transactions that take the write lock at BEGIN, and sortable times.
+func sqliteDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Driver returns sqlite or postgres.
+func (d *DB) Driver() string { return d.driver }
+
+// Close closes the connection pool.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	return d.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// tx is a store transaction. It implements the transaction interfaces the
+// domain packages declare.
+type tx struct {
+	d  *DB
+	tx *sql.Tx
+}
+
+// update runs fn in a transaction and commits it if fn returns nil.
+func (d *DB) update(ctx context.Context, fn func(*tx) error) error {
+	sqlTx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&tx{d: d, tx: sqlTx}); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// read runs fn in a read-only transaction that sees one snapshot.
+func (d *DB) read(ctx context.Context, fn func(querier) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if d.driver == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	sqlTx, err := d.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // read-only
+	return fn(sqlTx)
+}
+
+// utc normalises a time for storage: UTC, microsecond precision (the
+// precision of PostgreSQL), so that both backends return what was stored.
+func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func nullTime(t time.Time) sql.NullTime {
+	if t.IsZero() {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: utc(t), Valid: true}
+}
+
+// SQL returns the connection pool, for tools and tests that inspect the
+// database directly.
+func (d *DB) SQL() *sql.DB { return d.db }

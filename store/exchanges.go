@@ -1,0 +1,158 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gatehouse-gw/gatehouse/exchange"
+)
+
+// Exchanges returns the exchange store view of d.
+func (d *DB) Exchanges() exchange.Store { return exchangeStore{d} }
+
+type exchangeStore struct{ d *DB }
+
+var (
+	_ exchange.Store = exchangeStore{}
+	_ exchange.Tx    = (*tx)(nil)
+)
+
+const exchangeColumns = `id, state, sender, recipient, agreement_id, agreement_version, meta, decision,
+	payload_size, payload_sha256, ciphertext_size, object_key, object_version, envelope,
+	created_at, updated_at, delivered_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanExchange(row scanner) (*exchange.Exchange, error) {
+	var (
+		e                     exchange.Exchange
+		state, meta, decision string
+		envelope              string
+		delivered             sql.NullTime
+	)
+	err := row.Scan(&e.ID, &state, &e.Sender, &e.Recipient, &e.AgreementID, &e.AgreementVersion, &meta, &decision,
+		&e.Payload.Size, &e.Payload.SHA256, &e.Payload.CiphertextSize, &e.Payload.ObjectKey, &e.Payload.ObjectVersion, &envelope,
+		&e.CreatedAt, &e.UpdatedAt, &delivered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, exchange.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.State = exchange.State(state)
+	if err := json.Unmarshal([]byte(meta), &e.Meta); err != nil {
+		return nil, fmt.Errorf("store: exchange %s meta: %w", e.ID, err)
+	}
+	if err := json.Unmarshal([]byte(decision), &e.Decision); err != nil {
+		return nil, fmt.Errorf("store: exchange %s decision: %w", e.ID, err)
+	}
+	if envelope != "" {
+		e.Envelope = []byte(envelope)
+	}
+	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
+	if delivered.Valid {
+		e.DeliveredAt = delivered.Time.UTC()
+	}
+	return &e, nil
+}
+
+func (s exchangeStore) Exchange(ctx context.Context, id string) (*exchange.Exchange, error) {
+	return scanExchange(s.d.db.QueryRowContext(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1", id))
+}
+
+func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.InboxQuery) ([]*exchange.Exchange, error) {
+	args := []any{recipient, q.After}
+	states := make([]string, len(q.States))
+	for i, st := range q.States {
+		args = append(args, string(st))
+		states[i] = fmt.Sprintf("$%d", len(args))
+	}
+	args = append(args, q.Limit)
+	query := "SELECT " + exchangeColumns + " FROM exchanges WHERE recipient = $1 AND id > $2"
+	if len(states) > 0 {
+		query += " AND state IN (" + strings.Join(states, ", ") + ")"
+	}
+	query += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
+	rows, err := s.d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*exchange.Exchange
+	for rows.Next() {
+		e, err := scanExchange(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s exchangeStore) Update(ctx context.Context, fn func(exchange.Tx) error) error {
+	return s.d.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
+	meta, decision, err := exchangeDocs(e)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeColumns+`) VALUES
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		e.ID, string(e.State), e.Sender, e.Recipient, e.AgreementID, e.AgreementVersion, meta, decision,
+		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion, string(e.Envelope),
+		utc(e.CreatedAt), utc(e.UpdatedAt), nullTime(e.DeliveredAt))
+	if err != nil {
+		return fmt.Errorf("store: create exchange: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) LockExchange(ctx context.Context, id string) (*exchange.Exchange, error) {
+	return scanExchange(t.tx.QueryRowContext(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1"+t.d.forUpdate, id))
+}
+
+func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
+	meta, decision, err := exchangeDocs(e)
+	if err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(ctx, `UPDATE exchanges SET state = $2, agreement_id = $3, agreement_version = $4,
+		meta = $5, decision = $6, payload_size = $7, payload_sha256 = $8, ciphertext_size = $9,
+		object_key = $10, object_version = $11, envelope = $12, updated_at = $13, delivered_at = $14
+		WHERE id = $1`,
+		e.ID, string(e.State), e.AgreementID, e.AgreementVersion, meta, decision,
+		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion,
+		string(e.Envelope), utc(e.UpdatedAt), nullTime(e.DeliveredAt))
+	if err != nil {
+		return fmt.Errorf("store: save exchange: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("store: save exchange %s: %w", e.ID, exchange.ErrNotFound)
+	}
+	return nil
+}
+
+func exchangeDocs(e *exchange.Exchange) (meta, decision string, err error) {
+	m, err := json.Marshal(&e.Meta)
+	if err != nil {
+		return "", "", err
+	}
+	d, err := json.Marshal(&e.Decision)
+	if err != nil {
+		return "", "", err
+	}
+	return string(m), string(d), nil
+}
+
+// CountExchanges returns how many exchanges are stored.
+func (d *DB) CountExchanges(ctx context.Context) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM exchanges").Scan(&n)
+	return n, err
+}

@@ -1,0 +1,194 @@
+// Package objectstore keeps sealed payloads in S3-compatible object storage
+// (MinIO in development and tests; any S3 store with versioning and Object
+// Lock in production).
+package objectstore
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/gatehouse-gw/gatehouse/exchange"
+)
+
+// Config says where the object store is.
+type Config struct {
+	Endpoint  string
+	Region    string
+	Bucket    string
+	AccessKey string
+	SecretKey string
+	// TLS uses https; CAFile, if set, is the CA that signed the store's certificate.
+	TLS    bool
+	CAFile string
+	// PartSize is the multipart upload part size; one part is buffered at a time.
+	PartSize uint64
+}
+
+// Store is an S3 bucket of sealed payloads.
+type Store struct {
+	c        *minio.Client
+	bucket   string
+	partSize uint64
+}
+
+var _ exchange.Objects = (*Store)(nil)
+
+// DefaultPartSize is the multipart part size: the memory one upload holds.
+const DefaultPartSize = 16 << 20
+
+// New connects to the object store (lazily: no request is made).
+func New(cfg Config) (*Store, error) {
+	opts := &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.TLS,
+		Region: cfg.Region,
+	}
+	if cfg.TLS && cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no PEM certificate found", cfg.CAFile)
+		}
+		tr, err := minio.DefaultTransport(true)
+		if err != nil {
+			return nil, err
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		opts.Transport = tr
+	}
+	c, err := minio.New(cfg.Endpoint, opts)
+	if err != nil {
+		return nil, err
+	}
+	part := cfg.PartSize
+	if part == 0 {
+		part = DefaultPartSize
+	}
+	return &Store{c: c, bucket: cfg.Bucket, partSize: part}, nil
+}
+
+// Bucket returns the bucket name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// EnsureBucket creates the bucket with versioning (and Object Lock, if
+// asked) unless it exists. Development and tests use it; production buckets
+// are provisioned by the operator.
+func (s *Store) EnsureBucket(ctx context.Context, objectLock bool) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if err := s.c.MakeBucket(ctx, s.bucket, minio.MakeBucketOptions{ObjectLocking: objectLock}); err != nil {
+			return err
+		}
+	}
+	return s.c.EnableVersioning(ctx, s.bucket)
+}
+
+// Ping checks that the bucket is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	ok, err := s.c.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("bucket %q does not exist", s.bucket)
+	}
+	return nil
+}
+
+// Put stores exactly size bytes of r under key. Large objects go up in
+// parts, one buffered at a time; a failed multipart upload is aborted, so no
+// partial object remains.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (exchange.ObjectInfo, error) {
+	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+		ContentType: "application/octet-stream",
+		PartSize:    s.partSize,
+		NumThreads:  1,
+	})
+	if err != nil {
+		return exchange.ObjectInfo{}, err
+	}
+	if info.Size != size {
+		_ = s.Remove(context.WithoutCancel(ctx), key, info.VersionID)
+		return exchange.ObjectInfo{}, fmt.Errorf("object store took %d bytes, want %d", info.Size, size)
+	}
+	return exchange.ObjectInfo{Bucket: s.bucket, Key: key, Version: info.VersionID}, nil
+}
+
+// ErrNoObject is returned when the object is not in the store.
+var ErrNoObject = errors.New("object not found")
+
+// Get reads length bytes of the object from offset (length < 0: to the end).
+func (s *Store) Get(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error) {
+	opts := minio.GetObjectOptions{VersionID: version}
+	switch {
+	case length == 0:
+		return io.NopCloser(http.NoBody), nil
+	case length > 0:
+		if err := opts.SetRange(offset, offset+length-1); err != nil {
+			return nil, err
+		}
+	case offset > 0:
+		if err := opts.SetRange(offset, 0); err != nil {
+			return nil, err
+		}
+	}
+	obj, err := s.c.GetObject(ctx, s.bucket, key, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := obj.Stat(); err != nil {
+		obj.Close()
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil, fmt.Errorf("%w: %s", ErrNoObject, key)
+		}
+		return nil, err
+	}
+	return obj, nil
+}
+
+// Remove deletes one version of an object (the latest if version is empty).
+func (s *Store) Remove(ctx context.Context, key, version string) error {
+	return s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: version})
+}
+
+// Exists reports whether any version of key exists; for tests and checks.
+func (s *Store) Exists(ctx context.Context, key string) (bool, error) {
+	_, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{})
+	if err == nil {
+		return true, nil
+	}
+	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+		return false, nil
+	}
+	return false, err
+}
+
+// Keys lists the keys under prefix (every version); for tests and checks.
+func (s *Store) Keys(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
+		if obj.Err != nil {
+			return nil, obj.Err
+		}
+		out = append(out, obj.Key)
+	}
+	return out, nil
+}
+
+// Client returns the underlying client; for tests that inspect raw objects.
+func (s *Store) Client() *minio.Client { return s.c }

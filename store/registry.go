@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+)
+
+// ErrNotFound is returned for a party or agreement that is not registered.
+var ErrNotFound = errors.New("store: not found")
+
+// Parties returns every registered party, ordered by id.
+func (d *DB) Parties(ctx context.Context) ([]*agreements.Party, error) {
+	return queryDocs[agreements.Party](ctx, d.db, "SELECT doc FROM parties ORDER BY id")
+}
+
+// Party returns one party.
+func (d *DB) Party(ctx context.Context, id string) (*agreements.Party, error) {
+	return queryDoc[agreements.Party](ctx, d.db, "SELECT doc FROM parties WHERE id = $1", id)
+}
+
+// AgreementVersions returns every version of every agreement, ordered by id
+// and version.
+func (d *DB) AgreementVersions(ctx context.Context) ([]*agreements.Agreement, error) {
+	return queryDocs[agreements.Agreement](ctx, d.db, "SELECT doc FROM agreements ORDER BY id, version")
+}
+
+// PutParty registers or replaces a party.
+func (d *DB) PutParty(ctx context.Context, p *agreements.Party) error {
+	return d.update(ctx, func(t *tx) error { return t.PutParty(ctx, p) })
+}
+
+// PutAgreement stores a version of an agreement, replacing that version if
+// it exists.
+func (d *DB) PutAgreement(ctx context.Context, a *agreements.Agreement) error {
+	return d.update(ctx, func(t *tx) error { return t.PutAgreement(ctx, a) })
+}
+
+// PutParty registers or replaces a party within a transaction.
+func (t *tx) PutParty(ctx context.Context, p *agreements.Party) error {
+	p.UpdatedAt = utc(p.UpdatedAt)
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO parties (id, kind, status, doc, updated_at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at`,
+		p.ID, string(p.Kind), string(p.Status), string(doc), p.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("store: put party: %w", err)
+	}
+	return t.bumpGeneration(ctx)
+}
+
+// PutAgreement stores a version of an agreement within a transaction.
+func (t *tx) PutAgreement(ctx context.Context, a *agreements.Agreement) error {
+	a.CreatedAt, a.UpdatedAt = utc(a.CreatedAt), utc(a.UpdatedAt)
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(ctx, `INSERT INTO agreements (id, version, status, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (id, version) DO UPDATE SET status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at`,
+		a.ID, a.Version, string(a.Status), string(doc), a.CreatedAt, a.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("store: put agreement: %w", err)
+	}
+	return t.bumpGeneration(ctx)
+}
+
+func (t *tx) bumpGeneration(ctx context.Context) error {
+	_, err := t.tx.ExecContext(ctx, "UPDATE registry_generation SET generation = generation + 1 WHERE id = 1")
+	return err
+}
+
+// RegistryGeneration returns a number that changes whenever a party or
+// agreement does.
+func (d *DB) RegistryGeneration(ctx context.Context) (int64, error) {
+	var g int64
+	err := d.db.QueryRowContext(ctx, "SELECT generation FROM registry_generation WHERE id = 1").Scan(&g)
+	return g, err
+}
+
+// LoadRegistry reads a consistent snapshot of every party and the governing
+// version of every agreement, with the generation it reflects.
+func (d *DB) LoadRegistry(ctx context.Context) (*agreements.Registry, int64, error) {
+	var (
+		reg *agreements.Registry
+		gen int64
+	)
+	err := d.read(ctx, func(q querier) error {
+		if err := q.QueryRowContext(ctx, "SELECT generation FROM registry_generation WHERE id = 1").Scan(&gen); err != nil {
+			return err
+		}
+		parties, err := queryDocs[agreements.Party](ctx, q, "SELECT doc FROM parties ORDER BY id")
+		if err != nil {
+			return err
+		}
+		versions, err := queryDocs[agreements.Agreement](ctx, q, "SELECT doc FROM agreements ORDER BY id, version")
+		if err != nil {
+			return err
+		}
+		reg = agreements.NewRegistry(parties, agreements.Governing(versions))
+		return nil
+	})
+	return reg, gen, err
+}
+
+// Registry returns a snapshot source that rereads the registry whenever its
+// generation changes, so that a suspension on any node takes effect on the
+// next request on every node.
+func (d *DB) Registry() *RegistryCache { return &RegistryCache{d: d} }
+
+// RegistryCache caches the registry snapshot between changes.
+type RegistryCache struct {
+	d    *DB
+	mu   sync.Mutex
+	gen  int64
+	snap *agreements.Registry
+}
+
+// Snapshot returns the current registry.
+func (c *RegistryCache) Snapshot(ctx context.Context) (*agreements.Registry, error) {
+	gen, err := c.d.RegistryGeneration(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.snap != nil && gen == c.gen {
+		return c.snap, nil
+	}
+	snap, loaded, err := c.d.LoadRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.snap, c.gen = snap, loaded
+	return snap, nil
+}
+
+func queryDoc[T any](ctx context.Context, db querier, query string, args ...any) (*T, error) {
+	var doc string
+	err := db.QueryRowContext(ctx, query, args...).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(doc), v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func queryDocs[T any](ctx context.Context, db querier, query string, args ...any) ([]*T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		v := new(T)
+		if err := json.Unmarshal([]byte(doc), v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,280 @@
+// Package storetest is the contract every SQL backend must meet. Each backend's
+// tests call Run with a function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/store"
+)
+
+// Open returns a fresh, empty, migrated store.
+type Open func(t *testing.T) *store.DB
+
+// Run runs the contract suite.
+func Run(t *testing.T, open Open) {
+	t.Run("exchanges", func(t *testing.T) { testExchanges(t, open(t)) })
+	t.Run("inbox", func(t *testing.T) { testInbox(t, open(t)) })
+	t.Run("audit-chain", func(t *testing.T) { testAuditChain(t, open(t)) })
+	t.Run("audit-atomic-with-change", func(t *testing.T) { testAuditAtomic(t, open(t)) })
+	t.Run("audit-append-only", func(t *testing.T) { testAuditAppendOnly(t, open(t)) })
+	t.Run("audit-concurrent", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
+	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
+}
+
+var t0 = time.Date(2026, 11, 1, 9, 30, 15, 123456789, time.UTC)
+
+func newExchange(id, recipient string, state exchange.State) *exchange.Exchange {
+	return &exchange.Exchange{
+		ID: id, State: state, Sender: "council.revenues", Recipient: recipient,
+		AgreementID: "police-crime", AgreementVersion: 1,
+		Meta: exchange.Meta{
+			Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e",
+			DataCategories: []string{"identity"}, SubjectKeys: []string{"hmac-sha256:ab"}, SubjectCount: 1,
+			ContentType: "text/plain", DeclaredSize: 5,
+		},
+		Decision:  agreements.Decision{Outcome: agreements.Allow, Agreement: "police-crime@1", Flow: 0, Checks: []agreements.Check{{Code: "flow.permitted", Passed: true, Message: "ok"}}},
+		CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func entry(actor string) *audit.Entry {
+	return &audit.Entry{Time: t0, Type: audit.TypeExchangeDecided, Actor: actor, Outcome: "allow"}
+}
+
+func testExchanges(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	_, err := s.Exchange(ctx, "nope")
+	require.ErrorIs(t, err, exchange.ErrNotFound)
+
+	e := newExchange("01-a", "police.northshire", exchange.StateDeclared)
+	require.NoError(t, s.Update(ctx, func(tx exchange.Tx) error { return tx.CreateExchange(ctx, e) }))
+	got, err := s.Exchange(ctx, "01-a")
+	require.NoError(t, err)
+	require.Equal(t, e.Meta, got.Meta)
+	require.Equal(t, e.Decision, got.Decision)
+	require.True(t, got.CreatedAt.Equal(t0.Truncate(time.Microsecond)), "created_at %s", got.CreatedAt)
+	require.True(t, got.DeliveredAt.IsZero())
+	require.Nil(t, got.Envelope)
+
+	// Duplicate ids are refused.
+	require.Error(t, s.Update(ctx, func(tx exchange.Tx) error { return tx.CreateExchange(ctx, e) }))
+
+	delivered := t0.Add(time.Minute)
+	require.NoError(t, s.Update(ctx, func(tx exchange.Tx) error {
+		cur, err := tx.LockExchange(ctx, "01-a")
+		if err != nil {
+			return err
+		}
+		cur.State = exchange.StateDelivered
+		cur.Payload = exchange.Payload{Size: 5, SHA256: "abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}
+		cur.Envelope = []byte("eyJ.jwe")
+		cur.UpdatedAt, cur.DeliveredAt = delivered, delivered
+		return tx.SaveExchange(ctx, cur)
+	}))
+	got, err = s.Exchange(ctx, "01-a")
+	require.NoError(t, err)
+	require.Equal(t, exchange.StateDelivered, got.State)
+	require.Equal(t, exchange.Payload{Size: 5, SHA256: "abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}, got.Payload)
+	require.Equal(t, []byte("eyJ.jwe"), got.Envelope)
+	require.True(t, got.DeliveredAt.Equal(delivered.Truncate(time.Microsecond)))
+
+	err = s.Update(ctx, func(tx exchange.Tx) error {
+		return tx.SaveExchange(ctx, newExchange("missing", "x", exchange.StateDeclared))
+	})
+	require.ErrorIs(t, err, exchange.ErrNotFound)
+	_, err = lockMissing(ctx, s)
+	require.ErrorIs(t, err, exchange.ErrNotFound)
+}
+
+func lockMissing(ctx context.Context, s exchange.Store) (*exchange.Exchange, error) {
+	var out *exchange.Exchange
+	err := s.Update(ctx, func(tx exchange.Tx) error {
+		var err error
+		out, err = tx.LockExchange(ctx, "missing")
+		return err
+	})
+	return out, err
+}
+
+func testInbox(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	require.NoError(t, s.Update(ctx, func(tx exchange.Tx) error {
+		for i := range 5 {
+			if err := tx.CreateExchange(ctx, newExchange(fmt.Sprintf("01-%d", i), "police.northshire", exchange.StateDelivered)); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateExchange(ctx, newExchange("01-9", "police.northshire", exchange.StateDeclared)); err != nil {
+			return err
+		}
+		return tx.CreateExchange(ctx, newExchange("01-8", "dwp", exchange.StateDelivered))
+	}))
+	readable := []exchange.State{exchange.StateDelivered, exchange.StateFetched, exchange.StateAcknowledged}
+	page, err := s.Inbox(ctx, "police.northshire", exchange.InboxQuery{States: readable, Limit: 3})
+	require.NoError(t, err)
+	require.Equal(t, []string{"01-0", "01-1", "01-2"}, ids(page))
+	page, err = s.Inbox(ctx, "police.northshire", exchange.InboxQuery{States: readable, After: "01-2", Limit: 3})
+	require.NoError(t, err)
+	require.Equal(t, []string{"01-3", "01-4"}, ids(page), "declared exchanges and other recipients are not listed")
+	page, err = s.Inbox(ctx, "dwp", exchange.InboxQuery{States: readable, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{"01-8"}, ids(page))
+}
+
+func ids(list []*exchange.Exchange) []string {
+	out := []string{}
+	for _, e := range list {
+		out = append(out, e.ID)
+	}
+	return out
+}
+
+func appendAll(ctx context.Context, s exchange.Store, entries ...*audit.Entry) error {
+	return s.Update(ctx, func(tx exchange.Tx) error {
+		for _, e := range entries {
+			if err := tx.AppendAudit(ctx, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func verifyAll(t *testing.T, db *store.DB) int64 {
+	t.Helper()
+	recs, err := db.AuditRecords(context.Background(), 0, 1_000_000)
+	require.NoError(t, err)
+	v := audit.NewVerifier()
+	for _, r := range recs {
+		require.NoError(t, v.Next(r))
+	}
+	seq, hash := v.Head()
+	headSeq, headHash, err := db.AuditHead(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, headSeq, seq)
+	require.Equal(t, headHash, hash)
+	return seq
+}
+
+func testAuditChain(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	require.NoError(t, appendAll(ctx, s, entry("a"), entry("b")))
+	require.NoError(t, appendAll(ctx, s, entry("c")))
+	require.Equal(t, int64(3), verifyAll(t, db))
+	recs, err := db.AuditRecords(ctx, 1, 10)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	require.Equal(t, int64(2), recs[0].Seq)
+	require.True(t, recs[0].Time.Equal(t0.Truncate(time.Microsecond)))
+}
+
+func testAuditAtomic(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	boom := errors.New("boom")
+	err := s.Update(ctx, func(tx exchange.Tx) error {
+		if err := tx.AppendAudit(ctx, entry("a")); err != nil {
+			return err
+		}
+		if err := tx.CreateExchange(ctx, newExchange("01-x", "dwp", exchange.StateDeclared)); err != nil {
+			return err
+		}
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	_, err = s.Exchange(ctx, "01-x")
+	require.ErrorIs(t, err, exchange.ErrNotFound, "the change rolled back")
+	require.Equal(t, int64(0), verifyAll(t, db), "and so did its audit entry")
+}
+
+func testAuditAppendOnly(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	require.NoError(t, appendAll(ctx, db.Exchanges(), entry("a"), entry("b")))
+	_, err := db.SQL().ExecContext(ctx, "UPDATE audit_log SET body = 'x' WHERE seq = 1")
+	require.ErrorContains(t, err, "append-only")
+	_, err = db.SQL().ExecContext(ctx, "DELETE FROM audit_log WHERE seq = 2")
+	require.ErrorContains(t, err, "append-only")
+	require.Equal(t, int64(2), verifyAll(t, db))
+}
+
+func testAuditConcurrent(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				if err := appendAll(ctx, s, entry(fmt.Sprintf("w%d-%d", w, i))); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, int64(writers*each), verifyAll(t, db), "one unbroken chain, no gaps or duplicates")
+}
+
+func testRegistry(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	cache := db.Registry()
+	reg, err := cache.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Nil(t, reg.Party("police.northshire"))
+
+	p := &agreements.Party{ID: "police.northshire", Kind: agreements.KindPolice, Name: "Northshire Police",
+		Status: agreements.PartyActive, EncryptionKey: []byte(`{"kty":"EC"}`), UpdatedAt: t0}
+	require.NoError(t, db.PutParty(ctx, p))
+	reg2, err := cache.Snapshot(ctx)
+	require.NoError(t, err)
+	require.NotSame(t, reg, reg2, "a change is seen on the next snapshot")
+	got := reg2.Party("police.northshire")
+	require.NotNil(t, got)
+	require.Equal(t, "Northshire Police", got.Name)
+	require.JSONEq(t, `{"kty":"EC"}`, string(got.EncryptionKey))
+	reg3, err := cache.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Same(t, reg2, reg3, "an unchanged registry is not reread")
+
+	v1 := &agreements.Agreement{ID: "nfi", Version: 1, Status: agreements.StatusActive, Title: "NFI", CreatedAt: t0, UpdatedAt: t0}
+	v2 := &agreements.Agreement{ID: "nfi", Version: 2, Status: agreements.StatusDraft, Title: "NFI v2", CreatedAt: t0, UpdatedAt: t0}
+	draft := &agreements.Agreement{ID: "new", Version: 1, Status: agreements.StatusDraft, Title: "New", CreatedAt: t0, UpdatedAt: t0}
+	for _, a := range []*agreements.Agreement{v1, v2, draft} {
+		require.NoError(t, db.PutAgreement(ctx, a))
+	}
+	reg4, err := cache.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, reg4.Agreement("nfi").Version, "a newer draft does not displace the version in force")
+	require.Equal(t, agreements.StatusDraft, reg4.Agreement("new").Status)
+
+	v2.Status = agreements.StatusActive
+	v1.Status = agreements.StatusTerminated
+	require.NoError(t, db.PutAgreement(ctx, v1))
+	require.NoError(t, db.PutAgreement(ctx, v2))
+	reg5, err := cache.Snapshot(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 2, reg5.Agreement("nfi").Version)
+	versions, err := db.AgreementVersions(ctx)
+	require.NoError(t, err)
+	require.Len(t, versions, 3, "old versions stay readable")
+}
