@@ -55,13 +55,13 @@ func TestDecodeStrict(t *testing.T) {
 	require.Equal(t, "nfi", d.Agreement)
 
 	cases := map[string]struct{ body, code, field, rule string }{
-		"unknown field":  {`{"agreement":"nfi","sender":"dwp"}`, CodeInvalidRequest, "sender", "unknown-field"},
-		"wrong type":     {`{"size":"big"}`, CodeInvalidRequest, "size", "type"},
-		"nested type":    {`{"subjects":[{"type":1}]}`, CodeInvalidRequest, "subjects.type", "type"},
-		"syntax":         {`{"agreement":`, CodeInvalidJSON, "", ""},
-		"trailing data":  {`{"agreement":"nfi"} {}`, CodeInvalidJSON, "", ""},
-		"empty":          {``, CodeInvalidJSON, "", ""},
-		"not an object":  {`[]`, CodeInvalidRequest, "(body)", "type"},
+		"unknown field": {`{"agreement":"nfi","sender":"dwp"}`, CodeInvalidRequest, "sender", "unknown-field"},
+		"wrong type":    {`{"size":"big"}`, CodeInvalidRequest, "size", "type"},
+		"nested type":   {`{"subjects":[{"type":1}]}`, CodeInvalidRequest, "subjects.type", "type"},
+		"syntax":        {`{"agreement":`, CodeInvalidJSON, "", ""},
+		"trailing data": {`{"agreement":"nfi"} {}`, CodeInvalidJSON, "", ""},
+		"empty":         {``, CodeInvalidJSON, "", ""},
+		"not an object": {`[]`, CodeInvalidRequest, "(body)", "type"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
