@@ -11,7 +11,7 @@ LDFLAGS := -X $(MODULE)/internal/cli.version=$(VERSION)
 MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 
-.PHONY: all run test build vet fmt-check postgres clean FORCE
+.PHONY: all run test bench build vet fmt-check postgres clean FORCE
 
 all: build
 
@@ -31,6 +31,10 @@ run: bin/minio bin/gatehouse
 ## test: every test, against a real MinIO, SQLite and PostgreSQL
 test: bin/minio postgres
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+## bench: the performance targets of BRIEF §11, as ratios against baselines measured in the same run
+bench: bin/minio postgres
+	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
 
 postgres:
 	@scripts/ensure-postgres.sh

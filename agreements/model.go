@@ -63,7 +63,8 @@ type IdentityRule struct {
 // Status is where an agreement is in its lifecycle.
 type Status string
 
-// Agreement lifecycle: draft → approved → active → suspended | terminated | expired.
+// Agreement lifecycle: draft → approved → active → suspended | terminated |
+// expired; activating a new version supersedes the one before it.
 const (
 	StatusDraft      Status = "draft"
 	StatusApproved   Status = "approved"
@@ -71,6 +72,8 @@ const (
 	StatusSuspended  Status = "suspended"
 	StatusTerminated Status = "terminated"
 	StatusExpired    Status = "expired"
+	// StatusSuperseded is a version replaced by a newer version's activation.
+	StatusSuperseded Status = "superseded"
 )
 
 // Agreement is one version of a registered data-sharing agreement, with what
@@ -118,6 +121,22 @@ type DPIA struct {
 	// Outcome is approved, approved-with-mitigations or rejected.
 	Outcome  string `json:"outcome" yaml:"outcome"`
 	Approver string `json:"approver" yaml:"approver"`
+}
+
+// DPIA outcomes.
+const (
+	DPIAApproved                = "approved"
+	DPIAApprovedWithMitigations = "approved-with-mitigations"
+	DPIARejected                = "rejected"
+)
+
+// Complete reports whether the assessment was completed, with an outcome
+// that allows sharing, by now.
+func (d *DPIA) Complete(now time.Time) bool {
+	if d == nil || d.Reference == "" || d.Completed.IsZero() || d.Completed.Start().After(now) {
+		return false
+	}
+	return d.Outcome == DPIAApproved || d.Outcome == DPIAApprovedWithMitigations
 }
 
 // Notification is the agreement's default for telling data subjects.

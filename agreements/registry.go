@@ -12,14 +12,22 @@ import (
 type Registry struct {
 	parties    map[string]*Party
 	agreements map[string]*Agreement
+	policy     Policy
 }
 
-// NewRegistry builds a snapshot. agreements holds the current version of each
-// agreement; a later duplicate id replaces an earlier one.
+// NewRegistry builds a snapshot with DefaultPolicy. agreements holds the
+// governing version of each agreement; a later duplicate id replaces an
+// earlier one.
 func NewRegistry(parties []*Party, agreements []*Agreement) *Registry {
+	return NewRegistryWithPolicy(parties, agreements, DefaultPolicy)
+}
+
+// NewRegistryWithPolicy builds a snapshot with the given policy.
+func NewRegistryWithPolicy(parties []*Party, agreements []*Agreement, policy Policy) *Registry {
 	r := &Registry{
 		parties:    make(map[string]*Party, len(parties)),
 		agreements: make(map[string]*Agreement, len(agreements)),
+		policy:     policy,
 	}
 	for _, p := range parties {
 		r.parties[p.ID] = p
@@ -28,6 +36,14 @@ func NewRegistry(parties []*Party, agreements []*Agreement) *Registry {
 		r.agreements[a.ID] = a
 	}
 	return r
+}
+
+// Policy returns the decision policy.
+func (r *Registry) Policy() Policy {
+	if r == nil {
+		return DefaultPolicy
+	}
+	return r.policy
 }
 
 // Party returns the party with id, or nil.

@@ -81,6 +81,15 @@ type Decision struct {
 	Outcome   string  `json:"outcome"`
 	Agreement string  `json:"agreement,omitempty"`
 	Checks    []Check `json:"checks"`
+	// ReviewBy is when the DPO must review an emergency override.
+	ReviewBy *time.Time `json:"review_by,omitempty"`
+}
+
+// DecisionCheck is the body of the admin API's POST /admin/v1/decisions: a
+// dry run of a declaration as the named sender would make it.
+type DecisionCheck struct {
+	Sender      string              `json:"sender"`
+	Declaration ExchangeDeclaration `json:"declaration"`
 }
 
 // Payload describes a delivered payload.

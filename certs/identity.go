@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
 )
 
 // Identity errors. Each names the rule a certificate broke.
@@ -21,13 +22,9 @@ var (
 	ErrBadPartyID             = errors.New("party id is not a valid slug")
 )
 
-var partyIDPattern = regexp.MustCompile(`^[a-z0-9]+(?:[.-][a-z0-9]+)*$`)
-
 // ValidPartyID reports whether id is a party slug: lower-case letters and
 // digits in words joined by '.' or '-', at most 64 characters.
-func ValidPartyID(id string) bool {
-	return len(id) <= 64 && partyIDPattern.MatchString(id)
-}
+func ValidPartyID(id string) bool { return agreements.ValidPartyID(id) }
 
 // PartyURI returns spiffe://<trustDomain>/party/<partyID>.
 func PartyURI(trustDomain, partyID string) (*url.URL, error) {

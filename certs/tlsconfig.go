@@ -78,3 +78,17 @@ func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// AdminPolicy is the admin listener's TLS policy: the same protocol and
+// cipher limits as the partner listener, without client certificates
+// (administrators authenticate with bearer tokens).
+func AdminPolicy(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) *tls.Config {
+	return &tls.Config{
+		MinVersion:       tls.VersionTLS12,
+		CipherSuites:     tls12Suites,
+		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256, tls.CurveP384},
+		Renegotiation:    tls.RenegotiateNever,
+		GetCertificate:   getCert,
+		NextProtos:       []string{"http/1.1"},
+	}
+}

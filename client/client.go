@@ -6,6 +6,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -35,9 +37,14 @@ type Config struct {
 }
 
 // Client talks to one gateway as one party.
-type Client struct {
+type Client struct{ conn }
+
+// conn is an HTTP connection to one of the gateway's APIs.
+type conn struct {
 	base *url.URL
 	hc   *http.Client
+	// token, if set, is sent as a bearer token (the admin API).
+	token string
 }
 
 // New returns a client.
@@ -65,14 +72,17 @@ func New(cfg Config) (*Client, error) {
 			ExpectContinueTimeout: 2 * time.Second,
 		}}
 	}
-	return &Client{base: base, hc: hc}, nil
+	return &Client{conn{base: base, hc: hc}}, nil
 }
 
-func (c *Client) url(path string) string { return c.base.String() + path }
+func (c *conn) url(path string) string { return c.base.String() + path }
 
 // do sends a request and decodes a JSON answer into out (if not nil). Any
 // answer outside 2xx becomes an error: *api.Problem where the gateway sent one.
-func (c *Client) do(req *http.Request, out any) error {
+func (c *conn) do(req *http.Request, out any) error {
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err
@@ -101,7 +111,7 @@ func readProblem(resp *http.Response) error {
 	return fmt.Errorf("gateway answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 }
 
-func (c *Client) getJSON(ctx context.Context, path string, out any) error {
+func (c *conn) getJSON(ctx context.Context, path string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 	if err != nil {
 		return err
@@ -110,7 +120,7 @@ func (c *Client) getJSON(ctx context.Context, path string, out any) error {
 	return c.do(req, out)
 }
 
-func (c *Client) postJSON(ctx context.Context, path string, in, out any) error {
+func (c *conn) postJSON(ctx context.Context, path string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -162,6 +172,13 @@ func (c *Client) Send(ctx context.Context, d *api.ExchangeDeclaration, r io.Read
 	return c.Upload(ctx, e.ID, r, d.Size)
 }
 
+// Check asks whether a disclosure would be allowed, without making it: the
+// decision with every check. Nothing is stored.
+func (c *Client) Check(ctx context.Context, d *api.ExchangeDeclaration) (*api.Decision, error) {
+	var dec api.Decision
+	return &dec, c.postJSON(ctx, "/v1/decisions", d, &dec)
+}
+
 // Exchange reads one exchange the caller sent or receives.
 func (c *Client) Exchange(ctx context.Context, id string) (*api.Exchange, error) {
 	var e api.Exchange
@@ -183,4 +200,16 @@ func (c *Client) Inbox(ctx context.Context, after string, limit int) (*api.Excha
 	}
 	var l api.ExchangeList
 	return &l, c.getJSON(ctx, path, &l)
+}
+
+func readPool(caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("client: CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("client: CA %s: no PEM certificate found", caFile)
+	}
+	return pool, nil
 }

@@ -31,8 +31,36 @@ type Config struct {
 	Database Database `yaml:"database"`
 	Objects  Objects  `yaml:"objects"`
 	Keys     Keys     `yaml:"keys"`
+	Admin    Admin    `yaml:"admin"`
+	Policy   Policy   `yaml:"policy"`
 	Limits   Limits   `yaml:"limits"`
 	Log      Log      `yaml:"log"`
+}
+
+// Admin is the administration API: a second listener (TLS, no client
+// certificate) for people, authenticated by JWT bearer tokens.
+type Admin struct {
+	// Listen is the admin listener's address; empty disables the admin API.
+	Listen string `yaml:"listen"`
+	// JWKSFile or JWKSURL holds the public keys that sign admin tokens.
+	JWKSFile string `yaml:"jwks_file"`
+	JWKSURL  string `yaml:"jwks_url"`
+	// Issuer and Audience must match the token's iss and aud.
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// RolesClaim names the claim holding the roles: admin, dpo, auditor.
+	RolesClaim string `yaml:"roles_claim"`
+	// JWKSRefresh is how often a JWKS URL is fetched again at most.
+	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+}
+
+// Policy holds the deployment's decision settings.
+type Policy struct {
+	// ReviewGrace is how long sharing continues after an agreement's review
+	// date before it pauses.
+	ReviewGrace time.Duration `yaml:"review_grace"`
+	// OverrideReview is how soon the DPO must review an emergency override.
+	OverrideReview time.Duration `yaml:"override_review"`
 }
 
 // TLS is the listener's certificate and extra client trust anchors.
@@ -106,6 +134,16 @@ func (c *Config) Defaults() {
 	set(&c.Objects.Bucket, "gatehouse-payloads")
 	set(&c.Log.Level, "info")
 	set(&c.Log.Format, "json")
+	set(&c.Admin.RolesClaim, "roles")
+	if c.Admin.JWKSRefresh == 0 {
+		c.Admin.JWKSRefresh = 15 * time.Minute
+	}
+	if c.Policy.ReviewGrace == 0 {
+		c.Policy.ReviewGrace = 30 * 24 * time.Hour
+	}
+	if c.Policy.OverrideReview == 0 {
+		c.Policy.OverrideReview = 72 * time.Hour
+	}
 	if c.Limits.MaxPayloadSize == 0 {
 		c.Limits.MaxPayloadSize = 64 << 30
 	}
@@ -150,6 +188,31 @@ func (c *Config) Validate() error {
 	v.Required("objects.secret_key", c.Objects.SecretKey)
 	if c.Objects.CAFile != "" {
 		requireFile(&v, "objects.ca_file", c.Objects.CAFile)
+	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			v.Add("admin.listen", "format", "%q is not host:port", c.Admin.Listen)
+		} else if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			v.Add("admin.listen", "distinct", "must differ from listen: partners and administrators use separate listeners")
+		}
+		switch {
+		case c.Admin.JWKSFile == "" && c.Admin.JWKSURL == "":
+			v.Add("admin.jwks_file", "required", "admin.jwks_file or admin.jwks_url is required when admin.listen is set")
+		case c.Admin.JWKSFile != "" && c.Admin.JWKSURL != "":
+			v.Add("admin.jwks_url", "exclusive", "set admin.jwks_file or admin.jwks_url, not both")
+		case c.Admin.JWKSFile != "":
+			requireFile(&v, "admin.jwks_file", c.Admin.JWKSFile)
+		case !strings.HasPrefix(c.Admin.JWKSURL, "https://"):
+			v.Add("admin.jwks_url", "https", "must be an https:// URL")
+		}
+		v.Required("admin.issuer", c.Admin.Issuer)
+		v.Required("admin.audience", c.Admin.Audience)
+	}
+	if c.Policy.ReviewGrace < 0 {
+		v.Add("policy.review_grace", "minimum", "must not be negative")
+	}
+	if c.Policy.OverrideReview <= 0 {
+		v.Add("policy.override_review", "minimum", "must be positive")
 	}
 	requireFile(&v, "keys.signing_key_file", c.Keys.SigningKeyFile)
 	requireFile(&v, "keys.subject_key_file", c.Keys.SubjectKeyFile)
@@ -205,6 +268,7 @@ func (c *Config) Resolve(dir string) {
 	}
 	abs(&c.Objects.CAFile)
 	abs(&c.Keys.SigningKeyFile)
+	abs(&c.Admin.JWKSFile)
 	abs(&c.Keys.SubjectKeyFile)
 }
 

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -40,7 +41,10 @@ const (
 // formats and limits. Whether it is lawful is for Decide.
 func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 	var v valid.Errors
-	if v.Required("agreement", d.Agreement) && !codePattern.MatchString(d.Agreement) {
+	switch {
+	case d.Agreement == "" && d.Urgency != UrgencyEmergency:
+		v.Add("agreement", "required", "is required (only an emergency disclosure may name none)")
+	case d.Agreement != "" && !codePattern.MatchString(d.Agreement):
 		v.Add("agreement", "format", "%q is not an agreement id", d.Agreement)
 	}
 	if v.Required("recipient", d.Recipient) && !certs.ValidPartyID(d.Recipient) {
@@ -185,7 +189,10 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	}
 	now := s.now().UTC()
 	meta := s.meta(d)
-	decision := agreements.Decide(meta.Request(caller, d.Recipient, d.Agreement), reg, now)
+	decision, err := s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, now)
+	if err != nil {
+		return nil, err
+	}
 	entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	if !decision.Outcome.Allowed() {
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
@@ -194,10 +201,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, &RefusedError{Decision: decision}
 	}
 
-	agreementID, version, err := agreements.ParseRef(decision.Agreement)
-	if err != nil {
-		return nil, err
-	}
+	agreementID, version := splitRef(decision.Agreement)
 	e := &Exchange{
 		ID:               uuid.Must(uuid.NewV7()).String(),
 		State:            StateDeclared,
@@ -253,4 +257,56 @@ func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 		DeclaredSize:    d.Size,
 		DeclaredSHA256:  d.SHA256,
 	}
+}
+
+// Check decides a declaration by caller without storing anything: a dry run.
+func (s *Service) Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error) {
+	if err := ValidateDeclaration(d, s.cfg.MaxPayloadSize); err != nil {
+		return agreements.Decision{}, err
+	}
+	reg, err := s.registry.Snapshot(ctx)
+	if err != nil {
+		return agreements.Decision{}, unavailable(err)
+	}
+	meta := s.meta(d)
+	return s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, s.now().UTC())
+}
+
+// decide runs the decision engine, counting what the sender has already
+// declared today when the flow has a daily limit (exclude: this exchange).
+func (s *Service) decide(ctx context.Context, reg *agreements.Registry, sender, recipient, agreement, exclude string, m *Meta, now time.Time) (agreements.Decision, error) {
+	req := m.Request(sender, recipient, agreement)
+	if dailyLimited(reg, req) {
+		y, mo, d := now.Date()
+		n, err := s.store.CountSent(ctx, sender, recipient, agreement, time.Date(y, mo, d, 0, 0, 0, 0, time.UTC), exclude)
+		if err != nil {
+			return agreements.Decision{}, unavailable(err)
+		}
+		req.SentToday = n
+	}
+	return agreements.Decide(req, reg, now), nil
+}
+
+func dailyLimited(reg *agreements.Registry, req *agreements.Request) bool {
+	a := reg.Agreement(req.Agreement)
+	if a == nil {
+		return false
+	}
+	for i := range a.Flows {
+		f := &a.Flows[i]
+		if f.DailyVolume > 0 && f.Sends(req.Sender) && f.Receives(req.Recipient) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitRef splits id@version; an emergency override under no agreement has
+// neither.
+func splitRef(ref string) (string, int) {
+	id, version, err := agreements.ParseRef(ref)
+	if err != nil {
+		return "", 0
+	}
+	return id, version
 }

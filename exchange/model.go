@@ -54,7 +54,11 @@ type Exchange struct {
 }
 
 // AgreementRef is the agreement id@version the exchange was decided under.
+// It is empty for an emergency override under no agreement.
 func (e *Exchange) AgreementRef() string {
+	if e.AgreementID == "" {
+		return ""
+	}
 	return agreements.Ref(e.AgreementID, e.AgreementVersion)
 }
 
@@ -125,6 +129,10 @@ func DecisionView(d *agreements.Decision) *api.Decision {
 	out := &api.Decision{Outcome: string(d.Outcome), Agreement: d.Agreement, Checks: make([]api.Check, len(d.Checks))}
 	for i, c := range d.Checks {
 		out.Checks[i] = api.Check(c)
+	}
+	if !d.ReviewBy.IsZero() {
+		t := d.ReviewBy.UTC()
+		out.ReviewBy = &t
 	}
 	return out
 }

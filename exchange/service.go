@@ -46,6 +46,9 @@ func (e *RefusedError) Error() string {
 type Store interface {
 	Exchange(ctx context.Context, id string) (*Exchange, error)
 	Inbox(ctx context.Context, recipient string, q InboxQuery) ([]*Exchange, error)
+	// CountSent counts exchanges sender declared to recipient under agreement
+	// since the given time, leaving out exclude.
+	CountSent(ctx context.Context, sender, recipient, agreement string, since time.Time, exclude string) (int, error)
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 

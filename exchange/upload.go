@@ -59,7 +59,10 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		return nil, unavailable(err)
 	}
 	now := s.now().UTC()
-	decision := agreements.Decide(e.Meta.Request(e.Sender, e.Recipient, e.AgreementID), reg, now)
+	decision, err := s.decide(ctx, reg, e.Sender, e.Recipient, e.AgreementID, e.ID, &e.Meta, now)
+	if err != nil {
+		return nil, err
+	}
 	if !decision.Outcome.Allowed() {
 		entry := decisionEntry(now, caller, e.Recipient, &e.Meta, &decision)
 		entry.Exchange = e.ID
@@ -131,11 +134,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		if !cur.State.Uploadable() {
 			return fmt.Errorf("%w: exchange is %s", ErrState, cur.State)
 		}
-		id, version, err := agreements.ParseRef(decision.Agreement)
-		if err != nil {
-			return err
-		}
-		cur.AgreementID, cur.AgreementVersion = id, version
+		cur.AgreementID, cur.AgreementVersion = splitRef(decision.Agreement)
 		cur.Decision = decision
 		cur.State = StateDelivered
 		cur.Payload = Payload{Size: size, SHA256: digest, CiphertextSize: ctSize, ObjectKey: info.Key, ObjectVersion: info.Version}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
@@ -69,6 +70,12 @@ const (
 	CodeRecipientKey     = "recipient-key-missing"
 	CodeMethodNotAllowed = "method-not-allowed"
 	CodeUnsupportedMedia = "unsupported-media-type"
+	CodeTokenMissing     = "token-missing"
+	CodeTokenInvalid     = "token-invalid"
+	CodeRoleForbidden    = "role-forbidden"
+	CodeTwoPersonRule    = "two-person-rule"
+	CodeAlreadyExists    = "already-registered"
+	CodeLifecycle        = "lifecycle"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -104,6 +111,16 @@ func toError(err error) *Error {
 			e.Detail = failed[0].Code + ": " + failed[0].Message
 		}
 		return e
+	case errors.Is(err, agreements.ErrNotFound):
+		return problem(http.StatusNotFound, CodeNotFound, "Not found.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, agreements.ErrExists):
+		return problem(http.StatusConflict, CodeAlreadyExists, "Already registered.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, agreements.ErrForbidden):
+		return problem(http.StatusForbidden, CodeRoleForbidden, "Your role does not allow this.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, agreements.ErrSamePerson):
+		return problem(http.StatusForbidden, CodeTwoPersonRule, "A DPO other than the agreement's author must approve it.").withCause(err)
+	case errors.Is(err, agreements.ErrTransition):
+		return problem(http.StatusConflict, CodeLifecycle, "The agreement's status does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, exchange.ErrNotFound):
 		return problem(http.StatusNotFound, CodeExchangeNotFound, "No such exchange.").withCause(err)
 	case errors.Is(err, exchange.ErrState):

@@ -30,6 +30,8 @@ type Exchanges interface {
 	Inbox(ctx context.Context, caller string, q exchange.InboxQuery) ([]*exchange.Exchange, error)
 	Envelope(ctx context.Context, caller, id string) (*exchange.Exchange, error)
 	OpenPayload(ctx context.Context, caller, id string, resolve func(size int64) (exchange.Range, error)) (*exchange.Exchange, exchange.Range, io.ReadCloser, error)
+	// Check decides a declaration without storing anything: a dry run.
+	Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error)
 }
 
 // Registry returns the current snapshot of parties and agreements.
@@ -54,6 +56,12 @@ type Options struct {
 	MaxJSONBody int64
 	IdleTimeout time.Duration
 	Log         *slog.Logger
+
+	// The admin API's parts (NewAdmin).
+	Agreements AgreementAdmin
+	Tokens     TokenVerifier
+	// Clock is the time source; nil means time.Now.
+	Clock func() time.Time
 }
 
 // Server is the gateway's HTTP front.
@@ -63,8 +71,21 @@ type Server struct {
 	log  *slog.Logger
 }
 
-// New builds the fiber app and its routes.
+// New builds the partner API: the mutual-TLS front.
 func New(opts Options) *Server {
+	s := newServer(opts)
+	s.routes()
+	return s
+}
+
+// NewAdmin builds the admin API, for the second listener.
+func NewAdmin(opts Options) *Server {
+	s := newServer(opts)
+	s.adminRoutes()
+	return s
+}
+
+func newServer(opts Options) *Server {
 	s := &Server{opts: opts, log: opts.Log}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "gatehouse",
@@ -79,7 +100,6 @@ func New(opts Options) *Server {
 		ReadBufferSize: 16 << 10,
 		ErrorHandler:   s.errorHandler,
 	})
-	s.routes()
 	return s
 }
 
@@ -100,6 +120,7 @@ func (s *Server) routes() {
 	v1.Get("/exchanges/:id/payload", s.downloadPayload)
 	v1.Get("/exchanges/:id/envelope", s.getEnvelope)
 	v1.Get("/inbox", s.inbox)
+	v1.Post("/decisions", s.dryRun)
 }
 
 // Serve accepts connections on ln (a TLS listener) until Shutdown.
@@ -147,6 +168,13 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	}
 	s.log.Info("request", attrs...)
 	return nil
+}
+
+func (s *Server) now() time.Time {
+	if s.opts.Clock != nil {
+		return s.opts.Clock()
+	}
+	return time.Now()
 }
 
 // tlsState returns the connection's TLS state, or nil for plain connections.

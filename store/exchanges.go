@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-gw/gatehouse/exchange"
 )
@@ -91,6 +92,14 @@ func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.I
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+func (s exchangeStore) CountSent(ctx context.Context, sender, recipient, agreement string, since time.Time, exclude string) (int, error) {
+	var n int
+	err := s.d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM exchanges
+		WHERE sender = $1 AND recipient = $2 AND agreement_id = $3 AND created_at >= $4 AND id <> $5`,
+		sender, recipient, agreement, utc(since), exclude).Scan(&n)
+	return n, err
 }
 
 func (s exchangeStore) Update(ctx context.Context, fn func(exchange.Tx) error) error {

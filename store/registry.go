@@ -11,23 +11,68 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 )
 
-// ErrNotFound is returned for a party or agreement that is not registered.
-var ErrNotFound = errors.New("store: not found")
-
 // Parties returns every registered party, ordered by id.
 func (d *DB) Parties(ctx context.Context) ([]*agreements.Party, error) {
 	return queryDocs[agreements.Party](ctx, d.db, "SELECT doc FROM parties ORDER BY id")
 }
 
-// Party returns one party.
+// Party returns one party, or agreements.ErrNotFound.
 func (d *DB) Party(ctx context.Context, id string) (*agreements.Party, error) {
 	return queryDoc[agreements.Party](ctx, d.db, "SELECT doc FROM parties WHERE id = $1", id)
 }
 
-// AgreementVersions returns every version of every agreement, ordered by id
-// and version.
-func (d *DB) AgreementVersions(ctx context.Context) ([]*agreements.Agreement, error) {
-	return queryDocs[agreements.Agreement](ctx, d.db, "SELECT doc FROM agreements ORDER BY id, version")
+// AgreementVersions returns every version of agreement id ("" for every
+// agreement), ordered by id and version.
+func (d *DB) AgreementVersions(ctx context.Context, id string) ([]*agreements.Agreement, error) {
+	if id == "" {
+		return queryDocs[agreements.Agreement](ctx, d.db, "SELECT doc FROM agreements ORDER BY id, version")
+	}
+	return queryDocs[agreements.Agreement](ctx, d.db, "SELECT doc FROM agreements WHERE id = $1 ORDER BY version", id)
+}
+
+// Agreements returns the registry store view of d, with snapshots from cache.
+func (d *DB) Agreements(cache *RegistryCache) agreements.Store {
+	return registryStore{d: d, cache: cache}
+}
+
+type registryStore struct {
+	d     *DB
+	cache *RegistryCache
+}
+
+var (
+	_ agreements.Store = registryStore{}
+	_ agreements.Tx    = (*tx)(nil)
+)
+
+func (r registryStore) Update(ctx context.Context, fn func(agreements.Tx) error) error {
+	return r.d.update(ctx, func(t *tx) error { return fn(t) })
+}
+
+func (r registryStore) Parties(ctx context.Context) ([]*agreements.Party, error) {
+	return r.d.Parties(ctx)
+}
+
+func (r registryStore) Party(ctx context.Context, id string) (*agreements.Party, error) {
+	return r.d.Party(ctx, id)
+}
+
+func (r registryStore) AgreementVersions(ctx context.Context, id string) ([]*agreements.Agreement, error) {
+	return r.d.AgreementVersions(ctx, id)
+}
+
+func (r registryStore) Snapshot(ctx context.Context) (*agreements.Registry, error) {
+	return r.cache.Snapshot(ctx)
+}
+
+// LockParty reads a party for update.
+func (t *tx) LockParty(ctx context.Context, id string) (*agreements.Party, error) {
+	return queryDoc[agreements.Party](ctx, t.tx, "SELECT doc FROM parties WHERE id = $1"+t.d.forUpdate, id)
+}
+
+// LockAgreementVersions reads every version of an agreement for update.
+func (t *tx) LockAgreementVersions(ctx context.Context, id string) ([]*agreements.Agreement, error) {
+	return queryDocs[agreements.Agreement](ctx, t.tx, "SELECT doc FROM agreements WHERE id = $1 ORDER BY version"+t.d.forUpdate, id)
 }
 
 // PutParty registers or replaces a party.
@@ -88,7 +133,7 @@ func (d *DB) RegistryGeneration(ctx context.Context) (int64, error) {
 
 // LoadRegistry reads a consistent snapshot of every party and the governing
 // version of every agreement, with the generation it reflects.
-func (d *DB) LoadRegistry(ctx context.Context) (*agreements.Registry, int64, error) {
+func (d *DB) LoadRegistry(ctx context.Context, policy agreements.Policy) (*agreements.Registry, int64, error) {
 	var (
 		reg *agreements.Registry
 		gen int64
@@ -105,7 +150,7 @@ func (d *DB) LoadRegistry(ctx context.Context) (*agreements.Registry, int64, err
 		if err != nil {
 			return err
 		}
-		reg = agreements.NewRegistry(parties, agreements.Governing(versions))
+		reg = agreements.NewRegistryWithPolicy(parties, agreements.Governing(versions), policy)
 		return nil
 	})
 	return reg, gen, err
@@ -114,14 +159,17 @@ func (d *DB) LoadRegistry(ctx context.Context) (*agreements.Registry, int64, err
 // Registry returns a snapshot source that rereads the registry whenever its
 // generation changes, so that a suspension on any node takes effect on the
 // next request on every node.
-func (d *DB) Registry() *RegistryCache { return &RegistryCache{d: d} }
+func (d *DB) Registry(policy agreements.Policy) *RegistryCache {
+	return &RegistryCache{d: d, policy: policy}
+}
 
 // RegistryCache caches the registry snapshot between changes.
 type RegistryCache struct {
-	d    *DB
-	mu   sync.Mutex
-	gen  int64
-	snap *agreements.Registry
+	d      *DB
+	policy agreements.Policy
+	mu     sync.Mutex
+	gen    int64
+	snap   *agreements.Registry
 }
 
 // Snapshot returns the current registry.
@@ -135,7 +183,7 @@ func (c *RegistryCache) Snapshot(ctx context.Context) (*agreements.Registry, err
 	if c.snap != nil && gen == c.gen {
 		return c.snap, nil
 	}
-	snap, loaded, err := c.d.LoadRegistry(ctx)
+	snap, loaded, err := c.d.LoadRegistry(ctx, c.policy)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +195,7 @@ func queryDoc[T any](ctx context.Context, db querier, query string, args ...any)
 	var doc string
 	err := db.QueryRowContext(ctx, query, args...).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, ErrNotFound
+		return nil, agreements.ErrNotFound
 	}
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
@@ -31,13 +32,16 @@ import (
 
 // App is a running gateway's parts.
 type App struct {
-	Config   *config.Config
-	DB       *store.DB
-	Objects  *objectstore.Store
-	Registry *store.RegistryCache
-	Service  *exchange.Service
-	Server   *gateway.Server
-	Log      *slog.Logger
+	Config     *config.Config
+	DB         *store.DB
+	Objects    *objectstore.Store
+	Registry   *store.RegistryCache
+	Agreements *agreements.Service
+	Service    *exchange.Service
+	Server     *gateway.Server
+	// Admin is the admin API, nil if admin.listen is not set.
+	Admin *gateway.Server
+	Log   *slog.Logger
 
 	serverCert tls.Certificate
 	globalCAs  []*x509.Certificate
@@ -107,16 +111,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	a.Registry = a.DB.Registry()
+	policy := agreements.Policy{ReviewGrace: cfg.Policy.ReviewGrace, OverrideReview: cfg.Policy.OverrideReview}
+	a.Registry = a.DB.Registry(policy)
+	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
 	a.Service = exchange.New(exchange.Config{
 		Issuer:         cfg.Issuer,
 		MaxPayloadSize: int64(cfg.Limits.MaxPayloadSize),
 		SubjectKey:     subjectKey,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
-	a.Server = gateway.New(gateway.Options{
+	opts := gateway.Options{
 		TrustDomain: cfg.TrustDomain,
 		Exchanges:   a.Service,
 		Registry:    a.Registry,
+		Agreements:  a.Agreements,
 		JWKS:        jwks,
 		MaxJSONBody: int64(cfg.Limits.MaxJSONBody),
 		IdleTimeout: cfg.Limits.IdleTimeout,
@@ -125,7 +132,20 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			{Name: "database", Check: a.DB.Ping},
 			{Name: "objects", Check: a.Objects.Ping},
 		},
-	})
+	}
+	a.Server = gateway.New(opts)
+	if cfg.Admin.Listen != "" {
+		keys, err := tokenKeys(ctx, cfg.Admin)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		opts.Tokens = &gateway.JWTVerifier{
+			Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
+			RolesClaim: cfg.Admin.RolesClaim, MaxLifetime: 24 * time.Hour,
+		}
+		a.Admin = gateway.NewAdmin(opts)
+	}
 	return a, nil
 }
 
@@ -192,21 +212,48 @@ func (a *App) TLSConfig() *tls.Config {
 	}.Config()
 }
 
-// Listen opens the mutual-TLS listener on the configured address.
-func (a *App) Listen() (net.Listener, error) {
+// Listeners are the gateway's open listeners.
+type Listeners struct {
+	// Partner is the mutual-TLS listener.
+	Partner net.Listener
+	// Admin is the admin API's listener (TLS, bearer tokens), or nil.
+	Admin net.Listener
+}
+
+// Listen opens the mutual-TLS listener, and the admin listener if configured.
+func (a *App) Listen() (*Listeners, error) {
 	ln, err := net.Listen("tcp", a.Config.Listen)
 	if err != nil {
 		return nil, err
 	}
-	return tls.NewListener(ln, a.TLSConfig()), nil
+	out := &Listeners{Partner: tls.NewListener(ln, a.TLSConfig())}
+	if a.Admin != nil {
+		aln, err := net.Listen("tcp", a.Config.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		out.Admin = tls.NewListener(aln, certs.AdminPolicy(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &a.serverCert, nil }))
+	}
+	return out, nil
 }
 
-// Serve serves on ln until Shutdown.
-func (a *App) Serve(ln net.Listener) error { return a.Server.Serve(ln) }
+// Serve serves on the listeners until Shutdown; it returns when either stops.
+func (a *App) Serve(l *Listeners) error {
+	errs := make(chan error, 2)
+	go func() { errs <- a.Server.Serve(l.Partner) }()
+	if l.Admin != nil {
+		go func() { errs <- a.Admin.Serve(l.Admin) }()
+	}
+	return <-errs
+}
 
-// Shutdown stops the server gracefully and closes the stores.
+// Shutdown stops the servers gracefully and closes the stores.
 func (a *App) Shutdown(ctx context.Context) error {
 	err := a.Server.Shutdown(ctx)
+	if a.Admin != nil {
+		err = errors.Join(err, a.Admin.Shutdown(ctx))
+	}
 	return errors.Join(err, a.Close())
 }
 

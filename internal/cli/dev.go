@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +18,7 @@ import (
 
 func newDevCmd() *cobra.Command {
 	var (
-		dir, minioBin, listen, minioAddr string
+		dir, minioBin, listen, adminListen, minioAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -29,17 +28,18 @@ start MinIO beside the gateway, load the demo parties and agreements, and
 print commands to try a first exchange. Ctrl-C stops both. Not for production.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, minioAddr)
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, adminListen, minioAddr)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "var", "folder for the PKI, keys, database and MinIO data")
 	cmd.Flags().StringVar(&minioBin, "minio", "bin/minio", "MinIO server binary")
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8443", "gateway address")
+	cmd.Flags().StringVar(&adminListen, "admin-listen", "127.0.0.1:8444", "admin API address")
 	cmd.Flags().StringVar(&minioAddr, "minio-addr", "127.0.0.1:9000", "MinIO address")
 	return cmd
 }
 
-func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, minioAddr string) error {
+func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, adminListen, minioAddr string) error {
 	if _, err := os.Stat(minioBin); err != nil {
 		return fmt.Errorf("MinIO server not found at %s: run 'make bin/minio' (make run does)", minioBin)
 	}
@@ -69,6 +69,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 
 	env, err := devenv.Prepare(dir, devenv.Options{
 		Listen:          listen,
+		AdminListen:     adminListen,
 		TrustDomain:     demo.TrustDomain,
 		Parties:         append(demo.PartyIDs(), "unregistered.agency"),
 		ObjectsEndpoint: minio.Endpoint,
@@ -89,13 +90,13 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		return err
 	}
 	if len(parties) == 0 {
-		if err := demo.Seed(ctx, a.DB, env.EncryptionKeys, time.Now()); err != nil {
+		if err := demo.Seed(ctx, a.Agreements, env.EncryptionKeys); err != nil {
 			a.Close()
 			return fmt.Errorf("loading the demo parties and agreements: %w", err)
 		}
 		fmt.Fprintln(stderr, "loaded the demo parties and agreements")
 	}
-	printDevGuide(stdout, env, listen)
+	printDevGuide(stdout, env, listen, adminListen)
 	return serve(ctx, a, log)
 }
 
@@ -121,7 +122,7 @@ func devMinIOCredentials(path string) (access, secret string, err error) {
 	return access, secret, os.WriteFile(path, []byte(content), 0o600)
 }
 
-func printDevGuide(w io.Writer, env *devenv.Env, listen string) {
+func printDevGuide(w io.Writer, env *devenv.Env, listen, adminListen string) {
 	gw := "https://" + listen
 	pki := env.PKI()
 	curl := func(party string) string {
@@ -157,10 +158,22 @@ Try it (paste into another terminal, from this folder):
     send README.md --agreement police-crime --to dwp --purpose marketing --basis A6-1-e --category identity
 
   # The same with curl: declare, then upload
-  %[5]s -H 'Content-Type: application/json' %[1]s/v1/exchanges -d '{"agreement":"hmrc-tax","recipient":"hmrc","purpose":"tax-assessment-collection","lawful_basis":"A6-1-c","exemption":"DPA-S2-P1-2","data_categories":["identity","tax"],"subjects":[{"type":"nino","value":"QQ123456C"}],"content_type":"text/plain","size":5}'
+  %[5]s -H 'Content-Type: application/json' %[1]s/v1/exchanges -d '{"agreement":"hmrc-tax","recipient":"hmrc","purpose":"tax-assessment-collection","lawful_basis":"A6-1-c","exemption":"DPA-S2-P1-2","data_categories":["identity","tax"],"subjects":[{"type":"nino","value":"QQ123456C"}],"justification":"Assessment of unpaid council tax, case NSC-CT-2291","content_type":"text/plain","size":5}'
   printf hello | %[5]s -X PUT --data-binary @- %[1]s/v1/exchanges/EXCHANGE-ID/payload
+
+Administration (admin API on %[7]s; tokens signed by a development key):
+
+  export GATEHOUSE_ADMIN_URL=https://%[7]s GATEHOUSE_ADMIN_CA=%[6]s/ca.crt
+  export GATEHOUSE_ADMIN_TOKEN=$(bin/gatehouse token mint --key %[8]s --subject alice --role admin)
+  bin/gatehouse agreements list
+  bin/gatehouse agreements show police-crime
+  bin/gatehouse agreements suspend nfi --reason "annual review overdue"
+  bin/gatehouse parties list
+  # a DPO (approves agreements; not their own) and an auditor (reads only):
+  bin/gatehouse token mint --key %[8]s --subject dana --role dpo
+  bin/gatehouse token mint --key %[8]s --subject aziz --role auditor
 
 Press Ctrl-C to stop the gateway and MinIO.
 
-`, gw, env.TrustDomain, env.ConfigFile, strings.Join(demo.PartyIDs(), ", "), curl("council.revenues"), pki)
+`, gw, env.TrustDomain, env.ConfigFile, strings.Join(demo.PartyIDs(), ", "), curl("council.revenues"), pki, adminListen, env.AdminTokenKeyFile())
 }

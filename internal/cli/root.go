@@ -97,6 +97,9 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newDevCmd(),
 		newCertsCmd(),
 		newClientCmd(),
+		newAgreementsCmd(),
+		newPartiesCmd(),
+		newTokenCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

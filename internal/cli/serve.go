@@ -51,14 +51,17 @@ overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 
 // serve runs the gateway until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, a *app.App, log *slog.Logger) error {
-	ln, err := a.Listen()
+	ls, err := a.Listen()
 	if err != nil {
 		a.Close()
 		return err
 	}
-	log.Info("gateway listening", logkey.Addr, ln.Addr().String(), "version", Version())
+	log.Info("gateway listening", logkey.Addr, ls.Partner.Addr().String(), "version", Version())
+	if ls.Admin != nil {
+		log.Info("admin API listening", logkey.Addr, ls.Admin.Addr().String())
+	}
 	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
+	go func() { served <- a.Serve(ls) }()
 	select {
 	case err := <-served:
 		a.Close()

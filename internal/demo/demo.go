@@ -6,11 +6,11 @@ package demo
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"slices"
-	"time"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 )
@@ -68,34 +68,33 @@ func Agreements() []*agreements.Agreement {
 	return out
 }
 
-// Registrar is what Seed needs to register parties and agreements.
-type Registrar interface {
-	PutParty(ctx context.Context, p *agreements.Party) error
-	PutAgreement(ctx context.Context, a *agreements.Agreement) error
-}
-
 // Seed registers the demo parties with their public encryption keys (JWK
-// JSON by party id) and activates version 1 of every demo agreement.
-func Seed(ctx context.Context, r Registrar, encryptionKeys map[string][]byte, now time.Time) error {
+// JSON by party id) and takes every demo agreement through its lifecycle:
+// registered by an administrator, approved by a different person (a DPO),
+// activated. Every step is audited like any other.
+func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[string][]byte) error {
+	admin := agreements.Actor{Subject: "demo-admin", Roles: []string{agreements.RoleAdmin}}
+	dpo := agreements.Actor{Subject: "demo-dpo", Roles: []string{agreements.RoleDPO}}
 	for _, p := range Parties() {
 		key, ok := encryptionKeys[p.ID]
 		if !ok {
 			return fmt.Errorf("demo: no encryption key for %s", p.ID)
 		}
 		p.EncryptionKey = key
-		p.UpdatedAt = now
-		if err := r.PutParty(ctx, p); err != nil {
-			return err
+		if _, err := svc.RegisterParty(ctx, admin, p); err != nil && !errors.Is(err, agreements.ErrExists) {
+			return fmt.Errorf("demo party %s: %w", p.ID, err)
 		}
 	}
 	for _, a := range Agreements() {
-		a.Version = 1
-		a.Status = agreements.StatusActive
-		a.Author = "demo"
-		a.ApprovedBy = "demo-dpo"
-		a.CreatedAt, a.UpdatedAt = now, now
-		if err := r.PutAgreement(ctx, a); err != nil {
-			return err
+		reg, err := svc.Register(ctx, admin, a)
+		if err != nil {
+			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
+		}
+		if _, err := svc.Approve(ctx, dpo, reg.ID, reg.Version); err != nil {
+			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
+		}
+		if _, err := svc.Activate(ctx, admin, reg.ID, reg.Version); err != nil {
+			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
 		}
 	}
 	return nil

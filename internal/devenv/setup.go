@@ -6,6 +6,7 @@ package devenv
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/gatehouse-gw/gatehouse/certs"
@@ -30,6 +34,8 @@ type Options struct {
 	// Database: sqlite (a file in the folder) unless DatabaseDriver says otherwise.
 	DatabaseDriver string
 	DatabaseDSN    string
+	// AdminListen is the admin API's address; empty disables it.
+	AdminListen string
 	// MinIO endpoint and credentials.
 	ObjectsEndpoint string
 	AccessKey       string
@@ -58,6 +64,15 @@ func (e *Env) CertFile(party string) string { return filepath.Join(e.PKI(), part
 
 // KeyFile is a party's client key.
 func (e *Env) KeyFile(party string) string { return filepath.Join(e.PKI(), party+".key") }
+
+// AdminTokenKeyFile is the private key that signs development admin tokens.
+func (e *Env) AdminTokenKeyFile() string { return filepath.Join(e.Dir, "keys", "admin-token.jwk") }
+
+// Issuer and audience of development admin tokens.
+const (
+	DevTokenIssuer   = "gatehouse-dev"
+	DevTokenAudience = "gatehouse-admin"
+)
 
 // EncryptionKeyFile is a party's private encryption JWK.
 func (e *Env) EncryptionKeyFile(party string) string {
@@ -109,6 +124,12 @@ func Prepare(dir string, o Options) (*Env, error) {
 	if _, err := loadOrCreateKey(signing, seal.UseSignature); err != nil {
 		return nil, err
 	}
+	if _, err := loadOrCreateKey(e.AdminTokenKeyFile(), seal.UseSignature); err != nil {
+		return nil, err
+	}
+	if err := writeJWKS(e.AdminTokenKeyFile(), filepath.Join(dir, "keys", "admin-jwks.json")); err != nil {
+		return nil, err
+	}
 	subject := filepath.Join(dir, "keys", "subject.key")
 	if !exists(subject) {
 		k := make([]byte, 32)
@@ -143,7 +164,13 @@ func Prepare(dir string, o Options) (*Env, error) {
 			AccessKey: o.AccessKey, SecretKey: o.SecretKey, CreateBucket: true,
 		},
 		Keys: config.Keys{SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key"},
-		Log:  config.Log{Level: "info", Format: "text"},
+		Admin: config.Admin{
+			Listen:   o.AdminListen,
+			JWKSFile: "keys/admin-jwks.json",
+			Issuer:   DevTokenIssuer,
+			Audience: DevTokenAudience,
+		},
+		Log: config.Log{Level: "info", Format: "text"},
 	}
 	cfg.Defaults()
 	b, err := yaml.Marshal(cfg)
@@ -198,4 +225,51 @@ func RandomSecret(n int) string {
 // Summary describes the environment for a log line.
 func (e *Env) Summary() string {
 	return fmt.Sprintf("config %s, trust domain %s", e.ConfigFile, e.TrustDomain)
+}
+
+// writeJWKS writes the public JWKS of the private key at keyFile.
+func writeJWKS(keyFile, path string) error {
+	k, err := seal.ReadKey(keyFile)
+	if err != nil {
+		return err
+	}
+	pub, err := k.PublicKey()
+	if err != nil {
+		return err
+	}
+	set := jwk.NewSet()
+	if err := set.AddKey(pub); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(set, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// MintToken signs a development admin token with the key at keyFile.
+func MintToken(keyFile, issuer, audience, subject string, roles []string, ttl time.Duration) (string, error) {
+	k, err := seal.ReadKey(keyFile)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	tok, err := jwt.NewBuilder().
+		Issuer(issuer).
+		Audience([]string{audience}).
+		Subject(subject).
+		IssuedAt(now).
+		NotBefore(now.Add(-30*time.Second)).
+		Expiration(now.Add(ttl)).
+		Claim("roles", roles).
+		Build()
+	if err != nil {
+		return "", err
+	}
+	b, err := jwt.Sign(tok, jwt.WithKey(jwa.ES256(), k))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }

@@ -2,9 +2,12 @@ package testenv
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"testing"
 	"time"
@@ -30,6 +33,8 @@ type Gateway struct {
 	Env  *devenv.Env
 	Addr string
 	URL  string
+	// AdminURL is the admin API's base URL.
+	AdminURL string
 }
 
 // GatewayOptions vary the gateway.
@@ -58,6 +63,7 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 	}
 	opts := devenv.Options{
 		Listen:          "127.0.0.1:0",
+		AdminListen:     "127.0.0.1:0",
 		TrustDomain:     demo.TrustDomain,
 		Parties:         append(demo.PartyIDs(), Stranger),
 		ObjectsEndpoint: m.Endpoint,
@@ -91,16 +97,16 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		t.Fatal(err)
 	}
 	if len(parties) == 0 {
-		if err := demo.Seed(ctx, a.DB, env.EncryptionKeys, time.Now()); err != nil {
+		if err := demo.Seed(ctx, a.Agreements, env.EncryptionKeys); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ln, err := a.Listen()
+	ls, err := a.Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
 	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
+	go func() { served <- a.Serve(ls) }()
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -109,8 +115,12 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 			t.Logf("gateway stopped: %v", err)
 		}
 	})
-	addr := ln.Addr().String()
-	return &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr}
+	addr := ls.Partner.Addr().String()
+	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr}
+	if ls.Admin != nil {
+		g.AdminURL = "https://" + ls.Admin.Addr().String()
+	}
+	return g
 }
 
 // Client returns a client that connects as party.
@@ -136,4 +146,40 @@ func (g *Gateway) DecryptKey(t testing.TB, party string) jwk.Key {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Token mints an admin token for subject with roles, signed by the
+// environment's development key.
+func (g *Gateway) Token(t testing.TB, subject string, roles ...string) string {
+	t.Helper()
+	tok, err := devenv.MintToken(g.Env.AdminTokenKeyFile(), devenv.DevTokenIssuer, devenv.DevTokenAudience, subject, roles, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// Admin returns an admin API client for subject with roles.
+func (g *Gateway) Admin(t testing.TB, subject string, roles ...string) *client.Admin {
+	t.Helper()
+	a, err := client.NewAdmin(client.AdminConfig{URL: g.AdminURL, Token: g.Token(t, subject, roles...), CAFile: g.Env.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// HTTPClient returns an HTTP client that trusts caFile and presents no
+// client certificate.
+func HTTPClient(t testing.TB, caFile string) *http.Client {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no CA certificate in " + caFile)
+	}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("audit-append-only", func(t *testing.T) { testAuditAppendOnly(t, open(t)) })
 	t.Run("audit-concurrent", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
+	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 9, 30, 15, 123456789, time.UTC)
@@ -237,7 +238,7 @@ func testAuditConcurrent(t *testing.T, db *store.DB) {
 
 func testRegistry(t *testing.T, db *store.DB) {
 	ctx := context.Background()
-	cache := db.Registry()
+	cache := db.Registry(agreements.DefaultPolicy)
 	reg, err := cache.Snapshot(ctx)
 	require.NoError(t, err)
 	require.Nil(t, reg.Party("police.northshire"))
@@ -274,7 +275,71 @@ func testRegistry(t *testing.T, db *store.DB) {
 	reg5, err := cache.Snapshot(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2, reg5.Agreement("nfi").Version)
-	versions, err := db.AgreementVersions(ctx)
+	versions, err := db.AgreementVersions(ctx, "")
 	require.NoError(t, err)
 	require.Len(t, versions, 3, "old versions stay readable")
+}
+
+// testRegistryService runs the registry service's lifecycle against the
+// backend: locks, versions, audit in the same transaction.
+func testRegistryService(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	svc := agreements.NewService(db.Agreements(db.Registry(agreements.DefaultPolicy)))
+	clock := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	svc.SetClock(func() time.Time { return clock })
+	admin := agreements.Actor{Subject: "alice", Roles: []string{agreements.RoleAdmin}}
+	dpo := agreements.Actor{Subject: "dana", Roles: []string{agreements.RoleDPO}}
+	key := []byte(`{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`)
+	for _, id := range []string{"council.fraud", "cabinet-office.nfi"} {
+		_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: id, Kind: agreements.KindCouncilService, Name: id, EncryptionKey: key})
+		require.NoError(t, err)
+	}
+	_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: "council.fraud", Kind: agreements.KindCouncilService, Name: "again", EncryptionKey: key})
+	require.ErrorIs(t, err, agreements.ErrExists)
+	_, err = svc.RegisterParty(ctx, admin, &agreements.Party{ID: "x", Kind: agreements.KindPolice, Name: "x", EncryptionKey: []byte(`{"kty":"EC","crv":"P-256","kid":"k","x":"a","y":"b","d":"secret"}`)})
+	require.ErrorContains(t, err, "private key")
+
+	doc := &agreements.Agreement{
+		ID: "nfi", Title: "NFI", Controllers: "separate",
+		Signatories:   []agreements.Signatory{{Party: "council.fraud", Name: "S", Role: "s151"}},
+		DPIA:          &agreements.DPIA{Reference: "D", Completed: agreements.MustDate("2026-01-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
+		EffectiveFrom: agreements.MustDate("2026-01-01"), ReviewBy: agreements.MustDate("2027-01-01"), Retention: agreements.Duration(30 * 24 * time.Hour),
+		SubjectNotification: agreements.Notification{Default: "notify"},
+		Flows: []agreements.Flow{{From: []string{"council.fraud"}, To: []string{"cabinet-office.nfi"}, Purposes: []string{"public-funds-audit"},
+			LawfulBases: []string{"A6-1-c"}, DataCategories: []string{"identity"}}},
+	}
+	v1, err := svc.Register(ctx, admin, doc)
+	require.NoError(t, err)
+	require.Equal(t, 1, v1.Version)
+	_, err = svc.Approve(ctx, dpo, "nfi", 0)
+	require.NoError(t, err)
+	_, err = svc.Activate(ctx, admin, "nfi", 0)
+	require.NoError(t, err)
+	v2, err := svc.Register(ctx, admin, doc)
+	require.NoError(t, err)
+	require.Equal(t, 2, v2.Version)
+	_, err = svc.Approve(ctx, dpo, "nfi", 2)
+	require.NoError(t, err)
+	_, err = svc.Activate(ctx, admin, "nfi", 2)
+	require.NoError(t, err)
+	vs, err := svc.Versions(ctx, admin, "nfi")
+	require.NoError(t, err)
+	require.Equal(t, []agreements.Status{agreements.StatusSuperseded, agreements.StatusActive}, []agreements.Status{vs[0].Status, vs[1].Status})
+	_, err = svc.Suspend(ctx, admin, "nfi", "review")
+	require.NoError(t, err)
+	reg, err := db.Registry(agreements.DefaultPolicy).Snapshot(ctx)
+	require.NoError(t, err)
+	require.Equal(t, agreements.StatusSuspended, reg.Agreement("nfi").Status)
+	require.Equal(t, 2, reg.Agreement("nfi").Version)
+	_, err = svc.SetPartyStatus(ctx, admin, "council.fraud", agreements.PartySuspended, "test")
+	require.NoError(t, err)
+	p, err := db.Party(ctx, "council.fraud")
+	require.NoError(t, err)
+	require.Equal(t, agreements.PartySuspended, p.Status)
+	_, err = svc.Approve(ctx, dpo, "missing", 0)
+	require.ErrorIs(t, err, agreements.ErrNotFound)
+	_, err = db.Party(ctx, "missing")
+	require.ErrorIs(t, err, agreements.ErrNotFound)
+	// Two parties, six lifecycle steps, two suspensions: each audited.
+	require.Equal(t, int64(2+6+2), verifyAll(t, db))
 }

@@ -1,0 +1,368 @@
+package agreements_test
+
+import (
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/internal/demo"
+)
+
+var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+
+// testRegistry holds the demo parties and agreements, plus variants that
+// exercise each lifecycle and date rule.
+func testRegistry(t testing.TB) *agreements.Registry {
+	t.Helper()
+	parties := demo.Parties()
+	parties = append(parties,
+		&agreements.Party{ID: "council.suspended", Kind: agreements.KindCouncilService, Name: "Suspended service", Status: agreements.PartySuspended},
+		&agreements.Party{ID: "police.suspended", Kind: agreements.KindPolice, Name: "Suspended force", Status: agreements.PartySuspended},
+	)
+	byID := map[string]*agreements.Agreement{}
+	var ags []*agreements.Agreement
+	for _, a := range demo.Agreements() {
+		a.Version, a.Status = 1, agreements.StatusActive
+		require.NoError(t, a.Validate(), a.ID)
+		byID[a.ID] = a
+		ags = append(ags, a)
+	}
+	variant := func(base, id string, edit func(a *agreements.Agreement)) {
+		c := *byID[base]
+		c.ID = id
+		edit(&c)
+		ags = append(ags, &c)
+	}
+	variant("hmrc-tax", "hmrc-suspended", func(a *agreements.Agreement) { a.Status = agreements.StatusSuspended })
+	variant("hmrc-tax", "hmrc-draft", func(a *agreements.Agreement) { a.Status = agreements.StatusDraft })
+	variant("hmrc-tax", "hmrc-expired", func(a *agreements.Agreement) { a.ExpiresAt = agreements.MustDate("2026-06-30") })
+	variant("hmrc-tax", "hmrc-future", func(a *agreements.Agreement) { a.EffectiveFrom = agreements.MustDate("2027-01-01") })
+	variant("hmrc-tax", "hmrc-review-lapsed", func(a *agreements.Agreement) { a.ReviewBy = agreements.MustDate("2026-09-30") })
+	variant("hmrc-tax", "hmrc-review-grace", func(a *agreements.Agreement) { a.ReviewBy = agreements.MustDate("2026-11-01") })
+	variant("hmrc-tax", "hmrc-no-dpia", func(a *agreements.Agreement) { a.DPIA = nil })
+	variant("hmrc-tax", "hmrc-dpia-rejected", func(a *agreements.Agreement) {
+		d := *a.DPIA
+		d.Outcome = agreements.DPIARejected
+		a.DPIA = &d
+	})
+	variant("nfi", "nfi-capped", func(a *agreements.Agreement) {
+		f := a.Flows[0]
+		f.DailyVolume = 2
+		a.Flows = []agreements.Flow{f}
+	})
+	ags = append(ags, &agreements.Agreement{
+		ID: "council-newsletter", Version: 1, Status: agreements.StatusActive, Title: "Service newsletter",
+		Controllers: "joint", EffectiveFrom: agreements.MustDate("2026-01-01"), ReviewBy: agreements.MustDate("2027-12-31"),
+		DPIA:  &agreements.DPIA{Reference: "D-1", Completed: agreements.MustDate("2025-12-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
+		Flows: []agreements.Flow{{From: []string{"council.revenues"}, To: []string{"council.social-care"}, Purposes: []string{"service-delivery", "marketing"}, LawfulBases: []string{"A6-1-a", "A6-1-e"}, DataCategories: []string{"identity", "contact"}}},
+	})
+	return agreements.NewRegistry(parties, ags)
+}
+
+// Base requests, each allowed as it stands.
+
+func councilToPolice() agreements.Request {
+	return agreements.Request{
+		Sender: "council.revenues", Recipient: "police.northshire", Agreement: "police-crime",
+		Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e", Exemption: "DPA-S2-P1-2",
+		DataCategories: []string{"identity", "financial"}, NamedSubjects: 1, SubjectCount: 1,
+		Justification: "Named suspect in fraud investigation NP-2026-0142", AuthoriserName: "DI Sam Patel", AuthoriserRank: "inspector",
+	}
+}
+
+func policeRequest() agreements.Request {
+	r := councilToPolice()
+	r.Sender, r.Recipient = "police.northshire", "council.legal"
+	return r
+}
+
+func nfiBulk() agreements.Request {
+	return agreements.Request{
+		Sender: "council.fraud", Recipient: "cabinet-office.nfi", Agreement: "nfi", Purpose: "public-funds-audit",
+		LawfulBasis: "A6-1-c", DataCategories: []string{"identity", "financial", "benefits", "housing"}, SubjectCount: 48210,
+	}
+}
+
+func dwpHealth() agreements.Request {
+	return agreements.Request{
+		Sender: "council.revenues", Recipient: "dwp", Agreement: "dwp-benefits", Purpose: "benefit-administration",
+		LawfulBasis: "A6-1-c", DataCategories: []string{"identity", "benefits", "health"}, SpecialCategory: []string{"A9-2-b", "DPA-S1-P1-1"},
+		NamedSubjects: 1, SubjectCount: 1, Justification: "Disability premium assessment",
+	}
+}
+
+func hmrc(agreement string) agreements.Request {
+	return agreements.Request{
+		Sender: "council.revenues", Recipient: "hmrc", Agreement: agreement, Purpose: "tax-assessment-collection",
+		LawfulBasis: "A6-1-c", DataCategories: []string{"identity", "tax"}, NamedSubjects: 1, SubjectCount: 1,
+	}
+}
+
+func courtOrder() agreements.Request {
+	return agreements.Request{
+		Sender: "council.legal", Recipient: "court.northshire-crown", Agreement: "court-orders", Purpose: "legal-proceedings",
+		LawfulBasis: "A6-1-c", Exemption: "DPA-S2-P1-5", DataCategories: []string{"identity", "family", "health"},
+		SpecialCategory: []string{"A9-2-f"}, NamedSubjects: 2, SubjectCount: 2, Justification: "Order of HHJ Mills, case T20267731",
+	}
+}
+
+func newsletter() agreements.Request {
+	return agreements.Request{
+		Sender: "council.revenues", Recipient: "council.social-care", Agreement: "council-newsletter", Purpose: "service-delivery",
+		LawfulBasis: "A6-1-e", DataCategories: []string{"identity", "contact"}, NamedSubjects: 1,
+	}
+}
+
+func emergencyNoAgreement() agreements.Request {
+	return agreements.Request{
+		Sender: "council.social-care", Recipient: "police.northshire", Purpose: "safeguarding-child",
+		LawfulBasis: "A6-1-d", DataCategories: []string{"identity", "contact", "address-history"}, NamedSubjects: 1, SubjectCount: 1,
+		Justification: "Child at immediate risk; police attending", AuthoriserName: "M. Ade, Head of Children's Services", AuthoriserRank: "head-of-service",
+		Emergency: true,
+	}
+}
+
+type decideCase struct {
+	name    string
+	req     agreements.Request
+	outcome agreements.Outcome
+	failed  []string // exactly these checks fail
+}
+
+func with(r agreements.Request, edit func(*agreements.Request)) agreements.Request {
+	edit(&r)
+	return r
+}
+
+func decideCases() []decideCase {
+	const (
+		allow    = agreements.Allow
+		deny     = agreements.Deny
+		override = agreements.AllowOverride
+	)
+	return []decideCase{
+		// Allowed.
+		{"ok/police-crime-request-named-subject", policeRequest(), allow, nil},
+		{"ok/council-discloses-to-police", councilToPolice(), allow, nil},
+		{"ok/social-care-discloses-to-police", with(councilToPolice(), func(r *agreements.Request) { r.Sender = "council.social-care" }), allow, nil},
+		{"ok/safeguarding-child-to-police", with(councilToPolice(), func(r *agreements.Request) {
+			r.Sender, r.Purpose, r.Exemption = "council.social-care", "safeguarding-child", ""
+		}), allow, nil},
+		{"ok/criminal-offence-with-a10", with(councilToPolice(), func(r *agreements.Request) {
+			r.DataCategories = []string{"identity", "criminal-offence"}
+			r.CriminalOffence = []string{"A10", "DPA-S1-P2-10"}
+		}), allow, nil},
+		{"ok/five-subjects-at-limit", with(policeRequest(), func(r *agreements.Request) { r.NamedSubjects, r.SubjectCount = 5, 5 }), allow, nil},
+		{"ok/authoriser-above-inspector", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "superintendent" }), allow, nil},
+		{"ok/authoriser-rank-case-insensitive", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "Chief-Inspector" }), allow, nil},
+		{"ok/nfi-bulk-upload", nfiBulk(), allow, nil},
+		{"ok/nfi-fraud-purpose", with(nfiBulk(), func(r *agreements.Request) { r.Purpose = "fraud-prevention-detection" }), allow, nil},
+		{"ok/dwp-health-a9-2-b", dwpHealth(), allow, nil},
+		{"ok/dwp-to-council-reverse-flow", with(dwpHealth(), func(r *agreements.Request) { r.Sender, r.Recipient = "dwp", "council.revenues" }), allow, nil},
+		{"ok/hmrc-tax", hmrc("hmrc-tax"), allow, nil},
+		{"ok/hmrc-crime-exemption-named", with(hmrc("hmrc-tax"), func(r *agreements.Request) {
+			r.Exemption, r.Justification = "DPA-S2-P1-2", "Suspected evasion, case 77"
+		}), allow, nil},
+		{"ok/court-order-a9-2-f-health", courtOrder(), allow, nil},
+		{"ok/marketing-with-consent", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.ConsentRef = "marketing", "A6-1-a", "CONSENT-2026-0091"
+		}), allow, nil},
+		{"ok/review-within-grace", hmrc("hmrc-review-grace"), allow, nil},
+		{"ok/volume-under-daily-limit", with(nfiBulk(), func(r *agreements.Request) { r.Agreement, r.SentToday = "nfi-capped", 1 }), allow, nil},
+
+		// Emergency overrides.
+		{"override/emergency-safeguarding-to-police-without-agreement", emergencyNoAgreement(), override, []string{agreements.CheckAgreementExists}},
+		{"override/emergency-to-council-service-without-agreement", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.Sender, r.Recipient, r.Purpose = "police.northshire", "council.social-care", "serious-risk-public"
+		}), override, []string{agreements.CheckAgreementExists}},
+		{"override/emergency-over-subject-limit-where-agreement-allows", with(councilToPolice(), func(r *agreements.Request) {
+			r.Purpose, r.Exemption, r.NamedSubjects, r.SubjectCount, r.Emergency = "safeguarding-adult", "", 7, 7, true
+		}), override, []string{agreements.CheckSubjectsWithinLimit}},
+		{"override/emergency-unknown-agreement-to-police", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Agreement = "no-such" }), override, []string{agreements.CheckAgreementExists}},
+
+		// Refused: who.
+		{"deny/unknown-sender", with(councilToPolice(), func(r *agreements.Request) { r.Sender = "council.unknown" }), deny, []string{agreements.CheckPartyIdentified}},
+		{"deny/empty-sender", with(councilToPolice(), func(r *agreements.Request) { r.Sender = "" }), deny, []string{agreements.CheckPartyIdentified}},
+		{"deny/suspended-sender", with(councilToPolice(), func(r *agreements.Request) { r.Sender = "council.suspended" }), deny, []string{agreements.CheckPartyIdentified}},
+		{"deny/unknown-recipient", with(councilToPolice(), func(r *agreements.Request) { r.Recipient = "police.elsewhere" }), deny, []string{agreements.CheckRecipientActive, agreements.CheckFlowPermitted}},
+		{"deny/suspended-recipient", with(councilToPolice(), func(r *agreements.Request) { r.Recipient = "police.suspended" }), deny, []string{agreements.CheckRecipientActive, agreements.CheckFlowPermitted}},
+		{"deny/flow-wrong-direction", with(councilToPolice(), func(r *agreements.Request) { r.Sender, r.Recipient = "police.northshire", "council.revenues" }), deny, []string{agreements.CheckFlowPermitted}},
+		{"deny/sender-not-in-agreement", with(councilToPolice(), func(r *agreements.Request) { r.Sender = "hmrc" }), deny, []string{agreements.CheckPartyIsSender, agreements.CheckFlowPermitted}},
+
+		// Refused: the agreement.
+		{"deny/no-agreement", with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "" }), deny, []string{agreements.CheckAgreementExists}},
+		{"deny/unknown-agreement", with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "police-crime-2019" }), deny, []string{agreements.CheckAgreementExists}},
+		{"deny/agreement-suspended", hmrc("hmrc-suspended"), deny, []string{agreements.CheckAgreementActive}},
+		{"deny/agreement-draft", hmrc("hmrc-draft"), deny, []string{agreements.CheckAgreementActive}},
+		{"deny/agreement-expired", hmrc("hmrc-expired"), deny, []string{agreements.CheckAgreementInForce}},
+		{"deny/agreement-not-yet-effective", hmrc("hmrc-future"), deny, []string{agreements.CheckAgreementInForce}},
+		{"deny/agreement-review-lapsed", hmrc("hmrc-review-lapsed"), deny, []string{agreements.CheckAgreementReview}},
+		{"deny/agreement-no-dpia", hmrc("hmrc-no-dpia"), deny, []string{agreements.CheckAgreementDPIA}},
+		{"deny/agreement-dpia-rejected", hmrc("hmrc-dpia-rejected"), deny, []string{agreements.CheckAgreementDPIA}},
+
+		// Refused: purpose and basis.
+		{"deny/marketing-no-consent", with(newsletter(), func(r *agreements.Request) { r.Purpose, r.LawfulBasis = "marketing", "A6-1-a" }), deny,
+			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded}},
+		{"deny/marketing-with-consent-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.Purpose, r.ConsentRef = "marketing", "CONSENT-1" }), deny,
+			[]string{agreements.CheckPurposePermitted}},
+		{"deny/sale-no-consent", with(newsletter(), func(r *agreements.Request) { r.Purpose = "sale" }), deny,
+			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckPurposePermitted}},
+		{"deny/consent-basis-without-consent-record", with(newsletter(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-a" }), deny,
+			[]string{agreements.CheckConsentRecorded}},
+		{"deny/purpose-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.Purpose = "tax-assessment-collection" }), deny, []string{agreements.CheckPurposePermitted}},
+		{"deny/a6-1-f-claimed-by-council", with(hmrc("hmrc-tax"), func(r *agreements.Request) { r.LawfulBasis = "A6-1-f" }), deny, []string{agreements.CheckBasisArticle6}},
+		{"deny/basis-outside-flow", with(hmrc("hmrc-tax"), func(r *agreements.Request) { r.LawfulBasis = "A6-1-e" }), deny, []string{agreements.CheckBasisArticle6}},
+
+		// Refused: categories and their conditions.
+		{"deny/category-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.DataCategories = []string{"identity", "tax"} }), deny, []string{agreements.CheckCategoriesPermitted}},
+		{"deny/unknown-category", with(hmrc("hmrc-tax"), func(r *agreements.Request) { r.DataCategories = []string{"identity", "shoe-size"} }), deny, []string{agreements.CheckCategoriesPermitted}},
+		{"deny/no-categories", with(hmrc("hmrc-tax"), func(r *agreements.Request) { r.DataCategories = nil }), deny, []string{agreements.CheckCategoriesPermitted}},
+		{"deny/health-without-art9-condition", with(dwpHealth(), func(r *agreements.Request) { r.SpecialCategory = nil }), deny, []string{agreements.CheckBasisSpecialCategory}},
+		{"deny/health-a9-2-b-without-schedule-1", with(dwpHealth(), func(r *agreements.Request) { r.SpecialCategory = []string{"A9-2-b"} }), deny, []string{agreements.CheckBasisSpecialCategory}},
+		{"deny/health-condition-outside-flow", with(dwpHealth(), func(r *agreements.Request) { r.SpecialCategory = []string{"A9-2-h", "DPA-S1-P1-2"} }), deny, []string{agreements.CheckBasisSpecialCategory}},
+		{"deny/health-to-police-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.DataCategories = []string{"identity", "health"} }), deny,
+			[]string{agreements.CheckCategoriesPermitted, agreements.CheckBasisSpecialCategory}},
+		{"deny/special-condition-outside-flow-without-special-data", with(hmrc("hmrc-tax"), func(r *agreements.Request) { r.SpecialCategory = []string{"A9-2-b", "DPA-S1-P1-1"} }), deny,
+			[]string{agreements.CheckBasisSpecialCategory}},
+		{"deny/criminal-offence-without-a10", with(councilToPolice(), func(r *agreements.Request) { r.DataCategories = []string{"identity", "criminal-offence"} }), deny,
+			[]string{agreements.CheckBasisCriminalOffence}},
+		{"deny/criminal-offence-condition-outside-flow", with(councilToPolice(), func(r *agreements.Request) {
+			r.DataCategories = []string{"criminal-offence"}
+			r.CriminalOffence = []string{"A10", "DPA-S1-P2-14"}
+		}), deny, []string{agreements.CheckBasisCriminalOffence}},
+		{"deny/criminal-offence-to-hmrc", with(hmrc("hmrc-tax"), func(r *agreements.Request) {
+			r.DataCategories = []string{"criminal-offence"}
+			r.CriminalOffence = []string{"A10", "DPA-S1-P2-10"}
+			r.Justification = "x"
+		}), deny, []string{agreements.CheckCategoriesPermitted, agreements.CheckBasisCriminalOffence}},
+
+		// Refused: exemptions, subjects, authorisers, justification, volume.
+		{"deny/police-request-without-named-subject-trawling", with(policeRequest(), func(r *agreements.Request) { r.NamedSubjects, r.SubjectCount = 0, 400 }), deny,
+			[]string{agreements.CheckBasisExemption, agreements.CheckSubjectsNamed, agreements.CheckSubjectsWithinLimit}},
+		{"deny/named-subject-flow-without-exemption", with(policeRequest(), func(r *agreements.Request) { r.Exemption, r.NamedSubjects, r.SubjectCount = "", 0, 0 }), deny,
+			[]string{agreements.CheckSubjectsNamed}},
+		{"deny/crime-exemption-bulk-to-hmrc", with(hmrc("hmrc-tax"), func(r *agreements.Request) {
+			r.Exemption, r.Justification, r.NamedSubjects, r.SubjectCount = "DPA-S2-P1-2", "all arrears", 0, 3000
+		}), deny, []string{agreements.CheckBasisExemption, agreements.CheckSubjectsNamed}},
+		{"deny/exemption-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.Exemption = "DPA-S2-P1-5" }), deny, []string{agreements.CheckBasisExemption}},
+		{"deny/too-many-subjects", with(policeRequest(), func(r *agreements.Request) { r.NamedSubjects, r.SubjectCount = 6, 6 }), deny, []string{agreements.CheckSubjectsWithinLimit}},
+		{"deny/bulk-count-over-limit", with(policeRequest(), func(r *agreements.Request) { r.SubjectCount = 50 }), deny, []string{agreements.CheckSubjectsWithinLimit}},
+		{"deny/authoriser-below-inspector", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "sergeant" }), deny, []string{agreements.CheckAuthoriserRank}},
+		{"deny/authoriser-missing", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "", "" }), deny, []string{agreements.CheckAuthoriserRank}},
+		{"deny/authoriser-unknown-rank", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "captain" }), deny, []string{agreements.CheckAuthoriserRank}},
+		{"deny/justification-missing-for-exemption", with(policeRequest(), func(r *agreements.Request) { r.Justification = " " }), deny,
+			[]string{agreements.CheckBasisExemption, agreements.CheckJustificationPresent}},
+		{"deny/justification-missing-for-health", with(dwpHealth(), func(r *agreements.Request) { r.Justification = "" }), deny, []string{agreements.CheckJustificationPresent}},
+		{"deny/daily-volume-reached", with(nfiBulk(), func(r *agreements.Request) { r.Agreement, r.SentToday = "nfi-capped", 2 }), deny, []string{agreements.CheckVolumeWithinLimit}},
+
+		// Refused emergencies.
+		{"deny/emergency-marketing", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.Emergency, r.AuthoriserName, r.Justification = "marketing", true, "X", "urgent offer"
+		}), deny, []string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-marketing-without-agreement", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Purpose = "marketing" }), deny,
+			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-without-agreement-to-dwp", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Recipient = "dwp" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-without-justification", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Justification = "" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-without-authoriser", with(emergencyNoAgreement(), func(r *agreements.Request) { r.AuthoriserName = "" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-crime-purpose-is-not-vital", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Purpose = "crime-prevention-detection" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-where-flow-disallows-override", with(nfiBulk(), func(r *agreements.Request) {
+			r.Purpose, r.Emergency, r.AuthoriserName, r.Justification = "safeguarding-adult", true, "S. Byrne", "risk"
+		}), deny, []string{agreements.CheckPurposePermitted, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-to-suspended-recipient", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Recipient = "police.suspended" }), deny,
+			[]string{agreements.CheckRecipientActive, agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+	}
+}
+
+func TestDecide(t *testing.T) {
+	reg := testRegistry(t)
+	cases := decideCases()
+	require.GreaterOrEqual(t, len(cases), 60)
+	passed, failed := map[string]bool{}, map[string]bool{}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			d := agreements.Decide(&req, reg, now)
+			got := d.FailedCodes()
+			sort.Strings(got)
+			want := slices.Clone(tc.failed)
+			sort.Strings(want)
+			require.Equal(t, tc.outcome, d.Outcome, "checks: %+v", d.Checks)
+			require.Equal(t, want, emptyNil(got), "checks: %+v", d.Checks)
+			for _, c := range d.Checks {
+				require.NotEmpty(t, c.Message, c.Code)
+				require.Contains(t, agreements.CheckCodes, c.Code)
+				if c.Passed {
+					passed[c.Code] = true
+				} else {
+					failed[c.Code] = true
+				}
+			}
+			if d.Outcome == agreements.AllowOverride {
+				require.Equal(t, now.Add(72*time.Hour), d.ReviewBy, "an override is flagged for DPO review")
+			} else {
+				require.True(t, d.ReviewBy.IsZero())
+			}
+			// Deterministic: the same inputs give the same decision.
+			again := agreements.Decide(&req, reg, now)
+			require.Equal(t, d, again)
+		})
+	}
+	for _, code := range agreements.CheckCodes {
+		require.True(t, passed[code], "no case passes %s", code)
+		require.True(t, failed[code], "no case fails %s", code)
+	}
+}
+
+func emptyNil(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
+
+func TestDecideRecordsAgreementAndHandler(t *testing.T) {
+	reg := testRegistry(t)
+	req := policeRequest()
+	d := agreements.Decide(&req, reg, now)
+	require.Equal(t, "police-crime@1", d.Agreement)
+	require.Equal(t, 1, d.Flow)
+	require.Equal(t, "council.legal", d.Handler)
+}
+
+// FuzzDecide: whatever a request says, Decide never panics, allows only when
+// no check failed (or under an emergency override with its check passed),
+// and never allows a prohibited purpose without consent.
+func FuzzDecide(f *testing.F) {
+	f.Add("council.revenues", "police.northshire", "police-crime", "crime-prevention-detection", "A6-1-e", "DPA-S2-P1-2", "identity", 1, 1, true, "")
+	f.Add("council.social-care", "police.northshire", "", "safeguarding-child", "A6-1-d", "", "health", 0, 9, true, "")
+	f.Add("council.revenues", "council.social-care", "council-newsletter", "marketing", "A6-1-a", "", "contact", 1, 1, false, "C-1")
+	reg := testRegistry(f)
+	f.Fuzz(func(t *testing.T, sender, recipient, agreement, purpose, basis, exemption, category string, named, count int, emergency bool, consent string) {
+		req := agreements.Request{
+			Sender: sender, Recipient: recipient, Agreement: agreement, Purpose: purpose, LawfulBasis: basis,
+			Exemption: exemption, DataCategories: []string{category}, NamedSubjects: named, SubjectCount: count,
+			Emergency: emergency, ConsentRef: consent, Justification: "j", AuthoriserName: "a", AuthoriserRank: "inspector",
+		}
+		d := agreements.Decide(&req, reg, now)
+		failed := d.FailedCodes()
+		switch d.Outcome {
+		case agreements.Allow:
+			require.Empty(t, failed)
+		case agreements.AllowOverride:
+			require.True(t, emergency)
+			require.True(t, agreements.VitalInterest(purpose))
+			require.NotContains(t, failed, agreements.CheckOverrideEmergency)
+		}
+		if agreements.Prohibited(purpose) && consent == "" {
+			require.False(t, d.Outcome.Allowed())
+		}
+	})
+}

@@ -1,0 +1,532 @@
+package agreements
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// Roles of the people who administer the registry.
+const (
+	RoleAdmin   = "admin"
+	RoleDPO     = "dpo"
+	RoleAuditor = "auditor"
+)
+
+// Actor is a person acting on the registry, from a verified token.
+type Actor struct {
+	Subject string
+	Roles   []string
+}
+
+// Has reports whether the actor holds role.
+func (a Actor) Has(role string) bool { return slices.Contains(a.Roles, role) }
+
+// Registry service errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already registered")
+	// ErrForbidden: the actor's roles do not allow the action.
+	ErrForbidden = errors.New("your role does not allow this")
+	// ErrSamePerson: the two-person rule; a DPO cannot approve their own agreement.
+	ErrSamePerson = errors.New("an agreement must be approved by a DPO who is not its author")
+	// ErrTransition: the lifecycle does not allow the change from the current status.
+	ErrTransition = errors.New("the agreement's status does not allow this")
+)
+
+// Audit entry types for registry changes.
+const (
+	AuditPartyRegistered     = "admin.party.registered"
+	AuditPartyUpdated        = "admin.party.updated"
+	AuditPartySuspended      = "admin.party.suspended"
+	AuditPartyResumed        = "admin.party.resumed"
+	AuditAgreementRegistered = "admin.agreement.registered"
+	AuditAgreementApproved   = "admin.agreement.approved"
+	AuditAgreementActivated  = "admin.agreement.activated"
+	AuditAgreementSuspended  = "admin.agreement.suspended"
+	AuditAgreementResumed    = "admin.agreement.resumed"
+	AuditAgreementTerminated = "admin.agreement.terminated"
+)
+
+// Store keeps parties and agreement versions. Update runs fn in one
+// transaction with the audit entries it appends.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	Parties(ctx context.Context) ([]*Party, error)
+	Party(ctx context.Context, id string) (*Party, error)
+	// AgreementVersions returns every version of agreement id ("" for every
+	// agreement), ordered by id and version.
+	AgreementVersions(ctx context.Context, id string) ([]*Agreement, error)
+	Snapshot(ctx context.Context) (*Registry, error)
+}
+
+// Tx is a store transaction.
+type Tx interface {
+	audit.Appender
+	PutParty(ctx context.Context, p *Party) error
+	// LockParty reads a party for update; ErrNotFound if none.
+	LockParty(ctx context.Context, id string) (*Party, error)
+	PutAgreement(ctx context.Context, a *Agreement) error
+	// LockAgreementVersions reads every version of an agreement for update.
+	LockAgreementVersions(ctx context.Context, id string) ([]*Agreement, error)
+}
+
+// Service registers and changes parties and agreements. Every change is
+// audited with its actor, in the same transaction.
+type Service struct {
+	store Store
+	now   func() time.Time
+}
+
+// NewService returns a registry service.
+func NewService(store Store) *Service { return &Service{store: store, now: time.Now} }
+
+// SetClock replaces the clock; for tests.
+func (s *Service) SetClock(now func() time.Time) { s.now = now }
+
+func needRole(actor Actor, roles ...string) error {
+	for _, r := range roles {
+		if actor.Has(r) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: needs role %v", ErrForbidden, roles)
+}
+
+func (s *Service) entry(actor Actor, typ string) *audit.Entry {
+	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: map[string]string{"roles": fmt.Sprint(actor.Roles)}}
+}
+
+// ValidateParty checks a party registration.
+func ValidateParty(p *Party) error {
+	var v valid.Errors
+	if v.Required("id", p.ID) && !ValidPartyID(p.ID) {
+		v.Add("id", "format", "%q is not a party id (lower-case words joined by '.' or '-')", p.ID)
+	}
+	if !PartyKinds[p.Kind] {
+		v.Add("kind", "enum", "%q is not one of police, dwp, cabinet-office, hmrc, court, local-authority, council-service", p.Kind)
+	}
+	v.Required("name", p.Name)
+	switch p.Status {
+	case "", PartyActive, PartySuspended:
+	default:
+		v.Add("status", "enum", "%q is not one of active, suspended", p.Status)
+	}
+	if len(p.EncryptionKey) == 0 {
+		v.Add("encryption_key", "required", "a public P-256 JWK is required: payloads are sealed to it")
+	} else if err := checkPublicJWK(p.EncryptionKey); err != nil {
+		v.Add("encryption_key", "jwk", "%v", err)
+	}
+	if p.TrustAnchors != "" {
+		if certs, err := parsePEMCertificates([]byte(p.TrustAnchors)); err != nil {
+			v.Add("trust_anchors", "pem", "%v", err)
+		} else {
+			for i, c := range certs {
+				if !c.IsCA {
+					v.Add(valid.Path("trust_anchors", i), "ca", "certificate %q is not a CA certificate", c.Subject.CommonName)
+				}
+			}
+		}
+	}
+	if id := p.Identity; id.SubjectDN != "" || id.IssuerFingerprint != "" {
+		v.Required("identity.subject_dn", id.SubjectDN)
+		if len(id.IssuerFingerprint) != 64 {
+			v.Add("identity.issuer_fingerprint", "format", "must be the hex SHA-256 of the issuing CA certificate (64 hex digits)")
+		}
+	}
+	return v.Err()
+}
+
+// checkPublicJWK checks, without a JOSE library, that b is a public EC P-256
+// JWK with a kid: a private key must never be registered.
+func checkPublicJWK(b []byte) error {
+	var k struct {
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+		Kid string `json:"kid"`
+		X   string `json:"x"`
+		Y   string `json:"y"`
+		D   string `json:"d"`
+	}
+	if err := json.Unmarshal(b, &k); err != nil {
+		return fmt.Errorf("not a JWK: %v", err)
+	}
+	switch {
+	case k.D != "":
+		return errors.New("this is a private key: register only the public key")
+	case k.Kty != "EC" || k.Crv != "P-256" || k.X == "" || k.Y == "":
+		return errors.New("must be an EC P-256 public key")
+	case k.Kid == "":
+		return errors.New("needs a kid")
+	}
+	return nil
+}
+
+func parsePEMCertificates(b []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for len(b) > 0 {
+		block, rest := pem.Decode(b)
+		if block == nil {
+			break
+		}
+		b = rest
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no PEM certificate found")
+	}
+	return out, nil
+}
+
+// RegisterParty registers a new party (admin).
+func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party) (*Party, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if p.Status == "" {
+		p.Status = PartyActive
+	}
+	if err := ValidateParty(p); err != nil {
+		return nil, err
+	}
+	p.UpdatedAt = s.now().UTC()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.LockParty(ctx, p.ID); err == nil {
+			return fmt.Errorf("%w: party %s", ErrExists, p.ID)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		e := s.entry(actor, AuditPartyRegistered)
+		e.Recipient = p.ID
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		return tx.PutParty(ctx, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// UpdateParty replaces a party's name, kind, anchors, identity rule and
+// encryption key; its status changes only by Suspend and Resume (admin).
+func (s *Service) UpdateParty(ctx context.Context, actor Actor, p *Party) (*Party, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	var out *Party
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, err := tx.LockParty(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		next := *p
+		next.Status = cur.Status
+		next.UpdatedAt = s.now().UTC()
+		if err := ValidateParty(&next); err != nil {
+			return err
+		}
+		e := s.entry(actor, AuditPartyUpdated)
+		e.Recipient = p.ID
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		out = &next
+		return tx.PutParty(ctx, &next)
+	})
+	return out, err
+}
+
+// SetPartyStatus suspends or resumes a party (admin). It takes effect on the
+// party's next request.
+func (s *Service) SetPartyStatus(ctx context.Context, actor Actor, id string, status PartyStatus, reason string) (*Party, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		return nil, valid.Errors{{Path: "reason", Rule: "required", Message: "is required: say why"}}
+	}
+	typ := AuditPartySuspended
+	if status == PartyActive {
+		typ = AuditPartyResumed
+	}
+	var out *Party
+	err := s.store.Update(ctx, func(tx Tx) error {
+		p, err := tx.LockParty(ctx, id)
+		if err != nil {
+			return err
+		}
+		if p.Status == status {
+			return fmt.Errorf("%w: party %s is already %s", ErrTransition, id, status)
+		}
+		p.Status, p.UpdatedAt = status, s.now().UTC()
+		e := s.entry(actor, typ)
+		e.Recipient = id
+		e.Detail["reason"] = reason
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		out = p
+		return tx.PutParty(ctx, p)
+	})
+	return out, err
+}
+
+// Parties lists every party (any role).
+func (s *Service) Parties(ctx context.Context, actor Actor) ([]*Party, error) {
+	if err := needRole(actor, RoleAdmin, RoleDPO, RoleAuditor); err != nil {
+		return nil, err
+	}
+	return s.store.Parties(ctx)
+}
+
+// Party shows one party (any role).
+func (s *Service) Party(ctx context.Context, actor Actor, id string) (*Party, error) {
+	if err := needRole(actor, RoleAdmin, RoleDPO, RoleAuditor); err != nil {
+		return nil, err
+	}
+	return s.store.Party(ctx, id)
+}
+
+// Register stores a document as a new draft version of its agreement
+// (admin): version 1 for a new agreement, else one after the latest. Every
+// change to an agreement is a new version; old versions stay readable.
+func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement) (*Agreement, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := doc.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	a := *doc
+	a.Status, a.Author, a.ApprovedBy = StatusDraft, actor.Subject, ""
+	a.CreatedAt, a.UpdatedAt = now, now
+	err := s.store.Update(ctx, func(tx Tx) error {
+		versions, err := tx.LockAgreementVersions(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		a.Version = len(versions) + 1
+		if n := len(versions); n > 0 {
+			a.Version = versions[n-1].Version + 1
+		}
+		e := s.entry(actor, AuditAgreementRegistered)
+		e.Agreement = a.Ref()
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		return tx.PutAgreement(ctx, &a)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// change edits one version of an agreement; it may also change others
+// (activation supersedes the version in force), which it returns.
+type change func(a *Agreement, all []*Agreement, reg *Registry) (others []*Agreement, err error)
+
+// transition changes one version of an agreement (0: the governing one)
+// under lock, audited in the same transaction.
+func (s *Service) transition(ctx context.Context, actor Actor, id string, version int, typ string, detail map[string]string, fn change) (*Agreement, error) {
+	reg, err := s.store.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out *Agreement
+	err = s.store.Update(ctx, func(tx Tx) error {
+		all, err := tx.LockAgreementVersions(ctx, id)
+		if err != nil {
+			return err
+		}
+		a := governingOrLatest(all)
+		if version != 0 {
+			a = nil
+			for _, v := range all {
+				if v.Version == version {
+					a = v
+				}
+			}
+		}
+		if a == nil {
+			if version > 0 {
+				return fmt.Errorf("%w: agreement %s version %d", ErrNotFound, id, version)
+			}
+			return fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+		}
+		before := a.Status
+		others, err := fn(a, all, reg)
+		if err != nil {
+			return err
+		}
+		now := s.now().UTC()
+		e := s.entry(actor, typ)
+		e.Agreement = a.Ref()
+		e.Detail["from"], e.Detail["to"] = string(before), string(a.Status)
+		for k, v := range detail {
+			e.Detail[k] = v
+		}
+		if err := tx.AppendAudit(ctx, e); err != nil {
+			return err
+		}
+		for _, o := range append(others, a) {
+			o.UpdatedAt = now
+			if err := tx.PutAgreement(ctx, o); err != nil {
+				return err
+			}
+		}
+		out = a
+		return nil
+	})
+	return out, err
+}
+
+// governingOrLatest is the version a lifecycle command without a version
+// acts on: the one that governs sharing, else the latest.
+func governingOrLatest(all []*Agreement) *Agreement {
+	if g := Governing(all); len(g) > 0 {
+		return g[0]
+	}
+	return nil
+}
+
+// Approve approves a draft version (dpo). The approver must not be its
+// author: the two-person rule.
+func (s *Service) Approve(ctx context.Context, actor Actor, id string, version int) (*Agreement, error) {
+	if err := needRole(actor, RoleDPO); err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementApproved, nil, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
+		if a.Status != StatusDraft {
+			return nil, fmt.Errorf("%w: %s is %s; only a draft can be approved", ErrTransition, a.Ref(), a.Status)
+		}
+		if a.Author == actor.Subject {
+			return nil, ErrSamePerson
+		}
+		a.Status, a.ApprovedBy = StatusApproved, actor.Subject
+		return nil, nil
+	})
+}
+
+// orLatest resolves version 0 to the latest version, for commands that act
+// on new versions (approve, activate).
+func (s *Service) orLatest(ctx context.Context, id string, version int) int {
+	if version != 0 {
+		return version
+	}
+	all, err := s.store.AgreementVersions(ctx, id)
+	if err != nil || len(all) == 0 {
+		return 0 // reported by transition as not found
+	}
+	return all[len(all)-1].Version
+}
+
+// Activate puts an approved version into force (admin). It needs a completed
+// DPIA and registered parties; the version in force before it is superseded.
+func (s *Service) Activate(ctx context.Context, actor Actor, id string, version int) (*Agreement, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementActivated, nil, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
+		if a.Status != StatusApproved {
+			return nil, fmt.Errorf("%w: %s is %s; only an approved version can be activated", ErrTransition, a.Ref(), a.Status)
+		}
+		if err := a.CheckActivation(reg, s.now()); err != nil {
+			return nil, err
+		}
+		a.Status = StatusActive
+		var superseded []*Agreement
+		for _, v := range all {
+			if v != a && (v.Status == StatusActive || v.Status == StatusSuspended) {
+				v.Status = StatusSuperseded
+				superseded = append(superseded, v)
+			}
+		}
+		return superseded, nil
+	})
+}
+
+// Suspend pauses sharing under the agreement in force (admin); it takes
+// effect on the next request.
+func (s *Service) Suspend(ctx context.Context, actor Actor, id, reason string) (*Agreement, error) {
+	return s.setStatus(ctx, actor, id, reason, AuditAgreementSuspended, []Status{StatusActive}, StatusSuspended)
+}
+
+// Resume lifts a suspension (admin).
+func (s *Service) Resume(ctx context.Context, actor Actor, id, reason string) (*Agreement, error) {
+	return s.setStatus(ctx, actor, id, reason, AuditAgreementResumed, []Status{StatusSuspended}, StatusActive)
+}
+
+// Terminate ends the agreement in force for good (admin).
+func (s *Service) Terminate(ctx context.Context, actor Actor, id, reason string) (*Agreement, error) {
+	return s.setStatus(ctx, actor, id, reason, AuditAgreementTerminated, []Status{StatusActive, StatusSuspended}, StatusTerminated)
+}
+
+func (s *Service) setStatus(ctx context.Context, actor Actor, id, reason, typ string, from []Status, to Status) (*Agreement, error) {
+	if err := needRole(actor, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if reason == "" {
+		return nil, valid.Errors{{Path: "reason", Rule: "required", Message: "is required: say why"}}
+	}
+	return s.transition(ctx, actor, id, 0, typ, map[string]string{"reason": reason}, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
+		if !slices.Contains(from, a.Status) {
+			return nil, fmt.Errorf("%w: %s is %s", ErrTransition, a.Ref(), a.Status)
+		}
+		a.Status = to
+		return nil, nil
+	})
+}
+
+// Versions lists every version of an agreement (any role).
+func (s *Service) Versions(ctx context.Context, actor Actor, id string) ([]*Agreement, error) {
+	if err := needRole(actor, RoleAdmin, RoleDPO, RoleAuditor); err != nil {
+		return nil, err
+	}
+	all, err := s.store.AgreementVersions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(all) == 0 {
+		return nil, fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+	}
+	return all, nil
+}
+
+// List returns the governing version of every agreement (any role).
+func (s *Service) List(ctx context.Context, actor Actor) ([]*Agreement, error) {
+	if err := needRole(actor, RoleAdmin, RoleDPO, RoleAuditor); err != nil {
+		return nil, err
+	}
+	all, err := s.store.AgreementVersions(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return Governing(all), nil
+}
+
+// Snapshot returns the current registry (any role), for dry-run decisions.
+func (s *Service) Snapshot(ctx context.Context, actor Actor) (*Registry, error) {
+	if err := needRole(actor, RoleAdmin, RoleDPO, RoleAuditor); err != nil {
+		return nil, err
+	}
+	return s.store.Snapshot(ctx)
+}

@@ -1,0 +1,333 @@
+package agreements
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:[.-][a-z0-9]+)*$`)
+
+// ValidAgreementID reports whether id is an agreement slug: lower-case
+// letters and digits in words joined by '.' or '-', at most 64 characters.
+func ValidAgreementID(id string) bool { return len(id) <= 64 && slugPattern.MatchString(id) }
+
+// ValidPartyID reports whether id is a party slug, with the same rule.
+func ValidPartyID(id string) bool { return len(id) <= 64 && slugPattern.MatchString(id) }
+
+// Validate checks an agreement document and reports every problem at once,
+// each with its path and rule. It checks the document on its own; see
+// CheckActivation for what must also hold before it can be activated.
+func (a *Agreement) Validate() error {
+	var v valid.Errors
+	if v.Required("id", a.ID) && !ValidAgreementID(a.ID) {
+		v.Add("id", "format", "%q is not an agreement id (lower-case words joined by '.' or '-')", a.ID)
+	}
+	v.Required("title", a.Title)
+	switch a.Controllers {
+	case "separate", "joint":
+	case "":
+		v.Add("controllers", "required", "is required (separate or joint)")
+	default:
+		v.Add("controllers", "enum", "%q is not one of separate, joint", a.Controllers)
+	}
+
+	if len(a.Signatories) == 0 {
+		v.Add("signatories", "required", "needs at least one signatory for each side")
+	}
+	for i, s := range a.Signatories {
+		p := valid.Path("signatories", i)
+		partyField(&v, p+".party", s.Party)
+		v.Required(p+".name", s.Name)
+		v.Required(p+".role", s.Role)
+	}
+
+	if len(a.Flows) == 0 {
+		v.Add("flows", "required", "needs at least one flow")
+	}
+	needsAPD := false
+	for i := range a.Flows {
+		if validateFlow(&v, valid.Path("flows", i), &a.Flows[i]) {
+			needsAPD = true
+		}
+	}
+	if needsAPD && strings.TrimSpace(a.AppropriatePolicyDocument) == "" {
+		v.Add("appropriate_policy_document", "required", "a DPA Sch 1 Part 2 condition is relied on, so the controller's appropriate policy document (Sch 1 Pt 4) must be referenced")
+	}
+
+	if a.DPIA != nil {
+		v.Required("dpia.reference", a.DPIA.Reference)
+		if a.DPIA.Completed.IsZero() {
+			v.Add("dpia.completed", "required", "is required")
+		}
+		switch a.DPIA.Outcome {
+		case DPIAApproved, DPIAApprovedWithMitigations, DPIARejected:
+		default:
+			v.Add("dpia.outcome", "enum", "%q is not one of approved, approved-with-mitigations, rejected", a.DPIA.Outcome)
+		}
+		v.Required("dpia.approver", a.DPIA.Approver)
+	}
+
+	if a.EffectiveFrom.IsZero() {
+		v.Add("effective_from", "required", "is required")
+	}
+	if !a.ExpiresAt.IsZero() && !a.EffectiveFrom.IsZero() && !a.EffectiveFrom.Before(a.ExpiresAt) {
+		v.Add("expires_at", "after", "must be after effective_from (%s)", a.EffectiveFrom)
+	}
+	switch {
+	case a.ReviewBy.IsZero():
+		v.Add("review_by", "required", "is required: every agreement is reviewed")
+	case !a.EffectiveFrom.IsZero() && a.ReviewBy.Before(a.EffectiveFrom):
+		v.Add("review_by", "after", "must not be before effective_from (%s)", a.EffectiveFrom)
+	}
+	if a.Retention <= 0 {
+		v.Add("retention", "required", "is required: delivered payloads are kept only as long as needed (e.g. 90d)")
+	} else if a.Retention.Std() > 10*365*24*time.Hour {
+		v.Add("retention", "maximum", "is more than ten years")
+	}
+	switch n := a.SubjectNotification; n.Default {
+	case "notify":
+	case "withhold":
+		v.Required("subject_notification.reason", n.Reason)
+		if n.ReviewAfter <= 0 {
+			v.Add("subject_notification.review_after", "required", "is required when notification is withheld by default: withholding is reviewed")
+		}
+	case "":
+		v.Add("subject_notification.default", "required", "is required (notify or withhold)")
+	default:
+		v.Add("subject_notification.default", "enum", "%q is not one of notify, withhold", n.Default)
+	}
+	return v.Err()
+}
+
+func partyField(v *valid.Errors, path, id string) {
+	if v.Required(path, id) && !ValidPartyID(id) {
+		v.Add(path, "format", "%q is not a party id", id)
+	}
+}
+
+// validateFlow checks one flow and reports whether it relies on a Sch 1
+// Part 2 condition (which needs an appropriate policy document).
+func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
+	if len(f.From) == 0 {
+		v.Add(path+".from", "required", "needs at least one sending party")
+	}
+	for i, p := range f.From {
+		partyField(v, valid.Path(path, "from", i), p)
+	}
+	if len(f.To) == 0 {
+		v.Add(path+".to", "required", "needs at least one receiving party")
+	}
+	for i, p := range f.To {
+		partyField(v, valid.Path(path, "to", i), p)
+		if slices.Contains(f.From, p) {
+			v.Add(valid.Path(path, "to", i), "distinct", "%q cannot send to itself", p)
+		}
+	}
+
+	if len(f.Purposes) == 0 {
+		v.Add(path+".purposes", "required", "needs at least one purpose")
+	}
+	for i, p := range f.Purposes {
+		pp := valid.Path(path, "purposes", i)
+		switch {
+		case Purposes[p] == "":
+			v.Add(pp, "code", "%q is not a known purpose", p)
+		case Prohibited(p) && !slices.Contains(f.LawfulBases, BasisConsent):
+			v.Add(pp, "consent", "%q needs a consent record: the flow must rely on consent (A6-1-a)", p)
+		}
+	}
+
+	if len(f.LawfulBases) == 0 {
+		v.Add(path+".lawful_bases", "required", "needs at least one Art 6 lawful basis")
+	}
+	for i, b := range f.LawfulBases {
+		bp := valid.Path(path, "lawful_bases", i)
+		switch {
+		case Article6[b] == "":
+			v.Add(bp, "code", "%q is not an Art 6 lawful basis (A6-1-a … A6-1-f)", b)
+		case b == BasisLegitimateInterests:
+			v.Add(bp, "public-authority", "%q is not available to a public authority performing its tasks", b)
+		}
+	}
+
+	special, criminal := false, false
+	if len(f.DataCategories) == 0 {
+		v.Add(path+".data_categories", "required", "needs at least one data category")
+	}
+	for i, c := range f.DataCategories {
+		switch Categories[c] {
+		case "":
+			v.Add(valid.Path(path, "data_categories", i), "code", "%q is not a known data category", c)
+		case CategorySpecial:
+			special = true
+		case CategoryCriminalOffence:
+			criminal = true
+		}
+	}
+	if special && len(f.SpecialCategory) == 0 {
+		v.Add(path+".data_categories", "special-category", "%q needs a special_category condition", firstOfKind(f.DataCategories, CategorySpecial))
+	}
+	if criminal && len(f.CriminalOffence) == 0 {
+		v.Add(path+".data_categories", "criminal-offence", `"criminal-offence" needs a criminal_offence condition (A10 with a DPA Sch 1 condition)`)
+	}
+
+	for i, c := range f.SpecialCategory {
+		cp := valid.Path(path, "special_category", i)
+		if a9, ok := Article9[c]; ok {
+			if a9.NeedsSchedule && !hasScheduleFor(f.SpecialCategory, c) {
+				v.Add(cp, "schedule-1", "%q needs a DPA Sch 1 condition as well (DPA 2018 s.10)", c)
+			}
+			continue
+		}
+		s, ok := Schedule1[c]
+		if !ok {
+			v.Add(cp, "code", "%q is not an Art 9(2) or DPA Sch 1 condition", c)
+			continue
+		}
+		part2 = part2 || s.Part2
+		if !slices.Contains(f.SpecialCategory, s.Article9) {
+			v.Add(cp, "pairing", "%q completes %q, which the flow does not list", c, s.Article9)
+		}
+	}
+	if len(f.SpecialCategory) > 0 && !special {
+		v.Add(path+".special_category", "unused", "conditions are listed but data_categories has no special-category data")
+	}
+
+	if len(f.CriminalOffence) > 0 {
+		if !slices.Contains(f.CriminalOffence, ConditionArticle10) {
+			v.Add(path+".criminal_offence", "article-10", "must include A10 (Art 10 criminal-offence data)")
+		}
+		sch := false
+		for i, c := range f.CriminalOffence {
+			if c == ConditionArticle10 {
+				continue
+			}
+			s, ok := Schedule1[c]
+			if !ok {
+				v.Add(valid.Path(path, "criminal_offence", i), "code", "%q is not a DPA Sch 1 condition", c)
+				continue
+			}
+			sch = true
+			part2 = part2 || s.Part2
+		}
+		if !sch {
+			v.Add(path+".criminal_offence", "schedule-1", "A10 needs a DPA Sch 1 condition (e.g. DPA-S1-P2-10)")
+		}
+		if !criminal {
+			v.Add(path+".criminal_offence", "unused", "conditions are listed but data_categories has no criminal-offence data")
+		}
+	}
+
+	for i, e := range f.Exemptions {
+		if Schedule2[e] == "" {
+			v.Add(valid.Path(path, "exemptions", i), "code", "%q is not a DPA Sch 2 exemption", e)
+		}
+	}
+	for i, in := range f.Instruments {
+		v.Required(valid.Path(path, "instruments", i, "title"), in.Title)
+	}
+
+	if fp := f.Fields; fp != nil {
+		switch fp.OnExtra {
+		case "", "strip", "refuse":
+		default:
+			v.Add(path+".fields.on_extra", "enum", "%q is not one of strip, refuse", fp.OnExtra)
+		}
+		for i, name := range fp.Pseudonymise {
+			if len(fp.Allow) > 0 && !slices.Contains(fp.Allow, name) {
+				v.Add(valid.Path(path, "fields", "pseudonymise", i), "allowlist", "%q is pseudonymised but not in fields.allow", name)
+			}
+		}
+		for i, name := range fp.Allow {
+			if strings.TrimSpace(name) == "" {
+				v.Add(valid.Path(path, "fields", "allow", i), "required", "is empty")
+			}
+		}
+	}
+	if f.MaxSubjects < 0 {
+		v.Add(path+".max_subjects", "minimum", "must not be negative (0 means no limit)")
+	}
+	if f.DailyVolume < 0 {
+		v.Add(path+".daily_volume", "minimum", "must not be negative (0 means no limit)")
+	}
+	if f.AuthoriserRank != "" {
+		if _, ok := Ranks[f.AuthoriserRank]; !ok {
+			v.Add(path+".authoriser_rank", "code", "%q is not a known rank", f.AuthoriserRank)
+		}
+	}
+	if f.Handler != "" {
+		partyField(v, path+".handler", f.Handler)
+		if !slices.Contains(f.To, f.Handler) {
+			v.Add(path+".handler", "recipient", "%q must be one of the flow's recipients (to)", f.Handler)
+		}
+	}
+	return part2
+}
+
+func firstOfKind(cats []string, kind string) string {
+	for _, c := range cats {
+		if Categories[c] == kind {
+			return c
+		}
+	}
+	return ""
+}
+
+// CheckActivation reports what stops a valid agreement from being activated
+// at now with the registry's parties: a completed DPIA, dates, and parties
+// that are registered (the handler a council service).
+func (a *Agreement) CheckActivation(reg *Registry, now time.Time) error {
+	var v valid.Errors
+	switch {
+	case a.DPIA == nil:
+		v.Add("dpia", "required", "required before activation")
+	case a.DPIA.Outcome == DPIARejected:
+		v.Add("dpia.outcome", "rejected", "the privacy impact assessment was rejected; sharing cannot start")
+	case !a.DPIA.Complete(now):
+		v.Add("dpia.completed", "future", "the privacy impact assessment must be completed before activation")
+	}
+	if !a.ExpiresAt.IsZero() && !now.Before(a.ExpiresAt.End()) {
+		v.Add("expires_at", "past", "the agreement expired on %s", a.ExpiresAt)
+	}
+	seen := map[string]bool{}
+	check := func(path, id string) {
+		if seen[path] {
+			return
+		}
+		seen[path] = true
+		if reg.Party(id) == nil {
+			v.Add(path, "registered", "party %q is not registered", id)
+		}
+	}
+	for i, f := range a.Flows {
+		for j, p := range f.From {
+			check(valid.Path("flows", i, "from", j), p)
+		}
+		for j, p := range f.To {
+			check(valid.Path("flows", i, "to", j), p)
+		}
+		if f.Handler != "" {
+			if h := reg.Party(f.Handler); h != nil && h.Kind != KindCouncilService {
+				v.Add(valid.Path("flows", i, "handler"), "council-service", "handler %q must be a council service, not %s", f.Handler, h.Kind)
+			}
+		}
+	}
+	return v.Err()
+}
+
+// EffectiveStatus is the status as of now: an active agreement past its
+// expiry date is expired.
+func (a *Agreement) EffectiveStatus(now time.Time) Status {
+	if (a.Status == StatusActive || a.Status == StatusSuspended) && !a.ExpiresAt.IsZero() && !now.Before(a.ExpiresAt.End()) {
+		return StatusExpired
+	}
+	return a.Status
+}
+
+// String names the agreement version for messages.
+func (a *Agreement) String() string { return fmt.Sprintf("%s@%d (%s)", a.ID, a.Version, a.Status) }

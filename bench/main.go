@@ -1,0 +1,175 @@
+// Command bench runs the project's benchmarks (make bench), compares each
+// with its baseline measured in the same run, and writes
+// bench/out/summary.json: one entry per metric with its value, unit,
+// baseline, ratio and target. The machine is shared and noisy, so targets
+// that depend on speed are ratios against a baseline, never absolute times.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Metric is one line of the summary.
+type Metric struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	// Baseline is the same quantity for the reference (raw MinIO, plain
+	// crypto/tls) measured in the same run, if the target is a ratio.
+	Baseline *float64 `json:"baseline,omitempty"`
+	Ratio    *float64 `json:"ratio,omitempty"`
+	// Target says what counts as good, e.g. "<= 5000" or "ratio >= 0.8".
+	Target string `json:"target"`
+	Met    bool   `json:"met"`
+}
+
+// result is one benchmark's medians over the runs, by unit.
+type result map[string]float64
+
+var benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+
+// runGoBench runs benchmarks matching pattern in pkg count times and returns
+// the median of every reported unit, by benchmark name.
+func runGoBench(pkg, pattern string, count int, benchtime string, extra ...string) (map[string]result, error) {
+	args := append([]string{"test", "-run", "^$", "-bench", pattern, "-benchmem",
+		"-count", strconv.Itoa(count), "-benchtime", benchtime, "-timeout", "30m"}, extra...)
+	args = append(args, pkg)
+	cmd := exec.Command("go", args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = os.Stderr
+	fmt.Fprintf(os.Stderr, "go %s\n", strings.Join(args, " "))
+	if err := cmd.Run(); err != nil {
+		os.Stderr.Write(out.Bytes())
+		return nil, fmt.Errorf("go test %s: %w", pkg, err)
+	}
+	samples := map[string]map[string][]float64{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		m := benchLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		fields := strings.Fields(m[2])
+		for i := 0; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				continue
+			}
+			if samples[m[1]] == nil {
+				samples[m[1]] = map[string][]float64{}
+			}
+			samples[m[1]][fields[i+1]] = append(samples[m[1]][fields[i+1]], v)
+		}
+	}
+	res := map[string]result{}
+	for name, units := range samples {
+		res[name] = result{}
+		for unit, vs := range units {
+			res[name][unit] = median(vs)
+		}
+	}
+	return res, nil
+}
+
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// atMost and atLeast build metrics with absolute targets (counts, bytes).
+func atMost(name string, v float64, unit string, limit float64) Metric {
+	return Metric{Name: name, Value: v, Unit: unit, Target: fmt.Sprintf("<= %g %s", limit, unit), Met: v <= limit}
+}
+
+// ratioAtLeast builds a metric whose target is value/baseline >= min.
+func ratioAtLeast(name string, v, base float64, unit string, min float64) Metric {
+	r := 0.0
+	if base > 0 {
+		r = v / base
+	}
+	return Metric{Name: name, Value: v, Unit: unit, Baseline: ptr(base), Ratio: ptr(r), Target: fmt.Sprintf("ratio >= %g", min), Met: r >= min}
+}
+
+func main() {
+	outDir := flag.String("out", "bench/out", "folder for summary.json")
+	only := flag.String("only", "", "comma-separated targets to run (P1,…); empty: all")
+	flag.Parse()
+	want := func(id string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), id) }
+
+	var metrics []Metric
+	failed := false
+	run := func(id string, fn func() ([]Metric, error)) {
+		if !want(id) {
+			return
+		}
+		start := time.Now()
+		ms, err := fn()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", id, err)
+			failed = true
+			return
+		}
+		fmt.Fprintf(os.Stderr, "%s done in %s\n", id, time.Since(start).Round(time.Second))
+		metrics = append(metrics, ms...)
+	}
+
+	run("P1", func() ([]Metric, error) {
+		res, err := runGoBench("./agreements/", "^BenchmarkDecide$", 5, "1s")
+		if err != nil {
+			return nil, err
+		}
+		r := res["BenchmarkDecide"]
+		return []Metric{
+			atMost("P1 decide (20-flow agreement, 10,000 registered) time", r["ns/op"], "ns/op", 5000),
+			atMost("P1 decide allocations", r["allocs/op"], "allocs/op", 20),
+		}, nil
+	})
+
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	b, _ := json.MarshalIndent(metrics, "", "  ")
+	path := filepath.Join(*outDir, "summary.json")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "METRIC\tVALUE\tBASELINE\tRATIO\tTARGET\tMET")
+	for _, m := range metrics {
+		base, ratio := "-", "-"
+		if m.Baseline != nil {
+			base = fmt.Sprintf("%.4g %s", *m.Baseline, m.Unit)
+			ratio = fmt.Sprintf("%.2f", *m.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%.4g %s\t%s\t%s\t%s\t%v\n", m.Name, m.Value, m.Unit, base, ratio, m.Target, m.Met)
+	}
+	tw.Flush()
+	fmt.Printf("wrote %s\n", path)
+	if failed {
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,120 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/internal/cli"
+	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+)
+
+// gatehouse runs the command line in-process and returns what it printed.
+func gatehouse(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := cli.NewRoot(&out, &errOut)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestCommandLine(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	dir := t.TempDir()
+	partner := func(party string) []string {
+		return []string{"--gateway", gw.URL, "--cert", gw.Env.CertFile(party), "--key", gw.Env.KeyFile(party), "--ca", gw.Env.CAFile()}
+	}
+
+	// Mint an admin token and use it.
+	tok, _, err := gatehouse(t, "token", "mint", "--key", gw.Env.AdminTokenKeyFile(), "--subject", "alice", "--role", "admin")
+	require.NoError(t, err)
+	t.Setenv("GATEHOUSE_ADMIN_URL", gw.AdminURL)
+	t.Setenv("GATEHOUSE_ADMIN_CA", gw.Env.CAFile())
+	t.Setenv("GATEHOUSE_ADMIN_TOKEN", strings.TrimSpace(tok))
+	out, _, err := gatehouse(t, "agreements", "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "police-crime")
+	require.Contains(t, out, "REVIEW BY")
+	out, _, err = gatehouse(t, "agreements", "show", "nfi")
+	require.NoError(t, err)
+	require.Contains(t, out, "# nfi@1: active")
+	require.Contains(t, out, "Local Audit and Accountability Act 2014 Sch 9")
+	out, _, err = gatehouse(t, "parties", "list")
+	require.NoError(t, err)
+	require.Contains(t, out, "cabinet-office.nfi")
+
+	// Register, and see a refusal explained.
+	agreementFile := filepath.Join(dir, "youth.yaml")
+	require.NoError(t, os.WriteFile(agreementFile, []byte(youthJusticeYAML), 0o600))
+	out, _, err = gatehouse(t, "agreements", "register", "-f", agreementFile)
+	require.NoError(t, err)
+	require.Contains(t, out, "registered youth-justice@1 as a draft")
+	_, _, err = gatehouse(t, "agreements", "approve", "youth-justice")
+	require.ErrorContains(t, err, "role-forbidden")
+
+	reqFile := filepath.Join(dir, "request.json")
+	d := policeDisclosure(100)
+	d.Authoriser.Rank = "sergeant"
+	b, err := json.Marshal(d)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(reqFile, b, 0o600))
+	out, _, err = gatehouse(t, "agreements", "check", "-f", reqFile, "--as", "council.revenues")
+	require.ErrorContains(t, err, "would be refused")
+	require.Contains(t, out, "DENY under police-crime@1")
+	require.Contains(t, out, "✗ authoriser.rank")
+	require.Contains(t, out, "✓ flow.permitted")
+
+	// A partner sends, the recipient lists and fetches.
+	payloadFile := filepath.Join(dir, "case.csv")
+	require.NoError(t, os.WriteFile(payloadFile, []byte("nino,amount\nQQ123456C,1200\n"), 0o600))
+	send := append(partner("council.revenues"), "send", payloadFile, "--agreement", "police-crime", "--to", "police.northshire",
+		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2",
+		"--category", "identity,financial", "--subject", "nino=QQ123456C", "--authoriser", "DI Sam Patel", "--rank", "inspector",
+		"--justification", "Named suspect", "--json")
+	out, _, err = gatehouse(t, append([]string{"client"}, send...)...)
+	require.NoError(t, err)
+	var sent api.Exchange
+	require.NoError(t, json.Unmarshal([]byte(out), &sent))
+	require.Equal(t, "delivered", sent.State)
+	require.Equal(t, "text/csv; charset=utf-8", sent.Payload.ContentType)
+
+	out, _, err = gatehouse(t, append([]string{"client"}, append(partner("police.northshire"), "inbox")...)...)
+	require.NoError(t, err)
+	require.Contains(t, out, sent.ID)
+	require.Contains(t, out, "council.revenues")
+
+	fetched := filepath.Join(dir, "fetched.csv")
+	out, _, err = gatehouse(t, append([]string{"client"}, append(partner("police.northshire"), "fetch", sent.ID,
+		"--decrypt-key", gw.Env.EncryptionKeyFile("police.northshire"), "--out", fetched)...)...)
+	require.NoError(t, err)
+	require.Contains(t, out, "verified")
+	got, err := os.ReadFile(fetched)
+	require.NoError(t, err)
+	require.Equal(t, "nino,amount\nQQ123456C,1200\n", string(got))
+
+	// The wrong key leaves no file behind.
+	wrong := filepath.Join(dir, "wrong.csv")
+	_, _, err = gatehouse(t, append([]string{"client"}, append(partner("police.northshire"), "fetch", sent.ID,
+		"--decrypt-key", gw.Env.EncryptionKeyFile("dwp"), "--out", wrong)...)...)
+	require.Error(t, err)
+	_, statErr := os.Stat(wrong)
+	require.True(t, os.IsNotExist(statErr))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		require.False(t, strings.Contains(e.Name(), ".part-"), "partial file left: %s", e.Name())
+	}
+
+	// A refused send prints the failing checks.
+	_, _, err = gatehouse(t, append([]string{"client"}, append(partner("council.revenues"), "send", payloadFile, "--agreement", "police-crime",
+		"--to", "dwp", "--purpose", "marketing", "--basis", "A6-1-e", "--category", "identity")...)...)
+	require.ErrorContains(t, err, "flow.permitted")
+}

@@ -1,0 +1,385 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// AgreementAdmin is what the admin API needs of the registry service.
+type AgreementAdmin interface {
+	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
+	UpdateParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
+	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
+	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
+	Party(ctx context.Context, actor agreements.Actor, id string) (*agreements.Party, error)
+	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement) (*agreements.Agreement, error)
+	Approve(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
+	Activate(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
+	Suspend(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
+	Resume(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
+	Terminate(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
+	Versions(ctx context.Context, actor agreements.Actor, id string) ([]*agreements.Agreement, error)
+	List(ctx context.Context, actor agreements.Actor) ([]*agreements.Agreement, error)
+}
+
+func (s *Server) adminRoutes() {
+	app := s.app
+	app.Use(s.requestLog)
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	a := app.Group("/admin/v1", s.authenticate)
+	a.Get("/whoami", s.adminWhoami)
+	a.Get("/parties", s.listParties)
+	a.Post("/parties", s.registerParty)
+	a.Get("/parties/:id", s.showParty)
+	a.Put("/parties/:id", s.updateParty)
+	a.Post("/parties/:id/suspend", s.partyStatus(agreements.PartySuspended))
+	a.Post("/parties/:id/resume", s.partyStatus(agreements.PartyActive))
+	a.Get("/agreements", s.listAgreements)
+	a.Post("/agreements", s.registerAgreement)
+	a.Get("/agreements/:id", s.showAgreement)
+	a.Get("/agreements/:id/versions", s.agreementVersions)
+	a.Get("/agreements/:id/versions/:version", s.agreementVersion)
+	a.Post("/agreements/:id/approve", s.agreementVersionAction(s.opts.Agreements.Approve))
+	a.Post("/agreements/:id/activate", s.agreementVersionAction(s.opts.Agreements.Activate))
+	a.Post("/agreements/:id/suspend", s.agreementReasonAction(s.opts.Agreements.Suspend))
+	a.Post("/agreements/:id/resume", s.agreementReasonAction(s.opts.Agreements.Resume))
+	a.Post("/agreements/:id/terminate", s.agreementReasonAction(s.opts.Agreements.Terminate))
+	a.Post("/decisions", s.adminDryRun)
+}
+
+type actorKey struct{}
+
+func actorOf(c *fiber.Ctx) agreements.Actor {
+	a, _ := c.Locals(actorKey{}).(agreements.Actor)
+	return a
+}
+
+// authenticate verifies the bearer token; without one nothing is answered.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	raw, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	if !ok || strings.TrimSpace(raw) == "" {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="gatehouse-admin"`)
+		return problem(http.StatusUnauthorized, CodeTokenMissing, "A bearer token is required.")
+	}
+	actor, err := s.opts.Tokens.Verify(c.UserContext(), strings.TrimSpace(raw))
+	if err != nil {
+		if !errors.Is(err, ErrToken) {
+			return unavailable(err)
+		}
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="gatehouse-admin", error="invalid_token"`)
+		return problem(http.StatusUnauthorized, CodeTokenInvalid, "The bearer token is not valid.").withDetail(tokenDetail(err)).withCause(err)
+	}
+	c.Locals(actorKey{}, actor)
+	c.Locals(callerKey{}, &agreements.Party{ID: "admin:" + actor.Subject}) // for log lines
+	return c.Next()
+}
+
+// tokenDetail says why a token failed without echoing it.
+func tokenDetail(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, `"exp" not satisfied`):
+		return "the token has expired"
+	case strings.Contains(msg, `"iss" not satisfied`):
+		return "the token's issuer is not accepted"
+	case strings.Contains(msg, `"aud" not satisfied`):
+		return "the token's audience is not this gateway"
+	case strings.Contains(msg, `"nbf" not satisfied`):
+		return "the token is not valid yet"
+	case strings.Contains(msg, "no gatehouse role"):
+		return "the token carries no gatehouse role (admin, dpo, auditor)"
+	case strings.Contains(msg, "lifetime"):
+		return "the token's lifetime is too long"
+	}
+	return "the token's signature, algorithm or claims do not verify"
+}
+
+func (s *Server) adminWhoami(c *fiber.Ctx) error {
+	a := actorOf(c)
+	return c.JSON(fiber.Map{"subject": a.Subject, "roles": a.Roles})
+}
+
+func (s *Server) listParties(c *fiber.Ctx) error {
+	ps, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"parties": ps})
+}
+
+func (s *Server) showParty(c *fiber.Ctx) error {
+	p, err := s.opts.Agreements.Party(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}
+
+// partyDoc is a party registration; the encryption key is a JWK object.
+type partyDoc struct {
+	ID            string                  `json:"id"`
+	Kind          agreements.PartyKind    `json:"kind"`
+	Name          string                  `json:"name"`
+	TrustAnchors  string                  `json:"trust_anchors,omitempty"`
+	Identity      agreements.IdentityRule `json:"identity,omitzero"`
+	EncryptionKey json.RawMessage         `json:"encryption_key"`
+}
+
+func (d *partyDoc) party() *agreements.Party {
+	return &agreements.Party{ID: d.ID, Kind: d.Kind, Name: d.Name, TrustAnchors: d.TrustAnchors, Identity: d.Identity, EncryptionKey: []byte(d.EncryptionKey)}
+}
+
+func (s *Server) registerParty(c *fiber.Ctx) error {
+	var d partyDoc
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), d.party())
+	if err != nil {
+		return err
+	}
+	c.Location("/admin/v1/parties/" + p.ID)
+	return c.Status(http.StatusCreated).JSON(p)
+}
+
+func (s *Server) updateParty(c *fiber.Ctx) error {
+	var d partyDoc
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	if d.ID != "" && d.ID != c.Params("id") {
+		return fieldProblem("id", "match", "must match the party in the URL")
+	}
+	d.ID = c.Params("id")
+	p, err := s.opts.Agreements.UpdateParty(c.UserContext(), actorOf(c), d.party())
+	if err != nil {
+		return err
+	}
+	return c.JSON(p)
+}
+
+type reasonBody struct {
+	Reason string `json:"reason"`
+}
+
+type versionBody struct {
+	// Version is the version to act on; 0 or absent means the latest.
+	Version int `json:"version"`
+}
+
+func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var b reasonBody
+		if err := s.readJSON(c, &b); err != nil {
+			return err
+		}
+		p, err := s.opts.Agreements.SetPartyStatus(c.UserContext(), actorOf(c), c.Params("id"), status, b.Reason)
+		if err != nil {
+			return err
+		}
+		return c.JSON(p)
+	}
+}
+
+// agreementView is an agreement as the admin API shows it, with the status
+// it has today (an active agreement past its expiry shows as expired).
+type agreementView struct {
+	*agreements.Agreement
+	EffectiveStatus agreements.Status `json:"effective_status"`
+}
+
+func (s *Server) view(a *agreements.Agreement) agreementView {
+	return agreementView{Agreement: a, EffectiveStatus: a.EffectiveStatus(s.now())}
+}
+
+func (s *Server) listAgreements(c *fiber.Ctx) error {
+	list, err := s.opts.Agreements.List(c.UserContext(), actorOf(c))
+	if err != nil {
+		return err
+	}
+	out := make([]agreementView, len(list))
+	for i, a := range list {
+		out[i] = s.view(a)
+	}
+	return c.JSON(fiber.Map{"agreements": out})
+}
+
+// registerAgreement takes an agreement document as JSON or YAML.
+func (s *Server) registerAgreement(c *fiber.Ctx) error {
+	body, mt, err := s.readBody(c, api.MediaJSON, "application/yaml", "application/x-yaml", "text/yaml")
+	if err != nil {
+		return err
+	}
+	var doc *agreements.Agreement
+	if mt == api.MediaJSON {
+		doc = new(agreements.Agreement)
+		if err := decodeStrict(body, doc); err != nil {
+			return err
+		}
+	} else if doc, err = agreements.DecodeYAML(body); err != nil {
+		return problem(http.StatusBadRequest, CodeInvalidRequest, "The agreement document is not valid YAML for an agreement.").withDetail(err.Error())
+	}
+	a, err := s.opts.Agreements.Register(c.UserContext(), actorOf(c), doc)
+	if err != nil {
+		return err
+	}
+	c.Location(fmt.Sprintf("/admin/v1/agreements/%s/versions/%d", a.ID, a.Version))
+	return c.Status(http.StatusCreated).JSON(s.view(a))
+}
+
+func (s *Server) showAgreement(c *fiber.Ctx) error {
+	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.view(agreements.Governing(versions)[0]))
+}
+
+func (s *Server) agreementVersions(c *fiber.Ctx) error {
+	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	out := make([]agreementView, len(versions))
+	for i, a := range versions {
+		out[i] = s.view(a)
+	}
+	return c.JSON(fiber.Map{"versions": out})
+}
+
+func (s *Server) agreementVersion(c *fiber.Ctx) error {
+	n, err := strconv.Atoi(c.Params("version"))
+	if err != nil || n < 1 {
+		return fieldProblem("version", "format", "must be a version number (1, 2, …)")
+	}
+	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	for _, a := range versions {
+		if a.Version == n {
+			return c.JSON(s.view(a))
+		}
+	}
+	return fmt.Errorf("%w: agreement %s version %d", agreements.ErrNotFound, c.Params("id"), n)
+}
+
+func (s *Server) agreementVersionAction(fn func(context.Context, agreements.Actor, string, int) (*agreements.Agreement, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var b versionBody
+		if len(c.Request().Header.ContentType()) > 0 {
+			if err := s.readJSON(c, &b); err != nil {
+				return err
+			}
+		}
+		a, err := fn(c.UserContext(), actorOf(c), c.Params("id"), b.Version)
+		if err != nil {
+			return err
+		}
+		return c.JSON(s.view(a))
+	}
+}
+
+func (s *Server) agreementReasonAction(fn func(context.Context, agreements.Actor, string, string) (*agreements.Agreement, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		var b reasonBody
+		if err := s.readJSON(c, &b); err != nil {
+			return err
+		}
+		a, err := fn(c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
+		if err != nil {
+			return err
+		}
+		s.log.Info("agreement status changed", logkey.Agreement, a.Ref(), "status", a.Status, "actor", actorOf(c).Subject)
+		return c.JSON(s.view(a))
+	}
+}
+
+// adminDryRun decides a declaration as if sender had made it.
+func (s *Server) adminDryRun(c *fiber.Ctx) error {
+	var b api.DecisionCheck
+	if err := s.readJSON(c, &b); err != nil {
+		return err
+	}
+	if !agreements.ValidPartyID(b.Sender) {
+		return fieldProblem("sender", "required", "is required: the party whose disclosure to decide")
+	}
+	if _, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
+		return err // the actor's roles must allow reading the registry
+	}
+	dec, err := s.opts.Exchanges.Check(c.UserContext(), b.Sender, &b.Declaration)
+	if err != nil {
+		return prefixFields(err, "declaration")
+	}
+	return c.JSON(exchange.DecisionView(&dec))
+}
+
+// prefixFields puts the paths of validation problems under prefix.
+func prefixFields(err error, prefix string) error {
+	v, ok := valid.As(err)
+	if !ok {
+		return err
+	}
+	out := make(valid.Errors, len(v))
+	for i, p := range v {
+		p.Path = prefix + "." + p.Path
+		out[i] = p
+	}
+	return out
+}
+
+// dryRun is POST /v1/decisions: would this disclosure be allowed?
+func (s *Server) dryRun(c *fiber.Ctx) error {
+	var d api.ExchangeDeclaration
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	dec, err := s.opts.Exchanges.Check(c.UserContext(), caller(c).ID, &d)
+	if err != nil {
+		return err
+	}
+	return c.JSON(exchange.DecisionView(&dec))
+}
+
+// readBody reads a body of one of the given media types, within the JSON limit.
+func (s *Server) readBody(c *fiber.Ctx, types ...string) ([]byte, string, error) {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || !contains(types, mt) {
+		return nil, "", problem(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Unsupported content type.").
+			withDetail("send one of " + strings.Join(types, ", "))
+	}
+	limit := s.opts.MaxJSONBody
+	body, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), limit+1))
+	if err != nil {
+		return nil, "", problem(http.StatusBadRequest, CodeInvalidJSON, "The request body could not be read.").withCause(err)
+	}
+	if int64(len(body)) > limit {
+		return nil, "", problem(http.StatusRequestEntityTooLarge, CodeTooLarge, "The request body is too large.")
+	}
+	return body, mt, nil
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
