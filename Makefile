@@ -29,8 +29,14 @@ run: bin/minio bin/gatehouse
 	bin/gatehouse dev --dir var --minio bin/minio
 
 ## test: every test, against a real MinIO, SQLite and PostgreSQL
-test: bin/minio postgres
+test: bin/minio postgres interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# An independent JOSE implementation (panva/jose, pinned by the lock file)
+# for the envelope interoperability test.
+interop/node_modules: interop/package.json interop/package-lock.json
+	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 ## bench: the performance targets of BRIEF §11, as ratios against baselines measured in the same run
 bench: bin/minio postgres

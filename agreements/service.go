@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -66,6 +67,8 @@ type Store interface {
 	// agreement), ordered by id and version.
 	AgreementVersions(ctx context.Context, id string) ([]*Agreement, error)
 	Snapshot(ctx context.Context) (*Registry, error)
+	// KeyResource returns what an idempotency key created (idem.ErrUnknown if nothing).
+	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
 }
 
 // Tx is a store transaction.
@@ -77,6 +80,8 @@ type Tx interface {
 	PutAgreement(ctx context.Context, a *Agreement) error
 	// LockAgreementVersions reads every version of an agreement for update.
 	LockAgreementVersions(ctx context.Context, id string) ([]*Agreement, error)
+	// ClaimKey claims an idempotency key for what this transaction creates.
+	ClaimKey(ctx context.Context, scope, key, fingerprint, resource string, now time.Time) error
 }
 
 // Service registers and changes parties and agreements. Every change is
@@ -306,13 +311,28 @@ func (s *Service) Party(ctx context.Context, actor Actor, id string) (*Party, er
 
 // Register stores a document as a new draft version of its agreement
 // (admin): version 1 for a new agreement, else one after the latest. Every
-// change to an agreement is a new version; old versions stay readable.
-func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement) (*Agreement, error) {
+// change to an agreement is a new version; old versions stay readable. With
+// an idempotency key, repeating the same registration returns the version it
+// created instead of making another.
+func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement, key string) (*Agreement, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
 		return nil, err
 	}
 	if err := doc.Validate(); err != nil {
 		return nil, err
+	}
+	scope, fingerprint := "admin:"+actor.Subject, idem.Fingerprint(doc)
+	if key != "" {
+		fp, ref, err := s.store.KeyResource(ctx, scope, key)
+		switch {
+		case errors.Is(err, idem.ErrUnknown):
+		case err != nil:
+			return nil, err
+		case fp != fingerprint:
+			return nil, idem.ErrReused
+		default:
+			return s.version(ctx, ref)
+		}
 	}
 	now := s.now().UTC()
 	a := *doc
@@ -327,6 +347,11 @@ func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement) (*A
 		if n := len(versions); n > 0 {
 			a.Version = versions[n-1].Version + 1
 		}
+		if key != "" {
+			if err := tx.ClaimKey(ctx, scope, key, fingerprint, a.Ref(), now); err != nil {
+				return err
+			}
+		}
 		e := s.entry(actor, AuditAgreementRegistered)
 		e.Agreement = a.Ref()
 		if err := tx.AppendAudit(ctx, e); err != nil {
@@ -338,6 +363,24 @@ func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement) (*A
 		return nil, err
 	}
 	return &a, nil
+}
+
+// version reads one version of an agreement by id@version.
+func (s *Service) version(ctx context.Context, ref string) (*Agreement, error) {
+	id, v, err := ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.store.AgreementVersions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range all {
+		if a.Version == v {
+			return a, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
 }
 
 // change edits one version of an agreement; it may also change others

@@ -68,6 +68,86 @@ type ExchangeDeclaration struct {
 	SHA256 string `json:"sha256,omitempty"`
 }
 
+// InformationRequest is the body of POST /v1/requests: a partner asks the
+// council for information, e.g. a police request under DPA 2018 Sch 2 para 2.
+// It is decided like a disclosure, then routed to the agreement's handler.
+type InformationRequest struct {
+	Agreement string `json:"agreement"`
+	// To is the council service that handles it; empty means the flow's handler.
+	To              string   `json:"to,omitempty"`
+	Purpose         string   `json:"purpose"`
+	LawfulBasis     string   `json:"lawful_basis"`
+	SpecialCategory []string `json:"special_category,omitempty"`
+	CriminalOffence []string `json:"criminal_offence,omitempty"`
+	Exemption       string   `json:"exemption,omitempty"`
+	// DataCategories and DataSought say what information is asked for.
+	DataCategories []string  `json:"data_categories"`
+	DataSought     string    `json:"data_sought"`
+	Subjects       []Subject `json:"subjects,omitempty"`
+	// Offence under investigation, or WouldPrejudice: not disclosing would
+	// prejudice the prevention or detection of crime.
+	Offence        string      `json:"offence,omitempty"`
+	WouldPrejudice bool        `json:"would_prejudice,omitempty"`
+	StatutoryPower string      `json:"statutory_power,omitempty"`
+	Necessity      string      `json:"necessity"`
+	Authoriser     *Authoriser `json:"authoriser,omitempty"`
+	Urgency        string      `json:"urgency,omitempty"`
+	Deadline       *time.Time  `json:"deadline,omitempty"`
+	// Reference is the requester's own reference.
+	Reference string `json:"reference,omitempty"`
+}
+
+// Request is an information request as its requester or handler sees it.
+type Request struct {
+	ID             string      `json:"id"`
+	State          string      `json:"state"`
+	Requester      string      `json:"requester"`
+	Handler        string      `json:"handler"`
+	Agreement      string      `json:"agreement"`
+	Purpose        string      `json:"purpose"`
+	LawfulBasis    string      `json:"lawful_basis"`
+	Exemption      string      `json:"exemption,omitempty"`
+	DataCategories []string    `json:"data_categories"`
+	DataSought     string      `json:"data_sought"`
+	Subjects       int         `json:"subjects"`
+	Offence        string      `json:"offence,omitempty"`
+	WouldPrejudice bool        `json:"would_prejudice,omitempty"`
+	StatutoryPower string      `json:"statutory_power,omitempty"`
+	Necessity      string      `json:"necessity"`
+	Authoriser     *Authoriser `json:"authoriser,omitempty"`
+	Urgency        string      `json:"urgency"`
+	Reference      string      `json:"reference,omitempty"`
+	Deadline       *time.Time  `json:"deadline,omitempty"`
+	Overdue        bool        `json:"overdue,omitempty"`
+	// Reason is the handler's reason for declining, or note on accepting.
+	Reason string `json:"reason,omitempty"`
+	// Exchanges are the disclosures that answer the request.
+	Exchanges []string  `json:"exchanges,omitempty"`
+	Decision  *Decision `json:"decision,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// RequestList is a page of requests.
+type RequestList struct {
+	Requests []Request `json:"requests"`
+	Next     string    `json:"next,omitempty"`
+}
+
+// Inbox answers GET /v1/inbox: what was delivered to the caller and the
+// requests it is to handle.
+type Inbox struct {
+	Exchanges []Exchange `json:"exchanges"`
+	Requests  []Request  `json:"requests"`
+	// Next is the cursor for the following page of exchanges.
+	Next string `json:"next,omitempty"`
+}
+
+// Reason is the body of decline, suspend and similar actions.
+type Reason struct {
+	Reason string `json:"reason"`
+}
+
 // Check is one test a decision ran.
 type Check struct {
 	Code    string `json:"code"`
@@ -102,22 +182,27 @@ type Payload struct {
 
 // Exchange is a disclosure as the sender or recipient sees it.
 type Exchange struct {
-	ID          string    `json:"id"`
-	State       string    `json:"state"`
-	Sender      string    `json:"sender"`
-	Recipient   string    `json:"recipient"`
-	Agreement   string    `json:"agreement"`
-	Purpose     string    `json:"purpose"`
-	LawfulBasis string    `json:"lawful_basis"`
-	Categories  []string  `json:"data_categories"`
-	Subjects    int       `json:"subjects"`
-	Urgency     string    `json:"urgency,omitempty"`
-	RequestRef  string    `json:"request_ref,omitempty"`
-	Payload     Payload   `json:"payload"`
-	Decision    *Decision `json:"decision,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	DeliveredAt time.Time `json:"delivered_at,omitzero"`
+	ID             string    `json:"id"`
+	State          string    `json:"state"`
+	Sender         string    `json:"sender"`
+	Recipient      string    `json:"recipient"`
+	Agreement      string    `json:"agreement"`
+	Purpose        string    `json:"purpose"`
+	LawfulBasis    string    `json:"lawful_basis"`
+	Categories     []string  `json:"data_categories"`
+	Subjects       int       `json:"subjects"`
+	Urgency        string    `json:"urgency,omitempty"`
+	RequestRef     string    `json:"request_ref,omitempty"`
+	Payload        Payload   `json:"payload"`
+	Decision       *Decision `json:"decision,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	DeliveredAt    time.Time `json:"delivered_at,omitzero"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	// ExpiresAt is when the payload is deleted (its retention ends).
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// RequestID is the information request this exchange answers.
+	RequestID string `json:"request_id,omitempty"`
 	// Links are the next things a client may do with the exchange.
 	Links map[string]string `json:"links,omitempty"`
 }

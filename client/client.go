@@ -6,7 +6,9 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
 // Config says how to reach the gateway and who the caller is.
@@ -112,26 +115,68 @@ func readProblem(resp *http.Response) error {
 }
 
 func (c *conn) getJSON(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Accept", api.MediaJSON)
-	return c.do(req, out)
+	return c.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Accept", api.MediaJSON)
+		return c.do(req, out)
+	})
 }
 
+// postJSON sends a POST with a fresh Idempotency-Key, and retries it with
+// the same key if the answer is lost or the gateway is briefly unavailable:
+// the gateway then returns what the first attempt created.
 func (c *conn) postJSON(ctx context.Context, path string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(b))
-	if err != nil {
-		return err
+	key := newIdempotencyKey()
+	return c.retry(ctx, func() error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", api.MediaJSON)
+		req.Header.Set("Accept", api.MediaJSON)
+		req.Header.Set(idem.Header, key)
+		return c.do(req, out)
+	})
+}
+
+func newIdempotencyKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// retry runs fn up to three times while it fails in a way a retry can cure:
+// the connection failed, or the gateway said 502, 503 or 504.
+func (c *conn) retry(ctx context.Context, fn func() error) error {
+	delay := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || attempt == 3 || !retryable(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(delay):
+		}
+		delay *= 4
 	}
-	req.Header.Set("Content-Type", api.MediaJSON)
-	req.Header.Set("Accept", api.MediaJSON)
-	return c.do(req, out)
+}
+
+func retryable(err error) bool {
+	var p *api.Problem
+	if errors.As(err, &p) {
+		return p.Status == http.StatusBadGateway || p.Status == http.StatusServiceUnavailable || p.Status == http.StatusGatewayTimeout
+	}
+	var ue *url.Error
+	return errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // WhoAmI asks the gateway who it takes the caller to be.
@@ -185,8 +230,9 @@ func (c *Client) Exchange(ctx context.Context, id string) (*api.Exchange, error)
 	return &e, c.getJSON(ctx, "/v1/exchanges/"+url.PathEscape(id), &e)
 }
 
-// Inbox lists exchanges delivered to the caller, after the given id.
-func (c *Client) Inbox(ctx context.Context, after string, limit int) (*api.ExchangeList, error) {
+// Inbox lists exchanges delivered to the caller, after the given id, and
+// the information requests it is to handle.
+func (c *Client) Inbox(ctx context.Context, after string, limit int) (*api.Inbox, error) {
 	q := url.Values{}
 	if after != "" {
 		q.Set("after", after)
@@ -198,8 +244,52 @@ func (c *Client) Inbox(ctx context.Context, after string, limit int) (*api.Excha
 	if len(q) > 0 {
 		path += "?" + q.Encode()
 	}
-	var l api.ExchangeList
+	var l api.Inbox
 	return &l, c.getJSON(ctx, path, &l)
+}
+
+// Acknowledge records that the caller received an exchange.
+func (c *Client) Acknowledge(ctx context.Context, id string) (*api.Exchange, error) {
+	var e api.Exchange
+	return &e, c.postJSON(ctx, "/v1/exchanges/"+url.PathEscape(id)+"/ack", struct{}{}, &e)
+}
+
+// Request asks for information; the gateway decides it and routes it to the
+// council service that handles it. A refusal is an *api.Problem "refused".
+func (c *Client) Request(ctx context.Context, q *api.InformationRequest) (*api.Request, error) {
+	var r api.Request
+	return &r, c.postJSON(ctx, "/v1/requests", q, &r)
+}
+
+// RequestStatus reads a request the caller made or handles.
+func (c *Client) RequestStatus(ctx context.Context, id string) (*api.Request, error) {
+	var r api.Request
+	return &r, c.getJSON(ctx, "/v1/requests/"+url.PathEscape(id), &r)
+}
+
+// Requests lists requests the caller made (received false) or handles.
+func (c *Client) Requests(ctx context.Context, received bool, states ...string) (*api.RequestList, error) {
+	q := url.Values{"role": {"sent"}}
+	if received {
+		q.Set("role", "received")
+	}
+	if len(states) > 0 {
+		q.Set("state", strings.Join(states, ","))
+	}
+	var l api.RequestList
+	return &l, c.getJSON(ctx, "/v1/requests?"+q.Encode(), &l)
+}
+
+// Accept accepts a request the caller handles.
+func (c *Client) Accept(ctx context.Context, id, note string) (*api.Request, error) {
+	var r api.Request
+	return &r, c.postJSON(ctx, "/v1/requests/"+url.PathEscape(id)+"/accept", api.Reason{Reason: note}, &r)
+}
+
+// Decline declines a request the caller handles, telling the requester why.
+func (c *Client) Decline(ctx context.Context, id, reason string) (*api.Request, error) {
+	var r api.Request
+	return &r, c.postJSON(ctx, "/v1/requests/"+url.PathEscape(id)+"/decline", api.Reason{Reason: reason}, &r)
 }
 
 func readPool(caFile string) (*x509.CertPool, error) {

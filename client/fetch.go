@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -144,4 +146,74 @@ func Decrypt(m *seal.Manifest, ciphertext io.Reader, w io.Writer) error {
 		return fmt.Errorf("%w: SHA-256 %s, manifest says %s", ErrDigest, got, m.Plaintext.SHA256)
 	}
 	return nil
+}
+
+// Progress wraps a reader of size bytes to show progress; nil shows none.
+type Progress func(r io.Reader, size int64) io.Reader
+
+// Download fetches, verifies and decrypts an exchange's payload into the
+// file at path. The ciphertext is kept beside it while downloading
+// (path.<exchange>.part, never plaintext); an interrupted Download resumes
+// from where it stopped with a Range request. The plaintext appears at path
+// only once its size and SHA-256 match the signed manifest.
+func (c *Client) Download(ctx context.Context, id string, key jwk.Key, path string, progress Progress) (*seal.Manifest, error) {
+	m, err := c.OpenEnvelope(ctx, id, key)
+	if err != nil {
+		return nil, err
+	}
+	defer seal.Wipe(m.Encryption.Key)
+	partial := path + "." + id + ".part"
+	f, err := os.OpenFile(partial, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	have, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, err
+	}
+	if have > m.Ciphertext.Size {
+		if err := f.Truncate(0); err != nil {
+			return nil, err
+		}
+		have, _ = f.Seek(0, io.SeekStart)
+	}
+	if have < m.Ciphertext.Size {
+		body, err := c.PayloadReader(ctx, id, have)
+		if err != nil {
+			return nil, err
+		}
+		var r io.Reader = body
+		if progress != nil {
+			r = progress(body, m.Ciphertext.Size-have)
+		}
+		_, err = io.Copy(f, r)
+		body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("download interrupted at %d bytes (run again to resume): %w", have, err)
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".decrypting-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if err := Decrypt(m, f, tmp); err != nil {
+		tmp.Close()
+		// A corrupt ciphertext must not be resumed from.
+		f.Close()
+		os.Remove(partial)
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return nil, err
+	}
+	os.Remove(partial)
+	return m, nil
 }

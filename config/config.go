@@ -26,15 +26,16 @@ type Config struct {
 	// TrustDomain is the SPIFFE trust domain of party identities.
 	TrustDomain string `yaml:"trust_domain"`
 	// Issuer names this gateway in manifests and signatures.
-	Issuer   string   `yaml:"issuer"`
-	TLS      TLS      `yaml:"tls"`
-	Database Database `yaml:"database"`
-	Objects  Objects  `yaml:"objects"`
-	Keys     Keys     `yaml:"keys"`
-	Admin    Admin    `yaml:"admin"`
-	Policy   Policy   `yaml:"policy"`
-	Limits   Limits   `yaml:"limits"`
-	Log      Log      `yaml:"log"`
+	Issuer    string    `yaml:"issuer"`
+	TLS       TLS       `yaml:"tls"`
+	Database  Database  `yaml:"database"`
+	Objects   Objects   `yaml:"objects"`
+	Keys      Keys      `yaml:"keys"`
+	Admin     Admin     `yaml:"admin"`
+	Policy    Policy    `yaml:"policy"`
+	Retention Retention `yaml:"retention"`
+	Limits    Limits    `yaml:"limits"`
+	Log       Log       `yaml:"log"`
 }
 
 // Admin is the administration API: a second listener (TLS, no client
@@ -98,8 +99,26 @@ type Objects struct {
 type Keys struct {
 	// SigningKeyFile is the private P-256 JWK that signs manifests.
 	SigningKeyFile string `yaml:"signing_key_file"`
-	// SubjectKeyFile holds the HMAC key (32+ random bytes) for subject identifiers.
+	// SubjectKeyFile holds the HMAC key (32+ random bytes, hex) for subject identifiers.
 	SubjectKeyFile string `yaml:"subject_key_file"`
+	// PseudonymKeyFile holds the master key (32+ random bytes, hex) for
+	// pseudonymised payload fields; each agreement gets its own derived key.
+	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
+}
+
+// Retention governs how long delivered payloads are kept.
+type Retention struct {
+	// Default applies to payloads delivered under no agreement (emergency
+	// overrides); an agreement's own retention applies otherwise.
+	Default time.Duration `yaml:"default"`
+	// SweepInterval is how often expired payloads are deleted; 0 disables
+	// the sweeper on this node.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// LockMode is the Object Lock mode payloads are stored under where the
+	// bucket has Object Lock: governance or compliance.
+	LockMode string `yaml:"lock_mode"`
+	// IdempotencyKeys is how long Idempotency-Keys are remembered.
+	IdempotencyKeys time.Duration `yaml:"idempotency_keys"`
 }
 
 // Limits bound what one request may ask of the gateway.
@@ -143,6 +162,16 @@ func (c *Config) Defaults() {
 	}
 	if c.Policy.OverrideReview == 0 {
 		c.Policy.OverrideReview = 72 * time.Hour
+	}
+	if c.Retention.Default == 0 {
+		c.Retention.Default = 30 * 24 * time.Hour
+	}
+	if c.Retention.SweepInterval == 0 {
+		c.Retention.SweepInterval = 5 * time.Minute
+	}
+	set(&c.Retention.LockMode, "governance")
+	if c.Retention.IdempotencyKeys == 0 {
+		c.Retention.IdempotencyKeys = 24 * time.Hour
 	}
 	if c.Limits.MaxPayloadSize == 0 {
 		c.Limits.MaxPayloadSize = 64 << 30
@@ -216,6 +245,18 @@ func (c *Config) Validate() error {
 	}
 	requireFile(&v, "keys.signing_key_file", c.Keys.SigningKeyFile)
 	requireFile(&v, "keys.subject_key_file", c.Keys.SubjectKeyFile)
+	requireFile(&v, "keys.pseudonym_key_file", c.Keys.PseudonymKeyFile)
+	if c.Retention.Default <= 0 {
+		v.Add("retention.default", "minimum", "must be positive")
+	}
+	if c.Retention.SweepInterval < 0 {
+		v.Add("retention.sweep_interval", "minimum", "must not be negative (0 disables the sweeper)")
+	}
+	switch c.Retention.LockMode {
+	case "governance", "compliance":
+	default:
+		v.Add("retention.lock_mode", "enum", "%q is not one of governance, compliance", c.Retention.LockMode)
+	}
 	if c.Limits.MaxPayloadSize < 0 {
 		v.Add("limits.max_payload_size", "minimum", "must not be negative")
 	}
@@ -270,6 +311,7 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Keys.SigningKeyFile)
 	abs(&c.Admin.JWKSFile)
 	abs(&c.Keys.SubjectKeyFile)
+	abs(&c.Keys.PseudonymKeyFile)
 }
 
 // Load reads the file at path, applies environment overrides from environ

@@ -15,7 +15,7 @@ import (
 func writeConfig(t *testing.T, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key"} {
+	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key", "pseudonym.key"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600))
 	}
 	base := `listen: 127.0.0.1:8443
@@ -34,6 +34,7 @@ objects:
 keys:
   signing_key_file: signing.jwk
   subject_key_file: subject.key
+  pseudonym_key_file: pseudonym.key
 `
 	p := filepath.Join(dir, "gatehouse.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(base+extra), 0o600))
@@ -56,8 +57,8 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 	p := writeConfig(t, "database2: {}\nlimits:\n  max_payload: 1GiB\n")
 	_, err := Load(p, nil)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "database2: is not a setting (line 17)")
-	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 19)")
+	require.Contains(t, err.Error(), "database2: is not a setting (line 18)")
+	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 20)")
 }
 
 func TestLoadNamesTypeErrors(t *testing.T) {

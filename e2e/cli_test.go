@@ -118,3 +118,51 @@ func TestCommandLine(t *testing.T) {
 		"--to", "dwp", "--purpose", "marketing", "--basis", "A6-1-e", "--category", "identity")...)...)
 	require.ErrorContains(t, err, "flow.permitted")
 }
+
+func TestCommandLineRequests(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	as := func(party string, args ...string) (string, error) {
+		base := []string{"client", "--gateway", gw.URL, "--cert", gw.Env.CertFile(party), "--key", gw.Env.KeyFile(party), "--ca", gw.Env.CAFile()}
+		out, _, err := gatehouse(t, append(base, args...)...)
+		return out, err
+	}
+	out, err := as("police.northshire", "request", "--agreement", "police-crime", "--purpose", "crime-prevention-detection",
+		"--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2", "--category", "identity,address-history",
+		"--data-sought", "Current address", "--subject", "name-dob=Jane Doe 1990-04-01", "--offence", "Burglary",
+		"--necessity", "To locate the suspect", "--authoriser", "DI R. Shaw", "--rank", "inspector", "--deadline", "2030-01-01", "--json")
+	require.NoError(t, err)
+	var r api.Request
+	require.NoError(t, json.Unmarshal([]byte(out), &r))
+	require.Equal(t, "council.legal", r.Handler)
+
+	out, err = as("council.legal", "inbox")
+	require.NoError(t, err)
+	require.Contains(t, out, "REQUEST")
+	require.Contains(t, out, r.ID)
+	out, err = as("council.legal", "accept", r.ID)
+	require.NoError(t, err)
+	require.Contains(t, out, "is now accepted")
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "answer.txt")
+	require.NoError(t, os.WriteFile(file, []byte("12 Mill Lane"), 0o600))
+	out, err = as("council.legal", "send", file, "--agreement", "police-crime", "--to", "police.northshire",
+		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2",
+		"--category", "identity,address-history", "--subject", "name-dob=Jane Doe 1990-04-01",
+		"--authoriser", "DI R. Shaw", "--rank", "inspector", "--justification", "Answering "+r.ID, "--request-ref", r.ID, "--json")
+	require.NoError(t, err)
+	var e api.Exchange
+	require.NoError(t, json.Unmarshal([]byte(out), &e))
+
+	out, err = as("police.northshire", "status", r.ID)
+	require.NoError(t, err)
+	require.Contains(t, out, "answered")
+	require.Contains(t, out, "answered by exchange "+e.ID)
+
+	fetched := filepath.Join(dir, "got.txt")
+	_, err = as("police.northshire", "fetch", e.ID, "--decrypt-key", gw.Env.EncryptionKeyFile("police.northshire"), "-o", fetched)
+	require.NoError(t, err)
+	out, err = as("police.northshire", "ack", e.ID)
+	require.NoError(t, err)
+	require.Contains(t, out, "acknowledged")
+}

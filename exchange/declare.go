@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"mime"
 	"regexp"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -178,10 +181,18 @@ func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request 
 
 // Declare decides a declaration by caller. An allowed declaration creates an
 // exchange awaiting its payload; a refusal returns *RefusedError and stores
-// nothing but its audit entry.
-func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*Exchange, error) {
+// nothing but its audit entry. With an idempotency key, a repeat of the same
+// declaration returns the exchange it created (Replayed set).
+func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration, key string) (*Exchange, error) {
 	if err := ValidateDeclaration(d, s.cfg.MaxPayloadSize); err != nil {
 		return nil, err
+	}
+	fingerprint := idem.Fingerprint(d)
+	if id, err := s.replay(ctx, caller, key, fingerprint); err != nil || id != "" {
+		if err != nil {
+			return nil, err
+		}
+		return s.replayed(ctx, id)
 	}
 	reg, err := s.registry.Snapshot(ctx)
 	if err != nil {
@@ -201,6 +212,16 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, &RefusedError{Decision: decision}
 	}
 
+	if f := decidedFlow(reg, &decision); f != nil && f.Fields != nil && len(f.Fields.Allow) > 0 && minimise.Format(d.ContentType) == "" {
+		return nil, valid.Errors{{Path: "content_type", Rule: "structured",
+			Message: fmt.Sprintf("%q cannot be minimised: this flow keeps only listed fields, so send JSON or CSV", d.ContentType)}}
+	}
+	requestID := ""
+	if d.RequestRef != "" {
+		if requestID, err = s.answerable(ctx, caller, d); err != nil {
+			return nil, err
+		}
+	}
 	agreementID, version := splitRef(decision.Agreement)
 	e := &Exchange{
 		ID:               uuid.Must(uuid.NewV7()).String(),
@@ -213,17 +234,37 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		Decision:         decision,
 		CreatedAt:        now,
 		UpdatedAt:        now,
+		RequestID:        requestID,
 	}
 	entry.Exchange = e.ID
+	entry.Request = requestID
 	err = s.update(ctx, func(tx Tx) error {
+		if key != "" {
+			if err := tx.ClaimKey(ctx, caller, key, fingerprint, e.ID, now); err != nil {
+				return err
+			}
+		}
 		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
 		}
 		return tx.CreateExchange(ctx, e)
 	})
 	if err != nil {
+		// A concurrent retry with the same key may have won the claim.
+		if id, rerr := s.replay(ctx, caller, key, fingerprint); rerr == nil && id != "" {
+			return s.replayed(ctx, id)
+		}
 		return nil, err
 	}
+	return e, nil
+}
+
+func (s *Service) replayed(ctx context.Context, id string) (*Exchange, error) {
+	e, err := s.store.Exchange(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Replayed = true
 	return e, nil
 }
 

@@ -19,6 +19,9 @@ func (s *Service) readable(ctx context.Context, caller, id string) (*Exchange, e
 	if e.Recipient != caller || !e.State.VisibleToRecipient() {
 		return nil, ErrNotFound
 	}
+	if e.State == StateExpired {
+		return nil, fmt.Errorf("%w on %s", ErrExpired, e.ExpiresAt.Format("2006-01-02"))
+	}
 	if !e.State.Readable() {
 		return nil, fmt.Errorf("%w: exchange is %s", ErrState, e.State)
 	}

@@ -47,10 +47,18 @@ type Exchange struct {
 	Decision         agreements.Decision
 	Payload          Payload
 	// Envelope is the manifest, signed and encrypted to the recipient.
-	Envelope    []byte
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	DeliveredAt time.Time
+	Envelope       []byte
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	DeliveredAt    time.Time
+	AcknowledgedAt time.Time
+	// ExpiresAt is when the payload's retention ends and it is deleted.
+	ExpiresAt time.Time
+	// RequestID is the inbound request this exchange answers, if any.
+	RequestID string
+	// Replayed is set (never stored) when a repeated Idempotency-Key returns
+	// the exchange created the first time.
+	Replayed bool
 }
 
 // AgreementRef is the agreement id@version the exchange was decided under.
@@ -114,9 +122,12 @@ func (e *Exchange) View(forSender bool) api.Exchange {
 			SHA256:         e.Payload.SHA256,
 			CiphertextSize: e.Payload.CiphertextSize,
 		},
-		CreatedAt:   e.CreatedAt,
-		UpdatedAt:   e.UpdatedAt,
-		DeliveredAt: e.DeliveredAt,
+		CreatedAt:      e.CreatedAt,
+		UpdatedAt:      e.UpdatedAt,
+		DeliveredAt:    e.DeliveredAt,
+		AcknowledgedAt: e.AcknowledgedAt,
+		ExpiresAt:      e.ExpiresAt,
+		RequestID:      e.RequestID,
 	}
 	if forSender {
 		v.Decision = DecisionView(&e.Decision)

@@ -11,6 +11,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
 // Errors the service returns; the gateway turns them into problem+json.
@@ -25,6 +27,8 @@ var (
 	ErrTooLarge = errors.New("payload is larger than the gateway accepts")
 	// ErrDigestMismatch: the body's SHA-256 differs from the declared one.
 	ErrDigestMismatch = errors.New("payload SHA-256 differs from the declared digest")
+	// ErrExpired: the payload's retention ended and it was deleted.
+	ErrExpired = errors.New("the payload's retention has ended")
 	// ErrRange: a byte range outside the payload.
 	ErrRange = errors.New("range is outside the payload")
 	// ErrUnavailable: storage or the audit record could not be written, so
@@ -49,6 +53,12 @@ type Store interface {
 	// CountSent counts exchanges sender declared to recipient under agreement
 	// since the given time, leaving out exclude.
 	CountSent(ctx context.Context, sender, recipient, agreement string, since time.Time, exclude string) (int, error)
+	// Expired lists exchanges whose stored payload's retention ended before the given time.
+	Expired(ctx context.Context, before time.Time, limit int) ([]string, error)
+	Request(ctx context.Context, id string) (*Request, error)
+	Requests(ctx context.Context, q RequestQuery) ([]*Request, error)
+	// KeyResource returns what an idempotency key created (idem.ErrUnknown if nothing).
+	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 
@@ -59,6 +69,12 @@ type Tx interface {
 	// LockExchange reads an exchange for update; other writers wait.
 	LockExchange(ctx context.Context, id string) (*Exchange, error)
 	SaveExchange(ctx context.Context, e *Exchange) error
+	CreateRequest(ctx context.Context, r *Request) error
+	// LockRequest reads a request for update.
+	LockRequest(ctx context.Context, id string) (*Request, error)
+	SaveRequest(ctx context.Context, r *Request) error
+	// ClaimKey claims an idempotency key for what this transaction creates.
+	ClaimKey(ctx context.Context, scope, key, fingerprint, resource string, now time.Time) error
 }
 
 // InboxQuery selects a page of an inbox.
@@ -75,12 +91,14 @@ type ObjectInfo struct {
 	Bucket  string
 	Key     string
 	Version string
+	Size    int64
 }
 
 // Objects stores sealed payloads.
 type Objects interface {
-	// Put stores exactly size bytes from r under key.
-	Put(ctx context.Context, key string, r io.Reader, size int64) (ObjectInfo, error)
+	// Put stores exactly size bytes from r under key (to EOF if size < 0),
+	// locked against deletion until retainUntil where the store supports it.
+	Put(ctx context.Context, key string, r io.Reader, size int64, retainUntil time.Time) (ObjectInfo, error)
 	// Get reads length bytes from offset (length < 0: to the end).
 	Get(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error)
 	Remove(ctx context.Context, key, version string) error
@@ -99,6 +117,11 @@ type Config struct {
 	MaxPayloadSize int64
 	// SubjectKey is the HMAC key for subject identifiers.
 	SubjectKey []byte
+	// PseudonymKey is the master key for pseudonymised payload fields.
+	PseudonymKey []byte
+	// DefaultRetention applies to payloads delivered under no agreement
+	// (emergency overrides).
+	DefaultRetention time.Duration
 }
 
 // Service runs exchanges.
@@ -114,11 +137,16 @@ type Service struct {
 
 // New returns a service.
 func New(cfg Config, store Store, objects Objects, registry Registry, signer *seal.Signer, log *slog.Logger) *Service {
-	return &Service{cfg: cfg, store: store, objects: objects, registry: registry, signer: signer, log: log, now: time.Now}
+	s := &Service{cfg: cfg, store: store, objects: objects, registry: registry, signer: signer, log: log}
+	s.SetClock(time.Now)
+	return s
 }
 
-// SetClock replaces the clock; for tests.
-func (s *Service) SetClock(now func() time.Time) { s.now = now }
+// SetClock replaces the clock; for tests. Times are kept in UTC at
+// microsecond precision, the precision both SQL backends store.
+func (s *Service) SetClock(now func() time.Time) {
+	s.now = func() time.Time { return now().UTC().Truncate(time.Microsecond) }
+}
 
 // update runs fn in a store transaction; any storage failure becomes
 // ErrUnavailable so that callers fail closed.
@@ -128,7 +156,13 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 		return nil
 	}
 	var refused *RefusedError
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrState) || errors.As(err, &refused) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRequestNotFound) || errors.Is(err, ErrState) || errors.As(err, &refused) {
+		return err
+	}
+	if _, ok := valid.As(err); ok {
+		return err
+	}
+	if errors.Is(err, idem.ErrReused) {
 		return err
 	}
 	return unavailable(err)
@@ -157,4 +191,23 @@ func (s *Service) Inbox(ctx context.Context, caller string, q InboxQuery) ([]*Ex
 		q.Limit = 100
 	}
 	return s.store.Inbox(ctx, caller, q)
+}
+
+// replay looks up what an idempotency key created for scope. It returns ""
+// if the key is new, the resource id if the same request was made with it,
+// and idem.ErrReused if another request was.
+func (s *Service) replay(ctx context.Context, scope, key, fingerprint string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	fp, resource, err := s.store.KeyResource(ctx, scope, key)
+	switch {
+	case errors.Is(err, idem.ErrUnknown):
+		return "", nil
+	case err != nil:
+		return "", unavailable(err)
+	case fp != fingerprint:
+		return "", idem.ErrReused
+	}
+	return resource, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 )
@@ -76,29 +78,29 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRecipientKey, e.Recipient, err)
 	}
+	policy, format := s.minimisation(reg, &decision, e.Meta.ContentType)
+	retainUntil := now.Add(s.retention(reg, &decision))
 
 	dataKey := seal.NewDataKey()
 	defer seal.Wipe(dataKey)
 	aad := seal.AAD(e.ID, decision.Agreement, e.Recipient)
-	ctSize, err := seal.CiphertextSize(size)
-	if err != nil {
-		return nil, err
+	p := &pipeline{
+		key: "payloads/" + e.ID + "/" + uuid.NewString(), size: size,
+		dataKey: dataKey, aad: aad, policy: policy, format: format, retainUntil: retainUntil,
 	}
-	objectKey := "payloads/" + e.ID + "/" + uuid.NewString()
-
-	digest, info, err := s.sealInto(ctx, objectKey, body, size, ctSize, dataKey, aad)
+	res, err := s.sealInto(ctx, p, body)
 	if err != nil {
 		s.markFailed(ctx, e.ID, caller, err)
 		return nil, err
 	}
 	removeObject := func(reason string) {
-		if rmErr := s.objects.Remove(context.WithoutCancel(ctx), info.Key, info.Version); rmErr != nil {
+		if rmErr := s.objects.Remove(context.WithoutCancel(ctx), res.info.Key, res.info.Version); rmErr != nil {
 			s.log.Error("removing payload object failed", logkey.Exchange, e.ID, logkey.Reason, reason, logkey.Error, rmErr)
 		}
 	}
-	if want := e.Meta.DeclaredSHA256; want != "" && want != digest {
+	if want := e.Meta.DeclaredSHA256; want != "" && want != res.rawDigest {
 		removeObject("digest mismatch")
-		err := fmt.Errorf("%w: got %s", ErrDigestMismatch, digest)
+		err := fmt.Errorf("%w: got %s", ErrDigestMismatch, res.rawDigest)
 		s.markFailed(ctx, e.ID, caller, err)
 		return nil, err
 	}
@@ -114,9 +116,10 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		Purpose:     e.Meta.Purpose,
 		ContentType: e.Meta.ContentType,
 		RequestRef:  e.Meta.RequestRef,
-		Plaintext:   seal.Digest{Size: size, SHA256: digest},
-		Ciphertext:  seal.Digest{Size: ctSize},
-		Object:      seal.Object{Bucket: info.Bucket, Key: info.Key, Version: info.Version},
+		Minimised:   res.report,
+		Plaintext:   seal.Digest{Size: res.size, SHA256: res.digest},
+		Ciphertext:  seal.Digest{Size: res.info.Size},
+		Object:      seal.Object{Bucket: res.info.Bucket, Key: res.info.Key, Version: res.info.Version},
 		Encryption:  seal.NewEncryption(dataKey, aad),
 	}
 	envelope, err := s.signer.SealManifest(manifest, recipientKey)
@@ -125,6 +128,10 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		return nil, fmt.Errorf("sealing manifest: %w", err)
 	}
 
+	detail := map[string]string{"object": res.info.Key, "object_version": res.info.Version, "received_sha256": res.rawDigest}
+	if res.report != nil {
+		detail["minimised"] = res.report.Summary()
+	}
 	var sealed *Exchange
 	err = s.update(ctx, func(tx Tx) error {
 		cur, err := tx.LockExchange(ctx, e.ID)
@@ -137,9 +144,9 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		cur.AgreementID, cur.AgreementVersion = splitRef(decision.Agreement)
 		cur.Decision = decision
 		cur.State = StateDelivered
-		cur.Payload = Payload{Size: size, SHA256: digest, CiphertextSize: ctSize, ObjectKey: info.Key, ObjectVersion: info.Version}
+		cur.Payload = Payload{Size: res.size, SHA256: res.digest, CiphertextSize: res.info.Size, ObjectKey: res.info.Key, ObjectVersion: res.info.Version}
 		cur.Envelope = envelope
-		cur.UpdatedAt, cur.DeliveredAt = now, now
+		cur.UpdatedAt, cur.DeliveredAt, cur.ExpiresAt = now, now, retainUntil
 		if err := tx.AppendAudit(ctx, &audit.Entry{
 			Time:        now,
 			Type:        audit.TypeExchangeSealed,
@@ -151,14 +158,19 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 			Purpose:     cur.Meta.Purpose,
 			Categories:  cur.Meta.DataCategories,
 			Subjects:    cur.Meta.SubjectKeys,
-			PayloadHash: digest,
-			PayloadSize: size,
-			Detail:      map[string]string{"object": info.Key, "object_version": info.Version},
+			PayloadHash: res.digest,
+			PayloadSize: res.size,
+			Detail:      detail,
 		}); err != nil {
 			return err
 		}
 		if err := tx.SaveExchange(ctx, cur); err != nil {
 			return err
+		}
+		if cur.RequestID != "" {
+			if err := markAnswered(ctx, tx, cur, now); err != nil {
+				return err
+			}
 		}
 		sealed = cur
 		return nil
@@ -170,59 +182,170 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 	return sealed, nil
 }
 
+// minimisation returns the flow's field policy and the payload's format, or
+// nil when the flow has none.
+func (s *Service) minimisation(reg *agreements.Registry, d *agreements.Decision, contentType string) (*minimise.Policy, string) {
+	f := decidedFlow(reg, d)
+	if f == nil || f.Fields == nil {
+		return nil, ""
+	}
+	format := minimise.Format(contentType)
+	if format == "" {
+		return nil, "" // refused at declaration when the flow has an allowlist
+	}
+	id, _ := splitRef(d.Agreement)
+	return &minimise.Policy{
+		Allow: f.Fields.Allow, Pseudonymise: f.Fields.Pseudonymise, OnExtra: f.Fields.OnExtra,
+		Key: minimise.PseudonymKey(s.cfg.PseudonymKey, id),
+	}, format
+}
+
+// decidedFlow is the agreement flow a decision matched, or nil.
+func decidedFlow(reg *agreements.Registry, d *agreements.Decision) *agreements.Flow {
+	id, _ := splitRef(d.Agreement)
+	a := reg.Agreement(id)
+	if a == nil || d.Flow < 0 || d.Flow >= len(a.Flows) {
+		return nil
+	}
+	return &a.Flows[d.Flow]
+}
+
+// retention is how long a delivered payload is kept: the agreement's
+// retention, or the gateway's default for an emergency under no agreement.
+func (s *Service) retention(reg *agreements.Registry, d *agreements.Decision) time.Duration {
+	id, _ := splitRef(d.Agreement)
+	if a := reg.Agreement(id); a != nil && a.Retention > 0 {
+		return a.Retention.Std()
+	}
+	return s.cfg.DefaultRetention
+}
+
+// pipeline is one upload's sealing parameters.
+type pipeline struct {
+	key         string
+	size        int64 // declared body size
+	dataKey     []byte
+	aad         []byte
+	policy      *minimise.Policy
+	format      string
+	retainUntil time.Time
+}
+
+// sealResult is what an upload stored.
+type sealResult struct {
+	rawDigest string // SHA-256 of the body as received
+	digest    string // SHA-256 of the plaintext sealed (after minimisation)
+	size      int64  // size of the plaintext sealed
+	info      ObjectInfo
+	report    *minimise.Report
+}
+
 // errPutEnded stops the encrypting copy once object storage stops reading.
 var errPutEnded = errors.New("object store stopped reading")
 
-// sealInto streams body through SHA-256 and the streaming AEAD into a new
-// object of exactly ctSize bytes. The body must hold exactly size bytes.
-func (s *Service) sealInto(ctx context.Context, key string, body io.Reader, size, ctSize int64, dataKey, aad []byte) (string, ObjectInfo, error) {
-	h := sha256.New()
+// sealInto streams the body through SHA-256, minimisation (if any) and the
+// streaming AEAD into a new object. Without minimisation the ciphertext size
+// is known in advance and the store gets it exactly.
+func (s *Service) sealInto(ctx context.Context, p *pipeline, body io.Reader) (*sealResult, error) {
+	ctSize := int64(-1)
+	if p.policy == nil {
+		var err error
+		if ctSize, err = seal.CiphertextSize(p.size); err != nil {
+			return nil, err
+		}
+	}
+	res := &sealResult{}
 	pr, pw := io.Pipe()
 	copied := make(chan error, 1)
 	go func() {
-		err := encryptBody(pw, io.TeeReader(body, h), size, dataKey, aad)
+		err := s.encryptBody(pw, body, p, res)
 		pw.CloseWithError(err) // nil: the reader sees EOF
 		copied <- err
 	}()
-	info, putErr := s.objects.Put(ctx, key, pr, ctSize)
+	info, putErr := s.objects.Put(ctx, p.key, pr, ctSize, p.retainUntil)
 	pr.CloseWithError(errPutEnded)
 	copyErr := <-copied
 
-	if putErr == nil && copyErr == nil {
-		return hex.EncodeToString(h.Sum(nil)), info, nil
-	}
-	if putErr == nil {
-		// The store took ctSize bytes but the body had more to give.
+	switch {
+	case putErr == nil && copyErr == nil:
+		res.info = info
+		return res, nil
+	case putErr == nil:
+		// The store took the object but the body had more to give.
 		_ = s.objects.Remove(context.WithoutCancel(ctx), info.Key, info.Version)
 		if errors.Is(copyErr, errPutEnded) {
-			copyErr = fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, size)
+			copyErr = fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, p.size)
 		}
-		return "", ObjectInfo{}, copyErr
+		return nil, copyErr
+	case copyErr != nil && !errors.Is(copyErr, errPutEnded):
+		return nil, copyErr
 	}
-	if copyErr != nil && !errors.Is(copyErr, errPutEnded) {
-		return "", ObjectInfo{}, copyErr
-	}
-	return "", ObjectInfo{}, unavailable(putErr)
+	return nil, unavailable(putErr)
 }
 
-// encryptBody encrypts exactly size bytes of body into w.
-func encryptBody(w io.Writer, body io.Reader, size int64, dataKey, aad []byte) error {
-	enc, err := seal.Encrypt(w, dataKey, aad)
+// counter counts bytes written through it.
+type counter struct{ n int64 }
+
+func (c *counter) Write(b []byte) (int, error) { c.n += int64(len(b)); return len(b), nil }
+
+// encryptBody reads exactly p.size bytes of body, minimises them if the flow
+// says so, and encrypts the result into w, recording sizes and digests in res.
+func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sealResult) error {
+	enc, err := seal.Encrypt(w, p.dataKey, p.aad)
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(enc, io.LimitReader(body, size+1))
+	rawHash, rawCount := sha256.New(), &counter{}
+	raw := &bodyReader{r: io.TeeReader(io.LimitReader(body, p.size+1), io.MultiWriter(rawHash, rawCount))}
+	var plainHash hash.Hash = rawHash
+	plainCount := rawCount
+	out := io.Writer(enc)
+	if p.policy != nil {
+		plainHash, plainCount = sha256.New(), &counter{}
+		out = io.MultiWriter(enc, plainHash, plainCount)
+		res.report, err = minimise.Copy(out, raw, p.format, p.policy)
+		if err == nil {
+			// The decoder may stop before the body's end; what follows must
+			// be nothing, and the body exactly its declared size.
+			_, err = io.Copy(io.Discard, raw)
+		}
+	} else {
+		_, err = io.Copy(out, raw)
+	}
 	switch {
 	case errors.Is(err, errPutEnded):
 		return err
+	case raw.err != nil:
+		return &BodyError{Err: raw.err}
+	case rawCount.n > p.size:
+		return fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, p.size)
 	case err != nil:
-		return &BodyError{Err: err}
-	case n > size:
-		return fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, size)
-	case n < size:
-		return fmt.Errorf("%w: body has %d bytes, declared size is %d", ErrSizeMismatch, n, size)
+		return err // minimisation refused or found the payload malformed
+	case rawCount.n < p.size:
+		return fmt.Errorf("%w: body has %d bytes, declared size is %d", ErrSizeMismatch, rawCount.n, p.size)
 	}
-	return enc.Close()
+	if err := enc.Close(); err != nil {
+		return err
+	}
+	res.rawDigest = hex.EncodeToString(rawHash.Sum(nil))
+	res.digest = hex.EncodeToString(plainHash.Sum(nil))
+	res.size = plainCount.n
+	return nil
+}
+
+// bodyReader remembers a read error from the request body, so that a client
+// that went away is told apart from a malformed payload.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		b.err = err
+	}
+	return n, err
 }
 
 // markFailed records that an upload did not complete. The exchange stays
@@ -257,12 +380,19 @@ func (s *Service) markFailed(ctx context.Context, id, actor string, cause error)
 // failureReason is a short, stable reason for the audit record; it never
 // includes payload content.
 func failureReason(err error) string {
-	var be *BodyError
+	var (
+		be      *BodyError
+		refused *minimise.RefusedError
+	)
 	switch {
 	case errors.Is(err, ErrSizeMismatch):
 		return "size-mismatch"
 	case errors.Is(err, ErrDigestMismatch):
 		return "digest-mismatch"
+	case errors.As(err, &refused):
+		return "fields-refused: " + fmt.Sprint(refused.Fields)
+	case errors.Is(err, minimise.ErrFormat):
+		return "malformed-payload"
 	case errors.As(err, &be):
 		return "body-interrupted"
 	case errors.Is(err, ErrUnavailable):
@@ -274,7 +404,7 @@ func failureReason(err error) string {
 
 // decisionEntry is the audit entry for a decision on an exchange.
 func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreements.Decision) *audit.Entry {
-	return &audit.Entry{
+	e := &audit.Entry{
 		Time:        now,
 		Type:        audit.TypeExchangeDecided,
 		Actor:       actor,
@@ -289,4 +419,8 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 		Categories:  m.DataCategories,
 		Subjects:    m.SubjectKeys,
 	}
+	if !d.ReviewBy.IsZero() {
+		e.Detail = map[string]string{"override_review_by": d.ReviewBy.UTC().Format(time.RFC3339)}
+	}
+	return e
 }

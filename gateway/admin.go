@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
@@ -27,7 +28,7 @@ type AgreementAdmin interface {
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
 	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
 	Party(ctx context.Context, actor agreements.Actor, id string) (*agreements.Party, error)
-	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement) (*agreements.Agreement, error)
+	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement, idempotencyKey string) (*agreements.Agreement, error)
 	Approve(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
 	Activate(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
 	Suspend(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
@@ -42,7 +43,7 @@ func (s *Server) adminRoutes() {
 	app.Use(s.requestLog)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	a := app.Group("/admin/v1", s.authenticate)
+	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
 	a.Get("/whoami", s.adminWhoami)
 	a.Get("/parties", s.listParties)
 	a.Post("/parties", s.registerParty)
@@ -235,7 +236,7 @@ func (s *Server) registerAgreement(c *fiber.Ctx) error {
 	} else if doc, err = agreements.DecodeYAML(body); err != nil {
 		return problem(http.StatusBadRequest, CodeInvalidRequest, "The agreement document is not valid YAML for an agreement.").withDetail(err.Error())
 	}
-	a, err := s.opts.Agreements.Register(c.UserContext(), actorOf(c), doc)
+	a, err := s.opts.Agreements.Register(c.UserContext(), actorOf(c), doc, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
 func exchangeLinks(e *exchange.Exchange, forSender bool) map[string]string {
@@ -21,6 +22,9 @@ func exchangeLinks(e *exchange.Exchange, forSender bool) map[string]string {
 	if !forSender && e.State.Readable() {
 		links["envelope"] = base + "/envelope"
 		links["payload"] = base + "/payload"
+		if e.State != exchange.StateAcknowledged {
+			links["ack"] = base + "/ack"
+		}
 	}
 	return links
 }
@@ -39,12 +43,35 @@ func (s *Server) declareExchange(c *fiber.Ctx) error {
 		return err
 	}
 	p := caller(c)
-	e, err := s.opts.Exchanges.Declare(c.UserContext(), p.ID, &d)
+	e, err := s.opts.Exchanges.Declare(c.UserContext(), p.ID, &d, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
+	if e.Replayed {
+		c.Set(idem.ReplayedHeader, "true")
+	}
 	c.Location("/v1/exchanges/" + e.ID)
 	return c.Status(http.StatusCreated).JSON(exchangeView(e, p.ID))
+}
+
+// POST /v1/exchanges/{id}/ack: the recipient records receipt.
+func (s *Server) ackExchange(c *fiber.Ctx) error {
+	p := caller(c)
+	e, err := s.opts.Exchanges.Acknowledge(c.UserContext(), p.ID, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(exchangeView(e, p.ID))
+}
+
+// checkIdempotencyKey refuses a malformed Idempotency-Key on any POST. The
+// services that create something honour the key; the other POSTs are
+// idempotent in themselves.
+func checkIdempotencyKey(c *fiber.Ctx) error {
+	if k := c.Get(idem.Header); k != "" && !idem.Valid(k) {
+		return fieldProblem(idem.Header, "format", "must be 1 to 255 printable ASCII characters")
+	}
+	return c.Next()
 }
 
 // GET /v1/exchanges/{id}: the sender or recipient reads the exchange.
@@ -148,7 +175,8 @@ func parseRange(h string, size int64) (exchange.Range, error) {
 	return exchange.Range{Offset: start, Length: end - start + 1}, nil
 }
 
-// GET /v1/inbox: exchanges delivered to the caller, oldest first.
+// GET /v1/inbox: exchanges delivered to the caller, oldest first, and the
+// information requests it is to handle that are still open or accepted.
 func (s *Server) inbox(c *fiber.Ctx) error {
 	q := exchange.InboxQuery{After: c.Query("after"), Limit: c.QueryInt("limit", 100)}
 	if q.Limit < 1 || q.Limit > 500 {
@@ -157,7 +185,7 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 	if st := c.Query("state"); st != "" {
 		for _, v := range strings.Split(st, ",") {
 			state := exchange.State(strings.TrimSpace(v))
-			if !state.Readable() && state != exchange.StateExpired {
+			if !state.VisibleToRecipient() {
 				return fieldProblem("state", "enum", fmt.Sprintf("%q is not one of delivered, fetched, acknowledged, expired", v))
 			}
 			q.States = append(q.States, state)
@@ -168,12 +196,21 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := api.ExchangeList{Exchanges: make([]api.Exchange, len(list))}
+	out := api.Inbox{Exchanges: make([]api.Exchange, len(list)), Requests: []api.Request{}}
 	for i, e := range list {
 		out.Exchanges[i] = exchangeView(e, p.ID)
 	}
 	if len(list) == q.Limit {
 		out.Next = list[len(list)-1].ID
+	}
+	if q.After == "" {
+		reqs, err := s.opts.Exchanges.Requests(c.UserContext(), p.ID, true, []exchange.RequestState{exchange.RequestOpen, exchange.RequestAccepted}, "", 500)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			out.Requests = append(out.Requests, r.View(s.now()))
+		}
 	}
 	return c.JSON(out)
 }

@@ -6,12 +6,15 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
+	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
@@ -76,6 +79,11 @@ const (
 	CodeTwoPersonRule    = "two-person-rule"
 	CodeAlreadyExists    = "already-registered"
 	CodeLifecycle        = "lifecycle"
+	CodeRequestNotFound  = "request-not-found"
+	CodeKeyReused        = "idempotency-key-reused"
+	CodeFieldsRefused    = "payload-fields-refused"
+	CodeMalformed        = "payload-malformed"
+	CodeExpired          = "payload-expired"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -84,10 +92,11 @@ const (
 // detail stays in Cause.
 func toError(err error) *Error {
 	var (
-		apiErr  *Error
-		fiberE  *fiber.Error
-		refused *exchange.RefusedError
-		body    *exchange.BodyError
+		apiErr        *Error
+		fiberE        *fiber.Error
+		refused       *exchange.RefusedError
+		body          *exchange.BodyError
+		fieldsRefused *minimise.RefusedError
 	)
 	if errors.As(err, &apiErr) {
 		return apiErr
@@ -121,6 +130,21 @@ func toError(err error) *Error {
 		return problem(http.StatusForbidden, CodeTwoPersonRule, "A DPO other than the agreement's author must approve it.").withCause(err)
 	case errors.Is(err, agreements.ErrTransition):
 		return problem(http.StatusConflict, CodeLifecycle, "The agreement's status does not allow this.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, idem.ErrReused):
+		return problem(http.StatusUnprocessableEntity, CodeKeyReused, "This Idempotency-Key was used for a different request.").withCause(err)
+	case errors.Is(err, exchange.ErrRequestNotFound):
+		return problem(http.StatusNotFound, CodeRequestNotFound, "No such request.").withCause(err)
+	case errors.As(err, &fieldsRefused):
+		e := problem(http.StatusUnprocessableEntity, CodeFieldsRefused, "The payload has fields this flow does not allow; nothing was stored.").withCause(err)
+		e.Detail = "fields outside the allowlist: " + strings.Join(fieldsRefused.Fields, ", ")
+		for _, f := range fieldsRefused.Fields {
+			e.Fields = append(e.Fields, api.FieldError{Field: f, Rule: "allowlist", Message: "is not in the flow's field allowlist"})
+		}
+		return e
+	case errors.Is(err, minimise.ErrFormat):
+		return problem(http.StatusBadRequest, CodeMalformed, "The payload is not well-formed for its content type; nothing was stored.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrExpired):
+		return problem(http.StatusGone, CodeExpired, "The payload's retention has ended and it was deleted.").withCause(err)
 	case errors.Is(err, exchange.ErrNotFound):
 		return problem(http.StatusNotFound, CodeExchangeNotFound, "No such exchange.").withCause(err)
 	case errors.Is(err, exchange.ErrState):

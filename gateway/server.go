@@ -24,7 +24,7 @@ import (
 
 // Exchanges is what the gateway needs of the exchange service.
 type Exchanges interface {
-	Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*exchange.Exchange, error)
+	Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration, idempotencyKey string) (*exchange.Exchange, error)
 	Upload(ctx context.Context, caller, id string, body io.Reader, contentLength int64) (*exchange.Exchange, error)
 	Get(ctx context.Context, caller, id string) (*exchange.Exchange, error)
 	Inbox(ctx context.Context, caller string, q exchange.InboxQuery) ([]*exchange.Exchange, error)
@@ -32,6 +32,11 @@ type Exchanges interface {
 	OpenPayload(ctx context.Context, caller, id string, resolve func(size int64) (exchange.Range, error)) (*exchange.Exchange, exchange.Range, io.ReadCloser, error)
 	// Check decides a declaration without storing anything: a dry run.
 	Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error)
+	Acknowledge(ctx context.Context, caller, id string) (*exchange.Exchange, error)
+	SubmitRequest(ctx context.Context, caller string, q *api.InformationRequest, idempotencyKey string) (*exchange.Request, error)
+	GetRequest(ctx context.Context, caller, id string) (*exchange.Request, error)
+	Requests(ctx context.Context, caller string, handled bool, states []exchange.RequestState, after string, limit int) ([]*exchange.Request, error)
+	RespondRequest(ctx context.Context, caller, id string, accept bool, reason string) (*exchange.Request, error)
 }
 
 // Registry returns the current snapshot of parties and agreements.
@@ -111,6 +116,7 @@ func (s *Server) routes() {
 
 	// Everything else needs a registered, active party.
 	app.Use(s.identify)
+	app.Use(checkIdempotencyKey)
 	app.Get("/.well-known/jwks.json", s.jwks)
 	v1 := app.Group("/v1")
 	v1.Get("/whoami", s.whoami)
@@ -119,8 +125,14 @@ func (s *Server) routes() {
 	v1.Put("/exchanges/:id/payload", s.uploadPayload)
 	v1.Get("/exchanges/:id/payload", s.downloadPayload)
 	v1.Get("/exchanges/:id/envelope", s.getEnvelope)
+	v1.Post("/exchanges/:id/ack", s.ackExchange)
 	v1.Get("/inbox", s.inbox)
 	v1.Post("/decisions", s.dryRun)
+	v1.Post("/requests", s.submitRequest)
+	v1.Get("/requests", s.listRequests)
+	v1.Get("/requests/:id", s.getRequest)
+	v1.Post("/requests/:id/accept", s.respondRequest(true))
+	v1.Post("/requests/:id/decline", s.respondRequest(false))
 }
 
 // Serve accepts connections on ln (a TLS listener) until Shutdown.

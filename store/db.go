@@ -38,6 +38,7 @@ type DB struct {
 	// forUpdate locks selected rows on PostgreSQL; SQLite transactions take
 	// the write lock when they begin, so it needs none.
 	forUpdate string
+	commits   *committer
 }
 
 // Open connects to the database and applies any pending migrations.
@@ -102,7 +103,9 @@ func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error
 			log.Info("applied migration", "version", r.Source.Version, "driver", driver)
 		}
 	}
-	return &DB{db: db, driver: driver, forUpdate: forUpdate}, nil
+	d := &DB{db: db, driver: driver, forUpdate: forUpdate}
+	d.commits = newCommitter(d)
+	return d, nil
 }
 
 // sqliteDSN turns a file path into a modernc.org/sqlite DSN with the
@@ -125,8 +128,11 @@ func sqliteDSN(path string) string {
 // Driver returns sqlite or postgres.
 func (d *DB) Driver() string { return d.driver }
 
-// Close closes the connection pool.
-func (d *DB) Close() error { return d.db.Close() }
+// Close finishes the changes in flight and closes the connection pool.
+func (d *DB) Close() error {
+	d.commits.close()
+	return d.db.Close()
+}
 
 // Ping checks that the database answers.
 func (d *DB) Ping(ctx context.Context) error {
@@ -141,20 +147,11 @@ type tx struct {
 	tx *sql.Tx
 }
 
-// update runs fn in a transaction and commits it if fn returns nil.
+// update runs fn in a transaction (shared with other changes by group
+// commit) and returns once it is durable, or fn's error if it failed and was
+// rolled back.
 func (d *DB) update(ctx context.Context, fn func(*tx) error) error {
-	sqlTx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	if err := fn(&tx{d: d, tx: sqlTx}); err != nil {
-		_ = sqlTx.Rollback()
-		return err
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
+	return d.commits.submit(ctx, fn)
 }
 
 // querier is what *sql.DB and *sql.Tx share.

@@ -24,20 +24,20 @@ var (
 
 const exchangeColumns = `id, state, sender, recipient, agreement_id, agreement_version, meta, decision,
 	payload_size, payload_sha256, ciphertext_size, object_key, object_version, envelope,
-	created_at, updated_at, delivered_at`
+	created_at, updated_at, delivered_at, acknowledged_at, expires_at, request_id`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanExchange(row scanner) (*exchange.Exchange, error) {
 	var (
-		e                     exchange.Exchange
-		state, meta, decision string
-		envelope              string
-		delivered             sql.NullTime
+		e                         exchange.Exchange
+		state, meta, decision     string
+		envelope                  string
+		delivered, acked, expires sql.NullTime
 	)
 	err := row.Scan(&e.ID, &state, &e.Sender, &e.Recipient, &e.AgreementID, &e.AgreementVersion, &meta, &decision,
 		&e.Payload.Size, &e.Payload.SHA256, &e.Payload.CiphertextSize, &e.Payload.ObjectKey, &e.Payload.ObjectVersion, &envelope,
-		&e.CreatedAt, &e.UpdatedAt, &delivered)
+		&e.CreatedAt, &e.UpdatedAt, &delivered, &acked, &expires, &e.RequestID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.ErrNotFound
 	}
@@ -55,9 +55,7 @@ func scanExchange(row scanner) (*exchange.Exchange, error) {
 		e.Envelope = []byte(envelope)
 	}
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
-	if delivered.Valid {
-		e.DeliveredAt = delivered.Time.UTC()
-	}
+	e.DeliveredAt, e.AcknowledgedAt, e.ExpiresAt = timeOf(delivered), timeOf(acked), timeOf(expires)
 	return &e, nil
 }
 
@@ -112,10 +110,10 @@ func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
 		return err
 	}
 	_, err = t.tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeColumns+`) VALUES
-		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.ID, string(e.State), e.Sender, e.Recipient, e.AgreementID, e.AgreementVersion, meta, decision,
 		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion, string(e.Envelope),
-		utc(e.CreatedAt), utc(e.UpdatedAt), nullTime(e.DeliveredAt))
+		utc(e.CreatedAt), utc(e.UpdatedAt), nullTime(e.DeliveredAt), nullTime(e.AcknowledgedAt), nullTime(e.ExpiresAt), e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: create exchange: %w", err)
 	}
@@ -133,11 +131,12 @@ func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
 	}
 	res, err := t.tx.ExecContext(ctx, `UPDATE exchanges SET state = $2, agreement_id = $3, agreement_version = $4,
 		meta = $5, decision = $6, payload_size = $7, payload_sha256 = $8, ciphertext_size = $9,
-		object_key = $10, object_version = $11, envelope = $12, updated_at = $13, delivered_at = $14
+		object_key = $10, object_version = $11, envelope = $12, updated_at = $13, delivered_at = $14,
+		acknowledged_at = $15, expires_at = $16, request_id = $17
 		WHERE id = $1`,
 		e.ID, string(e.State), e.AgreementID, e.AgreementVersion, meta, decision,
 		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion,
-		string(e.Envelope), utc(e.UpdatedAt), nullTime(e.DeliveredAt))
+		string(e.Envelope), utc(e.UpdatedAt), nullTime(e.DeliveredAt), nullTime(e.AcknowledgedAt), nullTime(e.ExpiresAt), e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: save exchange: %w", err)
 	}
@@ -164,4 +163,29 @@ func (d *DB) CountExchanges(ctx context.Context) (int, error) {
 	var n int
 	err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM exchanges").Scan(&n)
 	return n, err
+}
+
+func timeOf(t sql.NullTime) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return t.Time.UTC()
+}
+
+func (s exchangeStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	rows, err := s.d.db.QueryContext(ctx, `SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1
+		ORDER BY expires_at LIMIT $2`, utc(before), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwe"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 )
 
 // Media types of the sealed manifest.
@@ -36,8 +38,8 @@ type Manifest struct {
 	Purpose     string    `json:"purpose"`
 	ContentType string    `json:"content_type"`
 	RequestRef  string    `json:"request_ref,omitempty"`
-	// Minimised records the field policy applied before sealing, if any.
-	Minimised string `json:"minimised,omitempty"`
+	// Minimised says how a structured payload was minimised before sealing.
+	Minimised *minimise.Report `json:"minimised,omitempty"`
 
 	Plaintext  Digest     `json:"plaintext"`
 	Ciphertext Digest     `json:"ciphertext"`

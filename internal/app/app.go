@@ -49,6 +49,9 @@ type App struct {
 	trustMu  sync.Mutex
 	trustFor *agreements.Registry
 	trust    *certs.TrustStore
+
+	sweepStop chan struct{}
+	sweepDone chan struct{}
 }
 
 // NewLogger returns the operational logger the configuration asks for.
@@ -89,23 +92,34 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	subjectKey, err := ReadSubjectKey(cfg.Keys.SubjectKeyFile)
+	subjectKey, err := ReadHexKey(cfg.Keys.SubjectKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.subject_key_file: %w", err)
+	}
+	pseudonymKey, err := ReadHexKey(cfg.Keys.PseudonymKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("keys.pseudonym_key_file: %w", err)
 	}
 
 	a.Objects, err = objectstore.New(objectstore.Config{
 		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: cfg.Objects.Bucket,
 		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
-		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile,
+		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: cfg.Retention.LockMode,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("objects: %w", err)
 	}
 	if cfg.Objects.CreateBucket {
-		if err := a.Objects.EnsureBucket(ctx, false); err != nil {
+		if err := a.Objects.EnsureBucket(ctx, true); err != nil {
 			return nil, fmt.Errorf("objects: create bucket %s: %w", cfg.Objects.Bucket, err)
 		}
+	}
+	locked, err := a.Objects.DetectObjectLock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("objects: bucket %s: %w", cfg.Objects.Bucket, err)
+	}
+	if !locked {
+		log.Warn("the payload bucket has no Object Lock; payloads are kept without retention locks", "bucket", cfg.Objects.Bucket)
 	}
 	a.DB, err = store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, log)
 	if err != nil {
@@ -115,9 +129,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Registry = a.DB.Registry(policy)
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
 	a.Service = exchange.New(exchange.Config{
-		Issuer:         cfg.Issuer,
-		MaxPayloadSize: int64(cfg.Limits.MaxPayloadSize),
-		SubjectKey:     subjectKey,
+		Issuer:           cfg.Issuer,
+		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
+		SubjectKey:       subjectKey,
+		PseudonymKey:     pseudonymKey,
+		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
 	opts := gateway.Options{
 		TrustDomain: cfg.TrustDomain,
@@ -149,8 +165,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// ReadSubjectKey reads the hex-encoded HMAC key for subject identifiers.
-func ReadSubjectKey(path string) ([]byte, error) {
+// ReadHexKey reads a hex-encoded key of at least 32 bytes.
+func ReadHexKey(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -239,7 +255,9 @@ func (a *App) Listen() (*Listeners, error) {
 }
 
 // Serve serves on the listeners until Shutdown; it returns when either stops.
+// The retention sweeper runs beside them.
 func (a *App) Serve(l *Listeners) error {
+	a.startSweeper()
 	errs := make(chan error, 2)
 	go func() { errs <- a.Server.Serve(l.Partner) }()
 	if l.Admin != nil {
@@ -250,6 +268,7 @@ func (a *App) Serve(l *Listeners) error {
 
 // Shutdown stops the servers gracefully and closes the stores.
 func (a *App) Shutdown(ctx context.Context) error {
+	a.stopSweeper()
 	err := a.Server.Shutdown(ctx)
 	if a.Admin != nil {
 		err = errors.Join(err, a.Admin.Shutdown(ctx))
@@ -263,4 +282,55 @@ func (a *App) Close() error {
 		return a.DB.Close()
 	}
 	return nil
+}
+
+// startSweeper deletes payloads whose retention has ended, and forgets old
+// idempotency keys, every retention.sweep_interval.
+func (a *App) startSweeper() {
+	every := a.Config.Retention.SweepInterval
+	if every <= 0 || a.sweepStop != nil {
+		return
+	}
+	a.sweepStop, a.sweepDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(a.sweepDone)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-a.sweepStop:
+				return
+			case <-t.C:
+				a.SweepOnce(context.Background())
+			}
+		}
+	}()
+}
+
+func (a *App) stopSweeper() {
+	if a.sweepStop != nil {
+		close(a.sweepStop)
+		<-a.sweepDone
+		a.sweepStop = nil
+	}
+}
+
+// SweepOnce runs one sweep: expired payloads, then old idempotency keys.
+func (a *App) SweepOnce(ctx context.Context) {
+	for {
+		n, err := a.Service.Sweep(ctx, 100)
+		if err != nil {
+			a.Log.Warn("retention sweep failed", logkey.Error, err)
+			break
+		}
+		if n > 0 {
+			a.Log.Info("deleted payloads whose retention ended", "count", n)
+		}
+		if n < 100 {
+			break
+		}
+	}
+	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
+		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)
+	}
 }

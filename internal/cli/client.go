@@ -71,7 +71,8 @@ GATEHOUSE_CLIENT_KEY and GATEHOUSE_CLIENT_CA.`,
 	pf.StringVar(&f.key, "key", "", "your party's client key (PEM)")
 	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (PEM)")
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
-	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f))
+	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f), newAckCmd(f),
+		newRequestCmd(f), newStatusCmd(f), newRespondCmd(f, true), newRespondCmd(f, false))
 	return cmd
 }
 
@@ -246,20 +247,40 @@ func newInboxCmd(f *clientFlags) *cobra.Command {
 			if f.json {
 				return printJSON(cmd.OutOrStdout(), l)
 			}
+			w := cmd.OutOrStdout()
 			if len(l.Exchanges) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "no exchanges")
-				return nil
+				fmt.Fprintln(w, "no exchanges")
+			} else {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "EXCHANGE\tSTATE\tFROM\tAGREEMENT\tPURPOSE\tSIZE\tDELIVERED")
+				for _, e := range l.Exchanges {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Sender, e.Agreement, e.Purpose,
+						humanBytes(e.Payload.Size), e.DeliveredAt.Format("2006-01-02 15:04"))
+				}
+				if l.Next != "" {
+					fmt.Fprintf(tw, "more: --after %s\n", l.Next)
+				}
+				if err := tw.Flush(); err != nil {
+					return err
+				}
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tSTATE\tFROM\tAGREEMENT\tPURPOSE\tSIZE\tDELIVERED")
-			for _, e := range l.Exchanges {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Sender, e.Agreement, e.Purpose,
-					humanBytes(e.Payload.Size), e.DeliveredAt.Format("2006-01-02 15:04"))
+			if len(l.Requests) > 0 {
+				fmt.Fprintln(w)
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "REQUEST\tSTATE\tFROM\tAGREEMENT\tURGENCY\tDEADLINE\tDATA SOUGHT")
+				for _, r := range l.Requests {
+					deadline := "-"
+					if r.Deadline != nil {
+						deadline = r.Deadline.Format("2006-01-02 15:04")
+						if r.Overdue {
+							deadline += " OVERDUE"
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.State, r.Requester, r.Agreement, r.Urgency, deadline, r.DataSought)
+				}
+				return tw.Flush()
 			}
-			if l.Next != "" {
-				fmt.Fprintf(tw, "more: --after %s\n", l.Next)
-			}
-			return tw.Flush()
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&after, "after", "", "list exchanges after this id")
@@ -315,20 +336,12 @@ against the signed manifest. --out gets the file only if every check passes.`,
 				}
 				return nil
 			}
-			// Write beside the target and rename only when every check passed.
-			tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".part-*")
+			// Resumable: the ciphertext is kept beside the target until every
+			// check passed; running fetch again resumes an interrupted download.
+			m, err := c.Download(cmd.Context(), id, key, out, func(r io.Reader, size int64) io.Reader {
+				return newProgress(cmd.ErrOrStderr(), "downloading", size, r)
+			})
 			if err != nil {
-				return err
-			}
-			defer os.Remove(tmp.Name())
-			m, err := fetch(tmp)
-			if cerr := tmp.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return err
-			}
-			if err := os.Rename(tmp.Name(), out); err != nil {
 				return err
 			}
 			if f.json {
@@ -364,4 +377,171 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func newAckCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "ack EXCHANGE-ID",
+		Short: "Record that you received an exchange",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			e, err := c.Acknowledge(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), e)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exchange %s acknowledged at %s\n", e.ID, e.AcknowledgedAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+}
+
+func newRequestCmd(f *clientFlags) *cobra.Command {
+	var (
+		q                api.InformationRequest
+		subjects         []string
+		authoriser, rank string
+		deadline         string
+	)
+	cmd := &cobra.Command{
+		Use:   "request",
+		Short: "Ask the council for information (e.g. a police Schedule 2 request)",
+		Long: `Ask the council for information under an agreement. The gateway decides the
+request at once (a refusal prints the failing checks) and routes it to the
+council service that handles it; follow it with 'gatehouse client status ID'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			for _, s := range subjects {
+				typ, val, ok := strings.Cut(s, "=")
+				if !ok {
+					return fmt.Errorf("--subject %q: want TYPE=VALUE, e.g. nino=QQ123456C", s)
+				}
+				q.Subjects = append(q.Subjects, api.Subject{Type: typ, Value: val})
+			}
+			if authoriser != "" || rank != "" {
+				q.Authoriser = &api.Authoriser{Name: authoriser, Rank: rank}
+			}
+			if deadline != "" {
+				t, err := time.Parse(time.RFC3339, deadline)
+				if err != nil {
+					if t, err = time.Parse("2006-01-02", deadline); err != nil {
+						return fmt.Errorf("--deadline %q: want 2006-01-02 or RFC 3339", deadline)
+					}
+				}
+				q.Deadline = &t
+			}
+			r, err := c.Request(cmd.Context(), &q)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "request %s %s; routed to %s under %s\n", r.ID, r.State, r.Handler, r.Agreement)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&q.Agreement, "agreement", "", "agreement id")
+	fl.StringVar(&q.To, "to", "", "the council service to ask (default: the agreement's handler)")
+	fl.StringVar(&q.Purpose, "purpose", "", "purpose code")
+	fl.StringVar(&q.LawfulBasis, "basis", "", "UK GDPR Art 6 basis")
+	fl.StringSliceVar(&q.SpecialCategory, "special-category", nil, "Art 9 and DPA Sch 1 conditions")
+	fl.StringSliceVar(&q.CriminalOffence, "criminal-offence", nil, "Art 10 and DPA Sch 1 conditions")
+	fl.StringVar(&q.Exemption, "exemption", "", "DPA Sch 2 exemption, e.g. DPA-S2-P1-2")
+	fl.StringSliceVar(&q.DataCategories, "category", nil, "data categories sought")
+	fl.StringVar(&q.DataSought, "data-sought", "", "what information is sought")
+	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE=VALUE (repeatable)")
+	fl.StringVar(&q.Offence, "offence", "", "the offence under investigation")
+	fl.BoolVar(&q.WouldPrejudice, "would-prejudice", false, "not disclosing would prejudice the prevention or detection of crime")
+	fl.StringVar(&q.StatutoryPower, "statutory-power", "", "the power relied on")
+	fl.StringVar(&q.Necessity, "necessity", "", "why the information is necessary")
+	fl.StringVar(&authoriser, "authoriser", "", "name of the authorising officer")
+	fl.StringVar(&rank, "rank", "", "rank of the authorising officer")
+	fl.StringVar(&q.Urgency, "urgency", "", "routine, urgent or emergency")
+	fl.StringVar(&deadline, "deadline", "", "when the answer is needed (2006-01-02 or RFC 3339)")
+	fl.StringVar(&q.Reference, "reference", "", "your own reference")
+	return cmd
+}
+
+func newStatusCmd(f *clientFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status REQUEST-ID",
+		Short: "Show where a request stands",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.RequestStatus(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "request %s: %s\n  from %s to %s under %s\n  sought: %s\n", r.ID, r.State, r.Requester, r.Handler, r.Agreement, r.DataSought)
+			if r.Deadline != nil {
+				fmt.Fprintf(w, "  deadline: %s", r.Deadline.Format(time.RFC3339))
+				if r.Overdue {
+					fmt.Fprint(w, " (overdue)")
+				}
+				fmt.Fprintln(w)
+			}
+			if r.Reason != "" {
+				fmt.Fprintf(w, "  handler says: %s\n", r.Reason)
+			}
+			for _, e := range r.Exchanges {
+				fmt.Fprintf(w, "  answered by exchange %s\n", e)
+			}
+			return nil
+		},
+	}
+}
+
+func newRespondCmd(f *clientFlags, accept bool) *cobra.Command {
+	var reason string
+	use, short := "decline REQUEST-ID --reason TEXT", "Decline a request you handle, telling the requester why"
+	if accept {
+		use, short = "accept REQUEST-ID", "Accept a request you handle (answer it with 'send --request-ref ID')"
+	}
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			var r *api.Request
+			if accept {
+				r, err = c.Accept(cmd.Context(), args[0], reason)
+			} else {
+				r, err = c.Decline(cmd.Context(), args[0], reason)
+			}
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "request %s is now %s\n", r.ID, r.State)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "the reason (or a note when accepting), shown to the requester")
+	return cmd
 }

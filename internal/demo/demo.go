@@ -86,7 +86,7 @@ func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[strin
 		}
 	}
 	for _, a := range Agreements() {
-		reg, err := svc.Register(ctx, admin, a)
+		reg, err := svc.Register(ctx, admin, a, "")
 		if err != nil {
 			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
 		}

@@ -130,13 +130,12 @@ func Prepare(dir string, o Options) (*Env, error) {
 	if err := writeJWKS(e.AdminTokenKeyFile(), filepath.Join(dir, "keys", "admin-jwks.json")); err != nil {
 		return nil, err
 	}
-	subject := filepath.Join(dir, "keys", "subject.key")
-	if !exists(subject) {
-		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, err
+	for _, name := range []string{"subject.key", "pseudonym.key"} {
+		path := filepath.Join(dir, "keys", name)
+		if exists(path) {
+			continue
 		}
-		if err := os.WriteFile(subject, []byte(hex.EncodeToString(k)+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(path, []byte(RandomSecret(32)+"\n"), 0o600); err != nil {
 			return nil, err
 		}
 	}
@@ -163,7 +162,7 @@ func Prepare(dir string, o Options) (*Env, error) {
 			Endpoint: o.ObjectsEndpoint, Bucket: bucket,
 			AccessKey: o.AccessKey, SecretKey: o.SecretKey, CreateBucket: true,
 		},
-		Keys: config.Keys{SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key"},
+		Keys: config.Keys{SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key", PseudonymKeyFile: "keys/pseudonym.key"},
 		Admin: config.Admin{
 			Listen:   o.AdminListen,
 			JWKSFile: "keys/admin-jwks.json",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
+	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/app"
@@ -182,4 +183,15 @@ func HTTPClient(t testing.TB, caFile string) *http.Client {
 		t.Fatal("no CA certificate in " + caFile)
 	}
 	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+}
+
+// PartyHTTPClient returns a plain HTTP client that connects as party, for
+// tests that speak HTTP directly.
+func PartyHTTPClient(t testing.TB, g *Gateway, party string) *http.Client {
+	t.Helper()
+	cfg, err := certs.ClientConfig(g.Env.CertFile(party), g.Env.KeyFile(party), g.Env.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: cfg}}
 }

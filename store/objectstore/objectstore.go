@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -31,6 +32,9 @@ type Config struct {
 	CAFile string
 	// PartSize is the multipart upload part size; one part is buffered at a time.
 	PartSize uint64
+	// LockMode is the Object Lock mode for payload retention: governance
+	// (default) or compliance. It applies only if the bucket has Object Lock.
+	LockMode string
 }
 
 // Store is an S3 bucket of sealed payloads.
@@ -38,6 +42,9 @@ type Store struct {
 	c        *minio.Client
 	bucket   string
 	partSize uint64
+	// lockMode is the Object Lock retention mode for payloads; empty when
+	// the bucket has no Object Lock.
+	lockMode minio.RetentionMode
 }
 
 var _ exchange.Objects = (*Store)(nil)
@@ -76,7 +83,35 @@ func New(cfg Config) (*Store, error) {
 	if part == 0 {
 		part = DefaultPartSize
 	}
-	return &Store{c: c, bucket: cfg.Bucket, partSize: part}, nil
+	st := &Store{c: c, bucket: cfg.Bucket, partSize: part}
+	switch cfg.LockMode {
+	case "", "governance":
+		st.lockMode = minio.Governance
+	case "compliance":
+		st.lockMode = minio.Compliance
+	default:
+		return nil, fmt.Errorf("object lock mode %q is not governance or compliance", cfg.LockMode)
+	}
+	return st, nil
+}
+
+// DetectObjectLock asks whether the bucket has Object Lock; if not, payloads
+// are stored without retention (and the sweeper still deletes them on time).
+func (s *Store) DetectObjectLock(ctx context.Context) (bool, error) {
+	enabled, _, _, _, err := s.c.GetObjectLockConfig(ctx, s.bucket)
+	if err != nil {
+		code := minio.ToErrorResponse(err).Code
+		if code == "ObjectLockConfigurationNotFoundError" || code == "NoSuchObjectLockConfiguration" {
+			s.lockMode = ""
+			return false, nil
+		}
+		return false, err
+	}
+	if enabled != "Enabled" {
+		s.lockMode = ""
+		return false, nil
+	}
+	return true, nil
 }
 
 // Bucket returns the bucket name.
@@ -110,23 +145,34 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Put stores exactly size bytes of r under key. Large objects go up in
-// parts, one buffered at a time; a failed multipart upload is aborted, so no
-// partial object remains.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64) (exchange.ObjectInfo, error) {
-	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
-		ContentType: "application/octet-stream",
-		PartSize:    s.partSize,
-		NumThreads:  1,
-	})
+// Put stores r under key: exactly size bytes, or to EOF if size < 0. Large
+// objects go up in parts, one part buffered at a time; a failed multipart
+// upload is aborted, so no partial object remains. If the bucket has Object
+// Lock and retainUntil is set, the object is locked until then.
+//
+// The payload is already sealed (authenticated encryption), so the request
+// is not signed over its content (UNSIGNED-PAYLOAD); a CRC32C trailer still
+// guards the transfer.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, retainUntil time.Time) (exchange.ObjectInfo, error) {
+	opts := minio.PutObjectOptions{
+		ContentType:          "application/octet-stream",
+		PartSize:             s.partSize,
+		NumThreads:           1,
+		DisableContentSha256: true,
+	}
+	if s.lockMode != "" && !retainUntil.IsZero() {
+		opts.Mode = s.lockMode
+		opts.RetainUntilDate = retainUntil.UTC()
+	}
+	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
 		return exchange.ObjectInfo{}, err
 	}
-	if info.Size != size {
+	if size >= 0 && info.Size != size {
 		_ = s.Remove(context.WithoutCancel(ctx), key, info.VersionID)
 		return exchange.ObjectInfo{}, fmt.Errorf("object store took %d bytes, want %d", info.Size, size)
 	}
-	return exchange.ObjectInfo{Bucket: s.bucket, Key: key, Version: info.VersionID}, nil
+	return exchange.ObjectInfo{Bucket: s.bucket, Key: key, Version: info.VersionID, Size: info.Size}, nil
 }
 
 // ErrNoObject is returned when the object is not in the store.
@@ -162,8 +208,10 @@ func (s *Store) Get(ctx context.Context, key, version string, offset, length int
 }
 
 // Remove deletes one version of an object (the latest if version is empty).
+// Under governance-mode Object Lock it bypasses the retention: the gateway
+// removes only objects whose retention has passed or that never delivered.
 func (s *Store) Remove(ctx context.Context, key, version string) error {
-	return s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: version})
+	return s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{VersionID: version, GovernanceBypass: s.lockMode == minio.Governance})
 }
 
 // Exists reports whether any version of key exists; for tests and checks.

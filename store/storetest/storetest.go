@@ -29,6 +29,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("audit-atomic-with-change", func(t *testing.T) { testAuditAtomic(t, open(t)) })
 	t.Run("audit-append-only", func(t *testing.T) { testAuditAppendOnly(t, open(t)) })
 	t.Run("audit-concurrent", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
+	t.Run("group-commit-isolation", func(t *testing.T) { testBatchIsolation(t, open(t)) })
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
 }
@@ -308,14 +309,14 @@ func testRegistryService(t *testing.T, db *store.DB) {
 		Flows: []agreements.Flow{{From: []string{"council.fraud"}, To: []string{"cabinet-office.nfi"}, Purposes: []string{"public-funds-audit"},
 			LawfulBases: []string{"A6-1-c"}, DataCategories: []string{"identity"}}},
 	}
-	v1, err := svc.Register(ctx, admin, doc)
+	v1, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 1, v1.Version)
 	_, err = svc.Approve(ctx, dpo, "nfi", 0)
 	require.NoError(t, err)
 	_, err = svc.Activate(ctx, admin, "nfi", 0)
 	require.NoError(t, err)
-	v2, err := svc.Register(ctx, admin, doc)
+	v2, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, v2.Version)
 	_, err = svc.Approve(ctx, dpo, "nfi", 2)
@@ -342,4 +343,49 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	require.ErrorIs(t, err, agreements.ErrNotFound)
 	// Two parties, six lifecycle steps, two suspensions: each audited.
 	require.Equal(t, int64(2+6+2), verifyAll(t, db))
+}
+
+// testBatchIsolation: changes that share a group commit succeed or fail on
+// their own; a failed one leaves no trace, the others are durable.
+func testBatchIsolation(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	const n = 64
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Update(ctx, func(tx exchange.Tx) error {
+				if err := tx.AppendAudit(ctx, entry(fmt.Sprintf("unit-%d", i))); err != nil {
+					return err
+				}
+				if err := tx.CreateExchange(ctx, newExchange(fmt.Sprintf("02-%03d", i), "dwp", exchange.StateDeclared)); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return fmt.Errorf("unit %d fails", i)
+				}
+				if i%5 == 0 {
+					// A SQL error mid-change (a duplicate key) must not
+					// poison the other changes in the batch.
+					return tx.CreateExchange(ctx, newExchange(fmt.Sprintf("02-%03d", i), "dwp", exchange.StateDeclared))
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	want := 0
+	for i, err := range errs {
+		_, getErr := s.Exchange(ctx, fmt.Sprintf("02-%03d", i))
+		if i%3 == 0 || i%5 == 0 {
+			require.Error(t, err, "unit %d", i)
+			require.ErrorIs(t, getErr, exchange.ErrNotFound, "unit %d left its exchange", i)
+			continue
+		}
+		require.NoError(t, err, "unit %d", i)
+		require.NoError(t, getErr, "unit %d", i)
+		want++
+	}
+	require.Equal(t, int64(want), verifyAll(t, db), "only the successful changes are in the chain")
 }

@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+)
+
+// scheduleTwoRequest is a police request under DPA 2018 Sch 2 para 2.
+func scheduleTwoRequest() *api.InformationRequest {
+	deadline := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	return &api.InformationRequest{
+		Agreement: "police-crime", Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e",
+		Exemption: "DPA-S2-P1-2", DataCategories: []string{"identity", "address-history"},
+		DataSought: "Current and previous addresses held for council tax",
+		Subjects:   []api.Subject{{Type: "name-dob", Value: "Jane Doe 1990-04-01"}},
+		Offence:    "Burglary, crime ref NP/26/88812", StatutoryPower: "DPA 2018 Sch 2 para 2",
+		Necessity:  "Suspect has left her known address; needed to locate and arrest",
+		Authoriser: &api.Authoriser{Name: "DI R. Shaw", Rank: "inspector"}, Urgency: "urgent",
+		Deadline: &deadline, Reference: "NP-REQ-5521",
+	}
+}
+
+func TestInformationRequestIsRoutedAnsweredAndFollowed(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	police, legal := gw.Client(t, "police.northshire"), gw.Client(t, "council.legal")
+
+	r, err := police.Request(ctx, scheduleTwoRequest())
+	require.NoError(t, err)
+	require.Equal(t, "open", r.State)
+	require.Equal(t, "council.legal", r.Handler, "routed to the agreement's handler")
+	require.Equal(t, "police-crime@1", r.Agreement)
+
+	// The handler finds it in its inbox; others cannot see it.
+	inbox, err := legal.Inbox(ctx, "", 0)
+	require.NoError(t, err)
+	require.Len(t, inbox.Requests, 1)
+	require.Equal(t, r.ID, inbox.Requests[0].ID)
+	require.Equal(t, "Current and previous addresses held for council tax", inbox.Requests[0].DataSought)
+	_, err = gw.Client(t, "dwp").RequestStatus(ctx, r.ID)
+	requireProblem(t, err, http.StatusNotFound, "request-not-found")
+	_, err = police.Accept(ctx, r.ID, "")
+	requireProblem(t, err, http.StatusNotFound, "request-not-found")
+	_, err = legal.Decline(ctx, r.ID, "")
+	requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+
+	accepted, err := legal.Accept(ctx, r.ID, "Checking council tax records")
+	require.NoError(t, err)
+	require.Equal(t, "accepted", accepted.State)
+
+	// The answer is an exchange that references the request.
+	answer := policeDisclosure(5)
+	answer.RequestRef = r.ID
+	answer.Subjects = []api.Subject{{Type: "name-dob", Value: "Jane Doe 1990-04-01"}}
+	answer.DataCategories = []string{"identity", "address-history"}
+	e, err := legal.Send(ctx, answer, strings.NewReader("addrs"))
+	require.NoError(t, err)
+	require.Equal(t, r.ID, e.RequestID)
+
+	status, err := police.RequestStatus(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "answered", status.State)
+	require.Equal(t, []string{e.ID}, status.Exchanges)
+	require.Equal(t, "Checking council tax records", status.Reason)
+	var out bytes.Buffer
+	_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err)
+	require.Equal(t, "addrs", out.String())
+
+	// Only the handler may answer, and only to the requester.
+	wrong := policeDisclosure(5)
+	wrong.RequestRef = r.ID
+	_, err = gw.Client(t, "council.revenues").Declare(ctx, wrong)
+	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	require.Equal(t, "request_ref", p.Errors[0].Field)
+
+	types := adminEntries(t, gw)
+	require.Len(t, types["request.decided"], 1)
+	require.Len(t, types["request.accepted"], 1)
+	require.Len(t, types["request.answered"], 1)
+	require.NotContains(t, types["request.decided"][0].Subjects[0], "Jane")
+}
+
+func TestRequestsAreDecidedLikeDisclosures(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	police := gw.Client(t, "police.northshire")
+
+	trawl := scheduleTwoRequest()
+	trawl.Subjects = nil
+	_, err := police.Request(ctx, trawl)
+	requireFailed(t, err, "subjects.named")
+
+	junior := scheduleTwoRequest()
+	junior.Authoriser.Rank = "constable"
+	_, err = police.Request(ctx, junior)
+	requireFailed(t, err, "authoriser.rank")
+
+	vague := scheduleTwoRequest()
+	vague.Offence = ""
+	_, err = police.Request(ctx, vague)
+	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	require.Equal(t, "offence", p.Errors[0].Field)
+
+	prejudice := scheduleTwoRequest()
+	prejudice.Offence, prejudice.WouldPrejudice = "", true
+	_, err = police.Request(ctx, prejudice)
+	require.NoError(t, err)
+
+	// DWP has no agreement to ask under.
+	_, err = gw.Client(t, "dwp").Request(ctx, scheduleTwoRequest())
+	requireProblem(t, err, http.StatusBadRequest, "invalid-request") // no handler for dwp in police-crime
+
+	// A declined request tells the requester why, and cannot then be answered.
+	r, err := police.Request(ctx, scheduleTwoRequest())
+	require.NoError(t, err)
+	legal := gw.Client(t, "council.legal")
+	_, err = legal.Decline(ctx, r.ID, "No record of this person")
+	require.NoError(t, err)
+	again, err := legal.Decline(ctx, r.ID, "No record of this person")
+	require.NoError(t, err, "declining twice changes nothing")
+	require.Equal(t, "declined", again.State)
+	status, err := police.RequestStatus(ctx, r.ID)
+	require.NoError(t, err)
+	require.Equal(t, "declined", status.State)
+	require.Equal(t, "No record of this person", status.Reason)
+	answer := policeDisclosure(5)
+	answer.RequestRef = r.ID
+	_, err = legal.Declare(ctx, answer)
+	requireProblem(t, err, http.StatusConflict, "exchange-state")
+
+	sent, err := police.Requests(ctx, false)
+	require.NoError(t, err)
+	require.Len(t, sent.Requests, 2)
+	received, err := legal.Requests(ctx, true, "declined")
+	require.NoError(t, err)
+	require.Len(t, received.Requests, 1)
+}

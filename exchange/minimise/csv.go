@@ -1,0 +1,94 @@
+package minimise
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+)
+
+// copyCSV minimises a CSV payload with a header row: the header names the
+// fields; columns outside the allowlist are stripped (or refused, which is
+// decided from the header alone, before any record is read).
+func copyCSV(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
+	cr := csv.NewReader(lim)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err != nil {
+		return csvErr(err, "the CSV payload has no header row")
+	}
+	header = slices.Clone(header) // the reader reuses its record slice
+	lim.next()
+	// Field names: the header's cells, trimmed, without a byte-order mark.
+	fields := make([]string, len(header))
+	for i, h := range header {
+		fields[i] = strings.TrimSpace(h)
+	}
+	if len(fields) > 0 {
+		fields[0] = strings.TrimPrefix(fields[0], "\ufeff")
+	}
+	var (
+		keep   []int
+		pseudo = make([]bool, len(header))
+		names  []string
+		extra  []string
+	)
+	for i, name := range fields {
+		k, ps := p.keep(name)
+		if !k {
+			extra = append(extra, name)
+			r.stripped[name] = true
+			continue
+		}
+		keep = append(keep, i)
+		pseudo[i] = ps
+		names = append(names, header[i])
+	}
+	if len(extra) > 0 && p.OnExtra == Refuse {
+		return &RefusedError{Fields: extra}
+	}
+	cw := csv.NewWriter(dst)
+	if err := cw.Write(names); err != nil {
+		return err
+	}
+	out := make([]string, len(keep))
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return csvErr(err, "")
+		}
+		lim.next()
+		r.Records++
+		for j, i := range keep {
+			v := rec[i]
+			if pseudo[i] && v != "" {
+				r.pseudonymised[fields[i]] = true
+				v = Pseudonym(p.Key, v)
+			}
+			out[j] = v
+		}
+		if err := cw.Write(out); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func csvErr(err error, msg string) error {
+	var pe *csv.ParseError
+	switch {
+	case errors.As(err, &pe):
+		return fmt.Errorf("%w: CSV %v", ErrFormat, pe)
+	case errors.Is(err, errRecordTooLarge):
+		return err
+	case errors.Is(err, io.EOF) && msg != "":
+		return fmt.Errorf("%w: %s", ErrFormat, msg)
+	}
+	return err
+}

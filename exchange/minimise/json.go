@@ -1,0 +1,135 @@
+package minimise
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// copyJSON minimises a JSON payload: an array of objects, or one object. Each
+// object is a record; its top-level fields are kept, pseudonymised or
+// stripped. Field order is kept.
+func copyJSON(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
+	w := bufio.NewWriterSize(dst, 64<<10)
+	dec := json.NewDecoder(lim)
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonErr(err, "the payload is empty or not JSON")
+	}
+	switch tok {
+	case json.Delim('['):
+		w.WriteByte('[')
+		for first := true; dec.More(); first = false {
+			if !first {
+				w.WriteByte(',')
+			}
+			if err := copyObject(w, dec, p, r); err != nil {
+				return err
+			}
+			lim.next()
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return jsonErr(err, "the array is not closed")
+		}
+		w.WriteByte(']')
+	case json.Delim('{'):
+		if err := copyFields(w, dec, p, r); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w: JSON payloads must be an object or an array of objects", ErrFormat)
+	}
+	// Only white space may follow.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: unexpected data after the JSON value", ErrFormat)
+	}
+	return w.Flush()
+}
+
+func jsonErr(err error, msg string) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Errorf("%w: JSON syntax error at byte %d: %v", ErrFormat, syn.Offset, syn)
+	}
+	if errors.Is(err, errRecordTooLarge) {
+		return err
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s", ErrFormat, msg)
+	}
+	return err // a read error from the body
+}
+
+// copyObject expects an object next in dec and minimises it.
+func copyObject(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonErr(err, "a record is cut short")
+	}
+	if tok != json.Delim('{') {
+		return fmt.Errorf("%w: record %d is not a JSON object", ErrFormat, r.Records+1)
+	}
+	return copyFields(w, dec, p, r)
+}
+
+// copyFields copies the fields of an object whose '{' was just read.
+func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error {
+	r.Records++
+	w.WriteByte('{')
+	wrote := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonErr(err, "a record is cut short")
+		}
+		name, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return jsonErr(err, "a record is cut short")
+		}
+		keep, pseudo := p.keep(name)
+		if !keep {
+			if p.OnExtra == Refuse {
+				return &RefusedError{Fields: []string{name}}
+			}
+			r.stripped[name] = true
+			continue
+		}
+		if wrote {
+			w.WriteByte(',')
+		}
+		wrote = true
+		key, _ := json.Marshal(name)
+		w.Write(key)
+		w.WriteByte(':')
+		if pseudo && !bytes.Equal(raw, []byte("null")) {
+			r.pseudonymised[name] = true
+			v, _ := json.Marshal(Pseudonym(p.Key, scalarText(raw)))
+			w.Write(v)
+			continue
+		}
+		w.Write(raw)
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return jsonErr(err, "a record is cut short")
+	}
+	return w.WriteByte('}')
+}
+
+// scalarText is the text a pseudonym is computed from: a string's value, or
+// any other JSON value's compact text.
+func scalarText(raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return s
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err == nil {
+		return buf.String()
+	}
+	return string(raw)
+}

@@ -1,0 +1,186 @@
+// Package minimise cuts structured payloads (JSON and CSV) down to the fields
+// a flow allows and replaces identifying fields with keyed pseudonyms, as a
+// stream: one record in memory at a time.
+package minimise
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// Formats.
+const (
+	JSON = "json"
+	CSV  = "csv"
+)
+
+// Modes for fields outside the allowlist.
+const (
+	Strip  = "strip"
+	Refuse = "refuse"
+)
+
+// MaxRecord bounds the size of one record, so that no payload can make the
+// gateway hold more than this of it in memory.
+const MaxRecord = 1 << 20
+
+// ErrFormat is returned for a payload that is not the structure its content
+// type claims.
+var ErrFormat = errors.New("payload is not well-formed")
+
+// RefusedError lists the fields outside the allowlist when the flow refuses them.
+type RefusedError struct {
+	Fields []string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("payload has fields outside the flow's allowlist: %s", strings.Join(e.Fields, ", "))
+}
+
+// Policy says what to keep and what to pseudonymise.
+type Policy struct {
+	// Allow lists the fields to keep; empty keeps every field.
+	Allow []string
+	// Pseudonymise lists fields whose values become keyed pseudonyms.
+	Pseudonymise []string
+	// OnExtra is Strip (default) or Refuse.
+	OnExtra string
+	// Key is the pseudonym key (see PseudonymKey).
+	Key []byte
+}
+
+// Report says what minimisation did, for the manifest and the audit record.
+type Report struct {
+	Format        string   `json:"format"`
+	Mode          string   `json:"mode"`
+	Records       int64    `json:"records"`
+	Stripped      []string `json:"stripped,omitempty"`
+	Pseudonymised []string `json:"pseudonymised,omitempty"`
+}
+
+// Summary is a short text for the audit record.
+func (r *Report) Summary() string {
+	s := fmt.Sprintf("%s, %d records, %s", r.Format, r.Records, r.Mode)
+	if len(r.Stripped) > 0 {
+		s += "; stripped " + strings.Join(r.Stripped, ",")
+	}
+	if len(r.Pseudonymised) > 0 {
+		s += "; pseudonymised " + strings.Join(r.Pseudonymised, ",")
+	}
+	return s
+}
+
+// Format returns the structured format of a content type: json for
+// application/json and any +json type, csv for text/csv, "" otherwise.
+func Format(contentType string) string {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return ""
+	}
+	switch {
+	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		return JSON
+	case mt == "text/csv" || mt == "application/csv":
+		return CSV
+	}
+	return ""
+}
+
+// PseudonymKey derives the pseudonym key of an agreement from the
+// gateway's master key: the same value under the same agreement always
+// gives the same pseudonym, and pseudonyms cannot be linked across agreements.
+func PseudonymKey(master []byte, agreementID string) []byte {
+	m := hmac.New(sha256.New, master)
+	m.Write([]byte("gatehouse/pseudonym/v1\x00" + agreementID))
+	return m.Sum(nil)
+}
+
+// Pseudonym returns the keyed pseudonym of a value: "hmac-sha256:" and the
+// hex HMAC-SHA256 of the value under key.
+func Pseudonym(key []byte, value string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(value))
+	return "hmac-sha256:" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Copy minimises the payload in src, in format, onto dst.
+func Copy(dst io.Writer, src io.Reader, format string, p *Policy) (*Report, error) {
+	if p.OnExtra == "" {
+		p.OnExtra = Strip
+	}
+	if p.OnExtra != Strip && p.OnExtra != Refuse {
+		return nil, fmt.Errorf("minimise: unknown mode %q", p.OnExtra)
+	}
+	r := &report{Report: Report{Format: format, Mode: p.OnExtra}, stripped: map[string]bool{}, pseudonymised: map[string]bool{}}
+	lim := &recordLimiter{r: src}
+	var err error
+	switch format {
+	case JSON:
+		err = copyJSON(dst, lim, p, r)
+	case CSV:
+		err = copyCSV(dst, lim, p, r)
+	default:
+		return nil, fmt.Errorf("minimise: unknown format %q", format)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Stripped = sortedKeys(r.stripped)
+	r.Pseudonymised = sortedKeys(r.pseudonymised)
+	return &r.Report, nil
+}
+
+type report struct {
+	Report
+	stripped, pseudonymised map[string]bool
+}
+
+// keep decides a field: keep it, pseudonymise it, or drop it (or refuse).
+func (p *Policy) keep(field string) (keep, pseudo bool) {
+	if len(p.Allow) > 0 && !slices.Contains(p.Allow, field) {
+		return false, false
+	}
+	return true, slices.Contains(p.Pseudonymise, field)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// recordLimiter fails a read once more than MaxRecord (plus the decoders'
+// read-ahead) has been read since the last record ended.
+type recordLimiter struct {
+	r       io.Reader
+	pending int64
+}
+
+// errRecordTooLarge says a single record is over MaxRecord.
+var errRecordTooLarge = fmt.Errorf("%w: a record is larger than %d bytes", ErrFormat, MaxRecord)
+
+func (l *recordLimiter) Read(b []byte) (int, error) {
+	if l.pending > MaxRecord+64<<10 {
+		return 0, errRecordTooLarge
+	}
+	n, err := l.r.Read(b)
+	l.pending += int64(n)
+	return n, err
+}
+
+// next marks the end of a record.
+func (l *recordLimiter) next() { l.pending = 0 }

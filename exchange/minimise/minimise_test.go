@@ -1,0 +1,192 @@
+package minimise_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
+)
+
+var key = minimise.PseudonymKey([]byte("0123456789abcdef0123456789abcdef"), "police-crime")
+
+func policy(mode string) *minimise.Policy {
+	return &minimise.Policy{Allow: []string{"nino", "name", "amount", "address"}, Pseudonymise: []string{"nino"}, OnExtra: mode, Key: key}
+}
+
+func TestFormat(t *testing.T) {
+	for ct, want := range map[string]string{
+		"application/json": "json", "application/json; charset=utf-8": "json", "application/vnd.nfi+json": "json",
+		"text/csv": "csv", "text/csv; header=present": "csv", "application/pdf": "", "text/plain": "", "nonsense;;": "",
+	} {
+		require.Equal(t, want, minimise.Format(ct), ct)
+	}
+}
+
+func TestPseudonymIsStablePerAgreement(t *testing.T) {
+	master := []byte("0123456789abcdef0123456789abcdef")
+	a := minimise.Pseudonym(minimise.PseudonymKey(master, "nfi"), "QQ123456C")
+	require.Equal(t, a, minimise.Pseudonym(minimise.PseudonymKey(master, "nfi"), "QQ123456C"))
+	require.NotEqual(t, a, minimise.Pseudonym(minimise.PseudonymKey(master, "police-crime"), "QQ123456C"))
+	require.True(t, strings.HasPrefix(a, "hmac-sha256:"))
+}
+
+func TestJSONStrip(t *testing.T) {
+	in := `[{"nino":"QQ123456C","name":"Ann","religion":"x","amount":12.50,"address":{"line1":"1 High St"}},
+	        {"name":"Bob","nino":null,"health":"y"}]`
+	var out bytes.Buffer
+	rep, err := minimise.Copy(&out, strings.NewReader(in), minimise.JSON, policy(minimise.Strip))
+	require.NoError(t, err)
+	pn := minimise.Pseudonym(key, "QQ123456C")
+	require.JSONEq(t, `[{"nino":"`+pn+`","name":"Ann","amount":12.50,"address":{"line1":"1 High St"}},{"name":"Bob","nino":null}]`, out.String())
+	require.Equal(t, &minimise.Report{Format: "json", Mode: "strip", Records: 2, Stripped: []string{"health", "religion"}, Pseudonymised: []string{"nino"}}, rep)
+	require.NotContains(t, out.String(), "QQ123456C")
+	require.Contains(t, out.String(), `"amount":12.50`, "numbers are kept exactly")
+}
+
+func TestJSONSingleObjectAndNumbersPseudonymised(t *testing.T) {
+	var out bytes.Buffer
+	p := &minimise.Policy{Pseudonymise: []string{"id"}, Key: key}
+	rep, err := minimise.Copy(&out, strings.NewReader(`{"id": 1234, "x": [1,2]}`+"\n"), minimise.JSON, p)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"id":"`+minimise.Pseudonym(key, "1234")+`","x":[1,2]}`, out.String())
+	require.Equal(t, int64(1), rep.Records)
+	require.Empty(t, rep.Stripped, "an empty allowlist keeps every field")
+}
+
+func TestJSONRefuse(t *testing.T) {
+	var out bytes.Buffer
+	_, err := minimise.Copy(&out, strings.NewReader(`[{"nino":"a"},{"nino":"b","religion":"x"}]`), minimise.JSON, policy(minimise.Refuse))
+	var refused *minimise.RefusedError
+	require.True(t, errors.As(err, &refused))
+	require.Equal(t, []string{"religion"}, refused.Fields)
+}
+
+func TestJSONMalformed(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":            ``,
+		"scalar":           `42`,
+		"array of scalars": `[1,2]`,
+		"unclosed":         `[{"nino":"a"}`,
+		"syntax":           `[{"nino":}]`,
+		"trailing":         `{"a":1} {"b":2}`,
+		"nested array":     `[[{"a":1}]]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := minimise.Copy(&bytes.Buffer{}, strings.NewReader(in), minimise.JSON, policy(minimise.Strip))
+			require.ErrorIs(t, err, minimise.ErrFormat)
+		})
+	}
+}
+
+func TestRecordSizeIsBounded(t *testing.T) {
+	huge := `[{"name":"` + strings.Repeat("a", 3<<20) + `"}]`
+	_, err := minimise.Copy(&bytes.Buffer{}, strings.NewReader(huge), minimise.JSON, policy(minimise.Strip))
+	require.ErrorIs(t, err, minimise.ErrFormat)
+	require.ErrorContains(t, err, "larger than")
+
+	// Many small records are fine, however many.
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"name":"` + strings.Repeat("b", 200) + `"}`)
+	}
+	b.WriteString("]")
+	rep, err := minimise.Copy(&bytes.Buffer{}, strings.NewReader(b.String()), minimise.JSON, policy(minimise.Strip))
+	require.NoError(t, err)
+	require.Equal(t, int64(20000), rep.Records)
+}
+
+func TestCSVStrip(t *testing.T) {
+	in := "\ufeffnino,name,religion,amount\r\nQQ123456C,\"Ann, Jr\",x,12.50\r\n,Bob,y,3\r\n"
+	var out bytes.Buffer
+	rep, err := minimise.Copy(&out, strings.NewReader(in), minimise.CSV, policy(minimise.Strip))
+	require.NoError(t, err)
+	rows, err := csv.NewReader(&out).ReadAll()
+	require.NoError(t, err)
+	require.Equal(t, [][]string{
+		{"\ufeffnino", "name", "amount"},
+		{minimise.Pseudonym(key, "QQ123456C"), "Ann, Jr", "12.50"},
+		{"", "Bob", "3"},
+	}, rows)
+	require.Equal(t, &minimise.Report{Format: "csv", Mode: "strip", Records: 2, Stripped: []string{"religion"}, Pseudonymised: []string{"nino"}}, rep)
+}
+
+func TestCSVRefuseDecidedFromHeader(t *testing.T) {
+	_, err := minimise.Copy(&bytes.Buffer{}, strings.NewReader("nino,religion,health\n"), minimise.CSV, policy(minimise.Refuse))
+	var refused *minimise.RefusedError
+	require.True(t, errors.As(err, &refused))
+	require.Equal(t, []string{"religion", "health"}, refused.Fields)
+}
+
+func TestCSVMalformed(t *testing.T) {
+	for name, in := range map[string]string{
+		"empty":     "",
+		"ragged":    "a,b\n1,2,3\n",
+		"bad quote": "a,b\n\"1,2\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := minimise.Copy(&bytes.Buffer{}, strings.NewReader(in), minimise.CSV, policy(minimise.Strip))
+			require.ErrorIs(t, err, minimise.ErrFormat)
+		})
+	}
+}
+
+// FuzzJSON: any input either fails as malformed or refused, or gives valid
+// JSON holding only allowed fields and no raw value of a pseudonymised one.
+func FuzzJSON(f *testing.F) {
+	f.Add(`[{"nino":"QQ123456C","name":"Ann","religion":"x"}]`)
+	f.Add(`{"nino":1,"amount":{"a":[1,{"b":null}]}}`)
+	f.Add(`[{}, {"name":"\u00e9"}]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		var out bytes.Buffer
+		_, err := minimise.Copy(&out, strings.NewReader(in), minimise.JSON, policy(minimise.Strip))
+		if err != nil {
+			return
+		}
+		require.True(t, json.Valid(out.Bytes()), "output is not JSON: %q", out.String())
+		var v any
+		require.NoError(t, json.Unmarshal(out.Bytes(), &v))
+		records, ok := v.([]any)
+		if !ok {
+			records = []any{v}
+		}
+		for _, r := range records {
+			for k, val := range r.(map[string]any) {
+				require.Contains(t, []string{"nino", "name", "amount", "address"}, k)
+				if s, ok := val.(string); ok && k == "nino" {
+					require.True(t, strings.HasPrefix(s, "hmac-sha256:"))
+				}
+			}
+		}
+	})
+}
+
+// FuzzCSV: any input either fails, or gives CSV with only allowed columns.
+func FuzzCSV(f *testing.F) {
+	f.Add("nino,name,religion\nQQ1,Ann,x\n")
+	f.Add("a\n\"q\"\"\"\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		var out bytes.Buffer
+		_, err := minimise.Copy(&out, strings.NewReader(in), minimise.CSV, policy(minimise.Strip))
+		if err != nil {
+			return
+		}
+		rows, err := csv.NewReader(&out).ReadAll()
+		require.NoError(t, err)
+		if len(rows) == 0 {
+			return // every column stripped
+		}
+		for _, h := range rows[0] {
+			require.Contains(t, []string{"nino", "name", "amount", "address"}, strings.TrimPrefix(strings.TrimSpace(h), "\ufeff"))
+		}
+	})
+}

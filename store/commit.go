@@ -1,0 +1,163 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Group commit. Every change goes through one committer per DB: while one
+// transaction commits, the changes that arrive meanwhile queue up, and the
+// next transaction runs them all, each inside its own savepoint, with one
+// commit (one fsync) for the lot. A change that fails is rolled back to its
+// savepoint alone; the others commit. A failed commit fails them all. Every
+// caller gets its own result only once its transaction is durable, so "no
+// audit record, no action" holds per change.
+
+// maxBatch bounds how many changes share one transaction.
+const maxBatch = 256
+
+type unit struct {
+	ctx  context.Context
+	fn   func(*tx) error
+	done chan error
+}
+
+type committer struct {
+	d     *DB
+	queue chan *unit
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// errClosed is returned for changes submitted after Close.
+var errClosed = errors.New("store: closed")
+
+func newCommitter(d *DB) *committer {
+	c := &committer{d: d, queue: make(chan *unit, maxBatch), stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.loop()
+	return c
+}
+
+func (c *committer) close() {
+	close(c.stop)
+	c.wg.Wait()
+}
+
+// submit queues fn and waits for its transaction to commit or fail.
+func (c *committer) submit(ctx context.Context, fn func(*tx) error) error {
+	u := &unit{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case c.queue <- u:
+	case <-c.stop:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the change runs (or is skipped if its context ends first)
+	// and the caller learns the outcome: never a change that happened
+	// without its caller knowing.
+	return <-u.done
+}
+
+func (c *committer) loop() {
+	defer c.wg.Done()
+	batch := make([]*unit, 0, maxBatch)
+	for {
+		select {
+		case <-c.stop:
+			c.drain(errClosed)
+			return
+		case u := <-c.queue:
+			batch = append(batch[:0], u)
+		}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case u := <-c.queue:
+				batch = append(batch, u)
+			default:
+				break more
+			}
+		}
+		c.run(batch)
+	}
+}
+
+func (c *committer) drain(err error) {
+	for {
+		select {
+		case u := <-c.queue:
+			u.done <- err
+		default:
+			return
+		}
+	}
+}
+
+// run executes a batch in one transaction.
+func (c *committer) run(batch []*unit) {
+	results := make([]error, len(batch))
+	err := c.d.transact(func(t *tx) error {
+		single := len(batch) == 1
+		for i, u := range batch {
+			if err := u.ctx.Err(); err != nil {
+				results[i] = err
+				continue
+			}
+			if single {
+				results[i] = u.fn(t)
+				return results[i]
+			}
+			if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
+				return err
+			}
+			if results[i] = u.fn(t); results[i] != nil {
+				if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
+					return err
+				}
+			}
+			if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, u := range batch {
+		switch {
+		case results[i] != nil:
+			u.done <- results[i]
+		case err != nil:
+			u.done <- err
+		default:
+			u.done <- nil
+		}
+	}
+}
+
+// transact runs fn in one database transaction and commits it. On
+// PostgreSQL it first takes the audit chain's head row, so that every
+// node's writers queue on the same lock in the same order: no deadlocks.
+func (d *DB) transact(fn func(*tx) error) error {
+	ctx := context.Background()
+	sqlTx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if d.driver == Postgres {
+		if _, err := sqlTx.ExecContext(ctx, "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"); err != nil {
+			_ = sqlTx.Rollback()
+			return fmt.Errorf("store: lock audit head: %w", err)
+		}
+	}
+	if err := fn(&tx{d: d, tx: sqlTx}); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
