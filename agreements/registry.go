@@ -1,6 +1,7 @@
 package agreements
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -124,4 +125,18 @@ func Governing(versions []*Agreement) []*Agreement {
 		out[i] = byID[id]
 	}
 	return out
+}
+
+type registryKey struct{}
+
+// ContextWithRegistry attaches a registry snapshot to ctx, so that every part
+// of one request decides against the same snapshot (and reads it once).
+func ContextWithRegistry(ctx context.Context, r *Registry) context.Context {
+	return context.WithValue(ctx, registryKey{}, r)
+}
+
+// RegistryFromContext returns the snapshot attached to ctx, or nil.
+func RegistryFromContext(ctx context.Context) *Registry {
+	r, _ := ctx.Value(registryKey{}).(*Registry)
+	return r
 }

@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -115,6 +116,7 @@ func ratioAtLeast(name string, v, base float64, unit string, min float64) Metric
 func main() {
 	outDir := flag.String("out", "bench/out", "folder for summary.json")
 	only := flag.String("only", "", "comma-separated targets to run (P1,…); empty: all")
+	loadFor := flag.Duration("load", 10*time.Second, "how long each closed-loop load runs")
 	flag.Parse()
 	want := func(id string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), id) }
 
@@ -146,6 +148,25 @@ func main() {
 			atMost("P1 decide allocations", r["allocs/op"], "allocs/op", 20),
 		}, nil
 	})
+
+	if want("P2") || want("P3") || want("P4") {
+		ctx := context.Background()
+		bin := filepath.Join(os.TempDir(), "gatehouse-bench-bin")
+		fmt.Fprintln(os.Stderr, "building the gateway")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)
+			os.Exit(1)
+		}
+		e, err := startEnv(ctx, bin)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "starting MinIO and the gateway: %v\n", err)
+			os.Exit(1)
+		}
+		run("P2", func() ([]Metric, error) { return benchSmallExchanges(ctx, e, *loadFor) })
+		run("P3", func() ([]Metric, error) { return benchLarge(ctx, e, 1<<30) })
+		run("P4", func() ([]Metric, error) { return benchMemory(ctx, e, bin, 4<<30) })
+		e.close()
+	}
 
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -310,7 +311,9 @@ func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sea
 			_, err = io.Copy(io.Discard, raw)
 		}
 	} else {
-		_, err = io.Copy(out, raw)
+		bp := copyBuffers.Get().(*[]byte)
+		_, err = io.CopyBuffer(out, raw, *bp)
+		copyBuffers.Put(bp)
 	}
 	switch {
 	case errors.Is(err, errPutEnded):
@@ -332,6 +335,9 @@ func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sea
 	res.size = plainCount.n
 	return nil
 }
+
+// copyBuffers lends the buffers uploads are copied through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // bodyReader remembers a read error from the request body, so that a client
 // that went away is told apart from a malformed payload.

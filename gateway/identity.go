@@ -48,5 +48,7 @@ func (s *Server) identify(c *fiber.Ctx) error {
 			withDetail("party " + id + " is " + string(p.Status))
 	}
 	c.Locals(callerKey{}, p)
+	// The rest of the request decides against this same snapshot.
+	c.SetUserContext(agreements.ContextWithRegistry(c.UserContext(), reg))
 	return c.Next()
 }

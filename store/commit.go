@@ -114,10 +114,13 @@ func (c *committer) run(batch []*unit) {
 			if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
 				return err
 			}
+			head := t.head
 			if results[i] = u.fn(t); results[i] != nil {
 				if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
 					return err
 				}
+				// The chain head rolls back with the unit's entries.
+				t.head = head
 			}
 			if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
 				return err
@@ -146,17 +149,28 @@ func (d *DB) transact(fn func(*tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	t := &tx{d: d, tx: sqlTx}
 	if d.driver == Postgres {
-		if _, err := sqlTx.ExecContext(ctx, "SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"); err != nil {
+		if err := t.loadHead(ctx); err != nil {
 			_ = sqlTx.Rollback()
-			return fmt.Errorf("store: lock audit head: %w", err)
+			return err
 		}
 	}
-	if err := fn(&tx{d: d, tx: sqlTx}); err != nil {
+	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := t.saveHead(ctx); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	err = sqlTx.Commit()
+	if t.registryChanged {
+		// Even a failed commit may have changed nothing or everything:
+		// reread the registry either way.
+		d.registryWrites.Add(1)
+	}
+	if err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -39,6 +40,9 @@ type DB struct {
 	// the write lock when they begin, so it needs none.
 	forUpdate string
 	commits   *committer
+	stmts     stmtCache
+	// registryWrites counts committed registry changes made by this process.
+	registryWrites atomic.Int64
 }
 
 // Open connects to the database and applies any pending migrations.
@@ -131,6 +135,7 @@ func (d *DB) Driver() string { return d.driver }
 // Close finishes the changes in flight and closes the connection pool.
 func (d *DB) Close() error {
 	d.commits.close()
+	d.closeStmts()
 	return d.db.Close()
 }
 
@@ -145,6 +150,9 @@ func (d *DB) Ping(ctx context.Context) error {
 type tx struct {
 	d  *DB
 	tx *sql.Tx
+	// registryChanged is set when the transaction changed a party or agreement.
+	registryChanged bool
+	head            chainHead
 }
 
 // update runs fn in a transaction (shared with other changes by group

@@ -60,7 +60,7 @@ func scanExchange(row scanner) (*exchange.Exchange, error) {
 }
 
 func (s exchangeStore) Exchange(ctx context.Context, id string) (*exchange.Exchange, error) {
-	return scanExchange(s.d.db.QueryRowContext(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1", id))
+	return scanExchange(s.d.queryRow(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1", id))
 }
 
 func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.InboxQuery) ([]*exchange.Exchange, error) {
@@ -76,7 +76,7 @@ func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.I
 		query += " AND state IN (" + strings.Join(states, ", ") + ")"
 	}
 	query += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
-	rows, err := s.d.db.QueryContext(ctx, query, args...)
+	rows, err := s.d.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.I
 
 func (s exchangeStore) CountSent(ctx context.Context, sender, recipient, agreement string, since time.Time, exclude string) (int, error) {
 	var n int
-	err := s.d.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM exchanges
+	err := s.d.queryRow(ctx, `SELECT COUNT(*) FROM exchanges
 		WHERE sender = $1 AND recipient = $2 AND agreement_id = $3 AND created_at >= $4 AND id <> $5`,
 		sender, recipient, agreement, utc(since), exclude).Scan(&n)
 	return n, err
@@ -109,7 +109,7 @@ func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, "INSERT INTO exchanges ("+exchangeColumns+`) VALUES
+	_, err = t.exec(ctx, "INSERT INTO exchanges ("+exchangeColumns+`) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.ID, string(e.State), e.Sender, e.Recipient, e.AgreementID, e.AgreementVersion, meta, decision,
 		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion, string(e.Envelope),
@@ -121,7 +121,7 @@ func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
 }
 
 func (t *tx) LockExchange(ctx context.Context, id string) (*exchange.Exchange, error) {
-	return scanExchange(t.tx.QueryRowContext(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1"+t.d.forUpdate, id))
+	return scanExchange(t.queryRow(ctx, "SELECT "+exchangeColumns+" FROM exchanges WHERE id = $1"+t.d.forUpdate, id))
 }
 
 func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
@@ -129,7 +129,7 @@ func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE exchanges SET state = $2, agreement_id = $3, agreement_version = $4,
+	res, err := t.exec(ctx, `UPDATE exchanges SET state = $2, agreement_id = $3, agreement_version = $4,
 		meta = $5, decision = $6, payload_size = $7, payload_sha256 = $8, ciphertext_size = $9,
 		object_key = $10, object_version = $11, envelope = $12, updated_at = $13, delivered_at = $14,
 		acknowledged_at = $15, expires_at = $16, request_id = $17
@@ -161,7 +161,7 @@ func exchangeDocs(e *exchange.Exchange) (meta, decision string, err error) {
 // CountExchanges returns how many exchanges are stored.
 func (d *DB) CountExchanges(ctx context.Context) (int, error) {
 	var n int
-	err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM exchanges").Scan(&n)
+	err := d.queryRow(ctx, "SELECT COUNT(*) FROM exchanges").Scan(&n)
 	return n, err
 }
 
@@ -173,7 +173,7 @@ func timeOf(t sql.NullTime) time.Time {
 }
 
 func (s exchangeStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	rows, err := s.d.db.QueryContext(ctx, `SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1
+	rows, err := s.d.query(ctx, `SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1
 		ORDER BY expires_at LIMIT $2`, utc(before), limit)
 	if err != nil {
 		return nil, err

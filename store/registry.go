@@ -93,7 +93,7 @@ func (t *tx) PutParty(ctx context.Context, p *agreements.Party) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO parties (id, kind, status, doc, updated_at) VALUES ($1, $2, $3, $4, $5)
+	_, err = t.exec(ctx, `INSERT INTO parties (id, kind, status, doc, updated_at) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at`,
 		p.ID, string(p.Kind), string(p.Status), string(doc), p.UpdatedAt)
 	if err != nil {
@@ -109,7 +109,7 @@ func (t *tx) PutAgreement(ctx context.Context, a *agreements.Agreement) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, `INSERT INTO agreements (id, version, status, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+	_, err = t.exec(ctx, `INSERT INTO agreements (id, version, status, doc, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (id, version) DO UPDATE SET status = excluded.status, doc = excluded.doc, updated_at = excluded.updated_at`,
 		a.ID, a.Version, string(a.Status), string(doc), a.CreatedAt, a.UpdatedAt)
 	if err != nil {
@@ -119,7 +119,8 @@ func (t *tx) PutAgreement(ctx context.Context, a *agreements.Agreement) error {
 }
 
 func (t *tx) bumpGeneration(ctx context.Context) error {
-	_, err := t.tx.ExecContext(ctx, "UPDATE registry_generation SET generation = generation + 1 WHERE id = 1")
+	t.registryChanged = true
+	_, err := t.exec(ctx, "UPDATE registry_generation SET generation = generation + 1 WHERE id = 1")
 	return err
 }
 
@@ -127,7 +128,7 @@ func (t *tx) bumpGeneration(ctx context.Context) error {
 // agreement does.
 func (d *DB) RegistryGeneration(ctx context.Context) (int64, error) {
 	var g int64
-	err := d.db.QueryRowContext(ctx, "SELECT generation FROM registry_generation WHERE id = 1").Scan(&g)
+	err := d.queryRow(ctx, "SELECT generation FROM registry_generation WHERE id = 1").Scan(&g)
 	return g, err
 }
 
@@ -172,9 +173,38 @@ type RegistryCache struct {
 	snap   *agreements.Registry
 }
 
-// Snapshot returns the current registry.
+// Snapshot returns the current registry: the one attached to ctx by the
+// request, else the cached one if nothing changed since it was read. On
+// SQLite (one node) only this process writes, so a change is known without
+// asking the database; on PostgreSQL the generation is read, so that a
+// change made on any node is seen by the next request on every node.
 func (c *RegistryCache) Snapshot(ctx context.Context) (*agreements.Registry, error) {
-	gen, err := c.d.RegistryGeneration(ctx)
+	if snap := agreements.RegistryFromContext(ctx); snap != nil {
+		return snap, nil
+	}
+	var (
+		gen int64
+		err error
+	)
+	if c.d.driver == SQLite {
+		gen = c.d.registryWrites.Load()
+		c.mu.Lock()
+		if c.snap != nil && gen == c.gen {
+			snap := c.snap
+			c.mu.Unlock()
+			return snap, nil
+		}
+		c.mu.Unlock()
+		snap, _, err := c.d.LoadRegistry(ctx, c.policy)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		c.snap, c.gen = snap, gen
+		c.mu.Unlock()
+		return snap, nil
+	}
+	gen, err = c.d.RegistryGeneration(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -62,7 +62,7 @@ func requestDocs(r *exchange.Request) (meta, decision, response string, err erro
 }
 
 func (s exchangeStore) Request(ctx context.Context, id string) (*exchange.Request, error) {
-	return scanRequest(s.d.db.QueryRowContext(ctx, "SELECT "+requestColumns+" FROM requests WHERE id = $1", id))
+	return scanRequest(s.d.queryRow(ctx, "SELECT "+requestColumns+" FROM requests WHERE id = $1", id))
 }
 
 func (s exchangeStore) Requests(ctx context.Context, q exchange.RequestQuery) ([]*exchange.Request, error) {
@@ -82,7 +82,7 @@ func (s exchangeStore) Requests(ctx context.Context, q exchange.RequestQuery) ([
 	}
 	args = append(args, q.Limit)
 	query += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
-	rows, err := s.d.db.QueryContext(ctx, query, args...)
+	rows, err := s.d.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +103,7 @@ func (t *tx) CreateRequest(ctx context.Context, r *exchange.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(ctx, "INSERT INTO requests ("+requestColumns+`) VALUES
+	_, err = t.exec(ctx, "INSERT INTO requests ("+requestColumns+`) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		r.ID, string(r.State), r.Requester, r.Handler, r.AgreementID, r.AgreementVersion, meta, decision, response,
 		nullTime(r.Deadline), utc(r.CreatedAt), utc(r.UpdatedAt))
@@ -114,7 +114,7 @@ func (t *tx) CreateRequest(ctx context.Context, r *exchange.Request) error {
 }
 
 func (t *tx) LockRequest(ctx context.Context, id string) (*exchange.Request, error) {
-	return scanRequest(t.tx.QueryRowContext(ctx, "SELECT "+requestColumns+" FROM requests WHERE id = $1"+t.d.forUpdate, id))
+	return scanRequest(t.queryRow(ctx, "SELECT "+requestColumns+" FROM requests WHERE id = $1"+t.d.forUpdate, id))
 }
 
 func (t *tx) SaveRequest(ctx context.Context, r *exchange.Request) error {
@@ -122,7 +122,7 @@ func (t *tx) SaveRequest(ctx context.Context, r *exchange.Request) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `UPDATE requests SET state = $2, meta = $3, decision = $4, response = $5, updated_at = $6 WHERE id = $1`,
+	res, err := t.exec(ctx, `UPDATE requests SET state = $2, meta = $3, decision = $4, response = $5, updated_at = $6 WHERE id = $1`,
 		r.ID, string(r.State), meta, decision, response, utc(r.UpdatedAt))
 	if err != nil {
 		return fmt.Errorf("store: save request: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,7 +17,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configFile string
+	var configFile, cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
@@ -42,10 +43,21 @@ overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 			if err != nil {
 				return err
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer func() { pprof.StopCPUProfile(); f.Close() }()
+			}
 			return serve(cmd.Context(), a, log)
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile here until the gateway stops (for diagnosis)")
 	return cmd
 }
 

@@ -54,11 +54,14 @@ const DefaultPartSize = 16 << 20
 
 // New connects to the object store (lazily: no request is made).
 func New(cfg Config) (*Store, error) {
-	opts := &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.TLS,
-		Region: cfg.Region,
+	tr, err := minio.DefaultTransport(cfg.TLS)
+	if err != nil {
+		return nil, err
 	}
+	// Payloads go to the store in large writes rather than 4 KiB ones, and
+	// enough connections stay open for concurrent exchanges.
+	tr.WriteBufferSize, tr.ReadBufferSize = 256<<10, 256<<10
+	tr.MaxIdleConnsPerHost = 64
 	if cfg.TLS && cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -68,12 +71,13 @@ func New(cfg Config) (*Store, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("%s: no PEM certificate found", cfg.CAFile)
 		}
-		tr, err := minio.DefaultTransport(true)
-		if err != nil {
-			return nil, err
-		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-		opts.Transport = tr
+	}
+	opts := &minio.Options{
+		Creds:     credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure:    cfg.TLS,
+		Region:    cfg.Region,
+		Transport: tr,
 	}
 	c, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
@@ -155,10 +159,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // guards the transfer.
 func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, retainUntil time.Time) (exchange.ObjectInfo, error) {
 	opts := minio.PutObjectOptions{
-		ContentType:          "application/octet-stream",
-		PartSize:             s.partSize,
-		NumThreads:           1,
-		DisableContentSha256: true,
+		ContentType: "application/octet-stream",
+		PartSize:    s.partSize,
+		// Two part buffers: one fills from the stream while the other uploads.
+		NumThreads:            2,
+		ConcurrentStreamParts: true,
+		DisableContentSha256:  true,
 	}
 	if s.lockMode != "" && !retainUntil.IsZero() {
 		opts.Mode = s.lockMode

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
+)
+
+// smallDeclaration is a lawful 1 KiB disclosure under the demo agreements.
+func smallDeclaration(size int64) *api.ExchangeDeclaration {
+	return &api.ExchangeDeclaration{
+		Agreement: "hmrc-tax", Recipient: "hmrc", Purpose: "tax-assessment-collection", LawfulBasis: "A6-1-c",
+		DataCategories: []string{"identity", "tax"}, Subjects: []api.Subject{{Type: "nino", Value: "QQ123456C"}},
+		ContentType: "application/octet-stream", Size: size,
+	}
+}
+
+// loadResult is the outcome of a closed-loop load: completed operations per
+// second and the latency of each.
+type loadResult struct {
+	ops       int64
+	errors    int64
+	perSecond float64
+	latencies []time.Duration
+}
+
+func (r *loadResult) quantile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.latencies)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[int(q*float64(len(s)-1))]
+}
+
+// closedLoop runs op from workers goroutines, each starting its next
+// operation as soon as the last ends, for d after a warm-up.
+func closedLoop(workers int, warmup, d time.Duration, op func(worker, i int) error) *loadResult {
+	var (
+		mu      sync.Mutex
+		res     = &loadResult{}
+		measure atomic.Bool
+		stop    atomic.Bool
+		wg      sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				start := time.Now()
+				err := op(w, i)
+				el := time.Since(start)
+				if !measure.Load() {
+					continue
+				}
+				mu.Lock()
+				if err != nil {
+					res.errors++
+					if res.errors <= 3 {
+						fmt.Fprintf(os.Stderr, "  error: %v\n", err)
+					}
+				} else {
+					res.ops++
+					res.latencies = append(res.latencies, el)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(warmup)
+	measure.Store(true)
+	begin := time.Now()
+	time.Sleep(d)
+	measure.Store(false)
+	elapsed := time.Since(begin)
+	stop.Store(true)
+	wg.Wait()
+	res.perSecond = float64(res.ops) / elapsed.Seconds()
+	return res
+}
+
+// rounds is how many times each comparison alternates between the baseline
+// and the gateway; the medians are compared, to damp the shared machine's noise.
+const rounds = 3
+
+func medianOf(v []float64) float64 { return median(v) }
+
+// benchSmallExchanges is target P2: complete small exchanges (declare, 1 KiB
+// upload, seal, store, audit) from 8 mTLS clients, against raw 1 KiB MinIO
+// puts from 8 clients, alternating in the same run.
+func benchSmallExchanges(ctx context.Context, e *env, d time.Duration) ([]Metric, error) {
+	const workers, size = 8, 1024
+	payload := make([]byte, size)
+	_, _ = rand.Read(payload)
+	raw, err := e.rawStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	clients := make([]*client.Client, workers)
+	for i := range clients {
+		if clients[i], err = e.client("council.revenues"); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		baseRates, gwRates []float64
+		all                = &loadResult{}
+	)
+	for r := range rounds {
+		base := closedLoop(workers, time.Second, d, func(w, i int) error {
+			_, err := raw.Put(ctx, fmt.Sprintf("small/%d/%d/%d", r, w, i), bytes.NewReader(payload), size, time.Time{})
+			return err
+		})
+		gw := closedLoop(workers, time.Second, d, func(w, i int) error {
+			_, err := clients[w].Send(ctx, smallDeclaration(size), bytes.NewReader(payload))
+			return err
+		})
+		fmt.Fprintf(os.Stderr, "  round %d: raw MinIO 1 KiB puts %.0f/s (p99 %s); gateway small exchanges %.0f/s (p50 %s, p99 %s, %d errors)\n",
+			r+1, base.perSecond, base.quantile(0.99).Round(time.Millisecond), gw.perSecond,
+			gw.quantile(0.5).Round(time.Millisecond), gw.quantile(0.99).Round(time.Millisecond), gw.errors)
+		baseRates, gwRates = append(baseRates, base.perSecond), append(gwRates, gw.perSecond)
+		all.latencies = append(all.latencies, gw.latencies...)
+		all.errors += gw.errors
+	}
+	p99 := float64(all.quantile(0.99)) / float64(time.Millisecond)
+	return []Metric{
+		ratioAtLeast("P2 small exchanges, 8 mTLS clients (vs raw 1 KiB puts)", medianOf(gwRates), medianOf(baseRates), "ops/s", 0.5),
+		atMost("P2 small exchange latency p99", p99, "ms", 50),
+		atMost("P2 small exchange errors", float64(all.errors), "errors", 0),
+	}, nil
+}
+
+// benchLarge is target P3: a 1 GiB upload and download through the gateway
+// against a raw MinIO put and get of the same size, alternating in the same run.
+func benchLarge(ctx context.Context, e *env, size int64) ([]Metric, error) {
+	raw, err := e.rawStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := e.client("council.revenues")
+	if err != nil {
+		return nil, err
+	}
+	hmrc, err := e.client("hmrc")
+	if err != nil {
+		return nil, err
+	}
+	mib := func(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
+	var rawPuts, rawGets, gwPuts, gwGets []float64
+	for r := range rounds {
+		start := time.Now()
+		if _, err := raw.Put(ctx, "large", newPattern(size), size, time.Time{}); err != nil {
+			return nil, err
+		}
+		rawPut := mib(size, time.Since(start))
+		start = time.Now()
+		if _, err := rawGet(ctx, raw, "large"); err != nil {
+			return nil, err
+		}
+		rawGetRate := mib(size, time.Since(start))
+		_ = raw.Remove(ctx, "large", "")
+
+		start = time.Now()
+		ex, err := c.Send(ctx, smallDeclaration(size), newPattern(size))
+		if err != nil {
+			return nil, err
+		}
+		gwPut := mib(size, time.Since(start))
+		start = time.Now()
+		body, err := hmrc.PayloadReader(ctx, ex.ID, 0)
+		if err != nil {
+			return nil, err
+		}
+		n, err := copyDiscard(body)
+		body.Close()
+		if err != nil {
+			return nil, err
+		}
+		gwGet := mib(n, time.Since(start))
+		fmt.Fprintf(os.Stderr, "  round %d, 1 GiB: raw put %.0f MiB/s, gateway upload %.0f MiB/s; raw get %.0f MiB/s, gateway download %.0f MiB/s\n",
+			r+1, rawPut, gwPut, rawGetRate, gwGet)
+		rawPuts, rawGets = append(rawPuts, rawPut), append(rawGets, rawGetRate)
+		gwPuts, gwGets = append(gwPuts, gwPut), append(gwGets, gwGet)
+	}
+	return []Metric{
+		ratioAtLeast("P3 1 GiB upload through the gateway (vs raw put)", medianOf(gwPuts), medianOf(rawPuts), "MiB/s", 0.8),
+		ratioAtLeast("P3 1 GiB download through the gateway (vs raw get)", medianOf(gwGets), medianOf(rawGets), "MiB/s", 0.8),
+	}, nil
+}
+
+// benchMemory is target P4: the gateway's peak RSS while a 4 GiB payload
+// streams up and back down, in a freshly started gateway process.
+func benchMemory(ctx context.Context, e *env, bin string, size int64) ([]Metric, error) {
+	e.stopGateway()
+	if err := e.startGateway(ctx, bin); err != nil {
+		return nil, err
+	}
+	c, err := e.client("council.revenues")
+	if err != nil {
+		return nil, err
+	}
+	ex, err := c.Send(ctx, smallDeclaration(size), newPattern(size))
+	if err != nil {
+		return nil, err
+	}
+	hmrc, err := e.client("hmrc")
+	if err != nil {
+		return nil, err
+	}
+	body, err := hmrc.PayloadReader(ctx, ex.ID, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = copyDiscard(body)
+	body.Close()
+	if err != nil {
+		return nil, err
+	}
+	rss, err := e.peakRSS()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "  gateway peak RSS over a %d GiB upload and download: %.1f MiB\n", size>>30, float64(rss)/(1<<20))
+	return []Metric{atMost("P4 gateway peak RSS streaming 4 GiB", float64(rss)/(1<<20), "MiB", 128)}, nil
+}
+
+func copyDiscard(r io.Reader) (int64, error) {
+	buf := make([]byte, 256<<10)
+	return io.CopyBuffer(io.Discard, r, buf)
+}
