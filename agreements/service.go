@@ -198,8 +198,9 @@ func parsePEMCertificates(b []byte) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// RegisterParty registers a new party (admin).
-func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party) (*Party, error) {
+// RegisterParty registers a new party (admin). With an idempotency key, a
+// repeat of the same registration returns the party it registered.
+func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key string) (*Party, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -209,8 +210,26 @@ func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party) (*Pa
 	if err := ValidateParty(p); err != nil {
 		return nil, err
 	}
+	scope, fingerprint := "admin:"+actor.Subject, idem.Fingerprint(p)
+	if key != "" {
+		fp, id, err := s.store.KeyResource(ctx, scope, key)
+		switch {
+		case errors.Is(err, idem.ErrUnknown):
+		case err != nil:
+			return nil, err
+		case fp != fingerprint:
+			return nil, idem.ErrReused
+		default:
+			return s.store.Party(ctx, id)
+		}
+	}
 	p.UpdatedAt = s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
+		if key != "" {
+			if err := tx.ClaimKey(ctx, scope, key, fingerprint, p.ID, p.UpdatedAt); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.LockParty(ctx, p.ID); err == nil {
 			return fmt.Errorf("%w: party %s", ErrExists, p.ID)
 		} else if !errors.Is(err, ErrNotFound) {

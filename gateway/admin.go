@@ -23,7 +23,7 @@ import (
 
 // AgreementAdmin is what the admin API needs of the registry service.
 type AgreementAdmin interface {
-	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
+	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party, idempotencyKey string) (*agreements.Party, error)
 	UpdateParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
 	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
@@ -151,7 +151,7 @@ func (s *Server) registerParty(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &d); err != nil {
 		return err
 	}
-	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), d.party())
+	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), d.party(), c.Get(idem.Header))
 	if err != nil {
 		return err
 	}

@@ -81,7 +81,7 @@ func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[strin
 			return fmt.Errorf("demo: no encryption key for %s", p.ID)
 		}
 		p.EncryptionKey = key
-		if _, err := svc.RegisterParty(ctx, admin, p); err != nil && !errors.Is(err, agreements.ErrExists) {
+		if _, err := svc.RegisterParty(ctx, admin, p, ""); err != nil && !errors.Is(err, agreements.ErrExists) {
 			return fmt.Errorf("demo party %s: %w", p.ID, err)
 		}
 	}

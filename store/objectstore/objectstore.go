@@ -161,10 +161,10 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    s.partSize,
-		// Two part buffers: one fills from the stream while the other uploads.
-		NumThreads:            2,
-		ConcurrentStreamParts: true,
-		DisableContentSha256:  true,
+		// One part buffered at a time: memory stays constant however
+		// large the payload (16 MiB parts allow objects up to 156 GiB).
+		NumThreads:           1,
+		DisableContentSha256: true,
 	}
 	if s.lockMode != "" && !retainUntil.IsZero() {
 		opts.Mode = s.lockMode

@@ -292,12 +292,12 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	dpo := agreements.Actor{Subject: "dana", Roles: []string{agreements.RoleDPO}}
 	key := []byte(`{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`)
 	for _, id := range []string{"council.fraud", "cabinet-office.nfi"} {
-		_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: id, Kind: agreements.KindCouncilService, Name: id, EncryptionKey: key})
+		_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: id, Kind: agreements.KindCouncilService, Name: id, EncryptionKey: key}, "")
 		require.NoError(t, err)
 	}
-	_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: "council.fraud", Kind: agreements.KindCouncilService, Name: "again", EncryptionKey: key})
+	_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: "council.fraud", Kind: agreements.KindCouncilService, Name: "again", EncryptionKey: key}, "")
 	require.ErrorIs(t, err, agreements.ErrExists)
-	_, err = svc.RegisterParty(ctx, admin, &agreements.Party{ID: "x", Kind: agreements.KindPolice, Name: "x", EncryptionKey: []byte(`{"kty":"EC","crv":"P-256","kid":"k","x":"a","y":"b","d":"secret"}`)})
+	_, err = svc.RegisterParty(ctx, admin, &agreements.Party{ID: "x", Kind: agreements.KindPolice, Name: "x", EncryptionKey: []byte(`{"kty":"EC","crv":"P-256","kid":"k","x":"a","y":"b","d":"secret"}`)}, "")
 	require.ErrorContains(t, err, "private key")
 
 	doc := &agreements.Agreement{
