@@ -2,7 +2,10 @@
 // the gateway and the Go client. api/openapi.yaml describes the same shapes.
 package api
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Media types.
 const (
@@ -141,6 +144,27 @@ type Inbox struct {
 	Requests  []Request  `json:"requests"`
 	// Next is the cursor for the following page of exchanges.
 	Next string `json:"next,omitempty"`
+}
+
+// PartyRegistration is the body of POST /admin/v1/parties (and PUT
+// /admin/v1/parties/{id}).
+type PartyRegistration struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// TrustAnchors are PEM CA certificates that issue the party's client
+	// certificates; empty means the deployment's own CA.
+	TrustAnchors string `json:"trust_anchors,omitempty"`
+	// Identity binds by subject DN and issuing-CA fingerprint instead of URI SAN.
+	Identity *IdentityRule `json:"identity,omitempty"`
+	// EncryptionKey is the public P-256 JWK payloads are sealed to.
+	EncryptionKey json.RawMessage `json:"encryption_key"`
+}
+
+// IdentityRule binds certificates to a party by subject DN.
+type IdentityRule struct {
+	SubjectDN         string `json:"subject_dn"`
+	IssuerFingerprint string `json:"issuer_fingerprint"`
 }
 
 // Reason is the body of decline, suspend and similar actions.

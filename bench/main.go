@@ -149,6 +149,8 @@ func main() {
 		}, nil
 	})
 
+	run("P6", func() ([]Metric, error) { return benchHandshakes(5 * time.Second) })
+
 	if want("P2") || want("P3") || want("P4") {
 		ctx := context.Background()
 		bin := filepath.Join(os.TempDir(), "gatehouse-bench-bin")

@@ -1,6 +1,10 @@
 package certs
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -9,37 +13,66 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 )
 
-// ErrWrongAnchor is returned when a certificate names a party but does not
-// chain to one of that party's trust anchors.
-var ErrWrongAnchor = errors.New("certificate does not chain to a trust anchor of the party it names")
+// Binding errors.
+var (
+	// ErrWrongAnchor: the certificate names a party but does not chain to
+	// one of that party's trust anchors.
+	ErrWrongAnchor = errors.New("certificate does not chain to a trust anchor of the party it names")
+	// ErrNoBinding: no party's identity rule matches the certificate.
+	ErrNoBinding = errors.New("no party's identity rule matches the certificate")
+	// ErrAmbiguousBinding: more than one party's rule matches.
+	ErrAmbiguousBinding = errors.New("more than one party's identity rule matches the certificate")
+	// ErrKeyPolicy: the certificate's key is too weak or of a refused kind.
+	ErrKeyPolicy = errors.New("certificate key does not meet the gateway's policy")
+	// ErrChainTooLong: the client sent too many certificates.
+	ErrChainTooLong = errors.New("certificate chain is too long")
+)
 
-// TrustStore holds the trust anchors of every party, and the anchors
-// trusted for all parties (the deployment's own CA, if any).
+// dnRule is a party bound by subject DN and issuing-CA fingerprint.
+type dnRule struct {
+	party     string
+	subjectDN string
+	issuerFP  string
+}
+
+// TrustStore holds the trust anchors of every party, the anchors trusted
+// for all parties (the deployment's own CA, if any), and the identity rules
+// that bind certificates to parties.
 type TrustStore struct {
-	pool    *x509.CertPool
-	global  []*x509.Certificate
-	parties map[string][]*x509.Certificate
+	trustDomain string
+	pool        *x509.CertPool
+	global      []*x509.Certificate
+	parties     map[string][]*x509.Certificate
+	uriBound    map[string]bool
+	dnRules     []dnRule
 }
 
 // NewTrustStore builds the trust store. A party whose anchors do not parse is
 // an error: it must not silently lose (or gain) the ability to connect.
-func NewTrustStore(global []*x509.Certificate, parties []*agreements.Party) (*TrustStore, error) {
-	ts := &TrustStore{pool: x509.NewCertPool(), global: global, parties: map[string][]*x509.Certificate{}}
+func NewTrustStore(trustDomain string, global []*x509.Certificate, parties []*agreements.Party) (*TrustStore, error) {
+	ts := &TrustStore{
+		trustDomain: trustDomain, pool: x509.NewCertPool(), global: global,
+		parties: map[string][]*x509.Certificate{}, uriBound: map[string]bool{},
+	}
 	for _, c := range global {
 		ts.pool.AddCert(c)
 	}
 	for _, p := range parties {
-		if p.TrustAnchors == "" {
-			continue
+		if p.TrustAnchors != "" {
+			anchors, err := ParseCertificates([]byte(p.TrustAnchors))
+			if err != nil {
+				return nil, fmt.Errorf("party %s trust anchors: %w", p.ID, err)
+			}
+			for _, a := range anchors {
+				ts.pool.AddCert(a)
+			}
+			ts.parties[p.ID] = anchors
 		}
-		anchors, err := ParseCertificates([]byte(p.TrustAnchors))
-		if err != nil {
-			return nil, fmt.Errorf("party %s trust anchors: %w", p.ID, err)
+		if p.Identity.SubjectDN != "" {
+			ts.dnRules = append(ts.dnRules, dnRule{party: p.ID, subjectDN: p.Identity.SubjectDN, issuerFP: p.Identity.IssuerFingerprint})
+		} else {
+			ts.uriBound[p.ID] = true
 		}
-		for _, a := range anchors {
-			ts.pool.AddCert(a)
-		}
-		ts.parties[p.ID] = anchors
 	}
 	return ts, nil
 }
@@ -47,23 +80,112 @@ func NewTrustStore(global []*x509.Certificate, parties []*agreements.Party) (*Tr
 // Pool is every anchor, for tls.Config.ClientCAs.
 func (ts *TrustStore) Pool() *x509.CertPool { return ts.pool }
 
-// Bind returns the party a verified connection identifies: the party named
-// by the leaf's URI SAN, provided one of the verified chains ends at that
-// party's own anchor or at a global anchor. A party that is not registered
-// gets no anchors of its own; the request layer refuses it.
-func (ts *TrustStore) Bind(cs *tls.ConnectionState, trustDomain string) (string, error) {
-	id, err := PartyFromConnection(cs, trustDomain)
-	if err != nil {
-		return "", err
-	}
-	allowed := append(ts.parties[id][:len(ts.parties[id]):len(ts.parties[id])], ts.global...)
-	for _, chain := range cs.VerifiedChains {
+// anchoredTo returns the first verified chain that ends at one of the
+// party's anchors or a global anchor.
+func (ts *TrustStore) anchoredTo(party string, chains [][]*x509.Certificate) []*x509.Certificate {
+	allowed := append(ts.parties[party][:len(ts.parties[party]):len(ts.parties[party])], ts.global...)
+	for _, chain := range chains {
 		root := chain[len(chain)-1]
 		for _, a := range allowed {
 			if root.Equal(a) {
-				return id, nil
+				return chain
 			}
 		}
 	}
-	return "", fmt.Errorf("%w: %s", ErrWrongAnchor, id)
+	return nil
+}
+
+// Bind returns the party a verified connection identifies and the chain
+// that binds it. Exactly one rule must match: the leaf's single URI SAN
+// spiffe://<trust-domain>/party/<id> (for parties bound by URI SAN, or not
+// registered, which the request layer then refuses), or a party's subject DN
+// with the SHA-256 of the CA that issued the leaf. The chain must end at an
+// anchor of that party (or a global anchor): a certificate from party A's
+// CA can never identify party B.
+func (ts *TrustStore) Bind(cs *tls.ConnectionState) (string, []*x509.Certificate, error) {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return "", nil, ErrNoCertificatePresented
+	}
+	if len(cs.VerifiedChains) == 0 {
+		return "", nil, errors.New("client certificate was not verified")
+	}
+	leaf := cs.PeerCertificates[0]
+	type match struct {
+		party string
+		chain []*x509.Certificate
+	}
+	var matches []match
+	var uriErr error
+	if len(leaf.URIs) > 0 {
+		id, err := PartyFromCertificate(leaf, ts.trustDomain)
+		switch {
+		case err != nil:
+			uriErr = err
+		case ts.uriBound[id] || !ts.registered(id):
+			chain := ts.anchoredTo(id, cs.VerifiedChains)
+			if chain == nil {
+				return "", nil, fmt.Errorf("%w: %s", ErrWrongAnchor, id)
+			}
+			matches = append(matches, match{id, chain})
+		}
+	}
+	dn := leaf.Subject.String()
+	for _, r := range ts.dnRules {
+		if r.subjectDN != dn {
+			continue
+		}
+		for _, chain := range cs.VerifiedChains {
+			if len(chain) < 2 || fingerprint(chain[1]) != r.issuerFP {
+				continue
+			}
+			if ts.anchoredTo(r.party, [][]*x509.Certificate{chain}) != nil {
+				matches = append(matches, match{r.party, chain})
+				break
+			}
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0].party, matches[0].chain, nil
+	case 0:
+		if uriErr != nil {
+			return "", nil, uriErr
+		}
+		if len(leaf.URIs) == 0 {
+			return "", nil, fmt.Errorf("%w: %w (subject %q)", ErrNoBinding, ErrNoURISAN, dn)
+		}
+		return "", nil, fmt.Errorf("%w (subject %q)", ErrNoBinding, dn)
+	}
+	return "", nil, fmt.Errorf("%w: %s and %s", ErrAmbiguousBinding, matches[0].party, matches[1].party)
+}
+
+func (ts *TrustStore) registered(id string) bool {
+	if ts.uriBound[id] {
+		return true
+	}
+	for _, r := range ts.dnRules {
+		if r.party == id {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckKey applies the key policy to a certificate: ECDSA on P-256 or
+// P-384, Ed25519, or RSA of at least minRSABits.
+func CheckKey(c *x509.Certificate, minRSABits int) error {
+	switch k := c.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return fmt.Errorf("%w: ECDSA curve %s", ErrKeyPolicy, k.Curve.Params().Name)
+		}
+	case *rsa.PublicKey:
+		if k.N.BitLen() < minRSABits {
+			return fmt.Errorf("%w: RSA key of %d bits (at least %d)", ErrKeyPolicy, k.N.BitLen(), minRSABits)
+		}
+	case ed25519.PublicKey:
+	default:
+		return fmt.Errorf("%w: %T key", ErrKeyPolicy, k)
+	}
+	return nil
 }

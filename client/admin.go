@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/certs"
 )
 
 // AdminConfig says how to reach the admin API.
@@ -86,8 +87,12 @@ func (a *Admin) Party(ctx context.Context, id string) (*agreements.Party, error)
 
 // RegisterParty registers a party (admin role).
 func (a *Admin) RegisterParty(ctx context.Context, p *agreements.Party) (*agreements.Party, error) {
+	reg := api.PartyRegistration{ID: p.ID, Kind: string(p.Kind), Name: p.Name, TrustAnchors: p.TrustAnchors, EncryptionKey: p.EncryptionKey}
+	if p.Identity.SubjectDN != "" || p.Identity.IssuerFingerprint != "" {
+		reg.Identity = &api.IdentityRule{SubjectDN: p.Identity.SubjectDN, IssuerFingerprint: p.Identity.IssuerFingerprint}
+	}
 	var out agreements.Party
-	return &out, a.postJSON(ctx, "/admin/v1/parties", p, &out)
+	return &out, a.postJSON(ctx, "/admin/v1/parties", reg, &out)
 }
 
 // SuspendParty suspends a party; it takes effect on its next request.
@@ -173,4 +178,24 @@ func (a *Admin) Terminate(ctx context.Context, id, reason string) (*Agreement, e
 func (a *Admin) Check(ctx context.Context, sender string, d *api.ExchangeDeclaration) (*api.Decision, error) {
 	var dec api.Decision
 	return &dec, a.postJSON(ctx, "/admin/v1/decisions", api.DecisionCheck{Sender: sender, Declaration: *d}, &dec)
+}
+
+// Certificates lists the party certificates the gateway has seen, soonest
+// to expire first.
+func (a *Admin) Certificates(ctx context.Context) ([]certs.SeenCertificate, error) {
+	var out struct {
+		Certificates []certs.SeenCertificate `json:"certificates"`
+	}
+	return out.Certificates, a.getJSON(ctx, "/admin/v1/certificates", &out)
+}
+
+// Inspect asks what the gateway would make of a PEM certificate chain.
+func (a *Admin) Inspect(ctx context.Context, chainPEM []byte) (*certs.Inspection, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/admin/v1/certificates/inspect"), bytes.NewReader(chainPEM))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-pem-file")
+	var out certs.Inspection
+	return &out, a.do(req, &out)
 }

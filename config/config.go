@@ -64,13 +64,37 @@ type Policy struct {
 	OverrideReview time.Duration `yaml:"override_review"`
 }
 
-// TLS is the listener's certificate and extra client trust anchors.
+// TLS is the listener's certificate, extra client trust anchors and
+// revocation checking. Files are reloaded when they change or on SIGHUP.
 type TLS struct {
 	CertFile string `yaml:"cert_file"`
 	KeyFile  string `yaml:"key_file"`
 	// ClientCAFiles are CA certificates trusted for every party, in addition
 	// to each party's own trust anchors.
 	ClientCAFiles []string `yaml:"client_ca_files"`
+	// CRLFiles and CRLURLs are CRLs checked on every handshake, with the
+	// CRLs certificates name in their distribution points (unless
+	// crl_distribution_points is false).
+	CRLFiles              []string `yaml:"crl_files"`
+	CRLURLs               []string `yaml:"crl_urls"`
+	CRLDistributionPoints *bool    `yaml:"crl_distribution_points"`
+	// OCSP asks a certificate's OCSP responder when no CRL covers it.
+	OCSP bool `yaml:"ocsp"`
+	// AllowUnknownRevocation lets a certificate whose revocation status
+	// cannot be established through; by default it is refused.
+	AllowUnknownRevocation bool `yaml:"allow_unknown_revocation"`
+	// PublishCRL is a CRL file the gateway serves at /pki/crl (the CRL of
+	// the CA that issues party certificates, if the council runs one).
+	PublishCRL string `yaml:"publish_crl"`
+	// MaxChain is the most certificates a client may present.
+	MaxChain int `yaml:"max_chain"`
+	// MinRSABits is the smallest RSA key accepted from agencies.
+	MinRSABits int `yaml:"min_rsa_bits"`
+	// ReloadInterval is how often the files are checked for changes.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+	// ExpiryWarningDays are the days before a party certificate expires at
+	// which the gateway logs a warning.
+	ExpiryWarningDays []int `yaml:"expiry_warning_days"`
 }
 
 // Database is the SQL store.
@@ -129,6 +153,33 @@ type Limits struct {
 	MaxJSONBody ByteSize `yaml:"max_json_body"`
 	// IdleTimeout closes keep-alive connections that stay idle this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// HeaderTimeout bounds reading a request's headers (and a JSON body).
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// TransferIdleTimeout ends a payload upload or download that makes no
+	// progress for this long; one that keeps moving is never cut off.
+	TransferIdleTimeout time.Duration `yaml:"transfer_idle_timeout"`
+	// MaxConnections and MaxConnsPerIP bound open connections.
+	MaxConnections int `yaml:"max_connections"`
+	MaxConnsPerIP  int `yaml:"max_conns_per_ip"`
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// Rate limits requests per party, and declarations per party and agreement.
+	Rate RateLimits `yaml:"rate"`
+}
+
+// RateLimits are token buckets: a default per party, overrides by party
+// and limits for declarations and requests under an agreement.
+type RateLimits struct {
+	Default    Rate            `yaml:"default"`
+	Parties    map[string]Rate `yaml:"parties"`
+	Agreements map[string]Rate `yaml:"agreements"`
+}
+
+// Rate is a token bucket: PerSecond tokens added each second, up to Burst.
+// A zero PerSecond means no limit.
+type Rate struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
 }
 
 // Log configures the operational log.
@@ -172,6 +223,40 @@ func (c *Config) Defaults() {
 	set(&c.Retention.LockMode, "governance")
 	if c.Retention.IdempotencyKeys == 0 {
 		c.Retention.IdempotencyKeys = 24 * time.Hour
+	}
+	if c.TLS.MaxChain == 0 {
+		c.TLS.MaxChain = 5
+	}
+	if c.TLS.MinRSABits == 0 {
+		c.TLS.MinRSABits = 2048
+	}
+	if c.TLS.ReloadInterval == 0 {
+		c.TLS.ReloadInterval = 5 * time.Second
+	}
+	if c.TLS.CRLDistributionPoints == nil {
+		yes := true
+		c.TLS.CRLDistributionPoints = &yes
+	}
+	if c.TLS.ExpiryWarningDays == nil {
+		c.TLS.ExpiryWarningDays = []int{30, 14, 7, 1}
+	}
+	if c.Limits.HeaderTimeout == 0 {
+		c.Limits.HeaderTimeout = 15 * time.Second
+	}
+	if c.Limits.TransferIdleTimeout == 0 {
+		c.Limits.TransferIdleTimeout = 60 * time.Second
+	}
+	if c.Limits.MaxConnections == 0 {
+		c.Limits.MaxConnections = 4096
+	}
+	if c.Limits.MaxConnsPerIP == 0 {
+		c.Limits.MaxConnsPerIP = 256
+	}
+	if c.Limits.MaxHeaderBytes == 0 {
+		c.Limits.MaxHeaderBytes = 16 << 10
+	}
+	if c.Limits.Rate.Default == (Rate{}) {
+		c.Limits.Rate.Default = Rate{PerSecond: 200, Burst: 400}
 	}
 	if c.Limits.MaxPayloadSize == 0 {
 		c.Limits.MaxPayloadSize = 64 << 30
@@ -257,6 +342,38 @@ func (c *Config) Validate() error {
 	default:
 		v.Add("retention.lock_mode", "enum", "%q is not one of governance, compliance", c.Retention.LockMode)
 	}
+	for i, f := range c.TLS.CRLFiles {
+		requireFile(&v, valid.Path("tls.crl_files", i), f)
+	}
+	for i, u := range c.TLS.CRLURLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+			v.Add(valid.Path("tls.crl_urls", i), "format", "%q is not an http(s) URL", u)
+		}
+	}
+	if c.TLS.PublishCRL != "" {
+		requireFile(&v, "tls.publish_crl", c.TLS.PublishCRL)
+	}
+	if c.TLS.MaxChain < 1 || c.TLS.MaxChain > 10 {
+		v.Add("tls.max_chain", "range", "must be between 1 and 10")
+	}
+	if c.TLS.MinRSABits < 2048 {
+		v.Add("tls.min_rsa_bits", "minimum", "must be at least 2048")
+	}
+	rate := func(path string, r Rate) {
+		if r.PerSecond < 0 || (r.PerSecond > 0 && r.Burst < 1) {
+			v.Add(path, "rate", "per_second must not be negative, and burst must be at least 1 when per_second is set")
+		}
+	}
+	rate("limits.rate.default", c.Limits.Rate.Default)
+	for p, r := range c.Limits.Rate.Parties {
+		rate("limits.rate.parties."+p, r)
+	}
+	for a, r := range c.Limits.Rate.Agreements {
+		rate("limits.rate.agreements."+a, r)
+	}
+	if c.Limits.MaxHeaderBytes < 4096 {
+		v.Add("limits.max_header_bytes", "minimum", "must be at least 4KiB")
+	}
 	if c.Limits.MaxPayloadSize < 0 {
 		v.Add("limits.max_payload_size", "minimum", "must not be negative")
 	}
@@ -304,6 +421,10 @@ func (c *Config) Resolve(dir string) {
 	for i := range c.TLS.ClientCAFiles {
 		abs(&c.TLS.ClientCAFiles[i])
 	}
+	for i := range c.TLS.CRLFiles {
+		abs(&c.TLS.CRLFiles[i])
+	}
+	abs(&c.TLS.PublishCRL)
 	if c.Database.Driver == "sqlite" && !strings.HasPrefix(c.Database.DSN, "file:") {
 		abs(&c.Database.DSN)
 	}

@@ -272,6 +272,7 @@ func UnknownEnv(environ []string) []string {
 func (c *Config) Redacted() *Config {
 	r := *c
 	r.TLS.ClientCAFiles = slices.Clone(c.TLS.ClientCAFiles)
+	r.TLS.CRLFiles = slices.Clone(c.TLS.CRLFiles)
 	eachLeaf(reflect.ValueOf(&r).Elem(), "", func(path string, f reflect.Value) {
 		if f.Kind() == reflect.String && f.String() != "" && isSecret(path) {
 			f.SetString("REDACTED")

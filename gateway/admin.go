@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +42,11 @@ func (s *Server) adminRoutes() {
 	app.Use(s.requestLog)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/pki/crl", s.crl)
+	app.Get("/metrics", metricsHandler)
 	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
+	a.Get("/certificates", s.listCertificates)
+	a.Post("/certificates/inspect", s.inspectCertificate)
 	a.Get("/whoami", s.adminWhoami)
 	a.Get("/parties", s.listParties)
 	a.Post("/parties", s.registerParty)
@@ -132,26 +135,20 @@ func (s *Server) showParty(c *fiber.Ctx) error {
 	return c.JSON(p)
 }
 
-// partyDoc is a party registration; the encryption key is a JWK object.
-type partyDoc struct {
-	ID            string                  `json:"id"`
-	Kind          agreements.PartyKind    `json:"kind"`
-	Name          string                  `json:"name"`
-	TrustAnchors  string                  `json:"trust_anchors,omitempty"`
-	Identity      agreements.IdentityRule `json:"identity,omitzero"`
-	EncryptionKey json.RawMessage         `json:"encryption_key"`
-}
-
-func (d *partyDoc) party() *agreements.Party {
-	return &agreements.Party{ID: d.ID, Kind: d.Kind, Name: d.Name, TrustAnchors: d.TrustAnchors, Identity: d.Identity, EncryptionKey: []byte(d.EncryptionKey)}
+func partyOf(d *api.PartyRegistration) *agreements.Party {
+	p := &agreements.Party{ID: d.ID, Kind: agreements.PartyKind(d.Kind), Name: d.Name, TrustAnchors: d.TrustAnchors, EncryptionKey: []byte(d.EncryptionKey)}
+	if d.Identity != nil {
+		p.Identity = agreements.IdentityRule{SubjectDN: d.Identity.SubjectDN, IssuerFingerprint: d.Identity.IssuerFingerprint}
+	}
+	return p
 }
 
 func (s *Server) registerParty(c *fiber.Ctx) error {
-	var d partyDoc
+	var d api.PartyRegistration
 	if err := s.readJSON(c, &d); err != nil {
 		return err
 	}
-	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), d.party(), c.Get(idem.Header))
+	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), partyOf(&d), c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -160,7 +157,7 @@ func (s *Server) registerParty(c *fiber.Ctx) error {
 }
 
 func (s *Server) updateParty(c *fiber.Ctx) error {
-	var d partyDoc
+	var d api.PartyRegistration
 	if err := s.readJSON(c, &d); err != nil {
 		return err
 	}
@@ -168,7 +165,7 @@ func (s *Server) updateParty(c *fiber.Ctx) error {
 		return fieldProblem("id", "match", "must match the party in the URL")
 	}
 	d.ID = c.Params("id")
-	p, err := s.opts.Agreements.UpdateParty(c.UserContext(), actorOf(c), d.party())
+	p, err := s.opts.Agreements.UpdateParty(c.UserContext(), actorOf(c), partyOf(&d))
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,12 @@ package gateway
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -45,6 +47,9 @@ func (s *Server) declareExchange(c *fiber.Ctx) error {
 		return err
 	}
 	p := caller(c)
+	if wait, ok := s.limits.allow(p.ID, d.Agreement); !ok {
+		return rateLimited(p.ID, "agreement "+d.Agreement, wait)
+	}
 	e, err := s.opts.Exchanges.Declare(c.UserContext(), p.ID, &d, c.Get(idem.Header))
 	if err != nil {
 		return err
@@ -93,7 +98,8 @@ func (s *Server) uploadPayload(c *fiber.Ctx) error {
 	if contentLength < 0 {
 		contentLength = -1 // chunked: the body's own end is checked against the declared size
 	}
-	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), c.Context().RequestBodyStream(), contentLength)
+	body := &progressReader{r: c.Context().RequestBodyStream(), conn: c.Context().Conn(), idle: s.opts.Limits.TransferIdleTimeout}
+	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), body, contentLength)
 	if err != nil {
 		// The body may be partly unread; do not reuse the connection.
 		c.Context().SetConnectionClose()
@@ -139,8 +145,23 @@ func (s *Server) downloadPayload(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentRange, fmt.Sprintf("bytes %d-%d/%d", rng.Offset, rng.Offset+rng.Length-1, size))
 		c.Status(http.StatusPartialContent)
 	}
-	c.Context().SetBodyStream(&bulkReader{ReadCloser: body}, int(length))
+	c.Context().SetBodyStream(&bulkReader{ReadCloser: body, conn: c.Context().Conn(), idle: s.opts.Limits.TransferIdleTimeout}, int(length))
 	return nil
+}
+
+// progressReader extends the connection's read deadline each time the
+// upload makes progress: a slow client is cut off only when it stalls.
+type progressReader struct {
+	r    io.Reader
+	conn net.Conn
+	idle time.Duration
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if p.idle > 0 {
+		_ = p.conn.SetReadDeadline(time.Now().Add(p.idle))
+	}
+	return p.r.Read(b)
 }
 
 // bulkBuffers lends the buffers payload downloads are copied through.
@@ -148,16 +169,37 @@ var bulkBuffers = sync.Pool{New: func() any { b := make([]byte, 256<<10); return
 
 // bulkReader copies a payload to the connection in 256 KiB writes: fasthttp
 // would otherwise copy through a 4 KiB buffer, and each small write costs a
-// TLS record and a system call.
-type bulkReader struct{ io.ReadCloser }
+// TLS record and a system call. Each write extends the write deadline, so a
+// client that stops reading is cut off, and one that keeps reading is not.
+type bulkReader struct {
+	io.ReadCloser
+	conn net.Conn
+	idle time.Duration
+}
 
 // WriteTo implements io.WriterTo, which fasthttp uses when it is offered.
 func (r *bulkReader) WriteTo(w io.Writer) (int64, error) {
 	bp := bulkBuffers.Get().(*[]byte)
 	defer bulkBuffers.Put(bp)
+	if r.idle > 0 {
+		defer r.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // the next response sets its own
+	}
 	// Neither side may take over the copy with its own small buffer
 	// (fasthttp's bufio.Writer implements ReaderFrom).
-	return io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{r.ReadCloser}, *bp)
+	return io.CopyBuffer(deadlineWriter{w, r.conn, r.idle}, struct{ io.Reader }{r.ReadCloser}, *bp)
+}
+
+type deadlineWriter struct {
+	w    io.Writer
+	conn net.Conn
+	idle time.Duration
+}
+
+func (d deadlineWriter) Write(b []byte) (int, error) {
+	if d.idle > 0 {
+		_ = d.conn.SetWriteDeadline(time.Now().Add(d.idle))
+	}
+	return d.w.Write(b)
 }
 
 // parseRange parses a single "bytes=" range against size bytes.

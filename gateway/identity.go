@@ -6,7 +6,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
-	"github.com/gatehouse-gw/gatehouse/certs"
 )
 
 type callerKey struct{}
@@ -28,11 +27,12 @@ func caller(c *fiber.Ctx) *agreements.Party {
 // identify names the caller from the verified client certificate and the
 // registry, and refuses anyone who is not a registered, active party.
 func (s *Server) identify(c *fiber.Ctx) error {
-	id, err := certs.PartyFromConnection(tlsState(c), s.opts.TrustDomain)
+	cs := tlsState(c)
+	id, err := s.opts.Identify(c.UserContext(), cs)
 	if err != nil {
-		// The handshake already checked the chain and binding; reaching
-		// here means the listener is misconfigured. Refuse.
-		return problem(http.StatusUnauthorized, CodeNoIdentity, "No party identity in the client certificate.").withCause(err)
+		// The handshake already bound the certificate to a party; if that
+		// no longer holds (anchors changed since), refuse.
+		return problem(http.StatusUnauthorized, CodeNoIdentity, "The client certificate identifies no party.").withDetail(err.Error()).withCause(err)
 	}
 	reg, err := s.opts.Registry.Snapshot(c.UserContext())
 	if err != nil {
@@ -48,6 +48,12 @@ func (s *Server) identify(c *fiber.Ctx) error {
 			withDetail("party " + id + " is " + string(p.Status))
 	}
 	c.Locals(callerKey{}, p)
+	if s.opts.Certificates != nil {
+		s.opts.Certificates.Seen(p.ID, cs.PeerCertificates[0], s.now())
+	}
+	if wait, ok := s.limits.allow(p.ID, ""); !ok {
+		return rateLimited(p.ID, "party", wait)
+	}
 	// The rest of the request decides against this same snapshot.
 	c.SetUserContext(agreements.ContextWithRegistry(c.UserContext(), reg))
 	return c.Next()

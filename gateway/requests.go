@@ -19,7 +19,11 @@ func (s *Server) submitRequest(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &q); err != nil {
 		return err
 	}
-	r, err := s.opts.Exchanges.SubmitRequest(c.UserContext(), caller(c).ID, &q, c.Get(idem.Header))
+	p := caller(c)
+	if wait, ok := s.limits.allow(p.ID, q.Agreement); !ok {
+		return rateLimited(p.ID, "agreement "+q.Agreement, wait)
+	}
+	r, err := s.opts.Exchanges.SubmitRequest(c.UserContext(), p.ID, &q, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}

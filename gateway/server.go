@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 )
@@ -59,8 +62,16 @@ type Options struct {
 	JWKS        jwk.Set
 	Ready       []ReadyCheck
 	MaxJSONBody int64
-	IdleTimeout time.Duration
-	Log         *slog.Logger
+	Limits      config.Limits
+	// Identify names the party of a verified connection.
+	Identify func(ctx context.Context, cs *tls.ConnectionState) (string, error)
+	// Certificates tracks the party certificates in use.
+	Certificates Certificates
+	// Inspect reports what the gateway makes of a certificate chain.
+	Inspect func(ctx context.Context, chainPEM []byte, now time.Time) (*certs.Inspection, error)
+	// PublishCRL is a CRL file served at /pki/crl.
+	PublishCRL string
+	Log        *slog.Logger
 
 	// The admin API's parts (NewAdmin).
 	Agreements AgreementAdmin
@@ -71,9 +82,10 @@ type Options struct {
 
 // Server is the gateway's HTTP front.
 type Server struct {
-	opts Options
-	app  *fiber.App
-	log  *slog.Logger
+	opts   Options
+	app    *fiber.App
+	log    *slog.Logger
+	limits *rateLimits
 }
 
 // New builds the partner API: the mutual-TLS front.
@@ -90,8 +102,14 @@ func NewAdmin(opts Options) *Server {
 	return s
 }
 
+// Certificates tracks the party certificates in use.
+type Certificates interface {
+	Seen(party string, leaf *x509.Certificate, now time.Time)
+	List(ctx context.Context, now time.Time) ([]certs.SeenCertificate, error)
+}
+
 func newServer(opts Options) *Server {
-	s := &Server{opts: opts, log: opts.Log}
+	s := &Server{opts: opts, log: opts.Log, limits: newRateLimits(opts.Limits.Rate)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "gatehouse",
 		DisableStartupMessage: true,
@@ -99,10 +117,13 @@ func newServer(opts Options) *Server {
 		// read before the handler runs. JSON handlers enforce their own limit.
 		StreamRequestBody: true,
 		BodyLimit:         int(opts.MaxJSONBody),
-		// ReadTimeout would cut off a large upload that is still making
-		// progress, so request reads are bounded by idle and header limits.
-		IdleTimeout:    opts.IdleTimeout,
-		ReadBufferSize: 16 << 10,
+		// ReadTimeout bounds the headers (and a JSON body read with them);
+		// a payload transfer extends its own deadline while it makes
+		// progress, so a large upload is never cut off mid-stream.
+		ReadTimeout:    opts.Limits.HeaderTimeout,
+		IdleTimeout:    opts.Limits.IdleTimeout,
+		ReadBufferSize: int(opts.Limits.MaxHeaderBytes),
+		Concurrency:    opts.Limits.MaxConnections,
 		ErrorHandler:   s.errorHandler,
 	})
 	return s
@@ -113,6 +134,7 @@ func (s *Server) routes() {
 	app.Use(s.requestLog)
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/pki/crl", s.crl)
 
 	// Everything else needs a registered, active party.
 	app.Use(s.identify)

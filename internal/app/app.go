@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +25,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/gateway"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/store"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
@@ -43,15 +43,13 @@ type App struct {
 	Admin *gateway.Server
 	Log   *slog.Logger
 
-	serverCert tls.Certificate
-	globalCAs  []*x509.Certificate
+	// TLS holds the partner listener's certificate, anchors and CRLs.
+	TLS    *certs.Server
+	Expiry *certs.ExpiryTracker
 
-	trustMu  sync.Mutex
-	trustFor *agreements.Registry
-	trust    *certs.TrustStore
-
-	sweepStop chan struct{}
-	sweepDone chan struct{}
+	// background runs the sweeper, the TLS watcher and the expiry tracker.
+	bgCancel context.CancelFunc
+	bgDone   sync.WaitGroup
 }
 
 // NewLogger returns the operational logger the configuration asks for.
@@ -69,17 +67,6 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	a := &App{Config: cfg, Log: log}
 	var err error
-	a.serverCert, err = tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: server certificate: %w", err)
-	}
-	for _, f := range cfg.TLS.ClientCAFiles {
-		cas, err := certs.ReadCertificates(f)
-		if err != nil {
-			return nil, fmt.Errorf("tls.client_ca_files: %w", err)
-		}
-		a.globalCAs = append(a.globalCAs, cas...)
-	}
 	signingKey, err := seal.ReadKey(cfg.Keys.SigningKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.signing_key_file: %w", err)
@@ -127,6 +114,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	policy := agreements.Policy{ReviewGrace: cfg.Policy.ReviewGrace, OverrideReview: cfg.Policy.OverrideReview}
 	a.Registry = a.DB.Registry(policy)
+	a.TLS, err = certs.NewServer(certs.ServerConfig{
+		TrustDomain: cfg.TrustDomain, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
+		ClientCAFiles: cfg.TLS.ClientCAFiles, MaxChain: cfg.TLS.MaxChain, MinRSABits: cfg.TLS.MinRSABits,
+		Revocation: certs.RevocationPolicy{
+			CRLFiles: cfg.TLS.CRLFiles, CRLURLs: cfg.TLS.CRLURLs, UseDistributionPoints: *cfg.TLS.CRLDistributionPoints,
+			OCSP: cfg.TLS.OCSP, AllowUnknown: cfg.TLS.AllowUnknownRevocation,
+		},
+		Parties: a.Registry.Snapshot,
+		Log:     log.With(logkey.Component, "tls"),
+		Refused: func(reason string) { metrics.HandshakesRefused.WithLabelValues(reason).Inc() },
+	})
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	a.Expiry = certs.NewExpiryTracker(a.DB, cfg.TLS.ExpiryWarningDays, log.With(logkey.Component, "certificates"),
+		func(party, serial string, days float64) {
+			metrics.CertificateExpiryDays.WithLabelValues(party, serial).Set(days)
+		})
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
@@ -136,14 +142,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
 	opts := gateway.Options{
-		TrustDomain: cfg.TrustDomain,
-		Exchanges:   a.Service,
-		Registry:    a.Registry,
-		Agreements:  a.Agreements,
-		JWKS:        jwks,
-		MaxJSONBody: int64(cfg.Limits.MaxJSONBody),
-		IdleTimeout: cfg.Limits.IdleTimeout,
-		Log:         log,
+		TrustDomain:  cfg.TrustDomain,
+		Exchanges:    a.Service,
+		Registry:     a.Registry,
+		Agreements:   a.Agreements,
+		JWKS:         jwks,
+		MaxJSONBody:  int64(cfg.Limits.MaxJSONBody),
+		Limits:       cfg.Limits,
+		Identify:     a.TLS.Identify,
+		Certificates: a.Expiry,
+		Inspect:      a.TLS.Inspect,
+		PublishCRL:   cfg.TLS.PublishCRL,
+		Log:          log,
 		Ready: []gateway.ReadyCheck{
 			{Name: "database", Check: a.DB.Ping},
 			{Name: "objects", Check: a.Objects.Ping},
@@ -181,52 +191,8 @@ func ReadHexKey(path string) ([]byte, error) {
 	return key, nil
 }
 
-// trustStore returns the trust store for the current registry, rebuilt
-// when the registry changes.
-func (a *App) trustStore(ctx context.Context) (*certs.TrustStore, error) {
-	reg, err := a.Registry.Snapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.trustMu.Lock()
-	defer a.trustMu.Unlock()
-	if a.trust != nil && a.trustFor == reg {
-		return a.trust, nil
-	}
-	ts, err := certs.NewTrustStore(a.globalCAs, reg.Parties())
-	if err != nil {
-		return nil, err
-	}
-	a.trust, a.trustFor = ts, reg
-	return ts, nil
-}
-
-// TLSConfig is the listener's TLS policy: client certificates required and
-// verified against the parties' trust anchors, and bound to the party they name.
-func (a *App) TLSConfig() *tls.Config {
-	return certs.ServerPolicy{
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &a.serverCert, nil },
-		ClientCAs: func() *x509.CertPool {
-			ts, err := a.trustStore(context.Background())
-			if err != nil {
-				a.Log.Error("trust anchors unavailable; refusing handshakes", logkey.Error, err)
-				return x509.NewCertPool() // fail closed: nothing verifies
-			}
-			return ts.Pool()
-		},
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			ts, err := a.trustStore(context.Background())
-			if err != nil {
-				return err
-			}
-			if _, err := ts.Bind(&cs, a.Config.TrustDomain); err != nil {
-				a.Log.Info("handshake refused", logkey.Reason, err.Error())
-				return err
-			}
-			return nil
-		},
-	}.Config()
-}
+// TLSConfig is the partner listener's TLS policy.
+func (a *App) TLSConfig() *tls.Config { return a.TLS.TLSConfig() }
 
 // Listeners are the gateway's open listeners.
 type Listeners struct {
@@ -242,6 +208,7 @@ func (a *App) Listen() (*Listeners, error) {
 	if err != nil {
 		return nil, err
 	}
+	ln = gateway.LimitPerIP(ln, a.Config.Limits.MaxConnsPerIP)
 	out := &Listeners{Partner: tls.NewListener(ln, a.TLSConfig())}
 	if a.Admin != nil {
 		aln, err := net.Listen("tcp", a.Config.Admin.Listen)
@@ -249,15 +216,17 @@ func (a *App) Listen() (*Listeners, error) {
 			ln.Close()
 			return nil, err
 		}
-		out.Admin = tls.NewListener(aln, certs.AdminPolicy(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &a.serverCert, nil }))
+		aln = gateway.LimitPerIP(aln, a.Config.Limits.MaxConnsPerIP)
+		out.Admin = tls.NewListener(aln, certs.AdminPolicy(a.TLS.Certificate))
 	}
 	return out, nil
 }
 
 // Serve serves on the listeners until Shutdown; it returns when either stops.
-// The retention sweeper runs beside them.
+// The retention sweeper, the certificate watcher and the expiry tracker run
+// beside them.
 func (a *App) Serve(l *Listeners) error {
-	a.startSweeper()
+	a.startBackground()
 	errs := make(chan error, 2)
 	go func() { errs <- a.Server.Serve(l.Partner) }()
 	if l.Admin != nil {
@@ -268,7 +237,7 @@ func (a *App) Serve(l *Listeners) error {
 
 // Shutdown stops the servers gracefully and closes the stores.
 func (a *App) Shutdown(ctx context.Context) error {
-	a.stopSweeper()
+	a.stopBackground()
 	err := a.Server.Shutdown(ctx)
 	if a.Admin != nil {
 		err = errors.Join(err, a.Admin.Shutdown(ctx))
@@ -284,36 +253,51 @@ func (a *App) Close() error {
 	return nil
 }
 
-// startSweeper deletes payloads whose retention has ended, and forgets old
-// idempotency keys, every retention.sweep_interval.
-func (a *App) startSweeper() {
-	every := a.Config.Retention.SweepInterval
-	if every <= 0 || a.sweepStop != nil {
+// startBackground starts the sweeper (every retention.sweep_interval), the
+// certificate and CRL watcher (every tls.reload_interval) and the expiry
+// tracker's writer.
+func (a *App) startBackground() {
+	if a.bgCancel != nil {
 		return
 	}
-	a.sweepStop, a.sweepDone = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(a.sweepDone)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-a.sweepStop:
-				return
-			case <-t.C:
-				a.SweepOnce(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	a.bgCancel = cancel
+	a.bgDone.Go(func() { a.TLS.Watch(ctx, a.Config.TLS.ReloadInterval) })
+	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
+	if every := a.Config.Retention.SweepInterval; every > 0 {
+		a.bgDone.Go(func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.SweepOnce(ctx)
+				}
 			}
-		}
-	}()
-}
-
-func (a *App) stopSweeper() {
-	if a.sweepStop != nil {
-		close(a.sweepStop)
-		<-a.sweepDone
-		a.sweepStop = nil
+		})
 	}
 }
+
+func (a *App) stopBackground() {
+	if a.bgCancel != nil {
+		a.bgCancel()
+		a.bgDone.Wait()
+		a.bgCancel = nil
+	}
+}
+
+// RebuildTLS applies a changed tls.crl_files and reloads everything.
+func (a *App) RebuildTLS(ctx context.Context) error {
+	if err := a.TLS.SetCRLFiles(ctx, a.Config.TLS.CRLFiles); err != nil {
+		return err
+	}
+	return a.TLS.Reload(ctx)
+}
+
+// Reload rereads certificates, trust anchors and CRLs (SIGHUP).
+func (a *App) Reload(ctx context.Context) error { return a.TLS.Reload(ctx) }
 
 // SweepOnce runs one sweep: expired payloads, then old idempotency keys.
 func (a *App) SweepOnce(ctx context.Context) {

@@ -95,6 +95,14 @@ func Prepare(dir string, o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The CA's CRL, re-signed at every start so that it stays current.
+	reg, err := certs.LoadRegister(e.PKI())
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.Publish(e.PKI(), ca, now, 30*24*time.Hour); err != nil {
+		return nil, err
+	}
 	if !exists(filepath.Join(e.PKI(), "gateway.crt")) {
 		leaf, err := ca.IssueServer("gatehouse", []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, 365*24*time.Hour, now)
 		if err != nil {
@@ -156,6 +164,8 @@ func Prepare(dir string, o Options) (*Env, error) {
 			CertFile:      "pki/gateway.crt",
 			KeyFile:       "pki/gateway.key",
 			ClientCAFiles: []string{"pki/ca.crt"},
+			CRLFiles:      []string{"pki/ca.crl"},
+			PublishCRL:    "pki/ca.crl",
 		},
 		Database: config.Database{Driver: driver, DSN: dsn},
 		Objects: config.Objects{

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/app"
 	"github.com/gatehouse-gw/gatehouse/internal/demo"
@@ -48,6 +49,8 @@ type GatewayOptions struct {
 	DSN string
 	// Bucket reuses a bucket; empty means a new one.
 	Bucket string
+	// Configure, if set, changes the configuration before the gateway starts.
+	Configure func(*config.Config)
 }
 
 // StartGateway starts a gateway for the test and stops it when the test ends.
@@ -89,6 +92,9 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.Configure != nil {
+		o.Configure(env.Config)
+	}
 	a, err := app.New(ctx, env.Config, log)
 	if err != nil {
 		t.Fatal(err)
