@@ -101,7 +101,10 @@ func (s *Server) uploadPayload(c *fiber.Ctx) error {
 	body := &progressReader{r: c.Context().RequestBodyStream(), conn: c.Context().Conn(), idle: s.opts.Limits.TransferIdleTimeout}
 	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), body, contentLength)
 	if err != nil {
-		// The body may be partly unread; do not reuse the connection.
+		// The body may be partly unread. Read a little more of it so that
+		// a client still sending gets the answer rather than a reset, then
+		// close the connection (as net/http does).
+		_, _ = io.CopyN(io.Discard, body, 256<<10)
 		c.Context().SetConnectionClose()
 		return err
 	}
@@ -155,13 +158,23 @@ type progressReader struct {
 	r    io.Reader
 	conn net.Conn
 	idle time.Duration
+	// done records the end of the body: fasthttp's chunked stream would
+	// wait on the connection if read again.
+	done error
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
+	if p.done != nil {
+		return 0, p.done
+	}
 	if p.idle > 0 {
 		_ = p.conn.SetReadDeadline(time.Now().Add(p.idle))
 	}
-	return p.r.Read(b)
+	n, err := p.r.Read(b)
+	if err != nil {
+		p.done = err
+	}
+	return n, err
 }
 
 // bulkBuffers lends the buffers payload downloads are copied through.
