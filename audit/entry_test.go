@@ -80,12 +80,26 @@ func TestVerifierFindsTampering(t *testing.T) {
 
 	reordered := []audit.Record{recs[0], recs[2], recs[1], recs[3]}
 	requireBroken(t, verify(reordered), 2, "missing")
+
+	// Rows swapped under their sequence numbers.
+	swapped := append([]audit.Record(nil), recs...)
+	swapped[1].Body, swapped[2].Body = swapped[2].Body, swapped[1].Body
+	swapped[1].Hash, swapped[2].Hash = swapped[2].Hash, swapped[1].Hash
+	requireBroken(t, verify(swapped), 2, "reordered")
+
+	// A body relinked to another predecessor, rehashed.
+	relinked := append([]audit.Record(nil), recs...)
+	e := audit.Entry{Time: time.Unix(2, 0), Type: "t", Actor: "a"}
+	r, err := audit.Chain(&e, 2, recs[0].Hash)
+	require.NoError(t, err)
+	relinked[2] = *r
+	requireBroken(t, verify(relinked), 3, "reordered")
 }
 
-func requireBroken(t *testing.T, err error, seq int64, reason string) {
+func requireBroken(t *testing.T, err error, seq int64, kind string) {
 	t.Helper()
 	var ve *audit.VerifyError
 	require.ErrorAs(t, err, &ve)
-	require.Equal(t, seq, ve.Seq)
-	require.Contains(t, ve.Reason, reason)
+	require.Equal(t, seq, ve.Seq, ve.Error())
+	require.Equal(t, kind, ve.Kind, ve.Error())
 }

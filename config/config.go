@@ -34,6 +34,7 @@ type Config struct {
 	Admin     Admin     `yaml:"admin"`
 	Policy    Policy    `yaml:"policy"`
 	Retention Retention `yaml:"retention"`
+	Audit     Audit     `yaml:"audit"`
 	Limits    Limits    `yaml:"limits"`
 	Log       Log       `yaml:"log"`
 }
@@ -128,6 +129,30 @@ type Keys struct {
 	// PseudonymKeyFile holds the master key (32+ random bytes, hex) for
 	// pseudonymised payload fields; each agreement gets its own derived key.
 	PseudonymKeyFile string `yaml:"pseudonym_key_file"`
+	// AuditKeyFile is the private P-256 JWK that signs audit checkpoints and
+	// compliance exports. Its public half is in the JWKS.
+	AuditKeyFile string `yaml:"audit_key_file"`
+	// AuditRetiredKeysFile, if set, is a JWKS of retired audit public keys,
+	// so that checkpoints and exports signed before a rotation still verify.
+	AuditRetiredKeysFile string `yaml:"audit_retired_keys_file"`
+}
+
+// Audit governs the tamper-evident record's checkpoints and archive.
+type Audit struct {
+	// Bucket is the object-storage bucket, with versioning and Object Lock,
+	// that sealed segments of the chain are archived to. It is on the
+	// objects endpoint and must differ from objects.bucket.
+	Bucket string `yaml:"bucket"`
+	// CheckpointEvery is the most entries between two signed checkpoints.
+	CheckpointEvery int64 `yaml:"checkpoint_every"`
+	// CheckpointInterval is the longest an entry waits for a checkpoint.
+	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// Retention is how long archived segments stay locked.
+	Retention time.Duration `yaml:"retention"`
+	// LockMode is the archive's Object Lock mode: compliance (default: not
+	// even the bucket's owner can remove a segment early), governance, or
+	// none to accept an archive without Object Lock.
+	LockMode string `yaml:"lock_mode"`
 }
 
 // Retention governs how long delivered payloads are kept.
@@ -221,6 +246,19 @@ func (c *Config) Defaults() {
 		c.Retention.SweepInterval = 5 * time.Minute
 	}
 	set(&c.Retention.LockMode, "governance")
+	set(&c.Audit.Bucket, c.Objects.Bucket+"-audit")
+	set(&c.Audit.LockMode, "compliance")
+	if c.Audit.CheckpointEvery == 0 {
+		c.Audit.CheckpointEvery = 10000
+	}
+	if c.Audit.CheckpointInterval == 0 {
+		c.Audit.CheckpointInterval = 5 * time.Minute
+	}
+	if c.Audit.Retention == 0 {
+		// Six years: the limitation period for most claims a disclosure
+		// could give rise to.
+		c.Audit.Retention = 6 * 365 * 24 * time.Hour
+	}
 	if c.Retention.IdempotencyKeys == 0 {
 		c.Retention.IdempotencyKeys = 24 * time.Hour
 	}
@@ -331,6 +369,27 @@ func (c *Config) Validate() error {
 	requireFile(&v, "keys.signing_key_file", c.Keys.SigningKeyFile)
 	requireFile(&v, "keys.subject_key_file", c.Keys.SubjectKeyFile)
 	requireFile(&v, "keys.pseudonym_key_file", c.Keys.PseudonymKeyFile)
+	requireFile(&v, "keys.audit_key_file", c.Keys.AuditKeyFile)
+	if c.Keys.AuditRetiredKeysFile != "" {
+		requireFile(&v, "keys.audit_retired_keys_file", c.Keys.AuditRetiredKeysFile)
+	}
+	if c.Audit.Bucket == c.Objects.Bucket {
+		v.Add("audit.bucket", "distinct", "must differ from objects.bucket: the archive keeps its own Object Lock retention")
+	}
+	if c.Audit.CheckpointEvery < 1 || c.Audit.CheckpointEvery > 1_000_000 {
+		v.Add("audit.checkpoint_every", "range", "must be between 1 and 1000000")
+	}
+	if c.Audit.CheckpointInterval < time.Second {
+		v.Add("audit.checkpoint_interval", "minimum", "must be at least 1s")
+	}
+	if c.Audit.Retention < 24*time.Hour {
+		v.Add("audit.retention", "minimum", "must be at least 24h")
+	}
+	switch c.Audit.LockMode {
+	case "compliance", "governance", "none":
+	default:
+		v.Add("audit.lock_mode", "enum", "%q is not one of compliance, governance, none", c.Audit.LockMode)
+	}
 	if c.Retention.Default <= 0 {
 		v.Add("retention.default", "minimum", "must be positive")
 	}
@@ -433,6 +492,8 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Admin.JWKSFile)
 	abs(&c.Keys.SubjectKeyFile)
 	abs(&c.Keys.PseudonymKeyFile)
+	abs(&c.Keys.AuditKeyFile)
+	abs(&c.Keys.AuditRetiredKeysFile)
 }
 
 // Load reads the file at path, applies environment overrides from environ

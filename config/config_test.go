@@ -15,7 +15,7 @@ import (
 func writeConfig(t *testing.T, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key", "pseudonym.key"} {
+	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key", "pseudonym.key", "audit.jwk"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600))
 	}
 	base := `listen: 127.0.0.1:8443
@@ -35,6 +35,7 @@ keys:
   signing_key_file: signing.jwk
   subject_key_file: subject.key
   pseudonym_key_file: pseudonym.key
+  audit_key_file: audit.jwk
 `
 	p := filepath.Join(dir, "gatehouse.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(base+extra), 0o600))
@@ -57,8 +58,8 @@ func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 	p := writeConfig(t, "database2: {}\nlimits:\n  max_payload: 1GiB\n")
 	_, err := Load(p, nil)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "database2: is not a setting (line 18)")
-	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 20)")
+	require.Contains(t, err.Error(), "database2: is not a setting (line 19)")
+	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 21)")
 }
 
 func TestLoadNamesTypeErrors(t *testing.T) {
@@ -70,7 +71,7 @@ func TestLoadNamesTypeErrors(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	p := writeConfig(t, "log:\n  level: loud\n")
+	p := writeConfig(t, "log:\n  level: loud\naudit:\n  bucket: gatehouse-payloads\n  lock_mode: off\n  checkpoint_every: -1\n")
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
 	bad := strings.Replace(string(raw), "driver: sqlite", "driver: mysql", 1)
@@ -84,6 +85,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"tls.cert_file: cannot read",
 		"objects.endpoint: is host:port without a scheme",
 		`log.level: "loud" is not one of debug, info, warn, error`,
+		"audit.bucket: must differ from objects.bucket",
+		`audit.lock_mode: "off" is not one of compliance, governance, none`,
+		"audit.checkpoint_every: must be between 1 and 1000000",
 	} {
 		require.Contains(t, err.Error(), want)
 	}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
@@ -94,4 +96,59 @@ func (d *DB) AuditHead(ctx context.Context) (int64, string, error) {
 	)
 	err := d.queryRow(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
 	return seq, hash, err
+}
+
+var _ audit.Log = (*DB)(nil)
+
+// AuditCheckpoints returns up to limit checkpoints with seq > after, in order.
+func (d *DB) AuditCheckpoints(ctx context.Context, after int64, limit int) ([]audit.StoredCheckpoint, error) {
+	rows, err := d.query(ctx, "SELECT seq, hash, time, jws FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.StoredCheckpoint
+	for rows.Next() {
+		var cp audit.StoredCheckpoint
+		if err := rows.Scan(&cp.Seq, &cp.Hash, &cp.Time, &cp.JWS); err != nil {
+			return nil, err
+		}
+		cp.Time = cp.Time.UTC()
+		out = append(out, cp)
+	}
+	return out, rows.Err()
+}
+
+// LastAuditCheckpoint returns the latest checkpoint, if there is one.
+func (d *DB) LastAuditCheckpoint(ctx context.Context) (audit.StoredCheckpoint, bool, error) {
+	var cp audit.StoredCheckpoint
+	err := d.queryRow(ctx, "SELECT seq, hash, time, jws FROM audit_checkpoints ORDER BY seq DESC LIMIT 1").
+		Scan(&cp.Seq, &cp.Hash, &cp.Time, &cp.JWS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, false, nil
+	}
+	cp.Time = cp.Time.UTC()
+	return cp, err == nil, err
+}
+
+// AddAuditCheckpoint records a checkpoint and its archived segment together.
+func (d *DB) AddAuditCheckpoint(ctx context.Context, cp audit.StoredCheckpoint, seg audit.ArchivedSegment) error {
+	return d.update(ctx, func(t *tx) error {
+		var n int
+		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM audit_checkpoints WHERE seq >= $1", cp.Seq).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return audit.ErrCheckpointExists
+		}
+		if _, err := t.exec(ctx, "INSERT INTO audit_checkpoints (seq, hash, time, jws) VALUES ($1, $2, $3, $4)",
+			cp.Seq, cp.Hash, utc(cp.Time), cp.JWS); err != nil {
+			return fmt.Errorf("store: audit checkpoint: %w", err)
+		}
+		if _, err := t.exec(ctx, "INSERT INTO audit_segments (first_seq, last_seq, object, version, sha256, archived_at) VALUES ($1, $2, $3, $4, $5, $6)",
+			seg.First, seg.Last, seg.Key, seg.Version, seg.SHA256, utc(seg.ArchivedAt)); err != nil {
+			return fmt.Errorf("store: audit segment: %w", err)
+		}
+		return nil
+	})
 }

@@ -48,6 +48,16 @@ type DB struct {
 // Open connects to the database and applies any pending migrations.
 // For sqlite, dsn is a file path; for postgres, a connection URL or DSN.
 func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error) {
+	return open(ctx, driver, dsn, log, false)
+}
+
+// OpenExisting connects to a database the gateway created, without changing
+// its schema: for tools that inspect the record, such as audit verify.
+func OpenExisting(ctx context.Context, driver, dsn string) (*DB, error) {
+	return open(ctx, driver, dsn, nil, true)
+}
+
+func open(ctx context.Context, driver, dsn string, log *slog.Logger, noMigrate bool) (*DB, error) {
 	var (
 		db        *sql.DB
 		err       error
@@ -82,6 +92,11 @@ func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
+	d := &DB{db: db, driver: driver, forUpdate: forUpdate}
+	if noMigrate {
+		d.commits = newCommitter(d)
+		return d, nil
+	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if driver == Postgres {
 		// Nodes starting together take turns to migrate.
@@ -107,7 +122,6 @@ func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error
 			log.Info("applied migration", "version", r.Source.Version, "driver", driver)
 		}
 	}
-	d := &DB{db: db, driver: driver, forUpdate: forUpdate}
 	d.commits = newCommitter(d)
 	return d, nil
 }

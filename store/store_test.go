@@ -2,13 +2,18 @@ package store_test
 
 import (
 	"context"
+	"net/url"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/testenv"
 	"github.com/gatehouse-gw/gatehouse/store"
+	"github.com/gatehouse-gw/gatehouse/store/migrations"
 	"github.com/gatehouse-gw/gatehouse/store/storetest"
 )
 
@@ -33,4 +38,48 @@ func TestPostgres(t *testing.T) {
 func TestOpenRejectsUnknownDriver(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql", "x", nil)
 	require.ErrorIs(t, err, store.ErrUnknownDriver)
+}
+
+// On PostgreSQL the audit record is append-only twice over: by privilege
+// for the gateway's role (store/migrations/postgres-roles.sql), and by
+// trigger for everyone, the owner included.
+func TestPostgresAuditIsAppendOnly(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	owner, err := store.Open(ctx, store.Postgres, dsn, nil)
+	require.NoError(t, err)
+	defer owner.Close()
+	appendEntry := func(db *store.DB) error {
+		return db.Exchanges().Update(ctx, func(tx exchange.Tx) error {
+			return tx.AppendAudit(ctx, &audit.Entry{Time: time.Now(), Type: "test.appended", Actor: "store-test"})
+		})
+	}
+	require.NoError(t, appendEntry(owner))
+	_, err = owner.SQL().ExecContext(ctx, migrations.PostgresRoles)
+	require.NoError(t, err)
+
+	login := "gatehouse_test_" + testenv.RandomHex(6)
+	_, err = owner.SQL().ExecContext(ctx, "CREATE ROLE "+login+" LOGIN IN ROLE gatehouse_app")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = owner.SQL().Exec("DROP ROLE IF EXISTS " + login) })
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.User = url.User(login)
+	gateway, err := store.Open(ctx, store.Postgres, u.String(), nil)
+	require.NoError(t, err, "the gateway's role opens the migrated database")
+	defer gateway.Close()
+	require.NoError(t, appendEntry(gateway), "and appends to the record")
+
+	for _, stmt := range []string{
+		"UPDATE audit_log SET body = '{}' WHERE seq = 1",
+		"DELETE FROM audit_log",
+		"TRUNCATE audit_log",
+		"UPDATE audit_checkpoints SET jws = ''",
+		"DELETE FROM audit_segments",
+	} {
+		_, err := gateway.SQL().ExecContext(ctx, stmt)
+		require.ErrorContains(t, err, "permission denied", "the gateway's role: %s", stmt)
+		_, err = owner.SQL().ExecContext(ctx, stmt)
+		require.ErrorContains(t, err, "append-only", "the owner: %s", stmt)
+	}
 }

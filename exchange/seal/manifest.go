@@ -96,7 +96,8 @@ func (e *Encryption) Check() error {
 	return nil
 }
 
-// Signer signs manifests with the gateway's ES256 key.
+// Signer makes the gateway's ES256 signatures: manifests with the signing
+// key, checkpoints and exports with the audit key.
 type Signer struct {
 	key jwk.Key
 	kid string
@@ -190,6 +191,13 @@ func OpenEnvelope(env []byte, recipient jwk.Key, gatewayKeys jwk.Set) (*Manifest
 	payload, err := jws.Verify(signed, jws.WithKeySet(gatewayKeys, jws.WithRequireKid(true)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrEnvelope, err)
+	}
+	// The gateway signs other things (audit checkpoints, exports) with keys
+	// in the same JWKS: only a manifest may pass as one.
+	if msg, err := jws.Parse(signed); err != nil || len(msg.Signatures()) != 1 {
+		return nil, fmt.Errorf("%w: signature: not a single compact JWS", ErrEnvelope)
+	} else if typ, _ := msg.Signatures()[0].ProtectedHeaders().Type(); typ != ManifestType {
+		return nil, fmt.Errorf("%w: signed object has typ %q, not %q", ErrEnvelope, typ, ManifestType)
 	}
 	var m Manifest
 	if err := json.Unmarshal(payload, &m); err != nil {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
@@ -42,6 +44,14 @@ type App struct {
 	// Admin is the admin API, nil if admin.listen is not set.
 	Admin *gateway.Server
 	Log   *slog.Logger
+
+	// AuditArchive is the Object Lock bucket of sealed audit segments.
+	AuditArchive *objectstore.Store
+	// AuditSigner signs checkpoints and exports; AuditKeys verifies them
+	// (the current audit key and any retired ones).
+	AuditSigner  *seal.Signer
+	AuditKeys    jwk.Set
+	Checkpointer *audit.Checkpointer
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server
@@ -88,18 +98,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		return nil, fmt.Errorf("keys.pseudonym_key_file: %w", err)
 	}
 
-	a.Objects, err = objectstore.New(objectstore.Config{
-		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: cfg.Objects.Bucket,
-		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
-		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: cfg.Retention.LockMode,
-	})
+	a.Objects, err = openObjects(ctx, cfg, cfg.Objects.Bucket, cfg.Retention.LockMode)
 	if err != nil {
-		return nil, fmt.Errorf("objects: %w", err)
-	}
-	if cfg.Objects.CreateBucket {
-		if err := a.Objects.EnsureBucket(ctx, true); err != nil {
-			return nil, fmt.Errorf("objects: create bucket %s: %w", cfg.Objects.Bucket, err)
-		}
+		return nil, err
 	}
 	locked, err := a.Objects.DetectObjectLock(ctx)
 	if err != nil {
@@ -107,6 +108,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	if !locked {
 		log.Warn("the payload bucket has no Object Lock; payloads are kept without retention locks", "bucket", cfg.Objects.Bucket)
+	}
+	if a.AuditArchive, err = OpenArchive(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if a.AuditSigner, a.AuditKeys, err = AuditKeys(cfg); err != nil {
+		return nil, err
+	}
+	for i := range a.AuditKeys.Len() {
+		pub, _ := a.AuditKeys.Key(i)
+		if err := jwks.AddKey(pub); err != nil {
+			return nil, err
+		}
 	}
 	a.DB, err = store.Open(ctx, cfg.Database.Driver, cfg.Database.DSN, log)
 	if err != nil {
@@ -134,6 +147,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			metrics.CertificateExpiryDays.WithLabelValues(party, serial).Set(days)
 		})
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
+	a.Checkpointer = &audit.Checkpointer{
+		Log: a.DB, Archive: a.AuditArchive, Signer: a.AuditSigner, Issuer: cfg.Issuer,
+		Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
+		Logger: log.With(logkey.Component, "audit"),
+	}
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
@@ -173,6 +191,81 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		a.Admin = gateway.NewAdmin(opts)
 	}
 	return a, nil
+}
+
+// openObjects connects to a bucket on the configured object store, creating
+// it (with versioning and Object Lock) if objects.create_bucket says so.
+func openObjects(ctx context.Context, cfg *config.Config, bucket, lockMode string) (*objectstore.Store, error) {
+	st, err := objectstore.New(objectstore.Config{
+		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: bucket,
+		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
+		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: lockMode,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	if cfg.Objects.CreateBucket {
+		if err := st.EnsureBucket(ctx, true); err != nil {
+			return nil, fmt.Errorf("objects: create bucket %s: %w", bucket, err)
+		}
+	}
+	return st, nil
+}
+
+// OpenArchive connects to the audit archive bucket and checks that it has
+// the Object Lock that audit.lock_mode asks for.
+func OpenArchive(ctx context.Context, cfg *config.Config) (*objectstore.Store, error) {
+	st, err := openObjects(ctx, cfg, cfg.Audit.Bucket, cfg.Audit.LockMode)
+	if err != nil {
+		return nil, err
+	}
+	locked, err := st.DetectObjectLock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit.bucket %s: %w", cfg.Audit.Bucket, err)
+	}
+	if !locked && cfg.Audit.LockMode != "none" {
+		return nil, fmt.Errorf("audit.bucket %s has no Object Lock: archived audit segments could be deleted; enable Object Lock on the bucket, or set audit.lock_mode: none to accept that", cfg.Audit.Bucket)
+	}
+	return st, nil
+}
+
+// AuditKeys reads the audit signing key and returns its signer and the set
+// of public keys that verify audit signatures: the current key and the
+// retired ones.
+func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
+	key, err := seal.ReadKey(cfg.Keys.AuditKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys.audit_key_file: %w", err)
+	}
+	signer, err := seal.NewSigner(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys.audit_key_file: %w", err)
+	}
+	set, err := signer.PublicSet()
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Keys.AuditRetiredKeysFile != "" {
+		retired, err := jwk.ReadFile(cfg.Keys.AuditRetiredKeysFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
+		}
+		for i := range retired.Len() {
+			k, _ := retired.Key(i)
+			if ok, _ := jwk.IsPrivateKey(k); ok {
+				return nil, nil, errors.New("keys.audit_retired_keys_file: holds a private key; keep only the public halves of retired keys")
+			}
+			if err := set.AddKey(k); err != nil {
+				return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
+			}
+		}
+	}
+	return signer, set, nil
+}
+
+// checkpointPoll is how often the checkpointer looks at the chain.
+func checkpointPoll(interval time.Duration) time.Duration {
+	return min(max(interval/10, 100*time.Millisecond), time.Second)
 }
 
 // ReadHexKey reads a hex-encoded key of at least 32 bytes.
@@ -264,6 +357,7 @@ func (a *App) startBackground() {
 	a.bgCancel = cancel
 	a.bgDone.Go(func() { a.TLS.Watch(ctx, a.Config.TLS.ReloadInterval) })
 	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
+	a.bgDone.Go(func() { a.Checkpointer.Run(ctx, checkpointPoll(a.Config.Audit.CheckpointInterval)) })
 	if every := a.Config.Retention.SweepInterval; every > 0 {
 		a.bgDone.Go(func() {
 			t := time.NewTicker(every)

@@ -94,12 +94,14 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.AddCommand(
 		newServeCmd(),
+		newMigrateCmd(),
 		newDevCmd(),
 		newCertsCmd(),
 		newClientCmd(),
 		newAgreementsCmd(),
 		newPartiesCmd(),
 		newTokenCmd(),
+		newAuditCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/internal/app"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/store"
 )
 
 func newServeCmd() *cobra.Command {
@@ -25,13 +25,7 @@ func newServeCmd() *cobra.Command {
 overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if configFile == "" {
-				configFile = os.Getenv("GATEHOUSE_CONFIG")
-			}
-			if configFile == "" {
-				return errors.New("--config is required (or set GATEHOUSE_CONFIG)")
-			}
-			cfg, err := config.Load(configFile, os.Environ())
+			cfg, err := loadConfig(configFile)
 			if err != nil {
 				return err
 			}
@@ -84,4 +78,31 @@ func serve(ctx context.Context, a *app.App, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return a.Shutdown(sctx)
+}
+
+func newMigrateCmd() *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date, then exit",
+		Long: `Apply any pending schema migrations and exit. The gateway migrates on start
+as well; run this as the owner of the tables when the gateway itself runs as a
+role that may not change the schema (see store/migrations/postgres-roles.sql).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configFile)
+			if err != nil {
+				return err
+			}
+			log := app.NewLogger(config.Log{Level: "info", Format: "text"}, cmd.ErrOrStderr())
+			db, err := store.Open(cmd.Context(), cfg.Database.Driver, cfg.Database.DSN, log)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "the schema is up to date")
+			return db.Close()
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML)")
+	return cmd
 }

@@ -132,6 +132,9 @@ func Prepare(dir string, o Options) (*Env, error) {
 	if _, err := loadOrCreateKey(signing, seal.UseSignature); err != nil {
 		return nil, err
 	}
+	if _, err := loadOrCreateKey(filepath.Join(dir, "keys", "audit.jwk"), seal.UseSignature); err != nil {
+		return nil, err
+	}
 	if _, err := loadOrCreateKey(e.AdminTokenKeyFile(), seal.UseSignature); err != nil {
 		return nil, err
 	}
@@ -172,7 +175,12 @@ func Prepare(dir string, o Options) (*Env, error) {
 			Endpoint: o.ObjectsEndpoint, Bucket: bucket,
 			AccessKey: o.AccessKey, SecretKey: o.SecretKey, CreateBucket: true,
 		},
-		Keys: config.Keys{SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key", PseudonymKeyFile: "keys/pseudonym.key"},
+		Keys: config.Keys{
+			SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key",
+			PseudonymKeyFile: "keys/pseudonym.key", AuditKeyFile: "keys/audit.jwk",
+		},
+		// Checkpoints every minute, so that a development session sees them.
+		Audit: config.Audit{CheckpointInterval: time.Minute},
 		Admin: config.Admin{
 			Listen:   o.AdminListen,
 			JWKSFile: "keys/admin-jwks.json",

@@ -12,3 +12,9 @@ var SQLite embed.FS
 //
 //go:embed postgres/*.sql
 var Postgres embed.FS
+
+// PostgresRoles grants a gatehouse_app role what the gateway needs and no
+// more: in particular, no UPDATE, DELETE or TRUNCATE on the audit record.
+//
+//go:embed postgres-roles.sql
+var PostgresRoles string

@@ -32,8 +32,8 @@ type Config struct {
 	CAFile string
 	// PartSize is the multipart upload part size; one part is buffered at a time.
 	PartSize uint64
-	// LockMode is the Object Lock mode for payload retention: governance
-	// (default) or compliance. It applies only if the bucket has Object Lock.
+	// LockMode is the Object Lock mode for retention: governance (default),
+	// compliance, or none. It applies only if the bucket has Object Lock.
 	LockMode string
 }
 
@@ -93,8 +93,10 @@ func New(cfg Config) (*Store, error) {
 		st.lockMode = minio.Governance
 	case "compliance":
 		st.lockMode = minio.Compliance
+	case "none":
+		st.lockMode = ""
 	default:
-		return nil, fmt.Errorf("object lock mode %q is not governance or compliance", cfg.LockMode)
+		return nil, fmt.Errorf("object lock mode %q is not governance, compliance or none", cfg.LockMode)
 	}
 	return st, nil
 }

@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/store"
+)
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check the tamper-evident audit record",
+	}
+	cmd.AddCommand(newAuditVerifyCmd(), newAuditCheckpointCmd(), newAuditSubjectKeyCmd())
+	return cmd
+}
+
+// loadConfig reads the configuration named by --config or GATEHOUSE_CONFIG,
+// with environment overrides.
+func loadConfig(file string) (*config.Config, error) {
+	if file == "" {
+		file = os.Getenv("GATEHOUSE_CONFIG")
+	}
+	if file == "" {
+		return nil, errors.New("--config is required (or set GATEHOUSE_CONFIG)")
+	}
+	return config.Load(file, os.Environ())
+}
+
+func newAuditVerifyCmd() *cobra.Command {
+	var (
+		configFile string
+		asJSON     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify the audit chain, its signed checkpoints and the archive",
+		Long: `Verify the whole audit record: every entry in the database from the first to
+the last (each hashes to its stored hash and links to the one before), every
+signed checkpoint (its signature, and that the chain still reaches the hash it
+signed), and every version of every segment archived to the audit bucket.
+
+It reports the first bad sequence number and why: edited, missing, reordered or
+bad-signature. The exit code is 0 when the record is sound, 1 when it is not,
+and 2 when the check could not run. With --json the report is JSON on stdout.
+It only reads: the database schema is not migrated.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configFile)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			ctx := cmd.Context()
+			db, err := store.OpenExisting(ctx, cfg.Database.Driver, cfg.Database.DSN)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			defer db.Close()
+			archive, err := app.OpenArchive(ctx, cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			_, keys, err := app.AuditKeys(cfg)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			head, _, err := db.AuditHead(ctx)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("read the chain's head: %w", err)}
+			}
+			progress, done := verifyProgress(cmd.ErrOrStderr(), head)
+			rep, err := audit.Check(ctx, db, archive, keys, progress)
+			done()
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(verifyJSON{OK: rep.OK(), Report: rep}); err != nil {
+					return err
+				}
+			} else {
+				printReport(out, rep)
+			}
+			if !rep.OK() {
+				return &exitError{code: 1, err: rep.First()}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return cmd
+}
+
+type verifyJSON struct {
+	OK bool `json:"ok"`
+	*audit.Report
+}
+
+func printReport(w io.Writer, rep *audit.Report) {
+	fmt.Fprintf(w, "entries       %d (head seq %d)\n", rep.Entries, rep.HeadSeq)
+	fmt.Fprintf(w, "checkpoints   %d signed\n", rep.Checkpoints)
+	fmt.Fprintf(w, "archive       %d segments (%d stored versions), %d entries not yet archived\n", rep.Segments, rep.Versions, rep.Unarchived)
+	if rep.OK() {
+		fmt.Fprintf(w, "result        sound: the chain, its checkpoints and the archive agree\n")
+		return
+	}
+	first := rep.First()
+	fmt.Fprintf(w, "result        BROKEN at seq %d (%s)\n", first.Seq, first.Kind)
+	for _, p := range rep.Problems {
+		where := ""
+		if p.Where != "" {
+			where = " [" + p.Where + "]"
+		}
+		fmt.Fprintf(w, "  seq %d: %s: %s%s\n", p.Seq, p.Kind, p.Reason, where)
+	}
+	if rep.Truncated {
+		fmt.Fprintf(w, "  … and more\n")
+	}
+}
+
+// verifyProgress shows a progress bar on a terminal while the chain is read.
+func verifyProgress(w io.Writer, total int64) (func(int64), func()) {
+	f, ok := w.(*os.File)
+	if !ok || !isatty.IsTerminal(f.Fd()) || total < 50000 {
+		return nil, func() {}
+	}
+	bar := progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription("verifying entries"),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionOnCompletion(func() { _, _ = io.WriteString(w, "\n") }),
+	)
+	return func(seq int64) { _ = bar.Set64(seq) }, func() { _ = bar.Finish() }
+}
+
+func newAuditCheckpointCmd() *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "checkpoint",
+		Short: "Sign a checkpoint now and archive every entry not yet archived",
+		Long: `Sign a checkpoint covering every entry so far and archive the segments up to
+it, without waiting for audit.checkpoint_interval: before a backup, an export
+or a shutdown for maintenance. A running gateway does this by itself.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(configFile)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			db, err := store.OpenExisting(ctx, cfg.Database.Driver, cfg.Database.DSN)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			archive, err := app.OpenArchive(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			signer, _, err := app.AuditKeys(cfg)
+			if err != nil {
+				return err
+			}
+			cp := &audit.Checkpointer{
+				Log: db, Archive: archive, Signer: signer, Issuer: cfg.Issuer,
+				Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
+				Logger: app.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()),
+			}
+			n, err := cp.Once(ctx, true)
+			if err != nil {
+				return err
+			}
+			last, ok, err := db.LastAuditCheckpoint(ctx)
+			if err != nil {
+				return err
+			}
+			switch {
+			case n == 0 && ok:
+				fmt.Fprintf(cmd.OutOrStdout(), "nothing new: the last checkpoint already covers seq %d\n", last.Seq)
+			case n == 0:
+				fmt.Fprintln(cmd.OutOrStdout(), "nothing to sign: the audit chain is empty")
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "signed %d checkpoint(s); the record is archived up to seq %d\n", n, last.Seq)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
+	return cmd
+}
+
+func newAuditSubjectKeyCmd() *cobra.Command {
+	var configFile string
+	cmd := &cobra.Command{
+		Use:   "subject-key TYPE VALUE",
+		Short: "Print the key that stands for a subject identifier in the audit record",
+		Long: `Print the keyed HMAC that stands for a data subject's identifier (for example
+"nino QQ123456C") in the audit record and the exchange index: the key to look
+the person up by for a subject access request. The identifier is normalised
+first (type lower-cased; value without spaces, upper-cased). The HMAC key comes
+from keys.subject_key_file and is never printed.`,
+		Example: "  gatehouse audit subject-key --config gatehouse.yaml nino 'QQ 12 34 56 C'",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := loadConfig(configFile)
+			if err != nil {
+				return err
+			}
+			key, err := app.ReadHexKey(cfg.Keys.SubjectKeyFile)
+			if err != nil {
+				return fmt.Errorf("keys.subject_key_file: %w", err)
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), audit.SubjectKey(key, args[0], args[1]))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
+	return cmd
+}
