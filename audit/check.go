@@ -10,6 +10,12 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
 
+// LinkReader is a Log that can read just what verification needs: each
+// record's seq, body and hash, without its time and type.
+type LinkReader interface {
+	AuditLinks(ctx context.Context, after int64, limit int) ([]Record, error)
+}
+
 // Report is what Check found.
 type Report struct {
 	// Entries is how many database records were read.
@@ -108,19 +114,42 @@ func Check(ctx context.Context, log Log, archive Archive, keys jwk.Set, progress
 	}
 
 	// The database chain, from genesis to the head.
+	read := log.AuditRecords
+	if lr, ok := log.(LinkReader); ok {
+		read = lr.AuditLinks
+	}
 	v := NewVerifier()
 	mismatched := []int64{}
+	// One goroutine reads the next page while this one verifies.
+	pages := make(chan []Record, 1)
+	readErr := make(chan error, 1)
+	scanCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	go func() {
+		defer close(pages)
+		for after := int64(0); after < headSeq; {
+			page, err := read(scanCtx, after, pageSize)
+			if err != nil {
+				readErr <- fmt.Errorf("read the chain: %w", err)
+				return
+			}
+			select {
+			case pages <- page:
+			case <-scanCtx.Done():
+				return
+			}
+			if len(page) < pageSize {
+				return
+			}
+			after = page[len(page)-1].Seq
+		}
+	}()
+	early := false // stopped at the head with pages still to come
 scan:
-	for after := int64(0); after < headSeq; {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		page, err := log.AuditRecords(ctx, after, pageSize)
-		if err != nil {
-			return nil, fmt.Errorf("read the chain: %w", err)
-		}
+	for page := range pages {
 		for _, r := range page {
 			if r.Seq > headSeq {
+				early = true
 				break scan
 			}
 			rep.Entries++
@@ -138,13 +167,23 @@ scan:
 				dbHashes[r.Seq] = r.Hash
 			}
 		}
-		if len(page) < pageSize {
-			break
+		if progress != nil && len(page) > 0 {
+			progress(page[len(page)-1].Seq)
 		}
-		after = page[len(page)-1].Seq
-		if progress != nil {
-			progress(after)
+	}
+	stopReading()
+	for range pages {
+		// Let the reader finish.
+	}
+	if !early {
+		select {
+		case err := <-readErr:
+			return nil, err
+		default:
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	rep.HeadSeq, rep.HeadHash = v.Head()
 	if progress != nil {

@@ -104,6 +104,15 @@ func atMost(name string, v float64, unit string, limit float64) Metric {
 	return Metric{Name: name, Value: v, Unit: unit, Target: fmt.Sprintf("<= %g %s", limit, unit), Met: v <= limit}
 }
 
+func atLeast(name string, v float64, unit string, limit float64) Metric {
+	return Metric{Name: name, Value: v, Unit: unit, Target: fmt.Sprintf(">= %g %s", limit, unit), Met: v >= limit}
+}
+
+// info builds a metric reported for context, with no target of its own.
+func info(name string, v float64, unit string) Metric {
+	return Metric{Name: name, Value: v, Unit: unit, Target: "(context)", Met: true}
+}
+
 // ratioAtLeast builds a metric whose target is value/baseline >= min.
 func ratioAtLeast(name string, v, base float64, unit string, min float64) Metric {
 	r := 0.0
@@ -115,7 +124,7 @@ func ratioAtLeast(name string, v, base float64, unit string, min float64) Metric
 
 func main() {
 	outDir := flag.String("out", "bench/out", "folder for summary.json")
-	only := flag.String("only", "", "comma-separated targets to run (P1,…); empty: all")
+	only := flag.String("only", "", "comma-separated targets to run (P1,…,P6); empty: all")
 	loadFor := flag.Duration("load", 10*time.Second, "how long each closed-loop load runs")
 	flag.Parse()
 	want := func(id string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), id) }
@@ -146,6 +155,22 @@ func main() {
 		return []Metric{
 			atMost("P1 decide (20-flow agreement, 10,000 registered) time", r["ns/op"], "ns/op", 5000),
 			atMost("P1 decide allocations", r["allocs/op"], "allocs/op", 20),
+		}, nil
+	})
+
+	run("P5", func() ([]Metric, error) {
+		res, err := runGoBench("./store/", "^BenchmarkAudit(Append|Verify)$", 3, "2s")
+		if err != nil {
+			return nil, err
+		}
+		get := func(name string) float64 { return res[name]["entries/s"] }
+		return []Metric{
+			atLeast("P5 durable audit appends, SQLite, 64 writers (group commit)", get("BenchmarkAuditAppend/sqlite/writers=64"), "entries/s", 5000),
+			atLeast("P5 durable audit appends, PostgreSQL, 64 writers (group commit)", get("BenchmarkAuditAppend/postgres/writers=64"), "entries/s", 5000),
+			info("P5 durable audit appends, SQLite, 1 writer (no sharing)", get("BenchmarkAuditAppend/sqlite/writers=1"), "entries/s"),
+			info("P5 durable audit appends, PostgreSQL, 1 writer (no sharing)", get("BenchmarkAuditAppend/postgres/writers=1"), "entries/s"),
+			atLeast("P5 audit verify, 200,000 entries read from SQLite", get("BenchmarkAuditVerify/database"), "entries/s", 200000),
+			info("P5 audit verify, chain in memory (hashing and links only)", get("BenchmarkAuditVerify/memory"), "entries/s"),
 		}, nil
 	})
 

@@ -97,37 +97,33 @@ func (c *committer) drain(err error) {
 	}
 }
 
-// run executes a batch in one transaction.
+// run executes a batch in one transaction. Changes rarely fail, so the
+// batch first runs without savepoints (each one costs a round trip on
+// PostgreSQL); only if a change fails is the transaction rolled back and
+// the batch run again with a savepoint around each change, so that the
+// failure is its own alone. A change may therefore run twice, in two
+// transactions, of which only the second commits: changes read what they
+// need inside their transaction and keep no state outside it.
 func (c *committer) run(batch []*unit) {
 	results := make([]error, len(batch))
-	err := c.d.transact(func(t *tx) error {
-		single := len(batch) == 1
-		for i, u := range batch {
-			if err := u.ctx.Err(); err != nil {
-				results[i] = err
-				continue
-			}
-			if single {
-				results[i] = u.fn(t)
-				return results[i]
-			}
-			if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
-				return err
-			}
-			head := t.head
-			if results[i] = u.fn(t); results[i] != nil {
-				if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
-					return err
+	var err error
+	if len(batch) > 1 {
+		err = c.d.transact(func(t *tx) error {
+			for i, u := range batch {
+				if results[i] = u.ctx.Err(); results[i] != nil {
+					continue
 				}
-				// The chain head rolls back with the unit's entries.
-				t.head = head
+				if results[i] = u.fn(t); results[i] != nil {
+					return errUnitFailed
+				}
 			}
-			if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	if len(batch) == 1 || errors.Is(err, errUnitFailed) {
+		clear(results)
+		err = c.d.transact(func(t *tx) error { return c.runIsolated(t, batch, results) })
+	}
 	for i, u := range batch {
 		switch {
 		case results[i] != nil:
@@ -138,6 +134,40 @@ func (c *committer) run(batch []*unit) {
 			u.done <- nil
 		}
 	}
+}
+
+// errUnitFailed aborts an optimistic batch in which a change failed.
+var errUnitFailed = errors.New("store: a change in the batch failed")
+
+// runIsolated runs each change of the batch inside a savepoint of its own:
+// a change that fails is rolled back alone.
+func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
+	single := len(batch) == 1
+	for i, u := range batch {
+		if err := u.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if single {
+			results[i] = u.fn(t)
+			return results[i]
+		}
+		if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
+			return err
+		}
+		head := t.head
+		if results[i] = u.fn(t); results[i] != nil {
+			if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
+				return err
+			}
+			// The chain head rolls back with the unit's entries.
+			t.head = head
+		}
+		if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // transact runs fn in one database transaction and commits it. On
