@@ -142,6 +142,8 @@ type RequestList struct {
 type Inbox struct {
 	Exchanges []Exchange `json:"exchanges"`
 	Requests  []Request  `json:"requests"`
+	// Notices are rectification notices not yet acknowledged (Art 19).
+	Notices []Notice `json:"notices"`
 	// Next is the cursor for the following page of exchanges.
 	Next string `json:"next,omitempty"`
 }
@@ -292,4 +294,57 @@ func (p *Problem) Error() string {
 		}
 	}
 	return s
+}
+
+// Notice tells a recipient that data it received about a person has been
+// corrected, erased or restricted (UK GDPR Art 19). The recipient should
+// act on it and acknowledge it: POST /v1/notices/{id}/ack.
+type Notice struct {
+	ID string `json:"id"`
+	// Action is corrected, erased or restricted.
+	Action      string `json:"action"`
+	Description string `json:"description"`
+	// Exchanges are the exchanges the recipient received that carried the data.
+	Exchanges      []string  `json:"exchanges"`
+	SentAt         time.Time `json:"sent_at"`
+	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+}
+
+// Notices is the body of GET /v1/notices.
+type Notices struct {
+	Notices []Notice `json:"notices"`
+}
+
+// SubjectAccessRequest is the body of POST /admin/v1/exports/subject-access:
+// the subject by identifier, or by the key the audit record uses.
+type SubjectAccessRequest struct {
+	Subject    *Subject `json:"subject,omitempty"`
+	SubjectKey string   `json:"subject_key,omitempty"`
+	// Format is csv or json (default json).
+	Format string `json:"format,omitempty"`
+}
+
+// OverrideReview is the body of POST /admin/v1/overrides/{id}/review.
+type OverrideReview struct {
+	// Outcome is justified or not-justified.
+	Outcome string `json:"outcome"`
+	Notes   string `json:"notes"`
+}
+
+// NotificationUpdate is the body of POST /admin/v1/notifications/{id}:
+// the subjects were told, or telling them is withheld again until ReviewAt.
+type NotificationUpdate struct {
+	// Action is told or withhold.
+	Action   string     `json:"action"`
+	Reason   string     `json:"reason,omitempty"`
+	ReviewAt *time.Time `json:"review_at,omitempty"`
+}
+
+// RectificationRequest is the body of POST /admin/v1/rectifications.
+type RectificationRequest struct {
+	Subject    *Subject `json:"subject,omitempty"`
+	SubjectKey string   `json:"subject_key,omitempty"`
+	// Action is corrected, erased or restricted.
+	Action      string `json:"action"`
+	Description string `json:"description"`
 }

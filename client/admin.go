@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
@@ -38,6 +40,24 @@ func NewAdmin(cfg AdminConfig) (*Admin, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("client: an admin token is required")
 	}
+	return newAdmin(base, cfg)
+}
+
+// AdminKeys fetches the gateway's public keys from the admin API's
+// /.well-known/jwks.json, which needs no token.
+func AdminKeys(ctx context.Context, cfg AdminConfig) (jwk.Set, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || base.Scheme != "https" || base.Host == "" {
+		return nil, fmt.Errorf("client: admin URL %q is not an https:// URL", cfg.URL)
+	}
+	a, err := newAdmin(base, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return a.JWKS(ctx)
+}
+
+func newAdmin(base *url.URL, cfg AdminConfig) (*Admin, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()

@@ -63,6 +63,9 @@ type Policy struct {
 	ReviewGrace time.Duration `yaml:"review_grace"`
 	// OverrideReview is how soon the DPO must review an emergency override.
 	OverrideReview time.Duration `yaml:"override_review"`
+	// DPIAReview is how old a DPIA may get before the agreements export
+	// reports it lapsed.
+	DPIAReview time.Duration `yaml:"dpia_review"`
 }
 
 // TLS is the listener's certificate, extra client trust anchors and
@@ -239,6 +242,9 @@ func (c *Config) Defaults() {
 	if c.Policy.OverrideReview == 0 {
 		c.Policy.OverrideReview = 72 * time.Hour
 	}
+	if c.Policy.DPIAReview == 0 {
+		c.Policy.DPIAReview = 365 * 24 * time.Hour
+	}
 	if c.Retention.Default == 0 {
 		c.Retention.Default = 30 * 24 * time.Hour
 	}
@@ -365,6 +371,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Policy.OverrideReview <= 0 {
 		v.Add("policy.override_review", "minimum", "must be positive")
+	}
+	if c.Policy.DPIAReview < 24*time.Hour {
+		v.Add("policy.dpia_review", "minimum", "must be at least 24h")
 	}
 	requireFile(&v, "keys.signing_key_file", c.Keys.SigningKeyFile)
 	requireFile(&v, "keys.subject_key_file", c.Keys.SubjectKeyFile)

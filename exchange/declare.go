@@ -236,6 +236,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		UpdatedAt:        now,
 		RequestID:        requestID,
 	}
+	e.Notify = notifyPlan(reg, &decision, d.Notification, now)
 	entry.Exchange = e.ID
 	entry.Request = requestID
 	err = s.update(ctx, func(tx Tx) error {
@@ -257,6 +258,39 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, err
 	}
 	return e, nil
+}
+
+// notifyPlan decides how the data subjects are to be told: as the sender
+// declared, else as the agreement says by default. An emergency disclosure
+// under no agreement is withheld until its override review.
+func notifyPlan(reg *agreements.Registry, d *agreements.Decision, declared *api.Notification, now time.Time) NotifyPlan {
+	var def agreements.Notification
+	id, _ := splitRef(d.Agreement)
+	if a := reg.Agreement(id); a != nil {
+		def = a.SubjectNotification
+	}
+	reviewAfter := DefaultNotificationReview
+	if def.ReviewAfter > 0 {
+		reviewAfter = def.ReviewAfter.Std()
+	}
+	switch {
+	case declared != nil && declared.Decision == "notify":
+		return NotifyPlan{State: NotifyDue}
+	case declared != nil:
+		p := NotifyPlan{State: NotifyWithheld, Reason: declared.Reason, ReviewAt: now.Add(reviewAfter)}
+		if declared.ReviewAt != nil && declared.ReviewAt.After(now) {
+			p.ReviewAt = declared.ReviewAt.UTC()
+		}
+		return p
+	case def.Default == "notify":
+		return NotifyPlan{State: NotifyDue}
+	case def.Default == "withhold":
+		return NotifyPlan{State: NotifyWithheld, Reason: def.Reason, ReviewAt: now.Add(reviewAfter)}
+	case !d.ReviewBy.IsZero():
+		return NotifyPlan{State: NotifyWithheld, Reason: "emergency disclosure: to be decided at its override review", ReviewAt: d.ReviewBy.UTC()}
+	default:
+		return NotifyPlan{State: NotifyWithheld, Reason: "no notification decision was recorded", ReviewAt: now}
+	}
 }
 
 func (s *Service) replayed(ctx context.Context, id string) (*Exchange, error) {

@@ -59,7 +59,33 @@ type Exchange struct {
 	// Replayed is set (never stored) when a repeated Idempotency-Key returns
 	// the exchange created the first time.
 	Replayed bool
+	// Notify is how the data subjects are to be told of the disclosure. It
+	// is set when the exchange is created, and from then on kept (and
+	// changed) by the compliance record, not by the exchange.
+	Notify NotifyPlan
 }
+
+// Notification states in the compliance record.
+const (
+	// NotifyDue: the subjects are to be told; nobody has recorded it yet.
+	NotifyDue = "due"
+	// NotifyWithheld: telling them would prejudice the purpose (or is not
+	// yet safe); to be looked at again by ReviewAt.
+	NotifyWithheld = "withheld"
+	// NotifyTold: somebody recorded that the subjects were told.
+	NotifyTold = "told"
+)
+
+// NotifyPlan is the decision about telling the data subjects.
+type NotifyPlan struct {
+	State    string
+	Reason   string
+	ReviewAt time.Time
+}
+
+// DefaultNotificationReview is when a withheld notification comes back for
+// review if neither the sender nor the agreement says.
+const DefaultNotificationReview = 90 * 24 * time.Hour
 
 // AgreementRef is the agreement id@version the exchange was decided under.
 // It is empty for an emergency override under no agreement.

@@ -9,7 +9,10 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -408,6 +411,21 @@ func failureReason(err error) string {
 	}
 }
 
+// DecisionReasons says in words why a decision came out as it did: the
+// failed checks' messages for a refusal, the override's for an emergency.
+func DecisionReasons(d *agreements.Decision) string {
+	var out []string
+	for _, c := range d.Checks {
+		if !c.Passed || (d.Outcome == agreements.AllowOverride && c.Code == agreements.CheckOverrideEmergency) {
+			out = append(out, c.Message)
+		}
+	}
+	if len(out) == 0 && d.Outcome.Allowed() {
+		return "every check passed"
+	}
+	return strings.Join(out, "; ")
+}
+
 // decisionEntry is the audit entry for a decision on an exchange.
 func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreements.Decision) *audit.Entry {
 	e := &audit.Entry{
@@ -425,8 +443,33 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 		Categories:  m.DataCategories,
 		Subjects:    m.SubjectKeys,
 	}
+	// What the disclosure register needs beyond the entry's own fields.
+	detail := map[string]string{
+		"justification": m.Justification,
+		"requested_by":  m.RequestedBy,
+		"urgency":       m.Urgency,
+		"request_ref":   m.RequestRef,
+		"consent_ref":   m.ConsentRef,
+		"content_type":  m.ContentType,
+	}
+	if m.Authoriser != nil {
+		detail["authoriser"], detail["authoriser_rank"] = m.Authoriser.Name, m.Authoriser.Rank
+	}
+	// Conditions holds both kinds; this says which are Art 10 ones.
+	detail["criminal_offence"] = strings.Join(m.CriminalOffence, " ")
+	if m.SubjectCount > 0 {
+		detail["subject_count"] = strconv.Itoa(m.SubjectCount)
+	}
 	if !d.ReviewBy.IsZero() {
-		e.Detail = map[string]string{"override_review_by": d.ReviewBy.UTC().Format(time.RFC3339)}
+		detail["override_review_by"] = d.ReviewBy.UTC().Format(time.RFC3339)
+	}
+	if d.Flow >= 0 {
+		detail["flow"] = strconv.Itoa(d.Flow)
+	}
+	detail["reasons"] = DecisionReasons(d)
+	maps.DeleteFunc(detail, func(_, v string) bool { return v == "" })
+	if len(detail) > 0 {
+		e.Detail = detail
 	}
 	return e
 }

@@ -44,6 +44,8 @@ func (s *Server) adminRoutes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/pki/crl", s.crl)
 	app.Get("/metrics", metricsHandler)
+	// The keys that verify exports and checkpoints, for whoever holds one.
+	app.Get("/.well-known/jwks.json", s.jwks)
 	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
 	a.Get("/certificates", s.listCertificates)
 	a.Post("/certificates/inspect", s.inspectCertificate)
@@ -65,6 +67,11 @@ func (s *Server) adminRoutes() {
 	a.Post("/agreements/:id/resume", s.agreementReasonAction(s.opts.Agreements.Resume))
 	a.Post("/agreements/:id/terminate", s.agreementReasonAction(s.opts.Agreements.Terminate))
 	a.Post("/decisions", s.adminDryRun)
+	a.Post("/exports/subject-access", s.exportSubjectAccess)
+	a.Get("/exports/:kind", s.export)
+	a.Post("/overrides/:id/review", s.reviewOverride)
+	a.Post("/notifications/:id", s.recordNotification)
+	a.Post("/rectifications", s.rectify)
 }
 
 type actorKey struct{}

@@ -270,7 +270,7 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := api.Inbox{Exchanges: make([]api.Exchange, len(list)), Requests: []api.Request{}}
+	out := api.Inbox{Exchanges: make([]api.Exchange, len(list)), Requests: []api.Request{}, Notices: []api.Notice{}}
 	for i, e := range list {
 		out.Exchanges[i] = exchangeView(e, p.ID)
 	}
@@ -284,6 +284,13 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 		}
 		for _, r := range reqs {
 			out.Requests = append(out.Requests, r.View(s.now()))
+		}
+		ns, err := s.opts.Compliance.Notices(c.UserContext(), p.ID, true)
+		if err != nil {
+			return err
+		}
+		for _, n := range ns {
+			out.Notices = append(out.Notices, noticeView(n))
 		}
 	}
 	return c.JSON(out)

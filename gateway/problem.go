@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
@@ -84,6 +85,8 @@ const (
 	CodeFieldsRefused    = "payload-fields-refused"
 	CodeMalformed        = "payload-malformed"
 	CodeExpired          = "payload-expired"
+	CodeRecordNotFound   = "record-not-found"
+	CodeRecordState      = "record-state"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -161,8 +164,12 @@ func toError(err error) *Error {
 		return problem(http.StatusConflict, CodeRecipientKey, "The recipient has no encryption key registered; ask the gateway's administrators.").withCause(err)
 	case errors.As(err, &body):
 		return problem(http.StatusBadRequest, CodeInterrupted, "The payload upload was interrupted; nothing was stored. Upload it again.").withCause(err)
-	case errors.Is(err, exchange.ErrUnavailable):
+	case errors.Is(err, exchange.ErrUnavailable), errors.Is(err, compliance.ErrUnavailable):
 		return unavailable(err)
+	case errors.Is(err, compliance.ErrNotFound):
+		return problem(http.StatusNotFound, CodeRecordNotFound, "No such override, notification or notice.").withCause(err)
+	case errors.Is(err, compliance.ErrState):
+		return problem(http.StatusConflict, CodeRecordState, "The record's state does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.As(err, &fiberE):
 		switch fiberE.Code {
 		case http.StatusNotFound:

@@ -73,6 +73,10 @@ type Options struct {
 	PublishCRL string
 	Log        *slog.Logger
 
+	// Compliance is the compliance record: notices for partners, exports
+	// and reviews for the admin API.
+	Compliance Compliance
+
 	// The admin API's parts (NewAdmin).
 	Agreements AgreementAdmin
 	Tokens     TokenVerifier
@@ -155,6 +159,8 @@ func (s *Server) routes() {
 	v1.Get("/requests/:id", s.getRequest)
 	v1.Post("/requests/:id/accept", s.respondRequest(true))
 	v1.Post("/requests/:id/decline", s.respondRequest(false))
+	v1.Get("/notices", s.listNotices)
+	v1.Post("/notices/:id/ack", s.ackNotice)
 }
 
 // Serve accepts connections on ln (a TLS listener) until Shutdown.

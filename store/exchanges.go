@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 )
 
@@ -116,6 +118,30 @@ func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
 		utc(e.CreatedAt), utc(e.UpdatedAt), nullTime(e.DeliveredAt), nullTime(e.AcknowledgedAt), nullTime(e.ExpiresAt), e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: create exchange: %w", err)
+	}
+	return t.recordDisclosure(ctx, e)
+}
+
+// recordDisclosure keeps, with a new exchange, what the compliance record
+// needs: which subjects it concerns (by key), the review an emergency
+// override awaits, and the decision about telling the subjects.
+func (t *tx) recordDisclosure(ctx context.Context, e *exchange.Exchange) error {
+	for _, key := range slices.Compact(slices.Sorted(slices.Values(e.Meta.SubjectKeys))) {
+		if _, err := t.exec(ctx, "INSERT INTO exchange_subjects (subject_key, exchange_id) VALUES ($1, $2)", key, e.ID); err != nil {
+			return fmt.Errorf("store: subject index: %w", err)
+		}
+	}
+	if e.Decision.Outcome == agreements.AllowOverride {
+		if _, err := t.exec(ctx, "INSERT INTO override_reviews (exchange_id, review_by, state, created_at) VALUES ($1, $2, $3, $4)",
+			e.ID, utc(e.Decision.ReviewBy), "awaiting", utc(e.CreatedAt)); err != nil {
+			return fmt.Errorf("store: override review: %w", err)
+		}
+	}
+	if n := e.Notify; n.State != "" {
+		if _, err := t.exec(ctx, "INSERT INTO notifications (exchange_id, state, reason, review_at, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+			e.ID, n.State, n.Reason, nullTime(n.ReviewAt), e.Sender, utc(e.CreatedAt)); err != nil {
+			return fmt.Errorf("store: notification: %w", err)
+		}
 	}
 	return nil
 }

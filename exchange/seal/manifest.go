@@ -143,6 +143,25 @@ func (s *Signer) Sign(payload []byte, typ string) ([]byte, error) {
 	return jws.Sign(payload, jws.WithKey(jwa.ES256(), s.key, jws.WithProtectedHeaders(hdr)))
 }
 
+// SignDetached returns a compact JWS (ES256) over payload with the payload
+// detached (RFC 7515 Appendix F: "header..signature"), with the given typ
+// and any further protected headers.
+func (s *Signer) SignDetached(payload []byte, typ string, headers map[string]any) ([]byte, error) {
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, s.kid); err != nil {
+		return nil, err
+	}
+	if err := hdr.Set(jws.TypeKey, typ); err != nil {
+		return nil, err
+	}
+	for k, v := range headers {
+		if err := hdr.Set(k, v); err != nil {
+			return nil, err
+		}
+	}
+	return jws.Sign(nil, jws.WithKey(jwa.ES256(), s.key, jws.WithProtectedHeaders(hdr)), jws.WithDetachedPayload(payload))
+}
+
 // SealManifest signs m and encrypts the signed manifest to the recipient's
 // public key (JWE ECDH-ES+A256KW with A256GCM, compact serialization).
 func (s *Signer) SealManifest(m *Manifest, recipient jwk.Key) ([]byte, error) {

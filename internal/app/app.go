@@ -22,6 +22,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
@@ -39,6 +40,7 @@ type App struct {
 	Objects    *objectstore.Store
 	Registry   *store.RegistryCache
 	Agreements *agreements.Service
+	Compliance *compliance.Service
 	Service    *exchange.Service
 	Server     *gateway.Server
 	// Admin is the admin API, nil if admin.listen is not set.
@@ -159,7 +161,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		PseudonymKey:     pseudonymKey,
 		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
+	a.Compliance = compliance.NewService(compliance.Config{
+		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
+	}, a.DB.Compliance(), a.AuditSigner)
 	opts := gateway.Options{
+		Compliance:   a.Compliance,
 		TrustDomain:  cfg.TrustDomain,
 		Exchanges:    a.Service,
 		Registry:     a.Registry,

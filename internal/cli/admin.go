@@ -35,6 +35,17 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
 }
 
+// config is the connection as far as flags and environment give it.
+func (f *adminFlags) config() client.AdminConfig {
+	or := func(v, env string) string {
+		if v != "" {
+			return v
+		}
+		return os.Getenv(env)
+	}
+	return client.AdminConfig{URL: or(f.url, "GATEHOUSE_ADMIN_URL"), Token: or(f.token, "GATEHOUSE_ADMIN_TOKEN"), CAFile: or(f.ca, "GATEHOUSE_ADMIN_CA")}
+}
+
 func (f *adminFlags) client() (*client.Admin, error) {
 	for _, e := range []struct {
 		v         *string

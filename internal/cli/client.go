@@ -72,7 +72,8 @@ GATEHOUSE_CLIENT_KEY and GATEHOUSE_CLIENT_CA.`,
 	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (PEM)")
 	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
 	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f), newAckCmd(f),
-		newRequestCmd(f), newStatusCmd(f), newRespondCmd(f, true), newRespondCmd(f, false))
+		newRequestCmd(f), newStatusCmd(f), newRespondCmd(f, true), newRespondCmd(f, false),
+		newNoticesCmd(f), newNoticeAckCmd(f))
 	return cmd
 }
 
@@ -263,6 +264,11 @@ func newInboxCmd(f *clientFlags) *cobra.Command {
 				if err := tw.Flush(); err != nil {
 					return err
 				}
+			}
+			if len(l.Notices) > 0 {
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "Rectification notices awaiting your acknowledgement (gatehouse client notice-ack NOTICE):")
+				printNotices(w, l.Notices)
 			}
 			if len(l.Requests) > 0 {
 				fmt.Fprintln(w)

@@ -102,6 +102,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newPartiesCmd(),
 		newTokenCmd(),
 		newAuditCmd(),
+		newExportCmd(),
+		newComplianceCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("group-commit-isolation", func(t *testing.T) { testBatchIsolation(t, open(t)) })
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
+	t.Run("compliance", func(t *testing.T) { testCompliance(t, open(t)) })
 }
 
 var t0 = time.Date(2026, 11, 1, 9, 30, 15, 123456789, time.UTC)

@@ -1,4 +1,7 @@
 -- +goose Up
+-- The disclosure register reads decisions by type and period.
+CREATE INDEX audit_log_type_time ON audit_log (type, time);
+
 -- Which exchanges carry data about which subject (by keyed HMAC only), for
 -- subject access and rectification.
 CREATE TABLE exchange_subjects (
@@ -101,3 +104,4 @@ DROP TABLE rectifications;
 DROP TABLE notifications;
 DROP TABLE override_reviews;
 DROP TABLE exchange_subjects;
+DROP INDEX audit_log_type_time;

@@ -1,0 +1,123 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/compliance"
+)
+
+// Export is an export being downloaded. Close Body when done.
+type Export struct {
+	Body io.ReadCloser
+	// Size is the export's length in bytes, -1 if not known.
+	Size int64
+	// Signature is the detached JWS over the export's bytes.
+	Signature string
+	// Filename is the name the gateway suggests.
+	Filename string
+	Rows     int
+}
+
+// Export downloads an export (dpo or auditor role). query holds format,
+// from, to, state or within as the kind needs.
+func (a *Admin) Export(ctx context.Context, kind string, query url.Values) (*Export, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url("/admin/v1/exports/"+url.PathEscape(kind)+"?"+query.Encode()), nil)
+	if err != nil {
+		return nil, err
+	}
+	return a.openExport(req)
+}
+
+// SubjectAccess downloads the subject access export for one person (dpo role).
+func (a *Admin) SubjectAccess(ctx context.Context, r api.SubjectAccessRequest) (*Export, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/admin/v1/exports/subject-access"), bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", api.MediaJSON)
+	return a.openExport(req)
+}
+
+func (a *Admin) openExport(req *http.Request) (*Export, error) {
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	resp, err := a.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, readProblem(resp)
+	}
+	sig := resp.Header.Get("Gatehouse-Signature")
+	if sig == "" {
+		resp.Body.Close()
+		return nil, fmt.Errorf("client: the export came without its signature")
+	}
+	rows, _ := strconv.Atoi(resp.Header.Get("Gatehouse-Export-Rows"))
+	name := ""
+	if _, params, err := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); err == nil {
+		name = params["filename"]
+	}
+	return &Export{Body: resp.Body, Size: resp.ContentLength, Signature: sig, Filename: name, Rows: rows}, nil
+}
+
+// JWKS fetches the gateway's public keys, which verify exports,
+// checkpoints and manifests.
+func (a *Admin) JWKS(ctx context.Context) (jwk.Set, error) {
+	var raw json.RawMessage
+	if err := a.getJSON(ctx, "/.well-known/jwks.json", &raw); err != nil {
+		return nil, err
+	}
+	return jwk.Parse(raw)
+}
+
+// ReviewOverride records the DPO's review of an emergency override.
+func (a *Admin) ReviewOverride(ctx context.Context, exchangeID string, r api.OverrideReview) (*compliance.Override, error) {
+	var out compliance.Override
+	return &out, a.postJSON(ctx, "/admin/v1/overrides/"+url.PathEscape(exchangeID)+"/review", r, &out)
+}
+
+// RecordNotification records that a disclosure's subjects were told, or
+// that telling them stays withheld.
+func (a *Admin) RecordNotification(ctx context.Context, exchangeID string, u api.NotificationUpdate) (*compliance.Notification, error) {
+	var out compliance.Notification
+	return &out, a.postJSON(ctx, "/admin/v1/notifications/"+url.PathEscape(exchangeID), u, &out)
+}
+
+// Rectify records a correction, erasure or restriction of a subject's data
+// and notifies every recipient of it.
+func (a *Admin) Rectify(ctx context.Context, r api.RectificationRequest) (*compliance.Rectification, error) {
+	var out compliance.Rectification
+	return &out, a.postJSON(ctx, "/admin/v1/rectifications", r, &out)
+}
+
+// Notices lists the rectification notices sent to the caller's party.
+func (c *Client) Notices(ctx context.Context, pending bool) ([]api.Notice, error) {
+	var out api.Notices
+	path := "/v1/notices"
+	if pending {
+		path += "?pending=true"
+	}
+	return out.Notices, c.getJSON(ctx, path, &out)
+}
+
+// AcknowledgeNotice records that the caller acted on a notice.
+func (c *Client) AcknowledgeNotice(ctx context.Context, id string) (*api.Notice, error) {
+	var out api.Notice
+	return &out, c.postJSON(ctx, "/v1/notices/"+url.PathEscape(id)+"/ack", struct{}{}, &out)
+}

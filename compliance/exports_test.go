@@ -1,0 +1,265 @@
+package compliance_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/compliance"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var (
+	now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	day = 24 * time.Hour
+)
+
+const subjectKey = "hmac-sha256:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d"
+
+func date(s string) agreements.Date {
+	var d agreements.Date
+	if err := d.UnmarshalText([]byte(s)); err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func fixtureRefs() compliance.Refs {
+	police := &agreements.Agreement{
+		ID: "police-crime", Version: 1, Status: agreements.StatusActive, Title: "Crime prevention and detection: Northshire Police",
+		Flows: []agreements.Flow{{
+			From: []string{"council.revenues"}, To: []string{"police.northshire"},
+			Instruments: []agreements.Instrument{{Code: "DPA-S2-P1-2", Title: "Data Protection Act 2018 Sch 2 para 2"}, {Title: "Crime and Disorder Act 1998 s115"}},
+		}},
+		DPIA:          &agreements.DPIA{Reference: "DPIA-2025-014", Completed: date("2025-12-01"), Outcome: "approved-with-mitigations"},
+		EffectiveFrom: date("2026-01-01"), ExpiresAt: date("2026-12-15"), ReviewBy: date("2026-11-30"),
+		Retention: agreements.Duration(90 * day),
+	}
+	nfi := &agreements.Agreement{
+		ID: "nfi", Version: 2, Status: agreements.StatusActive, Title: "National Fraud Initiative",
+		DPIA:     &agreements.DPIA{Reference: "DPIA-2024-003", Completed: date("2024-10-01"), Outcome: "approved"},
+		ReviewBy: date("2026-10-01"), Retention: agreements.Duration(365 * day),
+	}
+	draft := &agreements.Agreement{ID: "youth-justice", Version: 1, Status: agreements.StatusApproved, Title: "Youth justice", ReviewBy: date("2027-06-30")}
+	old := &agreements.Agreement{ID: "nfi", Version: 1, Status: agreements.StatusSuperseded, Title: "National Fraud Initiative (2024)", ReviewBy: date("2025-01-01")}
+	return compliance.NewRefs([]*agreements.Agreement{police, nfi, draft, old}, []*agreements.Party{
+		{ID: "police.northshire", Kind: "police", Name: "Northshire Police"},
+		{ID: "council.revenues", Kind: "council-service", Name: "Council revenues"},
+		{ID: "cabinet-office.nfi", Kind: "cabinet-office", Name: "Cabinet Office NFI"},
+	})
+}
+
+func exchangeFixture(id, recipient, exemption string, state exchange.State, delivered time.Time) *exchange.Exchange {
+	return &exchange.Exchange{
+		ID: id, State: state, Sender: "council.revenues", Recipient: recipient, AgreementID: "police-crime", AgreementVersion: 1,
+		Meta: exchange.Meta{
+			Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e", Exemption: exemption,
+			DataCategories: []string{"identity", "financial"}, SubjectKeys: []string{subjectKey}, SubjectCount: 1,
+			Justification: "Named suspect in investigation NP-2026-0142", Authoriser: &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"},
+		},
+		CreatedAt: delivered.Add(-time.Minute), DeliveredAt: delivered,
+	}
+}
+
+func table() *compliance.Table {
+	return &compliance.Table{GeneratedAt: now, GeneratedBy: "gatehouse-test", RequestedBy: "dana.dpo", Parameters: map[string]string{"example": "yes"}}
+}
+
+// golden renders t in both formats and compares them with testdata.
+func golden(t *testing.T, tb *compliance.Table) {
+	t.Helper()
+	for _, format := range []string{compliance.FormatCSV, compliance.FormatJSON} {
+		got, err := tb.Bytes(format)
+		require.NoError(t, err)
+		path := filepath.Join("testdata", tb.Kind+"."+format+".golden")
+		if *update {
+			require.NoError(t, os.WriteFile(path, got, 0o644))
+		}
+		want, err := os.ReadFile(path)
+		require.NoError(t, err, "run go test ./compliance -update to create it")
+		require.Equal(t, string(want), string(got), "%s differs from its golden file (go test ./compliance -update, then review the diff)", path)
+	}
+}
+
+func TestDisclosureRegisterGolden(t *testing.T) {
+	allow := audit.Entry{
+		Seq: 41, Time: now.Add(-48 * time.Hour), Type: audit.TypeExchangeDecided, Actor: "council.revenues",
+		Exchange: "01a202e1-6ad7-72c5-942e-418aac07183a", Agreement: "police-crime@1", Recipient: "police.northshire",
+		Outcome: "allow", Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e", Exemption: "DPA-S2-P1-2",
+		Conditions: []string{"A10", "DPA-S1-P2-10"}, Categories: []string{"identity", "financial"}, Subjects: []string{subjectKey},
+		Detail: map[string]string{
+			"justification": "Named suspect in investigation NP-2026-0142", "authoriser": "DI Sam Patel", "authoriser_rank": "inspector",
+			"content_type": "text/csv", "subject_count": "1", "flow": "0", "reasons": "every check passed", "urgency": "routine",
+			"criminal_offence": "A10 DPA-S1-P2-10", "request_ref": "NP-REQ-7",
+		},
+	}
+	answer := allow
+	answer.Seq, answer.Exchange, answer.Request = 44, "01a202e1-7000-72c5-942e-418aac07183a", "01a202e0-0000-72c5-942e-418aac07183a"
+	deny := audit.Entry{
+		Seq: 42, Time: now.Add(-47 * time.Hour), Type: audit.TypeExchangeDecided, Actor: "council.revenues",
+		Agreement: "police-crime@1", Recipient: "police.northshire", Outcome: "deny", Failed: []string{"purpose.permitted", "purpose.not-prohibited"},
+		Purpose: "marketing", LawfulBasis: "A6-1-e", Categories: []string{"identity"},
+		Detail: map[string]string{"reasons": `=HYPERLINK("x"); marketing is never a permitted purpose`, "urgency": "routine"},
+	}
+	override := audit.Entry{
+		Seq: 43, Time: now.Add(-46 * time.Hour), Type: audit.TypeExchangeDecided, Actor: "council.social-care",
+		Exchange: "01a202e1-6ad7-72c5-942e-418aac0718ff", Recipient: "police.northshire", Outcome: "allow-override",
+		Purpose: "safeguarding-child", LawfulBasis: "A6-1-d", Categories: []string{"identity", "address-history"},
+		Detail: map[string]string{
+			"justification": "Child at immediate risk; officers attending now", "authoriser": "M. Ade", "authoriser_rank": "head-of-service",
+			"urgency": "emergency", "override_review_by": "2026-11-23T08:00:00Z", "reasons": "emergency disclosure to protect life",
+		},
+	}
+	requests := map[string]*exchange.Request{answer.Request: {
+		ID: answer.Request, Requester: "police.northshire",
+		Meta: exchange.RequestMeta{Meta: exchange.Meta{RequestedBy: "DC Jo Hale", Authoriser: &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"}},
+			StatutoryPower: "DPA 2018 Sch 2 para 2 request, form DP2"},
+	}}
+	tb := table()
+	compliance.DisclosureRegister(tb, []audit.Entry{allow, deny, override, answer}, requests, fixtureRefs())
+	golden(t, tb)
+}
+
+func TestSubjectAccessGolden(t *testing.T) {
+	withheld := exchangeFixture("01a202e1-0001-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateAcknowledged, now.Add(-30*day))
+	open := exchangeFixture("01a202e1-0002-72c5-942e-418aac07183a", "cabinet-office.nfi", "", exchange.StateDelivered, now.Add(-10*day))
+	lapsed := exchangeFixture("01a202e1-0003-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateExpired, now.Add(-200*day))
+	never := exchangeFixture("01a202e1-0004-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateDeclared, time.Time{})
+	notes := map[string]*compliance.Notification{
+		withheld.ID: {ExchangeID: withheld.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(60 * day)},
+		open.ID:     {ExchangeID: open.ID, State: exchange.NotifyTold},
+		lapsed.ID:   {ExchangeID: lapsed.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(-20 * day)},
+	}
+	rects := []*compliance.Rectification{{
+		ID: "01a202e1-9999-72c5-942e-418aac07183a", Action: compliance.ActionCorrected, CreatedAt: now.Add(-5 * day),
+		Notices: []*compliance.Notice{{Recipient: "police.northshire", Exchanges: []string{withheld.ID}}},
+	}}
+	tb := table()
+	compliance.SubjectAccess(tb, []*exchange.Exchange{never, open, withheld, lapsed}, notes, rects, fixtureRefs(), now)
+	require.Len(t, tb.Rows, 3, "an exchange never delivered disclosed nothing")
+	golden(t, tb)
+}
+
+func TestOverridesGolden(t *testing.T) {
+	a := exchangeFixture("01a202e1-0001-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateDelivered, now.Add(-day))
+	b := exchangeFixture("01a202e1-0002-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateFetched, now.Add(-5*day))
+	c := exchangeFixture("01a202e1-0003-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateAcknowledged, now.Add(-9*day))
+	os := []*compliance.Override{
+		{ExchangeID: a.ID, ReviewBy: now.Add(2 * day), State: compliance.OverrideAwaiting, CreatedAt: a.CreatedAt},
+		{ExchangeID: b.ID, ReviewBy: now.Add(-2 * day), State: compliance.OverrideAwaiting, CreatedAt: b.CreatedAt},
+		{ExchangeID: c.ID, ReviewBy: now.Add(-6 * day), State: compliance.OverrideReviewed, Outcome: compliance.OutcomeJustified,
+			Notes: "Risk to life was clear; proportionate", Reviewer: "dana.dpo", ReviewedAt: now.Add(-7 * day), CreatedAt: c.CreatedAt},
+	}
+	exs := map[string]*exchange.Exchange{a.ID: a, b.ID: b, c.ID: c}
+	for filter, want := range map[string]int{compliance.FilterOpen: 2, compliance.FilterOverdue: 1, compliance.FilterReviewed: 1} {
+		tb := table()
+		compliance.Overrides(tb, os, exs, filter, now)
+		require.Len(t, tb.Rows, want, filter)
+	}
+	tb := table()
+	compliance.Overrides(tb, os, exs, compliance.FilterAll, now)
+	golden(t, tb)
+}
+
+func TestNotificationsGolden(t *testing.T) {
+	due := exchangeFixture("01a202e1-0001-72c5-942e-418aac07183a", "cabinet-office.nfi", "", exchange.StateDelivered, now.Add(-day))
+	lapsed := exchangeFixture("01a202e1-0002-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateAcknowledged, now.Add(-100*day))
+	notYet := exchangeFixture("01a202e1-0003-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateDelivered, now.Add(-day))
+	undelivered := exchangeFixture("01a202e1-0004-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateFailed, time.Time{})
+	notes := []*compliance.Notification{
+		{ExchangeID: due.ID, State: exchange.NotifyDue, UpdatedBy: "council.revenues"},
+		{ExchangeID: lapsed.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(-10 * day), UpdatedBy: "council.revenues"},
+		{ExchangeID: notYet.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(80 * day), UpdatedBy: "council.revenues"},
+		{ExchangeID: undelivered.ID, State: exchange.NotifyDue, UpdatedBy: "council.revenues"},
+	}
+	exs := map[string]*exchange.Exchange{due.ID: due, lapsed.ID: lapsed, notYet.ID: notYet, undelivered.ID: undelivered}
+	tb := table()
+	compliance.NotificationsDue(tb, notes, exs, now)
+	require.Len(t, tb.Rows, 2)
+	golden(t, tb)
+}
+
+func TestAgreementsDueGolden(t *testing.T) {
+	refs := fixtureRefs()
+	var versions []*agreements.Agreement
+	for _, ref := range []string{"police-crime@1", "nfi@2", "youth-justice@1", "nfi@1"} {
+		versions = append(versions, refs.Agreements[ref])
+	}
+	tb := table()
+	compliance.AgreementsDue(tb, versions, 30*day, 365*day, now)
+	golden(t, tb)
+}
+
+func TestRectificationsGolden(t *testing.T) {
+	rects := []*compliance.Rectification{{
+		ID: "01a202e1-9999-72c5-942e-418aac07183a", SubjectKey: subjectKey, Action: compliance.ActionCorrected,
+		Description: "Date of birth corrected", RecordedBy: "dana.dpo", CreatedAt: now.Add(-5 * day),
+		Notices: []*compliance.Notice{
+			{ID: "n-1", Recipient: "cabinet-office.nfi", Exchanges: []string{"01a202e1-0002-72c5-942e-418aac07183a"}, SentAt: now.Add(-5 * day), AcknowledgedAt: now.Add(-4 * day)},
+			{ID: "n-2", Recipient: "police.northshire", Exchanges: []string{"01a202e1-0001-72c5-942e-418aac07183a", "01a202e1-0003-72c5-942e-418aac07183a"}, SentAt: now.Add(-5 * day)},
+		},
+	}}
+	tb := table()
+	compliance.Rectifications(tb, rects, now)
+	golden(t, tb)
+}
+
+func TestCSVDefusesFormulas(t *testing.T) {
+	tb := &compliance.Table{Kind: "x", Columns: []compliance.Column{{Name: "a"}, {Name: "b"}, {Name: "c"}}, Rows: [][]any{{"=1+1", "-3.5", "@SUM(A1)"}}}
+	got, err := tb.Bytes(compliance.FormatCSV)
+	require.NoError(t, err)
+	require.Equal(t, "a,b,c\r\n'=1+1,-3.5,'@SUM(A1)\r\n", string(got))
+}
+
+func keys(t *testing.T) (*seal.Signer, jwk.Set) {
+	t.Helper()
+	k, err := seal.GenerateKey(seal.UseSignature)
+	require.NoError(t, err)
+	s, err := seal.NewSigner(k)
+	require.NoError(t, err)
+	set, err := s.PublicSet()
+	require.NoError(t, err)
+	return s, set
+}
+
+func TestDetachedSignature(t *testing.T) {
+	signer, set := keys(t)
+	body := []byte("decided_at,decision\r\n2026-11-20T10:00:00Z,allow\r\n")
+	sig, err := compliance.Sign(signer, body, compliance.Signed{Kind: compliance.KindDisclosures, Format: "csv", GeneratedAt: now, Rows: 1})
+	require.NoError(t, err)
+	parts := strings.Split(sig, ".")
+	require.Len(t, parts, 3)
+	require.Empty(t, parts[1], "the payload is detached")
+
+	meta, err := compliance.Verify([]byte(sig), bytes.NewReader(body), set)
+	require.NoError(t, err)
+	require.Equal(t, compliance.KindDisclosures, meta.Kind)
+	require.Equal(t, 1, meta.Rows)
+	require.Equal(t, signer.KeyID(), meta.KeyID)
+
+	tampered := bytes.Replace(body, []byte("allow"), []byte("deny!"), 1)
+	_, err = compliance.Verify([]byte(sig), bytes.NewReader(tampered), set)
+	require.ErrorIs(t, err, compliance.ErrSignature)
+
+	_, other := keys(t)
+	_, err = compliance.Verify([]byte(sig), bytes.NewReader(body), other)
+	require.ErrorIs(t, err, compliance.ErrSignature, "another gateway's keys")
+
+	manifest, err := signer.Sign(body, seal.ManifestType)
+	require.NoError(t, err)
+	_, err = compliance.Verify(manifest, bytes.NewReader(body), set)
+	require.ErrorIs(t, err, compliance.ErrSignature, "a manifest signature is not an export signature")
+}
