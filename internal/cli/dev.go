@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -173,7 +174,16 @@ Administration (admin API on %[7]s; tokens signed by a development key):
   bin/gatehouse token mint --key %[8]s --subject dana --role dpo
   bin/gatehouse token mint --key %[8]s --subject aziz --role auditor
 
+The audit record and compliance exports (signed; as a DPO):
+
+  bin/gatehouse audit verify --config %[3]s
+  export GATEHOUSE_ADMIN_TOKEN=$(bin/gatehouse token mint --key %[8]s --subject dana --role dpo)
+  bin/gatehouse export disclosures --from %[9]s --to %[9]s -o register.csv
+  bin/gatehouse export verify register.csv
+  bin/gatehouse export subject-access --subject nino:QQ123456C -o sar.json
+
 Press Ctrl-C to stop the gateway and MinIO.
 
-`, gw, env.TrustDomain, env.ConfigFile, strings.Join(demo.PartyIDs(), ", "), curl("council.revenues"), pki, adminListen, env.AdminTokenKeyFile())
+`, gw, env.TrustDomain, env.ConfigFile, strings.Join(demo.PartyIDs(), ", "), curl("council.revenues"), pki, adminListen, env.AdminTokenKeyFile(),
+		time.Now().UTC().Format(time.DateOnly))
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -182,7 +184,7 @@ func saveExport(cmd *cobra.Command, ex *client.Export, path string, asJSON bool)
 	if asJSON {
 		return printJSON(cmd.OutOrStdout(), map[string]any{"file": path, "signature": path + ".jws", "rows": ex.Rows, "bytes": n})
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d rows, %s) and its signature %s.jws\n", path, ex.Rows, humanBytes(n), path)
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%s, %s) and its signature %s.jws\n", path, plural(ex.Rows, "row"), humanBytes(n), path)
 	return nil
 }
 
@@ -234,10 +236,10 @@ admin API's /.well-known/jwks.json. Exit code 0: verified; 1: not.`,
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintf(tw, "%s\tverified: signed by the gateway's audit key %s\n", path, meta.KeyID)
-			fmt.Fprintf(tw, "export\t%s (%s, %d rows)\n", meta.Kind, meta.Format, meta.Rows)
+			fmt.Fprintf(tw, "export\t%s (%s, %s)\n", meta.Kind, meta.Format, plural(meta.Rows, "row"))
 			fmt.Fprintf(tw, "generated\t%s by %s for %s\n", meta.GeneratedAt.Format(time.RFC3339), meta.GeneratedBy, meta.RequestedBy)
-			for k, v := range meta.Parameters {
-				fmt.Fprintf(tw, "%s\t%s\n", k, v)
+			for _, k := range slices.Sorted(maps.Keys(meta.Parameters)) {
+				fmt.Fprintf(tw, "%s\t%s\n", k, meta.Parameters[k])
 			}
 			return tw.Flush()
 		},
@@ -245,6 +247,13 @@ admin API's /.well-known/jwks.json. Exit code 0: verified; 1: not.`,
 	cmd.Flags().StringVar(&sigFile, "signature", "", "the detached signature (default FILE.jws)")
 	cmd.Flags().StringVar(&jwksFile, "jwks", "", "verify with the keys in this JWKS file instead of asking the gateway")
 	return cmd
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return strconv.Itoa(n) + " " + what + "s"
 }
 
 func newComplianceCmd() *cobra.Command {
