@@ -5,25 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 )
 
 var _ audit.Appender = (*tx)(nil)
 
-// chainHead is the audit chain's head as a transaction sees it.
+// chainHead is the audit chain's head as a transaction sees it, with the
+// entries appended in the transaction and not yet written.
 type chainHead struct {
-	loaded bool
-	dirty  bool
-	seq    int64
-	hash   string
+	loaded  bool
+	dirty   bool
+	seq     int64
+	hash    string
+	pending []*audit.Record
 }
 
-// AppendAudit links e to the head of the chain and stores it. The head row is
-// locked for the whole transaction (on PostgreSQL it is the transaction's
-// first lock; SQLite holds the write lock from BEGIN), so entries from every
-// node form one chain with no gaps or duplicate sequence numbers. The head
-// row itself is written once, when the transaction ends.
+// AppendAudit links e to the head of the chain. The head row is locked for
+// the whole transaction (on PostgreSQL it is the transaction's first lock;
+// SQLite holds the write lock from BEGIN), so entries from every node form
+// one chain with no gaps or duplicate sequence numbers. The entries are
+// written together, and the head row once, when the transaction ends
+// (saveHead): one statement for a whole group commit's entries instead of
+// a round trip each.
 func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if err := t.loadHead(ctx); err != nil {
 		return err
@@ -33,12 +39,8 @@ func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.exec(ctx,
-		"INSERT INTO audit_log (seq, time, type, body, hash) VALUES ($1, $2, $3, $4, $5)",
-		rec.Seq, rec.Time, rec.Type, string(rec.Body), rec.Hash); err != nil {
-		return fmt.Errorf("store: audit append: %w", err)
-	}
 	t.head.seq, t.head.hash, t.head.dirty = rec.Seq, rec.Hash, true
+	t.head.pending = append(t.head.pending, rec)
 	return nil
 }
 
@@ -54,10 +56,31 @@ func (t *tx) loadHead(ctx context.Context) error {
 	return nil
 }
 
-// saveHead writes the chain head if the transaction appended to it.
+// insertChunk is how many entries one INSERT writes.
+const insertChunk = 64
+
+// saveHead writes the entries the transaction appended, and the head.
 func (t *tx) saveHead(ctx context.Context) error {
 	if !t.head.dirty {
 		return nil
+	}
+	for recs := range slices.Chunk(t.head.pending, insertChunk) {
+		var (
+			q    strings.Builder
+			args = make([]any, 0, 5*len(recs))
+		)
+		q.WriteString("INSERT INTO audit_log (seq, time, type, body, hash) VALUES ")
+		for i, r := range recs {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, r.Seq, r.Time, r.Type, string(r.Body), r.Hash)
+		}
+		if _, err := t.exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("store: audit append: %w", err)
+		}
 	}
 	if _, err := t.exec(ctx, "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", t.head.seq, t.head.hash); err != nil {
 		return fmt.Errorf("store: audit head: %w", err)

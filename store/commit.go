@@ -155,13 +155,14 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 		if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
 			return err
 		}
-		head := t.head
+		head, pending := t.head, len(t.head.pending)
 		if results[i] = u.fn(t); results[i] != nil {
 			if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
 				return err
 			}
 			// The chain head rolls back with the unit's entries.
 			t.head = head
+			t.head.pending = t.head.pending[:pending]
 		}
 		if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
 			return err
