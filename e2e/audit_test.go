@@ -328,3 +328,56 @@ func TestSubjectKeyCommand(t *testing.T) {
 	}
 	require.True(t, found)
 }
+
+// No audit record, no action: when the chain cannot be written, a
+// disclosure, an upload's seal, an acknowledgement and an export all fail
+// with 503 and change nothing.
+func TestFailsClosedWithoutAudit(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	sent, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	declared, err := council.Declare(ctx, policeDisclosure(16))
+	require.NoError(t, err)
+	before := records(t, gw.App.DB)
+	objects, err := gw.App.Objects.Keys(ctx, "")
+	require.NoError(t, err)
+
+	// The audit table refuses every new entry, as a full or failing disk would.
+	_, err = gw.App.DB.SQL().Exec(`CREATE TRIGGER audit_log_broken BEFORE INSERT ON audit_log
+		BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`)
+	require.NoError(t, err)
+
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, 503, "unavailable")
+	_, err = council.Upload(ctx, declared.ID, bytes.NewReader(randomBytes(t, 16)), 16)
+	requireProblem(t, err, 503, "unavailable")
+	_, err = police.Acknowledge(ctx, sent.ID)
+	requireProblem(t, err, 503, "unavailable")
+	_, err = gw.Admin(t, "ali.auditor", "auditor").Export(ctx, "overrides", nil)
+	requireProblem(t, err, 503, "unavailable")
+
+	// Nothing changed: no entry, no object left behind, the upload not
+	// delivered, no receipt.
+	require.Equal(t, len(before), len(records(t, gw.App.DB)))
+	after, err := gw.App.Objects.Keys(ctx, "")
+	require.NoError(t, err)
+	require.ElementsMatch(t, objects, after, "the sealed object of the failed upload is removed")
+	got, err := council.Exchange(ctx, declared.ID)
+	require.NoError(t, err)
+	require.NotEqual(t, "delivered", got.State)
+	got, err = council.Exchange(ctx, sent.ID)
+	require.NoError(t, err)
+	require.Equal(t, "delivered", got.State)
+
+	// Once the record can be written again, so can everything else.
+	_, err = gw.App.DB.SQL().Exec("DROP TRIGGER audit_log_broken")
+	require.NoError(t, err)
+	up, err := council.Upload(ctx, declared.ID, bytes.NewReader(randomBytes(t, 16)), 16)
+	require.NoError(t, err)
+	require.Equal(t, "delivered", up.State)
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+}
