@@ -121,6 +121,9 @@ type Objects struct {
 	// CreateBucket creates the bucket with versioning if it is missing
 	// (development); production buckets are provisioned by the operator.
 	CreateBucket bool `yaml:"create_bucket"`
+	// IOTimeout is how long a connection to the store may make no progress
+	// before the request fails with 503 (default 3s).
+	IOTimeout time.Duration `yaml:"io_timeout"`
 }
 
 // Keys are the gateway's own keys.
@@ -230,6 +233,9 @@ func (c *Config) Defaults() {
 	set(&c.Database.Driver, "sqlite")
 	set(&c.Objects.Region, "us-east-1")
 	set(&c.Objects.Bucket, "gatehouse-payloads")
+	if c.Objects.IOTimeout == 0 {
+		c.Objects.IOTimeout = 3 * time.Second
+	}
 	set(&c.Log.Level, "info")
 	set(&c.Log.Format, "json")
 	set(&c.Admin.RolesClaim, "roles")
@@ -346,6 +352,9 @@ func (c *Config) Validate() error {
 	v.Required("objects.secret_key", c.Objects.SecretKey)
 	if c.Objects.CAFile != "" {
 		requireFile(&v, "objects.ca_file", c.Objects.CAFile)
+	}
+	if c.Objects.IOTimeout < 100*time.Millisecond || c.Objects.IOTimeout > 10*time.Minute {
+		v.Add("objects.io_timeout", "range", "must be between 100ms and 10m")
 	}
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {

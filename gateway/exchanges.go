@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
@@ -101,14 +103,42 @@ func (s *Server) uploadPayload(c *fiber.Ctx) error {
 	body := &progressReader{r: c.Context().RequestBodyStream(), conn: c.Context().Conn(), idle: s.opts.Limits.TransferIdleTimeout}
 	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), body, contentLength)
 	if err != nil {
-		// The body may be partly unread. Read a little more of it so that
-		// a client still sending gets the answer rather than a reset, then
-		// close the connection (as net/http does).
-		_, _ = io.CopyN(io.Discard, body, 256<<10)
-		c.Context().SetConnectionClose()
+		// The body may be partly unread, and the client still sending it.
+		// Closing at once would reset the connection and lose the answer:
+		// send the answer, then read and discard what is still coming for
+		// a while before closing (a lingering close, as web servers do).
+		if body.done == nil {
+			answerThenLinger(c.Context())
+		}
 		return err
 	}
 	return c.JSON(exchangeView(e, p.ID))
+}
+
+// Bounds of a lingering close.
+const (
+	lingerFor   = 5 * time.Second
+	lingerBytes = 1 << 30
+)
+
+// answerThenLinger takes over the connection once the handler (and the
+// error handler) are done: it writes the answer with Connection: close,
+// then discards what the client still sends, for at most lingerFor or
+// lingerBytes, and closes. fasthttp would otherwise close at once (with
+// Connection: close it never calls a hijack handler), and a client still
+// sending would see a reset instead of the answer.
+func answerThenLinger(rc *fasthttp.RequestCtx) {
+	rc.HijackSetNoResponse(true)
+	rc.Hijack(func(conn net.Conn) {
+		rc.Response.SetConnectionClose()
+		_ = conn.SetWriteDeadline(time.Now().Add(lingerFor))
+		bw := bufio.NewWriter(conn)
+		if err := rc.Response.Write(bw); err != nil || bw.Flush() != nil {
+			return
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(lingerFor))
+		_, _ = io.CopyN(io.Discard, conn, lingerBytes)
+	})
 }
 
 // GET /v1/exchanges/{id}/envelope: the recipient's sealed manifest (JWE).

@@ -205,7 +205,7 @@ func openObjects(ctx context.Context, cfg *config.Config, bucket, lockMode strin
 	st, err := objectstore.New(objectstore.Config{
 		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: bucket,
 		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
-		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: lockMode,
+		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: lockMode, IOTimeout: cfg.Objects.IOTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("objects: %w", err)
@@ -399,7 +399,12 @@ func (a *App) RebuildTLS(ctx context.Context) error {
 // Reload rereads certificates, trust anchors and CRLs (SIGHUP).
 func (a *App) Reload(ctx context.Context) error { return a.TLS.Reload(ctx) }
 
-// SweepOnce runs one sweep: expired payloads, then old idempotency keys.
+// staleUpload is how old an unfinished multipart upload must be before the
+// sweeper aborts it: older than any upload still in progress could be.
+const staleUpload = 24 * time.Hour
+
+// SweepOnce runs one sweep: expired payloads, multipart uploads abandoned
+// when the store was unreachable, then old idempotency keys.
 func (a *App) SweepOnce(ctx context.Context) {
 	for {
 		n, err := a.Service.Sweep(ctx, 100)
@@ -413,6 +418,11 @@ func (a *App) SweepOnce(ctx context.Context) {
 		if n < 100 {
 			break
 		}
+	}
+	if n, err := a.Objects.AbortStale(ctx, time.Now().Add(-staleUpload)); err != nil {
+		a.Log.Warn("aborting abandoned multipart uploads failed", logkey.Error, err)
+	} else if n > 0 {
+		a.Log.Info("aborted abandoned multipart uploads", "count", n)
 	}
 	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
 		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)

@@ -51,12 +51,17 @@ type GatewayOptions struct {
 	Bucket string
 	// Configure, if set, changes the configuration before the gateway starts.
 	Configure func(*config.Config)
+	// MinIO is the object store to use; nil means the package's shared one.
+	MinIO *devenv.MinIO
 }
 
 // StartGateway starts a gateway for the test and stops it when the test ends.
 func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 	t.Helper()
-	m := MinIO(t)
+	m := o.MinIO
+	if m == nil {
+		m = MinIO(t)
+	}
 	dir := o.Dir
 	if dir == "" {
 		dir = t.TempDir()

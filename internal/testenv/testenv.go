@@ -72,6 +72,24 @@ func MinIO(t testing.TB) *devenv.MinIO {
 	return minioSrv
 }
 
+// OwnMinIO starts a MinIO server for this test alone, stopped when the test
+// ends: for tests that pause or stop it.
+func OwnMinIO(t testing.TB) *devenv.MinIO {
+	t.Helper()
+	bin, err := devenv.MinIOBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	m, err := devenv.StartMinIO(ctx, bin, filepath.Join(t.TempDir(), "data"), "", "gatehouse-test", RandomHex(12), io.Discard)
+	if err != nil {
+		t.Fatalf("MinIO: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	return m
+}
+
 // Bucket returns an object store on a new, versioned bucket of the
 // package's MinIO.
 func Bucket(t testing.TB) *objectstore.Store {

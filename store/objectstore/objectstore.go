@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -35,7 +37,15 @@ type Config struct {
 	// LockMode is the Object Lock mode for retention: governance (default),
 	// compliance, or none. It applies only if the bucket has Object Lock.
 	LockMode string
+	// IOTimeout is how long a connection to the store may make no progress
+	// (no byte written or read) before the request fails: a store that
+	// stops answering fails the request in seconds, however large the
+	// transfer, and a slow one that still moves data does not. Default 3s.
+	IOTimeout time.Duration
 }
+
+// DefaultIOTimeout is the default IOTimeout.
+const DefaultIOTimeout = 3 * time.Second
 
 // Store is an S3 bucket of sealed payloads.
 type Store struct {
@@ -62,6 +72,23 @@ func New(cfg Config) (*Store, error) {
 	// enough connections stay open for concurrent exchanges.
 	tr.WriteBufferSize, tr.ReadBufferSize = 256<<10, 256<<10
 	tr.MaxIdleConnsPerHost = 64
+	idle := cfg.IOTimeout
+	if idle == 0 {
+		idle = DefaultIOTimeout
+	}
+	dialer := &net.Dialer{Timeout: idle, KeepAlive: 15 * time.Second}
+	stall := &stallState{}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &progressConn{Conn: c, idle: idle, stall: stall}, nil
+	}
+	tr.TLSHandshakeTimeout = idle
+	// An idle pooled connection is closed before its pending read's
+	// deadline could pass: only a connection in use can stall.
+	tr.IdleConnTimeout = idle / 2
 	if cfg.TLS && cfg.CAFile != "" {
 		pem, err := os.ReadFile(cfg.CAFile)
 		if err != nil {
@@ -78,6 +105,9 @@ func New(cfg Config) (*Store, error) {
 		Secure:    cfg.TLS,
 		Region:    cfg.Region,
 		Transport: tr,
+		// One attempt: a failed transfer fails the request at once (503),
+		// and the caller, not the gateway, decides to try again.
+		MaxRetries: 1,
 	}
 	c, err := minio.New(cfg.Endpoint, opts)
 	if err != nil {
@@ -181,6 +211,86 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 		return exchange.ObjectInfo{}, fmt.Errorf("object store took %d bytes, want %d", info.Size, size)
 	}
 	return exchange.ObjectInfo{Bucket: s.bucket, Key: key, Version: info.VersionID, Size: info.Size}, nil
+}
+
+// progressConn fails a read or write that makes no progress for idle.
+//
+// Once one connection has stalled, the store is taken to be unresponsive
+// for the next idle period: reads and writes then wait at most stalledRead.
+// Without this, the clean-up minio-go does after a failed transfer
+// (aborting the multipart upload) would wait out a second full idle period
+// before the client heard of the failure. The parts of an upload that could
+// not be aborted are aborted later by the sweeper (AbortStale).
+type progressConn struct {
+	net.Conn
+	idle  time.Duration
+	stall *stallState
+}
+
+// stallState remembers, for every connection to one store, until when the
+// store is taken to be unresponsive.
+type stallState struct{ until atomic.Int64 }
+
+// stalledRead bounds a read or write to a store that has just stalled.
+const stalledRead = 250 * time.Millisecond
+
+func (c *progressConn) deadline() time.Time {
+	now := time.Now()
+	if now.UnixNano() < c.stall.until.Load() {
+		return now.Add(min(c.idle, stalledRead))
+	}
+	return now.Add(c.idle)
+}
+
+func (c *progressConn) noteStall(err error) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		c.stall.until.Store(time.Now().Add(c.idle).UnixNano())
+	}
+}
+
+func (c *progressConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(c.deadline()); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.noteStall(err)
+	}
+	return n, err
+}
+
+func (c *progressConn) Write(b []byte) (int, error) {
+	// Writing a request re-arms the read deadline too: the read that waits
+	// for the answer may have been pending since the connection went idle.
+	if err := c.Conn.SetDeadline(c.deadline()); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		c.noteStall(err)
+	}
+	return n, err
+}
+
+// AbortStale aborts multipart uploads started before the given time that
+// never completed: an upload cut off while the store was unreachable could
+// not be aborted then. It returns how many it aborted.
+func (s *Store) AbortStale(ctx context.Context, before time.Time) (int, error) {
+	n := 0
+	for u := range s.c.ListIncompleteUploads(ctx, s.bucket, "", true) {
+		if u.Err != nil {
+			return n, u.Err
+		}
+		if u.Initiated.After(before) {
+			continue
+		}
+		if err := s.c.RemoveIncompleteUpload(ctx, s.bucket, u.Key); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // ErrNoObject is returned when the object is not in the store.
