@@ -22,8 +22,11 @@ type Log interface {
 	// LastAuditCheckpoint returns the latest checkpoint, if any.
 	LastAuditCheckpoint(ctx context.Context) (StoredCheckpoint, bool, error)
 	// AddAuditCheckpoint records a checkpoint and the segment archived with
-	// it. It returns ErrCheckpointExists if another node got there first.
-	AddAuditCheckpoint(ctx context.Context, cp StoredCheckpoint, seg ArchivedSegment) error
+	// it, if the latest checkpoint is still the one at prevSeq (0: none);
+	// otherwise it returns ErrCheckpointExists: another node got there first.
+	AddAuditCheckpoint(ctx context.Context, prevSeq int64, cp StoredCheckpoint, seg ArchivedSegment) error
+	// AuditSegments returns the archived segments recorded, in order.
+	AuditSegments(ctx context.Context) ([]ArchivedSegment, error)
 }
 
 // ErrCheckpointExists is returned when a checkpoint at that seq is recorded.
@@ -170,7 +173,7 @@ func (c *Checkpointer) checkpoint(ctx context.Context, last StoredCheckpoint, up
 	if seg.Version, err = c.Archive.PutSegment(ctx, seg.Key, body, now.Add(c.Retention)); err != nil {
 		return fmt.Errorf("archive segment %s: %w", seg.Key, err)
 	}
-	if err := c.Log.AddAuditCheckpoint(ctx, cp, seg); err != nil {
+	if err := c.Log.AddAuditCheckpoint(ctx, last.Seq, cp, seg); err != nil {
 		return err
 	}
 	if c.Signed != nil {
@@ -201,7 +204,8 @@ func readSegment(r io.Reader, seg ArchivedSegment, prevHash string, verify func(
 	}
 	sr := NewSegmentReader(r)
 	var v *Verifier
-	hashes := make([]string, 0, seg.Last-seg.First+1)
+	// The key names the range; it is not trusted to size anything large.
+	hashes := make([]string, 0, min(seg.Last-seg.First+1, 10000))
 	for {
 		rec, err := sr.Next()
 		if err == io.EOF {

@@ -3,9 +3,12 @@ package audit
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"maps"
 	"slices"
-	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 )
@@ -50,24 +53,35 @@ func (r *Report) First() *VerifyError {
 	return r.Problems[0]
 }
 
-// pendingGrace is how long an archived segment may wait for its checkpoint
-// to be recorded in the database before that counts as missing.
-const pendingGrace = 2 * time.Minute
-
 // maxProblems bounds the report: after the first few, the rest is noise.
 const maxProblems = 100
 
 // pageSize is how many records Check reads at a time.
 const pageSize = 10000
 
+// CheckOptions shape a check.
+type CheckOptions struct {
+	// Keys holds the gateway's current and retired audit public keys.
+	Keys jwk.Set
+	// Issuer, if set, is the name every checkpoint must give as its log.
+	Issuer string
+	// Progress, if set, is called with the seq reached.
+	Progress func(seq int64)
+}
+
 // Check verifies the whole record: the database chain from genesis to head,
-// every signed checkpoint (signature and the hash the chain reaches at its
-// seq), and every version of every archived segment (its own chain and
-// checkpoint, its place between its neighbours, and its agreement with the
-// database). keys holds the gateway's current and retired audit public
-// keys. progress, if set, is called with the seq reached. An error means
-// the check could not run; damage is reported in the Report.
-func Check(ctx context.Context, log Log, archive Archive, keys jwk.Set, progress func(seq int64)) (*Report, error) {
+// every signed checkpoint (signature, and the hash the chain reaches at its
+// seq), the segments the database says it archived, and every version of
+// every segment in the archive (its own chain and checkpoint, and its
+// agreement with the database chain). An error means the check could not
+// run; damage is reported in the Report.
+//
+// The gateway may be running: the chain grows and checkpoints and segments
+// appear meanwhile. So the checkpoints are read first (each was signed over
+// entries already written, and its segment archived before it was
+// recorded), then the head (the chain is checked up to there), then the
+// recorded segments and the archive listing.
+func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*Report, error) {
 	rep := &Report{Problems: []*VerifyError{}}
 	add := func(e *VerifyError) {
 		if len(rep.Problems) >= maxProblems {
@@ -76,13 +90,14 @@ func Check(ctx context.Context, log Log, archive Archive, keys jwk.Set, progress
 		}
 		rep.Problems = append(rep.Problems, e)
 	}
-	verify := func(b []byte) (*Checkpoint, error) { return ParseCheckpoint(b, keys) }
+	verify := func(b []byte) (*Checkpoint, error) {
+		cp, err := ParseCheckpoint(b, opts.Keys)
+		if err == nil && opts.Issuer != "" && cp.Log != opts.Issuer {
+			return nil, fmt.Errorf("%w: signed for log %q, not %q", ErrBadSignature, cp.Log, opts.Issuer)
+		}
+		return cp, err
+	}
 
-	// The gateway may be running: the chain grows and checkpoints and
-	// segments appear while this runs. So: checkpoints first (each was
-	// signed over entries already written, and its segment archived before
-	// it was recorded), then the head (the chain is checked up to there),
-	// then the archive, then any checkpoints recorded meanwhile.
 	signed := map[int64]string{}
 	cps, err := readCheckpoints(ctx, log, 0, verify, signed, add)
 	if err != nil {
@@ -93,34 +108,106 @@ func Check(ctx context.Context, log Log, archive Archive, keys jwk.Set, progress
 	if err != nil {
 		return nil, fmt.Errorf("read the chain's head: %w", err)
 	}
+	recorded, err := log.AuditSegments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the archived segments' index: %w", err)
+	}
 	versions, err := archive.SegmentVersions(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list archived segments: %w", err)
 	}
 	rep.Versions = len(versions)
-	after := int64(0)
-	if len(cps) > 0 {
-		after = cps[len(cps)-1].Seq
-	}
-	if _, err := readCheckpoints(ctx, log, after, verify, signed, add); err != nil {
-		return nil, err
-	}
-	// The database scan notes the hashes at which segments end.
+
+	// The database scan notes the hashes at which archived segments end.
 	dbHashes := map[int64]string{}
-	for _, s := range versions {
-		if _, last, err := ParseSegmentKey(s.Key); err == nil {
+	for i := range versions {
+		if first, last, err := ParseSegmentKey(versions[i].Key); err == nil {
+			versions[i].First, versions[i].Last = first, last
 			dbHashes[last] = ""
 		}
 	}
 
-	// The database chain, from genesis to the head.
+	mismatched, err := scanChain(ctx, log, headSeq, signed, dbHashes, add, rep, opts.Progress)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case rep.HeadSeq < headSeq:
+		add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing, Where: "database",
+			Reason: fmt.Sprintf("the chain's head says seq %d but the last entry is seq %d", headSeq, rep.HeadSeq)})
+	case headSeq > 0 && headHash != rep.HeadHash:
+		add(&VerifyError{Seq: headSeq, Kind: KindEdited, Where: "database", Reason: "the chain's head names another hash than its last entry's"})
+	}
+	for _, sc := range cps {
+		if sc.Seq > rep.HeadSeq {
+			add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing,
+				Reason: fmt.Sprintf("the chain ends at seq %d but a checkpoint was signed at seq %d", rep.HeadSeq, sc.Seq), Where: "database"})
+			break
+		}
+	}
+
+	runs, evidence := checkArchive(ctx, archive, versions, dbHashes, verify, add, rep)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// A signed hash the chain no longer reaches (a checkpoint's, or an
+	// archived segment's): an entry before it was changed and the chain
+	// recomputed. The archived copy pinpoints which.
+	for seq, run := range evidence {
+		if db := dbHashes[seq]; db != "" && db != signedHash(seq, signed, run) && !slices.Contains(mismatched, seq) {
+			mismatched = append(mismatched, seq)
+		}
+	}
+	slices.Sort(mismatched)
+	for _, seq := range mismatched {
+		add(pinpoint(ctx, log, seq, cps, evidence))
+	}
+	// Every checkpoint recorded before the archive was listed has a sound
+	// segment ending at it, and every segment recorded is there, unchanged.
+	for _, sc := range cps {
+		if _, ok := runs[sc.Seq]; !ok && sc.Seq <= rep.HeadSeq {
+			add(&VerifyError{Seq: sc.Seq, Kind: KindMissing, Reason: fmt.Sprintf("no sound archived segment ends at checkpoint %d", sc.Seq), Where: "archive"})
+		}
+	}
+	for _, r := range recorded {
+		run, ok := runs[r.Last]
+		switch {
+		case !ok:
+			// Reported above if its checkpoint is recorded; otherwise here.
+			if _, cp := signed[r.Last]; !cp {
+				add(&VerifyError{Seq: r.First, Kind: KindMissing, Reason: fmt.Sprintf("segment %s, recorded in the database, is not in the archive", r.Key), Where: "archive"})
+			}
+		case r.SHA256 != "" && !slices.Contains(run.sums, r.SHA256):
+			add(&VerifyError{Seq: r.First, Kind: KindEdited, Reason: fmt.Sprintf("no version of segment %s has the content recorded in the database (sha256 %s…)", r.Key, r.SHA256[:min(12, len(r.SHA256))]), Where: "archive " + r.Key})
+		}
+	}
+
+	// Coverage: sound segments hold every entry from 1 up to the last one
+	// archived, with no gap.
+	ends := slices.Sorted(maps.Keys(runs))
+	next := int64(1)
+	for _, last := range ends {
+		run := runs[last]
+		if run.first > next {
+			add(&VerifyError{Seq: next, Kind: KindMissing, Reason: fmt.Sprintf("no sound archived segment holds seq %d to %d", next, run.first-1), Where: "archive"})
+		}
+		next = max(next, last+1)
+	}
+	rep.Unarchived = max(0, rep.HeadSeq-(next-1))
+
+	slices.SortStableFunc(rep.Problems, func(a, b *VerifyError) int { return cmp.Compare(a.Seq, b.Seq) })
+	return rep, nil
+}
+
+// scanChain verifies the database chain from genesis to headSeq, noting the
+// hashes asked for in dbHashes and returning the checkpoints it no longer
+// reaches. One goroutine reads the next page while this one verifies.
+func scanChain(ctx context.Context, log Log, headSeq int64, signed, dbHashes map[int64]string, add func(*VerifyError), rep *Report, progress func(int64)) ([]int64, error) {
 	read := log.AuditRecords
 	if lr, ok := log.(LinkReader); ok {
 		read = lr.AuditLinks
 	}
-	v := NewVerifier()
-	mismatched := []int64{}
-	// One goroutine reads the next page while this one verifies.
 	pages := make(chan []Record, 1)
 	readErr := make(chan error, 1)
 	scanCtx, stopReading := context.WithCancel(ctx)
@@ -144,6 +231,8 @@ func Check(ctx context.Context, log Log, archive Archive, keys jwk.Set, progress
 			after = page[len(page)-1].Seq
 		}
 	}()
+	v := NewVerifier()
+	var mismatched []int64
 	early := false // stopped at the head with pages still to come
 scan:
 	for page := range pages {
@@ -189,46 +278,7 @@ scan:
 	if progress != nil {
 		progress(rep.HeadSeq)
 	}
-	switch {
-	case rep.HeadSeq < headSeq:
-		add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing, Where: "database",
-			Reason: fmt.Sprintf("the chain's head says seq %d but the last entry is seq %d", headSeq, rep.HeadSeq)})
-	case headSeq > 0 && headHash != rep.HeadHash:
-		add(&VerifyError{Seq: headSeq, Kind: KindEdited, Where: "database", Reason: "the chain's head names another hash than its last entry's"})
-	}
-	for _, sc := range cps {
-		if sc.Seq > rep.HeadSeq {
-			add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing,
-				Reason: fmt.Sprintf("the chain ends at seq %d but a checkpoint was signed at seq %d", rep.HeadSeq, sc.Seq), Where: "database"})
-			break
-		}
-	}
-
-	// Every version of every segment, in chain order.
-	segs := checkArchive(ctx, archive, versions, signed, dbHashes, verify, add, rep)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	// A checkpoint the chain no longer reaches: an entry before it was
-	// changed and the chain recomputed. The archive pinpoints which.
-	for _, seq := range mismatched {
-		add(pinpoint(ctx, log, seq, cps, segs))
-	}
-	// Every checkpoint recorded before the archive was listed has its segment.
-	for _, sc := range cps {
-		if _, ok := segs[sc.Seq]; !ok && sc.Seq <= rep.HeadSeq {
-			add(&VerifyError{Seq: sc.Seq, Kind: KindMissing, Reason: fmt.Sprintf("no sound archived segment ends at checkpoint %d", sc.Seq), Where: "archive"})
-		}
-	}
-	lastArchived := int64(0)
-	for seq := range segs {
-		lastArchived = max(lastArchived, seq)
-	}
-	rep.Unarchived = max(0, rep.HeadSeq-lastArchived)
-
-	slices.SortStableFunc(rep.Problems, func(a, b *VerifyError) int { return cmp.Compare(a.Seq, b.Seq) })
-	return rep, nil
+	return mismatched, nil
 }
 
 // readCheckpoints reads the checkpoints after the given seq, verifies each
@@ -260,98 +310,86 @@ func readCheckpoints(ctx context.Context, log Log, after int64, verify func([]by
 	return cps, nil
 }
 
-// archivedRun is a verified segment: its range and its entries' hashes.
+// archivedRun is a sound segment: its range, its entries' hashes and the
+// SHA-256 of each sound version of it.
 type archivedRun struct {
 	first  int64
 	hashes []string
+	sums   []string
 }
 
-// checkArchive checks each segment version and returns the verified
-// segments by last seq.
-func checkArchive(ctx context.Context, archive Archive, versions []ArchivedSegment, signed, dbHashes map[int64]string,
-	verify func([]byte) (*Checkpoint, error), add func(*VerifyError), rep *Report) map[int64]archivedRun {
-	out := map[int64]archivedRun{}
-	next := int64(1)        // the first seq the next segment should hold
-	prevHash := GenesisHash // the hash the next segment should link to
-	prevKnown := true
-	for i := 0; i < len(versions); {
-		// All versions of one key.
-		j := i + 1
-		for j < len(versions) && versions[j].Key == versions[i].Key {
-			j++
-		}
-		group := versions[i:j]
-		i = j
+// checkArchive checks every version of every segment on its own (its lines
+// chain, its checkpoint verifies and names its last entry) and against the
+// database chain (the hash at its last seq), and returns the sound
+// segments by last seq. A sound segment whose checkpoint the database does
+// not hold is not damage: a node that lost the race to record its
+// checkpoint leaves one behind, locked, and it agrees with the chain.
+func checkArchive(ctx context.Context, archive Archive, versions []ArchivedSegment, dbHashes map[int64]string,
+	verify func([]byte) (*Checkpoint, error), add func(*VerifyError), rep *Report) (runs, evidence map[int64]archivedRun) {
+	runs, evidence = map[int64]archivedRun{}, map[int64]archivedRun{}
+	keys := map[string]bool{}
+	truncated := false
+	for _, seg := range versions {
 		if ctx.Err() != nil {
-			return out
+			return runs, evidence
 		}
-		first, last, err := ParseSegmentKey(group[0].Key)
-		if err != nil {
-			add(&VerifyError{Kind: KindUnreadable, Reason: err.Error(), Where: "archive " + group[0].Key})
+		if seg.Last == 0 {
+			add(&VerifyError{Kind: KindUnreadable, Reason: fmt.Sprintf("%q is not a segment key", seg.Key), Where: "archive"})
 			continue
 		}
-		switch {
-		case first > next:
-			add(&VerifyError{Seq: next, Kind: KindMissing, Reason: fmt.Sprintf("no archived segment holds seq %d to %d", next, first-1), Where: "archive"})
-			prevKnown = false
-		case first < next:
-			add(&VerifyError{Seq: first, Kind: KindReordered, Reason: fmt.Sprintf("segment %s overlaps the one before it", group[0].Key), Where: "archive"})
-			prevKnown = false
+		if !keys[seg.Key] {
+			keys[seg.Key] = true
+			rep.Segments++
 		}
-		link := ""
-		if prevKnown {
-			link = prevHash
-		} else if h, ok := signed[first-1]; ok {
-			link = h
+		rc, err := archive.OpenSegment(ctx, seg.Key, seg.Version)
+		if err != nil {
+			add(&VerifyError{Seq: seg.First, Kind: KindMissing, Reason: "cannot read the segment: " + err.Error(), Where: "archive " + seg.Key})
+			continue
 		}
-		good := ""
-		for _, seg := range group {
-			seg.First, seg.Last = first, last
-			if hash, ok := checkSegment(ctx, archive, seg, link, signed, dbHashes, verify, add, out); ok {
-				good = hash
+		sum := sha256.New()
+		hashes, cp, ve := readSegment(io.TeeReader(rc, sum), seg, "", verify)
+		rc.Close()
+		if ve != nil {
+			add(ve)
+			continue
+		}
+		switch db, ok := dbHashes[cp.Seq]; {
+		case cp.Seq > rep.HeadSeq:
+			if !truncated {
+				truncated = true
+				add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing, Where: "database",
+					Reason: fmt.Sprintf("the archive holds entries up to seq %d but the chain ends at seq %d", cp.Seq, rep.HeadSeq)})
 			}
+			continue
+		case !ok || db == "":
+			continue // the scan did not reach it: reported as damage there
+		case db != cp.Hash:
+			// The database chain was changed: pinpoint names the entry.
+			if _, seen := evidence[cp.Seq]; !seen {
+				evidence[cp.Seq] = archivedRun{first: seg.First, hashes: hashes}
+			}
+			continue
 		}
-		rep.Segments++
-		next, prevHash, prevKnown = last+1, good, good != ""
+		run := runs[cp.Seq]
+		if run.hashes == nil || seg.First < run.first {
+			run.first, run.hashes = seg.First, hashes
+		}
+		run.sums = append(run.sums, hex.EncodeToString(sum.Sum(nil)))
+		runs[cp.Seq] = run
+		if _, seen := evidence[cp.Seq]; !seen {
+			evidence[cp.Seq] = run
+		}
 	}
-	return out
+	return runs, evidence
 }
 
-// checkSegment checks one segment version and, if it is sound, records it
-// in out and returns the hash it ends at.
-func checkSegment(ctx context.Context, archive Archive, seg ArchivedSegment, link string, signed, dbHashes map[int64]string,
-	verify func([]byte) (*Checkpoint, error), add func(*VerifyError), out map[int64]archivedRun) (string, bool) {
-	rc, err := archive.OpenSegment(ctx, seg.Key, seg.Version)
-	if err != nil {
-		add(&VerifyError{Seq: seg.First, Kind: KindMissing, Reason: "cannot read the segment: " + err.Error(), Where: "archive " + seg.Key})
-		return "", false
+// signedHash is the hash signed at seq: the database checkpoint's, else the
+// archived segment's (the hash of its last entry).
+func signedHash(seq int64, signed map[int64]string, run archivedRun) string {
+	if h, ok := signed[seq]; ok {
+		return h
 	}
-	hashes, cp, ve := readSegment(rc, seg, link, verify)
-	rc.Close()
-	if ve != nil {
-		add(ve)
-		return "", false
-	}
-	if h, ok := signed[cp.Seq]; !ok {
-		// A segment is archived just before its checkpoint is recorded: a
-		// new one may simply not be recorded yet.
-		if time.Since(cp.Time) > pendingGrace {
-			add(&VerifyError{Seq: cp.Seq, Kind: KindMissing, Reason: fmt.Sprintf("the database has no checkpoint at seq %d, which the archive holds", cp.Seq), Where: "database"})
-		}
-	} else if h != cp.Hash {
-		add(&VerifyError{Seq: cp.Seq, Kind: KindEdited, Reason: "the archived checkpoint and the database checkpoint disagree", Where: "archive " + seg.Key})
-		return "", false
-	}
-	if h := dbHashes[cp.Seq]; h != "" && h != cp.Hash {
-		// With a database checkpoint to compare, pinpoint reports this.
-		if _, ok := signed[cp.Seq]; !ok {
-			add(&VerifyError{Seq: cp.Seq, Kind: KindEdited, Reason: "the database chain differs from the archived segment", Where: "database"})
-		}
-	}
-	if _, seen := out[seg.Last]; !seen {
-		out[seg.Last] = archivedRun{first: seg.First, hashes: hashes}
-	}
-	return cp.Hash, true
+	return run.hashes[len(run.hashes)-1]
 }
 
 // pinpoint finds the first entry before checkpoint seq whose database hash
@@ -363,10 +401,13 @@ func pinpoint(ctx context.Context, log Log, seq int64, cps []StoredCheckpoint, s
 			from = sc.Seq + 1
 		}
 	}
-	generic := &VerifyError{Seq: seq, Kind: KindEdited, Where: "database",
-		Reason: fmt.Sprintf("the chain no longer leads to the hash signed at checkpoint %d: an entry from seq %d on was changed and the hashes after it recomputed", seq, from)}
 	run, ok := segs[seq]
-	if !ok || run.first != from {
+	if ok {
+		from = run.first
+	}
+	generic := &VerifyError{Seq: seq, Kind: KindEdited, Where: "database",
+		Reason: fmt.Sprintf("the chain no longer leads to the hash signed at seq %d: an entry from seq %d on was changed and the hashes after it recomputed", seq, from)}
+	if !ok {
 		return generic
 	}
 	for after := from - 1; after < seq; {
@@ -377,7 +418,7 @@ func pinpoint(ctx context.Context, log Log, seq int64, cps []StoredCheckpoint, s
 		for _, r := range page {
 			if i := r.Seq - from; i >= 0 && i < int64(len(run.hashes)) && run.hashes[i] != r.Hash {
 				return &VerifyError{Seq: r.Seq, Kind: KindEdited, Where: "database",
-					Reason: fmt.Sprintf("differs from the archived copy, and the chain was recomputed to hide it (checkpoint %d no longer matches)", seq)}
+					Reason: fmt.Sprintf("differs from the archived copy, and the chain was recomputed to hide it (the hash signed at seq %d no longer matches)", seq)}
 			}
 		}
 		after = page[len(page)-1].Seq

@@ -70,7 +70,7 @@ func tamperable(t *testing.T, gw *testenv.Gateway) (*store.DB, string) {
 
 func check(t *testing.T, gw *testenv.Gateway, db audit.Log, archive audit.Archive) *audit.Report {
 	t.Helper()
-	rep, err := audit.Check(context.Background(), db, archive, gw.App.AuditKeys, nil)
+	rep, err := audit.Check(context.Background(), db, archive, audit.CheckOptions{Keys: gw.App.AuditKeys, Issuer: gw.Env.Config.Issuer})
 	require.NoError(t, err)
 	return rep
 }
@@ -228,6 +228,24 @@ func TestAuditChainFindsTampering(t *testing.T) {
 		require.Contains(t, out, "BROKEN at seq 2 (missing)")
 	})
 
+	t.Run("a segment whose checkpoint was never recorded is not damage", func(t *testing.T) {
+		// What a node that lost the race to record its checkpoint, or that
+		// lost the database just after archiving, leaves behind: a locked,
+		// signed segment that agrees with the chain.
+		recs := records(t, gw.App.DB)
+		for _, r := range [][2]int{{1, 7}, {11, 13}} {
+			first, last := r[0], r[1]
+			cp, err := audit.SignCheckpoint(gw.App.AuditSigner, audit.Checkpoint{Log: gw.Env.Config.Issuer, Seq: int64(last), Hash: recs[last-1].Hash, Time: time.Now()})
+			require.NoError(t, err)
+			body, err := audit.EncodeSegment(recs[first-1:last], cp)
+			require.NoError(t, err)
+			_, err = archive.PutSegment(ctx, audit.SegmentKey(int64(first), int64(last)), body, time.Now().Add(time.Hour))
+			require.NoError(t, err)
+		}
+		rep := check(t, gw, gw.App.DB, archive)
+		require.True(t, rep.OK(), "%v", rep.Problems)
+	})
+
 	t.Run("archive", func(t *testing.T) {
 		mc := archive.Client()
 		bucket := archive.Bucket()
@@ -239,8 +257,9 @@ func TestAuditChainFindsTampering(t *testing.T) {
 		require.Error(t, err, "a locked segment cannot be deleted")
 
 		// A segment hidden from the listing (as if the archive lost it).
+		// (The unrecorded segment of 1–7 above still covers up to 7.)
 		rep := check(t, gw, gw.App.DB, hiding{archive, audit.SegmentKey(6, 10)})
-		requireFirstProblem(t, rep, 6, audit.KindMissing)
+		requireFirstProblem(t, rep, 8, audit.KindMissing)
 
 		// A second version of a segment with an entry changed: the version
 		// stays, and is found.
@@ -282,6 +301,13 @@ func TestAuditChainFindsTampering(t *testing.T) {
 			kinds = append(kinds, fmt.Sprintf("%d:%s", p.Seq, p.Kind))
 		}
 		require.Contains(t, kinds, "15:"+audit.KindBadSignature)
+
+		// An object whose name claims an absurd range is reported, not
+		// trusted: the verifier neither crashes nor allocates for it.
+		_, err = archive.PutSegment(ctx, "segments/00000000000000000001-09223372036854775806.ndjson", []byte("{}\n"), time.Now().Add(time.Hour))
+		require.NoError(t, err)
+		rep = check(t, gw, gw.App.DB, archive)
+		require.False(t, rep.OK())
 	})
 }
 

@@ -109,10 +109,15 @@ func TestTwoNodesOneRecord(t *testing.T) {
 	}
 	require.Equal(t, 2*workers*each, decided["allow"])
 	require.Equal(t, 2*workers*each/2, decided["deny"])
-	rep, err := audit.Check(ctx, b.App.DB, b.App.AuditArchive, b.App.AuditKeys, nil)
+	rep, err := audit.Check(ctx, b.App.DB, b.App.AuditArchive, audit.CheckOptions{Keys: b.App.AuditKeys, Issuer: b.Env.Config.Issuer})
 	require.NoError(t, err)
 	require.True(t, rep.OK(), "%v", rep.Problems)
 	require.Equal(t, int64(len(recs)), rep.HeadSeq)
 	require.Greater(t, rep.Checkpoints, 3)
 	require.Zero(t, rep.Unarchived)
+
+	// The command line agrees, reading PostgreSQL in read-only sessions.
+	out, _, err := gatehouse(t, "audit", "verify", "--config", a.Env.ConfigFile, "--json")
+	require.NoError(t, err, out)
+	require.Contains(t, out, `"ok": true`)
 }

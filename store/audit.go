@@ -157,6 +157,25 @@ func (d *DB) AuditCheckpoints(ctx context.Context, after int64, limit int) ([]au
 	return out, rows.Err()
 }
 
+// AuditSegments returns the archived segments recorded, in order.
+func (d *DB) AuditSegments(ctx context.Context) ([]audit.ArchivedSegment, error) {
+	rows, err := d.query(ctx, "SELECT first_seq, last_seq, object, version, sha256, archived_at FROM audit_segments ORDER BY first_seq")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.ArchivedSegment
+	for rows.Next() {
+		var s audit.ArchivedSegment
+		if err := rows.Scan(&s.First, &s.Last, &s.Key, &s.Version, &s.SHA256, &s.ArchivedAt); err != nil {
+			return nil, err
+		}
+		s.ArchivedAt = s.ArchivedAt.UTC()
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
 // LastAuditCheckpoint returns the latest checkpoint, if there is one.
 func (d *DB) LastAuditCheckpoint(ctx context.Context) (audit.StoredCheckpoint, bool, error) {
 	var cp audit.StoredCheckpoint
@@ -170,13 +189,15 @@ func (d *DB) LastAuditCheckpoint(ctx context.Context) (audit.StoredCheckpoint, b
 }
 
 // AddAuditCheckpoint records a checkpoint and its archived segment together.
-func (d *DB) AddAuditCheckpoint(ctx context.Context, cp audit.StoredCheckpoint, seg audit.ArchivedSegment) error {
+func (d *DB) AddAuditCheckpoint(ctx context.Context, prevSeq int64, cp audit.StoredCheckpoint, seg audit.ArchivedSegment) error {
 	return d.update(ctx, func(t *tx) error {
-		var n int
-		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM audit_checkpoints WHERE seq >= $1", cp.Seq).Scan(&n); err != nil {
+		// Every writer holds the chain's head first (PostgreSQL) or the
+		// database's write lock (SQLite): this read cannot go stale.
+		var latest int64
+		if err := t.queryRow(ctx, "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints").Scan(&latest); err != nil {
 			return err
 		}
-		if n > 0 {
+		if latest != prevSeq {
 			return audit.ErrCheckpointExists
 		}
 		if _, err := t.exec(ctx, "INSERT INTO audit_checkpoints (seq, hash, time, jws) VALUES ($1, $2, $3, $4)",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -99,42 +100,75 @@ func (c *committer) drain(err error) {
 
 // run executes a batch in one transaction. Changes rarely fail, so the
 // batch first runs without savepoints (each one costs a round trip on
-// PostgreSQL); only if a change fails is the transaction rolled back and
-// the batch run again with a savepoint around each change, so that the
-// failure is its own alone. A change may therefore run twice, in two
-// transactions, of which only the second commits: changes read what they
-// need inside their transaction and keep no state outside it.
+// PostgreSQL). If a change fails, the transaction is rolled back, that
+// change gets its error (it failed after the changes before it, as it
+// would have in turn) and the batch runs again without it; after
+// optimisticTries failures the rest runs with a savepoint around each
+// change instead. A change may therefore run more than once, in
+// transactions of which only the last commits: changes read what they need
+// inside their transaction and keep no state outside it.
 func (c *committer) run(batch []*unit) {
 	results := make([]error, len(batch))
+	live := make([]int, 0, len(batch)) // the changes still to commit
+	for i := range batch {
+		live = append(live, i)
+	}
 	var err error
-	if len(batch) > 1 {
+	for try := 0; len(live) > 1 && try < optimisticTries; try++ {
+		failed := -1
 		err = c.d.transact(func(t *tx) error {
-			for i, u := range batch {
+			for _, i := range live {
+				u := batch[i]
 				if results[i] = u.ctx.Err(); results[i] != nil {
 					continue
 				}
 				if results[i] = u.fn(t); results[i] != nil {
+					failed = i
 					return errUnitFailed
 				}
 			}
 			return nil
 		})
+		if !errors.Is(err, errUnitFailed) {
+			live = live[:0]
+			break
+		}
+		live = slices.DeleteFunc(live, func(i int) bool { return i == failed })
+		err = nil
 	}
-	if len(batch) == 1 || errors.Is(err, errUnitFailed) {
-		clear(results)
-		err = c.d.transact(func(t *tx) error { return c.runIsolated(t, batch, results) })
-	}
-	for i, u := range batch {
-		switch {
-		case results[i] != nil:
-			u.done <- results[i]
-		case err != nil:
-			u.done <- err
-		default:
-			u.done <- nil
+	if len(live) > 0 {
+		sub := make([]*unit, len(live))
+		subResults := make([]error, len(live))
+		for k, i := range live {
+			sub[k] = batch[i]
+		}
+		err = c.d.transact(func(t *tx) error { return c.runIsolated(t, sub, subResults) })
+		for k, i := range live {
+			results[i] = subResults[k]
+		}
+		if err != nil {
+			// The transaction failed as a whole: none of these committed.
+			for _, i := range live {
+				if results[i] == nil {
+					results[i] = err
+				}
+			}
+		}
+	} else if err != nil {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
 		}
 	}
+	for i, u := range batch {
+		u.done <- results[i]
+	}
 }
+
+// optimisticTries is how many failed changes a batch drops before it runs
+// the rest with savepoints.
+const optimisticTries = 3
 
 // errUnitFailed aborts an optimistic batch in which a change failed.
 var errUnitFailed = errors.New("store: a change in the batch failed")

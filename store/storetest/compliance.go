@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/exchange"
@@ -120,4 +121,55 @@ func testCompliance(t *testing.T, db *store.DB) {
 	entries, err = cs.AuditEntries(ctx, compliance.AuditRectification, t0.Add(time.Second), t0.Add(time.Hour))
 	require.NoError(t, err)
 	require.Empty(t, entries)
+}
+
+// testComplianceBackfill: exchanges recorded before the compliance tables
+// existed get their rows from migration 00006.
+func testComplianceBackfill(t *testing.T, db *store.DB, upSQL string) {
+	ctx := context.Background()
+	xs, cs := db.Exchanges(), db.Compliance()
+	legacy := newExchange("01-legacy", "police.northshire", exchange.StateDelivered)
+	legacy.Meta.SubjectKeys = []string{"hmac-sha256:cc"}
+	legacy.Meta.Notification = &api.Notification{Decision: "withhold", Reason: "prejudice"}
+	override := newExchange("01-legacy-override", "police.northshire", exchange.StateDelivered)
+	override.Decision.Outcome, override.Decision.ReviewBy = agreements.AllowOverride, t0.Add(72*time.Hour)
+	told := newExchange("01-legacy-notify", "police.northshire", exchange.StateDelivered)
+	told.Meta.Notification = &api.Notification{Decision: "notify"}
+	for _, e := range []*exchange.Exchange{legacy, override, told} {
+		require.NoError(t, xs.Update(ctx, func(tx exchange.Tx) error { return tx.CreateExchange(ctx, e) }))
+	}
+	// As they were before 00005: no compliance rows.
+	for _, table := range []string{"exchange_subjects", "override_reviews", "notifications"} {
+		_, err := db.SQL().ExecContext(ctx, "DELETE FROM "+table)
+		require.NoError(t, err)
+	}
+	_, err := db.SQL().ExecContext(ctx, upSQL)
+	require.NoError(t, err)
+
+	got, err := cs.SubjectExchanges(ctx, "hmac-sha256:cc")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	os, err := cs.Overrides(ctx)
+	require.NoError(t, err)
+	require.Len(t, os, 1)
+	require.WithinDuration(t, t0.Add(72*time.Hour), os[0].ReviewBy, time.Millisecond)
+	n, err := cs.Notification(ctx, "01-legacy")
+	require.NoError(t, err)
+	require.Equal(t, exchange.NotifyWithheld, n.State)
+	require.Equal(t, "prejudice", n.Reason)
+	require.False(t, n.ReviewAt.IsZero())
+	n, err = cs.Notification(ctx, "01-legacy-notify")
+	require.NoError(t, err)
+	require.Equal(t, exchange.NotifyDue, n.State)
+	n, err = cs.Notification(ctx, "01-legacy-override")
+	require.NoError(t, err)
+	require.Equal(t, exchange.NotifyWithheld, n.State)
+	require.True(t, n.ReviewAt.Equal(t0.Truncate(time.Microsecond)), "due for review at once: %s", n.ReviewAt)
+
+	// Running it again changes nothing.
+	_, err = db.SQL().ExecContext(ctx, upSQL)
+	require.NoError(t, err)
+	os, err = cs.Overrides(ctx)
+	require.NoError(t, err)
+	require.Len(t, os, 1)
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/store"
+	"github.com/gatehouse-gw/gatehouse/store/migrations"
 )
 
 // Open returns a fresh, empty, migrated store.
@@ -33,6 +36,10 @@ func Run(t *testing.T, open Open) {
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
 	t.Run("compliance", func(t *testing.T) { testCompliance(t, open(t)) })
+	t.Run("compliance-backfill", func(t *testing.T) {
+		db := open(t)
+		testComplianceBackfill(t, db, backfillSQL(t, db.Driver()))
+	})
 }
 
 var t0 = time.Date(2026, 11, 1, 9, 30, 15, 123456789, time.UTC)
@@ -389,4 +396,18 @@ func testBatchIsolation(t *testing.T, db *store.DB) {
 		want++
 	}
 	require.Equal(t, int64(want), verifyAll(t, db), "only the successful changes are in the chain")
+}
+
+// backfillSQL is the Up part of migration 00006 for the driver.
+func backfillSQL(t *testing.T, driver string) string {
+	t.Helper()
+	fsys := migrations.SQLite
+	if driver == store.Postgres {
+		fsys = migrations.Postgres
+	}
+	b, err := fs.ReadFile(fsys, driver+"/00006_compliance_backfill.sql")
+	require.NoError(t, err)
+	up, _, ok := strings.Cut(string(b), "-- +goose Down")
+	require.True(t, ok)
+	return strings.Replace(up, "-- +goose Up", "", 1)
 }
