@@ -115,10 +115,19 @@ func (s *Service) subjectKey(v *valid.Errors, sub *api.Subject, key string) stri
 
 // Export builds, renders and signs an export, and audits it.
 func (s *Service) Export(ctx context.Context, actor agreements.Actor, req ExportRequest) (*Export, error) {
-	var v valid.Errors
 	if !slices.Contains(Kinds, req.Kind) {
-		v.Add("kind", "enum", "%q is not one of %s", req.Kind, strings.Join(Kinds, ", "))
+		return nil, valid.Errors{{Path: "kind", Rule: "enum", Message: fmt.Sprintf("%q is not one of %s", req.Kind, strings.Join(Kinds, ", "))}}
 	}
+	roles := []string{agreements.RoleDPO, agreements.RoleAuditor}
+	if req.Kind == KindSubjectAccess || req.Kind == KindRectifications {
+		// What was shared about one person, and the corrections made to a
+		// person's data: for the DPO alone.
+		roles = roles[:1]
+	}
+	if err := needRole(actor, roles...); err != nil {
+		return nil, err
+	}
+	var v valid.Errors
 	if req.Format == "" {
 		req.Format = FormatJSON
 	}
@@ -162,15 +171,6 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 		params["within_days"] = strconv.Itoa(int(req.Within.Hours() / 24))
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	roles := []string{agreements.RoleDPO, agreements.RoleAuditor}
-	if req.Kind == KindSubjectAccess {
-		// A subject access export says what was shared about one person:
-		// for the DPO alone.
-		roles = roles[:1]
-	}
-	if err := needRole(actor, roles...); err != nil {
 		return nil, err
 	}
 
@@ -324,6 +324,9 @@ func (s *Service) exchanges(ctx context.Context, ids func(func(string) bool)) (m
 
 // ReviewOverride records the DPO's review of an emergency override.
 func (s *Service) ReviewOverride(ctx context.Context, actor agreements.Actor, exchangeID string, r *api.OverrideReview) (*Override, error) {
+	if err := needRole(actor, agreements.RoleDPO); err != nil {
+		return nil, err
+	}
 	var v valid.Errors
 	if r.Outcome != OutcomeJustified && r.Outcome != OutcomeNotJustified {
 		v.Add("outcome", "enum", "%q is not one of justified, not-justified", r.Outcome)
@@ -332,9 +335,6 @@ func (s *Service) ReviewOverride(ctx context.Context, actor agreements.Actor, ex
 		v.Add("notes", "max-length", "is longer than 4096 characters")
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := needRole(actor, agreements.RoleDPO); err != nil {
 		return nil, err
 	}
 	var out *Override
@@ -377,6 +377,9 @@ const (
 // RecordNotification records that a disclosure's subjects were told, or
 // that telling them is withheld again, with why and until when.
 func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*Notification, error) {
+	if err := needRole(actor, agreements.RoleDPO); err != nil {
+		return nil, err
+	}
 	now := s.now().UTC()
 	var v valid.Errors
 	switch u.Action {
@@ -398,9 +401,6 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 		v.Add("reason", "max-length", "is longer than 4096 characters")
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := needRole(actor, agreements.RoleDPO); err != nil {
 		return nil, err
 	}
 	var out *Notification
@@ -446,6 +446,9 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 // With an idempotency key, a repeat of the same request returns the
 // rectification it recorded instead of notifying everyone twice.
 func (s *Service) Rectify(ctx context.Context, actor agreements.Actor, r *api.RectificationRequest, key string) (*Rectification, error) {
+	if err := needRole(actor, agreements.RoleDPO); err != nil {
+		return nil, err
+	}
 	var v valid.Errors
 	subject := s.subjectKey(&v, r.Subject, r.SubjectKey)
 	if !slices.Contains([]string{ActionCorrected, ActionErased, ActionRestricted}, r.Action) {
@@ -455,9 +458,6 @@ func (s *Service) Rectify(ctx context.Context, actor agreements.Actor, r *api.Re
 		v.Add("description", "max-length", "is longer than 4096 characters")
 	}
 	if err := v.Err(); err != nil {
-		return nil, err
-	}
-	if err := needRole(actor, agreements.RoleDPO); err != nil {
 		return nil, err
 	}
 	scope := "admin:" + actor.Subject

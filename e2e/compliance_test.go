@@ -150,6 +150,8 @@ func TestComplianceRecord(t *testing.T) {
 		requireProblem(t, err, 403, "role-forbidden")
 		_, err = dpo.ReviewOverride(ctx, withheld.ID, review)
 		requireProblem(t, err, 404, "record-not-found")
+		_, err = auditor.ReviewOverride(ctx, emergency.ID, api.OverrideReview{Outcome: "fine"})
+		requireProblem(t, err, 403, "role-forbidden") // the role first, then the fields
 		_, err = dpo.ReviewOverride(ctx, emergency.ID, api.OverrideReview{Outcome: "fine"})
 		p := requireProblem(t, err, 400, "invalid-request")
 		require.Len(t, p.Errors, 2, "outcome and notes")
@@ -234,7 +236,9 @@ func TestComplianceRecord(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, pending)
 
-		ex, err := auditor.Export(ctx, compliance.KindRectifications, nil)
+		_, err = auditor.Export(ctx, compliance.KindRectifications, nil)
+		requireProblem(t, err, 403, "role-forbidden")
+		ex, err := dpo.Export(ctx, compliance.KindRectifications, nil)
 		doc := download(t, gw, ex, err)
 		require.Equal(t, "acknowledged", rowWhere(t, doc, "notice", notice.ID)["status"])
 		ex, err = dpo.SubjectAccess(ctx, api.SubjectAccessRequest{Subject: &api.Subject{Type: "nino", Value: "QQ123456C"}})
@@ -289,7 +293,7 @@ func TestComplianceRecord(t *testing.T) {
 		require.Equal(t, 2, counts[compliance.AuditNotificationUpdated])
 		require.Equal(t, 1, counts[compliance.AuditRectification])
 		require.Equal(t, 1, counts[compliance.AuditNoticeAcknowledged])
-		rep, err := audit.Check(ctx, gw.App.DB, gw.App.AuditArchive, gw.App.AuditKeys, nil)
+		rep, err := audit.Check(ctx, gw.App.DB, gw.App.AuditArchive, audit.CheckOptions{Keys: gw.App.AuditKeys, Issuer: gw.Env.Config.Issuer})
 		require.NoError(t, err)
 		require.True(t, rep.OK(), "%v", rep.Problems)
 	})

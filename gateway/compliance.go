@@ -35,6 +35,7 @@ const HeaderSignature = "Gatehouse-Signature"
 func (s *Server) export(c *fiber.Ctx) error {
 	req := compliance.ExportRequest{Kind: c.Params("kind"), Format: c.Query("format"), Filter: c.Query("state")}
 	if req.Kind == compliance.KindSubjectAccess {
+		c.Set(fiber.HeaderAllow, http.MethodPost)
 		return problem(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "A subject access export is asked for with POST, so that the subject's identifier stays out of URLs and logs.")
 	}
 	var err error

@@ -123,7 +123,7 @@ func BenchmarkAuditVerify(b *testing.B) {
 		require.NoError(b, err)
 		start := time.Now()
 		for b.Loop() {
-			rep, err := audit.Check(ctx, db, emptyArchive{}, keys, nil)
+			rep, err := audit.Check(ctx, db, emptyArchive{}, audit.CheckOptions{Keys: keys})
 			if err != nil || !rep.OK() || rep.Entries != n {
 				b.Fatal(err, rep)
 			}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -48,16 +49,31 @@ type DB struct {
 // Open connects to the database and applies any pending migrations.
 // For sqlite, dsn is a file path; for postgres, a connection URL or DSN.
 func Open(ctx context.Context, driver, dsn string, log *slog.Logger) (*DB, error) {
-	return open(ctx, driver, dsn, log, false)
+	return open(ctx, driver, dsn, log, openMigrate)
 }
 
 // OpenExisting connects to a database the gateway created, without changing
-// its schema: for tools that inspect the record, such as audit verify.
+// its schema: for tools such as audit checkpoint.
 func OpenExisting(ctx context.Context, driver, dsn string) (*DB, error) {
-	return open(ctx, driver, dsn, nil, true)
+	return open(ctx, driver, dsn, nil, openExisting)
 }
 
-func open(ctx context.Context, driver, dsn string, log *slog.Logger, noMigrate bool) (*DB, error) {
+// OpenReadOnly connects to a database the gateway created for reading only
+// (SQLite opened read-only; PostgreSQL sessions in read-only transactions):
+// for tools that inspect the record, such as audit verify.
+func OpenReadOnly(ctx context.Context, driver, dsn string) (*DB, error) {
+	return open(ctx, driver, dsn, nil, openReadOnly)
+}
+
+type openMode int
+
+const (
+	openMigrate openMode = iota
+	openExisting
+	openReadOnly
+)
+
+func open(ctx context.Context, driver, dsn string, log *slog.Logger, mode openMode) (*DB, error) {
 	var (
 		db        *sql.DB
 		err       error
@@ -67,11 +83,25 @@ func open(ctx context.Context, driver, dsn string, log *slog.Logger, noMigrate b
 	)
 	switch driver {
 	case SQLite:
-		db, err = sql.Open("sqlite", sqliteDSN(dsn))
+		conn := sqliteDSN(dsn)
+		if mode != openMigrate && !strings.HasPrefix(dsn, "file:") {
+			// A tool pointed at the wrong path must not create a database.
+			if _, err := os.Stat(dsn); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+		if mode == openReadOnly {
+			conn = sqliteReadOnlyDSN(dsn)
+		}
+		db, err = sql.Open("sqlite", conn)
 		dialect = goose.DialectSQLite3
 		schema, _ = fs.Sub(migrations.SQLite, "sqlite")
 	case Postgres:
-		db, err = sql.Open("pgx", dsn)
+		conn := dsn
+		if mode == openReadOnly {
+			conn = postgresReadOnlyDSN(dsn)
+		}
+		db, err = sql.Open("pgx", conn)
 		dialect = goose.DialectPostgres
 		schema, _ = fs.Sub(migrations.Postgres, "postgres")
 		forUpdate = " FOR UPDATE"
@@ -93,7 +123,7 @@ func open(ctx context.Context, driver, dsn string, log *slog.Logger, noMigrate b
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
 	d := &DB{db: db, driver: driver, forUpdate: forUpdate}
-	if noMigrate {
+	if mode != openMigrate {
 		d.commits = newCommitter(d)
 		return d, nil
 	}
@@ -141,6 +171,30 @@ func sqliteDSN(path string) string {
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	return "file:" + path + "?" + q.Encode()
+}
+
+// sqliteReadOnlyDSN opens an existing database for reading only: tools that
+// inspect the record change nothing, not even the journal mode.
+func sqliteReadOnlyDSN(path string) string {
+	if strings.HasPrefix(path, "file:") {
+		return path
+	}
+	q := url.Values{}
+	q.Set("mode", "ro")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Set("_time_format", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// postgresReadOnlyDSN makes every transaction of the session read-only.
+func postgresReadOnlyDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("default_transaction_read_only", "on")
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " default_transaction_read_only=on"
 }
 
 // Driver returns sqlite or postgres.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -40,8 +41,8 @@ func loadConfig(file string) (*config.Config, error) {
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
-		configFile string
-		asJSON     bool
+		configFile, jwksFile string
+		asJSON               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -62,7 +63,7 @@ It only reads: the database schema is not migrated.`,
 				return &exitError{code: 2, err: err}
 			}
 			ctx := cmd.Context()
-			db, err := store.OpenExisting(ctx, cfg.Database.Driver, cfg.Database.DSN)
+			db, err := store.OpenReadOnly(ctx, cfg.Database.Driver, cfg.Database.DSN)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -71,7 +72,12 @@ It only reads: the database schema is not migrated.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			_, keys, err := app.AuditKeys(cfg)
+			var keys jwk.Set
+			if jwksFile != "" {
+				keys, err = jwk.ReadFile(jwksFile)
+			} else {
+				_, keys, err = app.AuditKeys(cfg)
+			}
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -80,7 +86,7 @@ It only reads: the database schema is not migrated.`,
 				return &exitError{code: 2, err: fmt.Errorf("read the chain's head: %w", err)}
 			}
 			progress, done := verifyProgress(cmd.ErrOrStderr(), head)
-			rep, err := audit.Check(ctx, db, archive, keys, progress)
+			rep, err := audit.Check(ctx, db, archive, audit.CheckOptions{Keys: keys, Issuer: cfg.Issuer, Progress: progress})
 			done()
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -90,7 +96,7 @@ It only reads: the database schema is not migrated.`,
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
 				if err := enc.Encode(verifyJSON{OK: rep.OK(), Report: rep}); err != nil {
-					return err
+					return &exitError{code: 2, err: err}
 				}
 			} else {
 				printReport(out, rep)
@@ -103,6 +109,7 @@ It only reads: the database schema is not migrated.`,
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&jwksFile, "jwks", "", "verify checkpoints with the public keys in this JWKS file (default: the keys of keys.audit_key_file and keys.audit_retired_keys_file)")
 	return cmd
 }
 

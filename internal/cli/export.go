@@ -57,7 +57,11 @@ The format follows the file's extension (.csv or .json) unless --format says.`,
 			return err
 		}
 		defer ex.Body.Close()
-		return saveExport(cmd, ex, out, f.json)
+		keys, err := c.JWKS(cmd.Context())
+		if err != nil {
+			return fmt.Errorf("fetch the gateway's keys to check the export: %w", err)
+		}
+		return saveExport(cmd, ex, keys, out, f.json)
 	}
 
 	var from, to string
@@ -154,10 +158,13 @@ never in a URL.`,
 	return cmd
 }
 
-// saveExport writes the export to path (through a temporary file, so that
-// a failed download leaves nothing behind) and its signature to path.jws.
-func saveExport(cmd *cobra.Command, ex *client.Export, path string, asJSON bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+// saveExport downloads the export to a temporary file, checks its
+// signature, and only then moves it to path and its signature to path.jws:
+// a failed or altered download leaves nothing behind, and never a
+// signature beside another file.
+func saveExport(cmd *cobra.Command, ex *client.Export, keys jwk.Set, path string, asJSON bool) error {
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	tmp, err := os.CreateTemp(dir, "."+base+".*")
 	if err != nil {
 		return err
 	}
@@ -175,10 +182,34 @@ func saveExport(cmd *cobra.Command, ex *client.Export, path string, asJSON bool)
 	if ex.Size >= 0 && n != ex.Size {
 		return fmt.Errorf("download the export: got %d of %d bytes", n, ex.Size)
 	}
-	if err := os.WriteFile(path+".jws", []byte(ex.Signature+"\n"), 0o644); err != nil {
+	downloaded, err := os.Open(tmp.Name())
+	if err != nil {
+		return err
+	}
+	_, verr := compliance.Verify([]byte(ex.Signature), downloaded, keys)
+	downloaded.Close()
+	if verr != nil {
+		return fmt.Errorf("the downloaded export does not match its signature; nothing was saved: %w", verr)
+	}
+	sigTmp, err := os.CreateTemp(dir, "."+base+".jws.*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sigTmp.Name())
+	_, err = sigTmp.WriteString(ex.Signature + "\n")
+	if cerr := sigTmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o640); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	if err := os.Rename(sigTmp.Name(), path+".jws"); err != nil {
 		return err
 	}
 	if asJSON {
@@ -196,34 +227,37 @@ func newExportVerifyCmd(f *adminFlags) *cobra.Command {
 		Long: `Check that FILE is exactly what the gateway signed: the detached JWS in
 FILE.jws (or --signature) must verify with one of the gateway's audit keys.
 The keys come from --jwks (a JWKS file, for offline checks) or else from the
-admin API's /.well-known/jwks.json. Exit code 0: verified; 1: not.`,
+admin API's /.well-known/jwks.json. Exit code 0: verified; 1: it does not
+verify; 2: the check could not run (a file or the keys could not be read).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path := args[0]
 			if sigFile == "" {
 				sigFile = path + ".jws"
 			}
+			// Exit 2: the check could not run; exit 1: it ran and failed.
+			cannot := func(err error) error { return &exitError{code: 2, err: err} }
 			sig, err := os.ReadFile(sigFile)
 			if err != nil {
-				return err
+				return cannot(err)
 			}
 			var keys jwk.Set
 			if jwksFile != "" {
 				if keys, err = jwk.ReadFile(jwksFile); err != nil {
-					return fmt.Errorf("--jwks: %w", err)
+					return cannot(fmt.Errorf("--jwks: %w", err))
 				}
 			} else {
 				cfg := f.config()
 				if cfg.URL == "" {
-					return errors.New("--admin is required (or set GATEHOUSE_ADMIN_URL), or give --jwks FILE")
+					return cannot(errors.New("--admin is required (or set GATEHOUSE_ADMIN_URL), or give --jwks FILE"))
 				}
 				if keys, err = client.AdminKeys(cmd.Context(), cfg); err != nil {
-					return fmt.Errorf("fetch the gateway's keys: %w", err)
+					return cannot(fmt.Errorf("fetch the gateway's keys: %w", err))
 				}
 			}
 			file, err := os.Open(path)
 			if err != nil {
-				return err
+				return cannot(err)
 			}
 			defer file.Close()
 			st, _ := file.Stat()
