@@ -1,16 +1,19 @@
 package cli
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
@@ -215,16 +218,27 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 func newAuditSubjectKeyCmd() *cobra.Command {
 	var configFile string
 	cmd := &cobra.Command{
-		Use:   "subject-key TYPE VALUE",
+		Use:   "subject-key TYPE [VALUE]",
 		Short: "Print the key that stands for a subject identifier in the audit record",
 		Long: `Print the keyed HMAC that stands for a data subject's identifier (for example
 "nino QQ123456C") in the audit record and the exchange index: the key to look
 the person up by for a subject access request. The identifier is normalised
 first (type lower-cased; value without spaces, upper-cased). The HMAC key comes
-from keys.subject_key_file and is never printed.`,
-		Example: "  gatehouse audit subject-key --config gatehouse.yaml nino 'QQ 12 34 56 C'",
-		Args:    cobra.ExactArgs(2),
+from keys.subject_key_file and is never printed. Without VALUE, the value is
+read from standard input (unechoed on a terminal), so that it stays out of the
+shell's history.`,
+		Example: `  gatehouse audit subject-key --config gatehouse.yaml nino     # asks for the value, unechoed
+  gatehouse audit subject-key --config gatehouse.yaml nino 'QQ 12 34 56 C'`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				// Kept out of the shell's history and the process list.
+				v, err := readSecretLine(cmd, args[0]+" value: ")
+				if err != nil {
+					return err
+				}
+				args = append(args, v)
+			}
 			cfg, err := loadConfig(configFile)
 			if err != nil {
 				return err
@@ -239,4 +253,21 @@ from keys.subject_key_file and is never printed.`,
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
 	return cmd
+}
+
+// readSecretLine reads one line from standard input: without echo, after a
+// prompt on standard error, when it is a terminal.
+func readSecretLine(cmd *cobra.Command, prompt string) (string, error) {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(cmd.ErrOrStderr(), prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(cmd.ErrOrStderr())
+		return strings.TrimSpace(string(b)), err
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return "", errors.New("expected the value on standard input")
+	}
+	return strings.TrimSpace(line), nil
 }

@@ -90,6 +90,12 @@ never in a URL.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := api.SubjectAccessRequest{SubjectKey: subjectKey}
+			if subject == "-" {
+				var err error
+				if subject, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
+					return err
+				}
+			}
 			if subject != "" {
 				typ, val, ok := strings.Cut(subject, ":")
 				if !ok {
@@ -103,7 +109,7 @@ never in a URL.`,
 			})
 		},
 	})
-	sar.Flags().StringVar(&subject, "subject", "", "the subject's identifier as TYPE:VALUE")
+	sar.Flags().StringVar(&subject, "subject", "", "the subject's identifier as TYPE:VALUE; - reads it from standard input (unechoed), out of the shell's history")
 	sar.Flags().StringVar(&subjectKey, "subject-key", "", "the subject's key (gatehouse audit subject-key prints it)")
 
 	var state string
@@ -372,6 +378,12 @@ func newComplianceCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r := api.RectificationRequest{SubjectKey: subjectKey, Action: action, Description: description}
+			if subject == "-" {
+				var err error
+				if subject, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
+					return err
+				}
+			}
 			if subject != "" {
 				typ, val, ok := strings.Cut(subject, ":")
 				if !ok {
@@ -401,7 +413,7 @@ func newComplianceCmd() *cobra.Command {
 			return nil
 		},
 	}
-	rectify.Flags().StringVar(&subject, "subject", "", "the subject's identifier as TYPE:VALUE")
+	rectify.Flags().StringVar(&subject, "subject", "", "the subject's identifier as TYPE:VALUE; - reads it from standard input (unechoed)")
 	rectify.Flags().StringVar(&subjectKey, "subject-key", "", "the subject's key (gatehouse audit subject-key prints it)")
 	rectify.Flags().StringVar(&action, "action", "", "corrected, erased or restricted")
 	rectify.Flags().StringVar(&description, "description", "", "what changed, for the recipients")
