@@ -51,6 +51,8 @@ type Server struct {
 	trustFor *agreements.Registry
 	trustGen *[]*x509.Certificate
 	trust    *TrustStore
+	// trustAt is when the parties were last read.
+	trustAt time.Time
 }
 
 // NewServer loads the certificate, anchors and CRLs.
@@ -166,28 +168,44 @@ func (s *Server) Watch(ctx context.Context, interval time.Duration) {
 // trustStore returns the trust store for the current registry and anchors.
 func (s *Server) trustStore(ctx context.Context) (*TrustStore, error) {
 	reg, err := s.cfg.Parties(ctx)
-	if err != nil {
-		return nil, err
-	}
 	global := s.global.Load()
 	s.trustMu.Lock()
 	defer s.trustMu.Unlock()
+	if err != nil {
+		// The registry cannot be read (the database is down). Handshakes
+		// go on against the parties as last read, for a while: the
+		// requests on them then fail closed with 503, which says more to a
+		// partner than a failed handshake would.
+		if s.trust != nil && s.trustGen == global && time.Since(s.trustAt) < staleTrust {
+			return s.trust, nil
+		}
+		return nil, err
+	}
 	if s.trust != nil && s.trustFor == reg && s.trustGen == global {
+		s.trustAt = time.Now()
 		return s.trust, nil
 	}
 	ts, err := NewTrustStore(s.cfg.TrustDomain, *global, reg.Parties())
 	if err != nil {
 		return nil, err
 	}
-	s.trust, s.trustFor, s.trustGen = ts, reg, global
+	s.trust, s.trustFor, s.trustGen, s.trustAt = ts, reg, global, time.Now()
 	return ts, nil
 }
+
+// ErrRegistryUnavailable is returned by Identify when the parties cannot be
+// read: the request should fail closed as unavailable, not as unidentified.
+var ErrRegistryUnavailable = errors.New("the party registry cannot be read")
+
+// staleTrust is how long handshakes may use the parties as last read while
+// the registry cannot be read.
+const staleTrust = 15 * time.Minute
 
 // Identify names the party of a verified connection (see TrustStore.Bind).
 func (s *Server) Identify(ctx context.Context, cs *tls.ConnectionState) (string, error) {
 	ts, err := s.trustStore(ctx)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
 	}
 	id, _, err := ts.Bind(cs)
 	return id, err

@@ -384,6 +384,10 @@ func TestFailsClosedWithoutAudit(t *testing.T) {
 	requireProblem(t, err, 503, "unavailable")
 	_, err = gw.Admin(t, "ali.auditor", "auditor").Export(ctx, "overrides", nil)
 	requireProblem(t, err, 503, "unavailable")
+	require.Eventually(t, func() bool {
+		status, h := readyz(t, gw)
+		return status == 503 && h.Checks["audit"] == "failing" && h.Checks["database"] == "ok"
+	}, 10*time.Second, 200*time.Millisecond, "/readyz: the database answers but the audit chain cannot be written")
 
 	// Nothing changed: no entry, no object left behind, the upload not
 	// delivered, no receipt.

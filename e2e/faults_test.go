@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -88,8 +89,8 @@ func TestObjectStoreStopsMidUpload(t *testing.T) {
 
 	require.NoError(t, m.Resume())
 	resumed = true
-	status, _ = readyz(t, gw)
-	require.Equal(t, http.StatusOK, status)
+	require.Eventually(t, func() bool { status, _ := readyz(t, gw); return status == http.StatusOK },
+		10*time.Second, 200*time.Millisecond, "ready again once the store answers (results are cached for 2 s)")
 	// No object, and (once the abandoned multipart upload is aborted) no parts.
 	keys, err := gw.App.Objects.Keys(ctx, "")
 	require.NoError(t, err)
@@ -109,4 +110,45 @@ func TestObjectStoreStopsMidUpload(t *testing.T) {
 	_, err = gw.Client(t, "police.northshire").Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
 	require.NoError(t, err)
 	require.Equal(t, sha256.Sum256(payload), sha256.Sum256(out.Bytes()))
+}
+
+// PostgreSQL goes away (the connection to it is cut): every request fails
+// closed with 503, /readyz says so, and when it is back the gateway carries
+// on without a restart.
+func TestDatabaseUnavailable(t *testing.T) {
+	ctx := context.Background()
+	dsn, err := url.Parse(testenv.Postgres(t))
+	require.NoError(t, err)
+	proxy := testenv.StartProxy(t, dsn.Host)
+	dsn.Host = proxy.Addr
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn.String()})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	sent, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+
+	proxy.Cut()
+	start := time.Now()
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	require.Less(t, time.Since(start), 5*time.Second)
+	_, err = police.Inbox(ctx, "", 0)
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	var out bytes.Buffer
+	_, err = police.Fetch(ctx, sent.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	require.Zero(t, out.Len(), "nothing is disclosed without its audit record")
+	require.Eventually(t, func() bool {
+		status, h := readyz(t, gw)
+		return status == http.StatusServiceUnavailable && h.Checks["database"] == "failing" && h.Checks["audit"] == "failing"
+	}, 10*time.Second, 200*time.Millisecond)
+
+	proxy.Restore()
+	require.Eventually(t, func() bool { status, _ := readyz(t, gw); return status == http.StatusOK }, 15*time.Second, 200*time.Millisecond)
+	e, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err)
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
 }

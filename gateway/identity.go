@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/certs"
 )
 
 type callerKey struct{}
@@ -29,6 +31,9 @@ func caller(c *fiber.Ctx) *agreements.Party {
 func (s *Server) identify(c *fiber.Ctx) error {
 	cs := tlsState(c)
 	id, err := s.opts.Identify(c.UserContext(), cs)
+	if errors.Is(err, certs.ErrRegistryUnavailable) {
+		return unavailable(err)
+	}
 	if err != nil {
 		// The handshake already bound the certificate to a party; if that
 		// no longer holds (anchors changed since), refuse.

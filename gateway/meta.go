@@ -37,10 +37,33 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(api.Health{Status: "ok"})
 }
 
-// GET /readyz: every dependency answers. Each check has a short timeout and
-// they run together.
+// GET /readyz: every dependency answers. The checks run together, each
+// with a short timeout, and their result is kept for readyCache so that
+// frequent probes (a load balancer, several of them) do not become load.
 func (s *Server) readyz(c *fiber.Ctx) error {
-	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
+	out := s.readiness(c.UserContext())
+	if out.Status != "ok" {
+		c.Status(http.StatusServiceUnavailable)
+	}
+	return c.JSON(out)
+}
+
+// readyCache is how long a readiness result is reused.
+const readyCache = 2 * time.Second
+
+type readyState struct {
+	mu   sync.Mutex
+	at   time.Time
+	last api.Health
+}
+
+func (s *Server) readiness(ctx context.Context) api.Health {
+	s.ready.mu.Lock()
+	defer s.ready.mu.Unlock()
+	if time.Since(s.ready.at) < readyCache {
+		return s.ready.last
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	out := api.Health{Status: "ok", Checks: map[string]string{}}
 	var (
@@ -63,8 +86,6 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 		})
 	}
 	wg.Wait()
-	if out.Status != "ok" {
-		c.Status(http.StatusServiceUnavailable)
-	}
-	return c.JSON(out)
+	s.ready.at, s.ready.last = time.Now(), out
+	return out
 }

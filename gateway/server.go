@@ -90,6 +90,7 @@ type Server struct {
 	app    *fiber.App
 	log    *slog.Logger
 	limits *rateLimits
+	ready  readyState
 }
 
 // New builds the partner API: the mutual-TLS front.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
@@ -180,7 +181,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Log:          log,
 		Ready: []gateway.ReadyCheck{
 			{Name: "database", Check: a.DB.Ping},
+			{Name: "audit", Check: a.DB.ProbeAudit},
 			{Name: "objects", Check: a.Objects.Ping},
+			{Name: "audit-archive", Check: a.AuditArchive.Ping},
+			{Name: "keys", Check: func(context.Context) error { return probeKeys(jwks, signer, a.AuditSigner) }},
 		},
 	}
 	a.Server = gateway.New(opts)
@@ -267,6 +271,21 @@ func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
 		}
 	}
 	return signer, set, nil
+}
+
+// probeKeys checks that each signing key still signs, and that what it
+// signs verifies against the published key set.
+func probeKeys(published jwk.Set, signers ...*seal.Signer) error {
+	for _, sg := range signers {
+		sig, err := sg.Sign([]byte(`{"probe":true}`), "gatehouse-probe+jws")
+		if err != nil {
+			return fmt.Errorf("key %s cannot sign: %w", sg.KeyID(), err)
+		}
+		if _, err := jws.Verify(sig, jws.WithKeySet(published, jws.WithRequireKid(true))); err != nil {
+			return fmt.Errorf("key %s: its signature does not verify against the published keys: %w", sg.KeyID(), err)
+		}
+	}
+	return nil
 }
 
 // checkpointPoll is how often the checkpointer looks at the chain.
