@@ -152,3 +152,31 @@ func TestDatabaseUnavailable(t *testing.T) {
 	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
 	require.True(t, rep.OK(), "%v", rep.Problems)
 }
+
+// The object store refuses writes (its quota is reached): the upload gets a
+// clear 507, nothing is stored or delivered, and once there is room the
+// same upload goes through.
+func TestObjectStoreRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	payload := randomBytes(t, 64<<10)
+	e, err := council.Declare(ctx, policeDisclosure(int64(len(payload))))
+	require.NoError(t, err)
+	testenv.SetBucketQuota(t, testenv.MinIO(t), gw.App.Objects.Bucket(), 1024)
+
+	_, err = council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	p := requireProblem(t, err, http.StatusInsufficientStorage, "storage-full")
+	require.Contains(t, p.Title, "full")
+	got, err := council.Exchange(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, "failed", got.State)
+	keys, err := gw.App.Objects.Keys(ctx, "")
+	require.NoError(t, err)
+	require.Empty(t, keys, "nothing half-written")
+
+	testenv.SetBucketQuota(t, testenv.MinIO(t), gw.App.Objects.Bucket(), 1<<30)
+	sent, err := council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	require.NoError(t, err)
+	require.Equal(t, "delivered", sent.State)
+}

@@ -34,6 +34,9 @@ var (
 	// ErrUnavailable: storage or the audit record could not be written, so
 	// nothing was done (fail closed).
 	ErrUnavailable = errors.New("storage is unavailable; nothing was done")
+	// ErrStorageFull: the object store refused the payload because it is
+	// full or over its quota; nothing was stored.
+	ErrStorageFull = errors.New("the object store is full or over its quota; nothing was stored")
 )
 
 // RefusedError is returned when the decision does not allow the action.

@@ -283,6 +283,8 @@ func (s *Service) sealInto(ctx context.Context, p *pipeline, body io.Reader) (*s
 		return nil, copyErr
 	case copyErr != nil && !errors.Is(copyErr, errPutEnded):
 		return nil, copyErr
+	case errors.Is(putErr, ErrStorageFull):
+		return nil, putErr
 	}
 	return nil, unavailable(putErr)
 }
@@ -406,6 +408,8 @@ func failureReason(err error) string {
 		return "body-interrupted"
 	case errors.Is(err, ErrUnavailable):
 		return "storage-unavailable"
+	case errors.Is(err, ErrStorageFull):
+		return "storage-full"
 	default:
 		return "error"
 	}

@@ -85,6 +85,7 @@ const (
 	CodeFieldsRefused    = "payload-fields-refused"
 	CodeMalformed        = "payload-malformed"
 	CodeExpired          = "payload-expired"
+	CodeStorageFull      = "storage-full"
 	CodeRecordNotFound   = "record-not-found"
 	CodeRecordState      = "record-state"
 	CodeUnavailable      = "unavailable"
@@ -166,6 +167,8 @@ func toError(err error) *Error {
 		return problem(http.StatusBadRequest, CodeInterrupted, "The payload upload was interrupted; nothing was stored. Upload it again.").withCause(err)
 	case errors.Is(err, exchange.ErrUnavailable), errors.Is(err, compliance.ErrUnavailable):
 		return unavailable(err)
+	case errors.Is(err, exchange.ErrStorageFull):
+		return problem(http.StatusInsufficientStorage, CodeStorageFull, "The object store is full or over its quota; nothing was stored.").withCause(err)
 	case errors.Is(err, compliance.ErrNotFound):
 		return problem(http.StatusNotFound, CodeRecordNotFound, "No such override, notification or notice.").withCause(err)
 	case errors.Is(err, compliance.ErrState):

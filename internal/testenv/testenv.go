@@ -7,10 +7,12 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	"github.com/minio/minio-go/v7/pkg/signer"
 
 	"github.com/gatehouse-gw/gatehouse/internal/devenv"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
@@ -167,4 +170,27 @@ func redact(dsn string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxx")
 	}
 	return strings.TrimSpace(fmt.Sprint(u))
+}
+
+// SetBucketQuota sets a hard quota (bytes) on a bucket of m through MinIO's
+// admin API, so that a test can see the store refuse writes for real.
+func SetBucketQuota(t testing.TB, m *devenv.MinIO, bucket string, bytes int64) {
+	t.Helper()
+	body := []byte(fmt.Sprintf(`{"quota":%d,"quotatype":"hard"}`, bytes))
+	req, err := http.NewRequest(http.MethodPut, "http://"+m.Endpoint+"/minio/admin/v3/set-bucket-quota?bucket="+url.QueryEscape(bucket), strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	req = signer.SignV4(*req, m.AccessKey, m.SecretKey, "", "us-east-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		t.Fatalf("MinIO set-bucket-quota: %s: %s", resp.Status, msg)
+	}
 }

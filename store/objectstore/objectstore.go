@@ -204,7 +204,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 	}
 	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
-		return exchange.ObjectInfo{}, err
+		return exchange.ObjectInfo{}, storeError(err)
 	}
 	if size >= 0 && info.Size != size {
 		_ = s.Remove(context.WithoutCancel(ctx), key, info.VersionID)
@@ -291,6 +291,15 @@ func (s *Store) AbortStale(ctx context.Context, before time.Time) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// storeError marks the store's "full" answers as exchange.ErrStorageFull.
+func storeError(err error) error {
+	switch minio.ToErrorResponse(err).Code {
+	case "XMinioStorageFull", "XMinioAdminBucketQuotaExceeded", "QuotaExceeded", "InsufficientStorage":
+		return fmt.Errorf("%w: %v", exchange.ErrStorageFull, err)
+	}
+	return err
 }
 
 // ErrNoObject is returned when the object is not in the store.
