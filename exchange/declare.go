@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -204,6 +205,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	if err != nil {
 		return nil, err
 	}
+	countDecision("exchange", caller, d.Agreement, &decision)
 	entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	if !decision.Outcome.Allowed() {
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
@@ -258,6 +260,15 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, err
 	}
 	return e, nil
+}
+
+// countDecision counts a decision for the metrics, by the agreement asked
+// for ("none" for an emergency under no agreement).
+func countDecision(kind, party, agreement string, d *agreements.Decision) {
+	if agreement == "" {
+		agreement = "none"
+	}
+	metrics.Decisions.WithLabelValues(kind, string(d.Outcome), party, agreement).Inc()
 }
 
 // notifyPlan decides how the data subjects are to be told: as the sender

@@ -202,6 +202,7 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 	if err != nil {
 		return nil, err
 	}
+	countDecision("request", caller, q.Agreement, &decision)
 	entry := decisionEntry(now, caller, d.Recipient, &meta.Meta, &decision)
 	entry.Type = TypeRequestDecided
 	if !decision.Outcome.Allowed() {

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
 // ErrRecipientKey: the recipient has no usable encryption key registered.
@@ -183,6 +184,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		removeObject("recording delivery failed")
 		return nil, err
 	}
+	metrics.BytesSealed.WithLabelValues(caller, sealed.AgreementID).Add(float64(res.size))
 	return sealed, nil
 }
 

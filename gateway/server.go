@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -23,6 +25,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
 // Exchanges is what the gateway needs of the exchange service.
@@ -86,16 +89,19 @@ type Options struct {
 
 // Server is the gateway's HTTP front.
 type Server struct {
-	opts   Options
-	app    *fiber.App
-	log    *slog.Logger
-	limits *rateLimits
-	ready  readyState
+	// listener is "partner" or "admin", for metrics.
+	listener string
+	opts     Options
+	app      *fiber.App
+	log      *slog.Logger
+	limits   *rateLimits
+	ready    readyState
 }
 
 // New builds the partner API: the mutual-TLS front.
 func New(opts Options) *Server {
 	s := newServer(opts)
+	s.listener = "partner"
 	s.routes()
 	return s
 }
@@ -103,6 +109,7 @@ func New(opts Options) *Server {
 // NewAdmin builds the admin API, for the second listener.
 func NewAdmin(opts Options) *Server {
 	s := newServer(opts)
+	s.listener = "admin"
 	s.adminRoutes()
 	return s
 }
@@ -202,8 +209,11 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	took := time.Since(start)
+	// fasthttp's strings point into buffers it reuses: the metric keeps copies.
+	metrics.HTTPDuration.WithLabelValues(s.listener, strings.Clone(c.Method()), strings.Clone(c.Route().Path), strconv.Itoa(c.Response().StatusCode())).Observe(took.Seconds())
 	attrs := []any{logkey.RequestID, id, logkey.Method, c.Method(), logkey.Path, c.Path(),
-		logkey.Status, c.Response().StatusCode(), logkey.Duration, time.Since(start).String()}
+		logkey.Status, c.Response().StatusCode(), logkey.Duration, took.String()}
 	if p := callerParty(c); p != "" {
 		attrs = append(attrs, logkey.Party, p)
 	}

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
 // Group commit. Every change goes through one committer per DB: while one
@@ -161,6 +164,7 @@ func (c *committer) run(batch []*unit) {
 			}
 		}
 	}
+	metrics.CommitBatch.Observe(float64(len(batch)))
 	for i, u := range batch {
 		u.done <- results[i]
 	}
@@ -210,8 +214,10 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 // node's writers queue on the same lock in the same order: no deadlocks.
 func (d *DB) transact(fn func(*tx) error) error {
 	ctx := context.Background()
+	start := time.Now()
 	sqlTx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
+		metrics.StoreErrors.WithLabelValues("sql", "begin").Inc()
 		return fmt.Errorf("store: begin: %w", err)
 	}
 	t := &tx{d: d, tx: sqlTx}
@@ -236,7 +242,10 @@ func (d *DB) transact(fn func(*tx) error) error {
 		d.registryWrites.Add(1)
 	}
 	if err != nil {
+		metrics.StoreErrors.WithLabelValues("sql", "commit").Inc()
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	metrics.CommitDuration.Observe(time.Since(start).Seconds())
+	metrics.AuditAppends.Add(float64(len(t.head.pending)))
 	return nil
 }

@@ -154,6 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Log: a.DB, Archive: a.AuditArchive, Signer: a.AuditSigner, Issuer: cfg.Issuer,
 		Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
 		Logger: log.With(logkey.Component, "audit"),
+		Signed: func(int64) { metrics.AuditCheckpoints.Inc() },
 	}
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,

@@ -31,10 +31,64 @@ var (
 	}, []string{"party", "limit"})
 )
 
+var (
+	// Decisions counts decisions on disclosures and information requests.
+	Decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "decisions_total",
+		Help: "Decisions by kind (exchange, request), outcome (allow, allow-override, deny), party and agreement.",
+	}, []string{"kind", "outcome", "party", "agreement"})
+
+	// BytesSealed counts plaintext bytes sealed into object storage.
+	BytesSealed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "sealed_bytes_total",
+		Help: "Plaintext bytes sealed and stored, by sending party and agreement.",
+	}, []string{"party", "agreement"})
+
+	// HTTPDuration is the latency of every request, by route template.
+	HTTPDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "gatehouse", Name: "http_request_duration_seconds",
+		Help:    "Request latency by listener (partner, admin), method, route and status.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120},
+	}, []string{"listener", "method", "route", "status"})
+
+	// CommitDuration is how long each group commit's transaction takes.
+	CommitDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gatehouse", Name: "store_commit_duration_seconds",
+		Help:    "Duration of each durable transaction (a group commit of one or more changes and their audit entries).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	})
+
+	// CommitBatch is how many changes share one transaction.
+	CommitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: "gatehouse", Name: "store_commit_batch_size",
+		Help:    "Changes committed together by one group commit.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+	})
+
+	// AuditAppends counts audit entries committed.
+	AuditAppends = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "audit_entries_total",
+		Help: "Audit entries committed to the chain.",
+	})
+
+	// AuditCheckpoints counts signed checkpoints and the entries they covered.
+	AuditCheckpoints = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "audit_checkpoints_total",
+		Help: "Checkpoints signed and archived by this node.",
+	})
+
+	// StoreErrors counts failed database and object-store operations.
+	StoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "store_errors_total",
+		Help: "Failed storage operations by store (sql, objects) and operation.",
+	}, []string{"store", "op"})
+)
+
 func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		HandshakesRefused, CertificateExpiryDays, RateLimited,
+		Decisions, BytesSealed, HTTPDuration, CommitDuration, CommitBatch, AuditAppends, AuditCheckpoints, StoreErrors,
 	)
 }

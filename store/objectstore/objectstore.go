@@ -20,6 +20,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
 // Config says where the object store is.
@@ -204,6 +205,7 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 	}
 	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
 	if err != nil {
+		metrics.StoreErrors.WithLabelValues("objects", "put").Inc()
 		return exchange.ObjectInfo{}, storeError(err)
 	}
 	if size >= 0 && info.Size != size {
@@ -329,6 +331,7 @@ func (s *Store) Get(ctx context.Context, key, version string, offset, length int
 		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
 			return nil, fmt.Errorf("%w: %s", ErrNoObject, key)
 		}
+		metrics.StoreErrors.WithLabelValues("objects", "get").Inc()
 		return nil, err
 	}
 	return obj, nil

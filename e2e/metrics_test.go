@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+)
+
+// /metrics on the admin listener says what the gateway decided and how
+// fast it answered, committed and sealed, with party and agreement labels
+// and never a subject identifier.
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	_, err := council.Send(ctx, policeDisclosure(1000), bytes.NewReader(randomBytes(t, 1000)))
+	require.NoError(t, err)
+	refused := policeDisclosure(16)
+	refused.Purpose = "marketing"
+	_, err = council.Declare(ctx, refused)
+	requireProblem(t, err, 403, "refused")
+	_, err = gw.App.Checkpointer.Once(ctx, true)
+	require.NoError(t, err)
+
+	resp, err := testenv.HTTPClient(t, gw.Env.CAFile()).Get(gw.AdminURL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	text := string(b)
+	for _, want := range []string{
+		`gatehouse_decisions_total{agreement="police-crime",kind="exchange",outcome="allow",party="council.revenues"}`,
+		`gatehouse_decisions_total{agreement="police-crime",kind="exchange",outcome="deny",party="council.revenues"}`,
+		`gatehouse_sealed_bytes_total{agreement="police-crime",party="council.revenues"}`,
+		`gatehouse_http_request_duration_seconds_bucket{listener="partner",method="PUT",route="/v1/exchanges/:id/payload",status="200"`,
+		`gatehouse_store_commit_duration_seconds_count`,
+		`gatehouse_store_commit_batch_size_bucket`,
+		`gatehouse_audit_entries_total`,
+		`gatehouse_audit_checkpoints_total`,
+		`gatehouse_party_certificate_expiry_days{party="council.revenues"`,
+	} {
+		require.Contains(t, text, want)
+	}
+	require.NotContains(t, text, "QQ123456C")
+}
