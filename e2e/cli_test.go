@@ -166,3 +166,36 @@ func TestCommandLineRequests(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, "acknowledged")
 }
+
+func TestConfigCheck(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	out, _, err := gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile, "--connect")
+	require.NoError(t, err, out)
+	for _, want := range []string{"✓ configuration", "✓ keys.audit_key_file", "✓ database: sqlite reachable, schema version", "✓ audit.bucket:", "with Object Lock"} {
+		require.Contains(t, out, want)
+	}
+
+	// A key file that is not a key, and a missing file: named by their settings.
+	require.NoError(t, os.WriteFile(gw.Env.Config.Keys.PseudonymKeyFile+".bad", []byte("not hex"), 0o600))
+	t.Setenv("GATEHOUSE_KEYS_PSEUDONYM_KEY_FILE", gw.Env.Config.Keys.PseudonymKeyFile+".bad")
+	out, _, err = gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile, "--json")
+	require.Error(t, err)
+	var res struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Name, Error string
+		} `json:"checks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &res))
+	require.False(t, res.OK)
+	failed := map[string]string{}
+	for _, c := range res.Checks {
+		if c.Error != "" {
+			failed[c.Name] = c.Error
+		}
+	}
+	require.Contains(t, failed, "keys.pseudonym_key_file")
+	t.Setenv("GATEHOUSE_KEYS_AUDIT_KEY_FILE", filepath.Join(t.TempDir(), "missing.jwk"))
+	_, _, err = gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile)
+	require.ErrorContains(t, err, "keys.audit_key_file")
+}

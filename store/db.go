@@ -264,3 +264,36 @@ func nullTime(t time.Time) sql.NullTime {
 // SQL returns the connection pool, for tools and tests that inspect the
 // database directly.
 func (d *DB) SQL() *sql.DB { return d.db }
+
+// SchemaStatus returns the schema version the database is at and how many
+// migrations are pending, without applying any.
+func (d *DB) SchemaStatus(ctx context.Context) (version int64, pending int, err error) {
+	dialect, schema := goose.DialectSQLite3, mustSub(migrations.SQLite, "sqlite")
+	if d.driver == Postgres {
+		dialect, schema = goose.DialectPostgres, mustSub(migrations.Postgres, "postgres")
+	}
+	provider, err := goose.NewProvider(dialect, d.db, schema, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return 0, 0, err
+	}
+	statuses, err := provider.Status(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, s := range statuses {
+		if s.State == goose.StateApplied {
+			version = max(version, s.Source.Version)
+		} else {
+			pending++
+		}
+	}
+	return version, pending, nil
+}
+
+func mustSub(fsys fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}

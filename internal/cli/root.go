@@ -95,6 +95,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(
 		newServeCmd(),
 		newMigrateCmd(),
+		newConfigCmd(),
 		newDevCmd(),
 		newCertsCmd(),
 		newClientCmd(),
