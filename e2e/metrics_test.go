@@ -3,7 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -47,4 +49,28 @@ func TestMetrics(t *testing.T) {
 		require.Contains(t, text, want)
 	}
 	require.NotContains(t, text, "QQ123456C")
+}
+
+func TestOpenAPIServed(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	for _, c := range []struct {
+		url string
+		hc  interface {
+			Get(string) (*http.Response, error)
+		}
+	}{
+		{gw.URL + "/openapi.json", testenv.PartyHTTPClient(t, gw, "council.revenues")},
+		{gw.AdminURL + "/openapi.json", testenv.HTTPClient(t, gw.Env.CAFile())},
+	} {
+		resp, err := c.hc.Get(c.url)
+		require.NoError(t, err)
+		var doc struct {
+			OpenAPI string         `json:"openapi"`
+			Paths   map[string]any `json:"paths"`
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&doc))
+		resp.Body.Close()
+		require.Equal(t, "3.1.0", doc.OpenAPI)
+		require.Contains(t, doc.Paths, "/v1/exchanges")
+	}
 }

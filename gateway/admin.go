@@ -44,6 +44,7 @@ func (s *Server) adminRoutes() {
 	app.Get("/readyz", s.readyz)
 	app.Get("/pki/crl", s.crl)
 	app.Get("/metrics", metricsHandler)
+	app.Get("/openapi.json", s.openapi)
 	// The keys that verify exports and checkpoints, for whoever holds one.
 	app.Get("/.well-known/jwks.json", s.jwks)
 	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
@@ -61,11 +62,11 @@ func (s *Server) adminRoutes() {
 	a.Get("/agreements/:id", s.showAgreement)
 	a.Get("/agreements/:id/versions", s.agreementVersions)
 	a.Get("/agreements/:id/versions/:version", s.agreementVersion)
-	a.Post("/agreements/:id/approve", s.agreementVersionAction(s.opts.Agreements.Approve))
-	a.Post("/agreements/:id/activate", s.agreementVersionAction(s.opts.Agreements.Activate))
-	a.Post("/agreements/:id/suspend", s.agreementReasonAction(s.opts.Agreements.Suspend))
-	a.Post("/agreements/:id/resume", s.agreementReasonAction(s.opts.Agreements.Resume))
-	a.Post("/agreements/:id/terminate", s.agreementReasonAction(s.opts.Agreements.Terminate))
+	a.Post("/agreements/:id/approve", s.agreementVersionAction(AgreementAdmin.Approve))
+	a.Post("/agreements/:id/activate", s.agreementVersionAction(AgreementAdmin.Activate))
+	a.Post("/agreements/:id/suspend", s.agreementReasonAction(AgreementAdmin.Suspend))
+	a.Post("/agreements/:id/resume", s.agreementReasonAction(AgreementAdmin.Resume))
+	a.Post("/agreements/:id/terminate", s.agreementReasonAction(AgreementAdmin.Terminate))
 	a.Post("/decisions", s.adminDryRun)
 	a.Post("/exports/subject-access", s.exportSubjectAccess)
 	a.Get("/exports/:kind", s.export)
@@ -285,7 +286,7 @@ func (s *Server) agreementVersion(c *fiber.Ctx) error {
 	return fmt.Errorf("%w: agreement %s version %d", agreements.ErrNotFound, c.Params("id"), n)
 }
 
-func (s *Server) agreementVersionAction(fn func(context.Context, agreements.Actor, string, int) (*agreements.Agreement, error)) fiber.Handler {
+func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, int) (*agreements.Agreement, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var b versionBody
 		if len(c.Request().Header.ContentType()) > 0 {
@@ -293,7 +294,7 @@ func (s *Server) agreementVersionAction(fn func(context.Context, agreements.Acto
 				return err
 			}
 		}
-		a, err := fn(c.UserContext(), actorOf(c), c.Params("id"), b.Version)
+		a, err := fn(s.opts.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Version)
 		if err != nil {
 			return err
 		}
@@ -301,13 +302,13 @@ func (s *Server) agreementVersionAction(fn func(context.Context, agreements.Acto
 	}
 }
 
-func (s *Server) agreementReasonAction(fn func(context.Context, agreements.Actor, string, string) (*agreements.Agreement, error)) fiber.Handler {
+func (s *Server) agreementReasonAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, string) (*agreements.Agreement, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		var b reasonBody
 		if err := s.readJSON(c, &b); err != nil {
 			return err
 		}
-		a, err := fn(c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
+		a, err := fn(s.opts.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
 		if err != nil {
 			return err
 		}

@@ -32,6 +32,19 @@ func (s *Server) jwks(c *fiber.Ctx) error {
 	return c.JSON(s.opts.JWKS)
 }
 
+// GET /openapi.json: api/openapi.yaml, as JSON.
+func (s *Server) openapi(c *fiber.Ctx) error {
+	b, err := openAPI()
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, api.MediaJSON)
+	c.Set(fiber.HeaderCacheControl, "max-age=300")
+	return c.Send(b)
+}
+
+var openAPI = sync.OnceValues(api.OpenAPIJSON)
+
 // GET /healthz: the process is up.
 func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(api.Health{Status: "ok"})

@@ -147,6 +147,7 @@ func (s *Server) routes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/pki/crl", s.crl)
+	app.Get("/openapi.json", s.openapi)
 
 	// Everything else needs a registered, active party.
 	app.Use(s.identify)
