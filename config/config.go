@@ -26,17 +26,27 @@ type Config struct {
 	// TrustDomain is the SPIFFE trust domain of party identities.
 	TrustDomain string `yaml:"trust_domain"`
 	// Issuer names this gateway in manifests and signatures.
-	Issuer    string    `yaml:"issuer"`
-	TLS       TLS       `yaml:"tls"`
-	Database  Database  `yaml:"database"`
-	Objects   Objects   `yaml:"objects"`
-	Keys      Keys      `yaml:"keys"`
-	Admin     Admin     `yaml:"admin"`
-	Policy    Policy    `yaml:"policy"`
+	Issuer string `yaml:"issuer"`
+	// TLS is the partner listener's certificate and client trust.
+	TLS TLS `yaml:"tls"`
+	// Database is the SQL store.
+	Database Database `yaml:"database"`
+	// Objects is the S3-compatible object store for sealed payloads.
+	Objects Objects `yaml:"objects"`
+	// Keys are the gateway's own keys.
+	Keys Keys `yaml:"keys"`
+	// Admin is the admin API: a second listener for people.
+	Admin Admin `yaml:"admin"`
+	// Policy holds the deployment's decision settings.
+	Policy Policy `yaml:"policy"`
+	// Retention governs how long delivered payloads are kept.
 	Retention Retention `yaml:"retention"`
-	Audit     Audit     `yaml:"audit"`
-	Limits    Limits    `yaml:"limits"`
-	Log       Log       `yaml:"log"`
+	// Audit governs the audit record's checkpoints and archive.
+	Audit Audit `yaml:"audit"`
+	// Limits bound what one request may ask of the gateway.
+	Limits Limits `yaml:"limits"`
+	// Log configures the operational log.
+	Log Log `yaml:"log"`
 }
 
 // Admin is the administration API: a second listener (TLS, no client
@@ -44,11 +54,13 @@ type Config struct {
 type Admin struct {
 	// Listen is the admin listener's address; empty disables the admin API.
 	Listen string `yaml:"listen"`
-	// JWKSFile or JWKSURL holds the public keys that sign admin tokens.
+	// JWKSFile is a JWKS file of the public keys that sign admin tokens.
 	JWKSFile string `yaml:"jwks_file"`
-	JWKSURL  string `yaml:"jwks_url"`
-	// Issuer and Audience must match the token's iss and aud.
-	Issuer   string `yaml:"issuer"`
+	// JWKSURL is an https URL of that JWKS (fetched, cached); set one of the two.
+	JWKSURL string `yaml:"jwks_url"`
+	// Issuer must match the token's iss.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in the token's aud.
 	Audience string `yaml:"audience"`
 	// RolesClaim names the claim holding the roles: admin, dpo, auditor.
 	RolesClaim string `yaml:"roles_claim"`
@@ -71,17 +83,20 @@ type Policy struct {
 // TLS is the listener's certificate, extra client trust anchors and
 // revocation checking. Files are reloaded when they change or on SIGHUP.
 type TLS struct {
+	// CertFile is the server certificate (PEM, with its chain).
 	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	// KeyFile is the server certificate's private key (PEM).
+	KeyFile string `yaml:"key_file"`
 	// ClientCAFiles are CA certificates trusted for every party, in addition
 	// to each party's own trust anchors.
 	ClientCAFiles []string `yaml:"client_ca_files"`
-	// CRLFiles and CRLURLs are CRLs checked on every handshake, with the
-	// CRLs certificates name in their distribution points (unless
-	// crl_distribution_points is false).
-	CRLFiles              []string `yaml:"crl_files"`
-	CRLURLs               []string `yaml:"crl_urls"`
-	CRLDistributionPoints *bool    `yaml:"crl_distribution_points"`
+	// CRLFiles are CRL files checked on every handshake (reloaded on change).
+	CRLFiles []string `yaml:"crl_files"`
+	// CRLURLs are CRLs fetched over http(s) and refreshed at their nextUpdate.
+	CRLURLs []string `yaml:"crl_urls"`
+	// CRLDistributionPoints also fetches the CRLs that certificates name in
+	// their distribution points.
+	CRLDistributionPoints *bool `yaml:"crl_distribution_points"`
 	// OCSP asks a certificate's OCSP responder when no CRL covers it.
 	OCSP bool `yaml:"ocsp"`
 	// AllowUnknownRevocation lets a certificate whose revocation status
@@ -111,13 +126,21 @@ type Database struct {
 
 // Objects is the S3-compatible object store for sealed payloads.
 type Objects struct {
-	Endpoint  string `yaml:"endpoint"`
-	Region    string `yaml:"region"`
-	Bucket    string `yaml:"bucket"`
+	// Endpoint is the store's host:port, without a scheme.
+	Endpoint string `yaml:"endpoint"`
+	// Region is the store's region.
+	Region string `yaml:"region"`
+	// Bucket holds the sealed payloads: versioned, with Object Lock for
+	// retention where the store has it.
+	Bucket string `yaml:"bucket"`
+	// AccessKey is the store's access key id.
 	AccessKey string `yaml:"access_key"`
+	// SecretKey is the store's secret key.
 	SecretKey string `yaml:"secret_key" secret:"true"`
-	TLS       bool   `yaml:"tls"`
-	CAFile    string `yaml:"ca_file"`
+	// TLS connects to the store over https.
+	TLS bool `yaml:"tls"`
+	// CAFile is the CA of the store's certificate, if not a public one.
+	CAFile string `yaml:"ca_file"`
 	// CreateBucket creates the bucket with versioning if it is missing
 	// (development); production buckets are provisioned by the operator.
 	CreateBucket bool `yaml:"create_bucket"`
@@ -189,9 +212,10 @@ type Limits struct {
 	// TransferIdleTimeout ends a payload upload or download that makes no
 	// progress for this long; one that keeps moving is never cut off.
 	TransferIdleTimeout time.Duration `yaml:"transfer_idle_timeout"`
-	// MaxConnections and MaxConnsPerIP bound open connections.
+	// MaxConnections bounds open connections to a listener.
 	MaxConnections int `yaml:"max_connections"`
-	MaxConnsPerIP  int `yaml:"max_conns_per_ip"`
+	// MaxConnsPerIP bounds open connections from one address.
+	MaxConnsPerIP int `yaml:"max_conns_per_ip"`
 	// MaxHeaderBytes bounds a request's headers.
 	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
 	// Rate limits requests per party, and declarations per party and agreement.
@@ -201,23 +225,28 @@ type Limits struct {
 // RateLimits are token buckets: a default per party, overrides by party
 // and limits for declarations and requests under an agreement.
 type RateLimits struct {
-	Default    Rate            `yaml:"default"`
-	Parties    map[string]Rate `yaml:"parties"`
+	// Default is every party's request rate.
+	Default Rate `yaml:"default"`
+	// Parties overrides the default for some parties, by party id.
+	Parties map[string]Rate `yaml:"parties"`
+	// Agreements limits declarations and requests under an agreement, by agreement id.
 	Agreements map[string]Rate `yaml:"agreements"`
 }
 
 // Rate is a token bucket: PerSecond tokens added each second, up to Burst.
 // A zero PerSecond means no limit.
 type Rate struct {
+	// PerSecond is how many tokens are added each second (0: no limit).
 	PerSecond float64 `yaml:"per_second"`
-	Burst     int     `yaml:"burst"`
+	// Burst is the most tokens the bucket holds.
+	Burst int `yaml:"burst"`
 }
 
 // Log configures the operational log.
 type Log struct {
-	// Level is debug, info, warn or error.
+	// Level is one of debug, info, warn, error.
 	Level string `yaml:"level"`
-	// Format is json or text.
+	// Format is "json" (for machines) or "text" (for people).
 	Format string `yaml:"format"`
 }
 

@@ -96,6 +96,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newServeCmd(),
 		newMigrateCmd(),
 		newConfigCmd(),
+		newKeysCmd(),
+		newProbeCmd(),
 		newDevCmd(),
 		newCertsCmd(),
 		newClientCmd(),
