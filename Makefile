@@ -11,7 +11,7 @@ LDFLAGS := -X $(MODULE)/internal/cli.version=$(VERSION)
 MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 
-.PHONY: all run test bench tls-scan build vet fmt-check postgres clean FORCE
+.PHONY: all run test bench load tls-scan build vet fmt-check postgres clean FORCE
 
 all: build
 
@@ -41,6 +41,10 @@ interop/node_modules: interop/package.json interop/package-lock.json
 ## bench: the performance targets of BRIEF §11, as ratios against baselines measured in the same run
 bench: bin/minio postgres
 	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
+
+## load: an open-loop mix of declarations, refusals, uploads and fetches over mTLS at RATE/s (40) for DURATION (60s); checks the audit record afterwards
+load: bin/minio
+	$(GO) run ./bench -open-load $(if $(RATE),-rate $(RATE)) $(if $(DURATION),-duration $(DURATION))
 
 ## tls-scan: scan both listeners of a development gateway with sslscan
 tls-scan: bin/minio bin/gatehouse

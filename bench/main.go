@@ -126,7 +126,23 @@ func main() {
 	outDir := flag.String("out", "bench/out", "folder for summary.json")
 	only := flag.String("only", "", "comma-separated targets to run (P1,…,P6); empty: all")
 	loadFor := flag.Duration("load", 10*time.Second, "how long each closed-loop load runs")
+	openLoad := flag.Bool("open-load", false, "instead of the targets, run make load: an open-loop mixed load at -rate for -duration")
+	rate := flag.Float64("rate", 40, "with -open-load: requests per second")
+	duration := flag.Duration("duration", time.Minute, "with -open-load: how long")
 	flag.Parse()
+	if *openLoad {
+		ctx := context.Background()
+		bin := filepath.Join(os.TempDir(), "gatehouse-load-bin")
+		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)
+			os.Exit(1)
+		}
+		if err := runLoad(ctx, bin, *rate, *duration, *outDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	want := func(id string) bool { return *only == "" || slices.Contains(strings.Split(*only, ","), id) }
 
 	var metrics []Metric
