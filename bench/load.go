@@ -100,8 +100,12 @@ func runLoad(ctx context.Context, bin string, rate float64, d time.Duration, out
 
 	// Before the run: exchanges to upload to, and exchanges to fetch.
 	fmt.Fprintf(os.Stderr, "preparing: %d declarations to upload to, 50 exchanges to fetch\n", total/4+1)
+	// Paced under the default per-party rate limit (200/s).
+	pace := time.NewTicker(time.Second / 150)
+	defer pace.Stop()
 	toUpload := make([]string, total/4+1)
 	for i := range toUpload {
+		<-pace.C
 		x, err := council.Declare(ctx, loadDeclaration(int64(len(payload))))
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)
@@ -110,6 +114,7 @@ func runLoad(ctx context.Context, bin string, rate float64, d time.Duration, out
 	}
 	toFetch := make([]string, 50)
 	for i := range toFetch {
+		<-pace.C
 		x, err := council.Send(ctx, loadDeclaration(int64(len(payload))), bytes.NewReader(payload))
 		if err != nil {
 			return fmt.Errorf("prepare: %w", err)

@@ -47,6 +47,16 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Log configures the operational log.
 	Log Log `yaml:"log"`
+	// Tracing sends OpenTelemetry spans to a collector (optional).
+	Tracing Tracing `yaml:"tracing"`
+}
+
+// Tracing is optional OpenTelemetry tracing over OTLP/HTTP.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP collector's URL (e.g. http://otel-collector:4318); empty disables tracing.
+	Endpoint string `yaml:"endpoint"`
+	// SampleRatio is the share of traces recorded, 0 to 1; a trace a caller started follows the caller's decision.
+	SampleRatio float64 `yaml:"sample_ratio"`
 }
 
 // Admin is the administration API: a second listener (TLS, no client
@@ -266,6 +276,9 @@ func (c *Config) Defaults() {
 		c.Objects.IOTimeout = 3 * time.Second
 	}
 	set(&c.Log.Level, "info")
+	if c.Tracing.SampleRatio == 0 {
+		c.Tracing.SampleRatio = 1
+	}
 	set(&c.Log.Format, "json")
 	set(&c.Admin.RolesClaim, "roles")
 	if c.Admin.JWKSRefresh == 0 {
@@ -485,6 +498,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxJSONBody < 1024 {
 		v.Add("limits.max_json_body", "minimum", "must be at least 1KiB")
+	}
+	if c.Tracing.Endpoint != "" && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
+		v.Add("tracing.endpoint", "format", "%q is not an http(s) URL", c.Tracing.Endpoint)
+	}
+	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
+		v.Add("tracing.sample_ratio", "range", "must be between 0 and 1")
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -12,12 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
@@ -26,6 +30,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/tracing"
 )
 
 // Exchanges is what the gateway needs of the exchange service.
@@ -203,6 +208,13 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	// A span for the request (a no-op unless tracing is configured), the
+	// child of the caller's traceparent if it sent one.
+	ctx := otel.GetTextMapPropagator().Extract(c.UserContext(), headerCarrier{c})
+	ctx, span := tracing.Start(ctx, "HTTP "+c.Method(), attribute.String("gatehouse.listener", s.listener),
+		attribute.String("gatehouse.request_id", id))
+	defer span.End()
+	c.SetUserContext(ctx)
 	err := c.Next()
 	if err != nil {
 		// Rendered (and logged) by the error handler.
@@ -211,15 +223,40 @@ func (s *Server) requestLog(c *fiber.Ctx) error {
 		}
 	}
 	took := time.Since(start)
-	// fasthttp's strings point into buffers it reuses: the metric keeps copies.
-	metrics.HTTPDuration.WithLabelValues(s.listener, strings.Clone(c.Method()), strings.Clone(c.Route().Path), strconv.Itoa(c.Response().StatusCode())).Observe(took.Seconds())
+	// fasthttp's strings point into buffers it reuses: the metric and the
+	// span keep copies.
+	method, route, status := strings.Clone(c.Method()), strings.Clone(c.Route().Path), c.Response().StatusCode()
+	metrics.HTTPDuration.WithLabelValues(s.listener, method, route, strconv.Itoa(status)).Observe(took.Seconds())
+	span.SetName(method + " " + route)
+	span.SetAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+		attribute.Int("http.response.status_code", status))
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
 	attrs := []any{logkey.RequestID, id, logkey.Method, c.Method(), logkey.Path, c.Path(),
-		logkey.Status, c.Response().StatusCode(), logkey.Duration, took.String()}
+		logkey.Status, status, logkey.Duration, took.String()}
 	if p := callerParty(c); p != "" {
 		attrs = append(attrs, logkey.Party, p)
+		span.SetAttributes(attribute.String("gatehouse.party", p))
+	}
+	if sc := span.SpanContext(); sc.IsValid() {
+		attrs = append(attrs, "trace_id", sc.TraceID().String())
 	}
 	s.log.Info("request", attrs...)
 	return nil
+}
+
+// headerCarrier reads and writes trace context in request headers.
+type headerCarrier struct{ c *fiber.Ctx }
+
+func (h headerCarrier) Get(key string) string { return h.c.Get(key) }
+func (h headerCarrier) Set(key, value string) { h.c.Set(key, value) }
+func (h headerCarrier) Keys() []string {
+	var keys []string
+	for k := range h.c.GetReqHeaders() {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 func (s *Server) now() time.Time {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,7 @@ type DB struct {
 	stmts     stmtCache
 	// registryWrites counts committed registry changes made by this process.
 	registryWrites atomic.Int64
+	closeOnce      sync.Once
 }
 
 // Open connects to the database and applies any pending migrations.
@@ -202,9 +204,13 @@ func (d *DB) Driver() string { return d.driver }
 
 // Close finishes the changes in flight and closes the connection pool.
 func (d *DB) Close() error {
-	d.commits.close()
-	d.closeStmts()
-	return d.db.Close()
+	var err error
+	d.closeOnce.Do(func() {
+		d.commits.close()
+		d.closeStmts()
+		err = d.db.Close()
+	})
+	return err
 }
 
 // Ping checks that the database answers.

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/gateway"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/tracing"
 	"github.com/gatehouse-gw/gatehouse/store"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
@@ -60,9 +61,14 @@ type App struct {
 	TLS    *certs.Server
 	Expiry *certs.ExpiryTracker
 
+	// stopTracing flushes and stops the span exporter.
+	stopTracing func(context.Context) error
+
 	// background runs the sweeper, the TLS watcher and the expiry tracker.
+	bgMu     sync.Mutex
 	bgCancel context.CancelFunc
 	bgDone   sync.WaitGroup
+	stopped  bool
 }
 
 // NewLogger returns the operational logger the configuration asks for.
@@ -80,6 +86,11 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
 	a := &App{Config: cfg, Log: log}
 	var err error
+	if a.stopTracing, err = tracing.Setup(ctx, tracing.Config{
+		Endpoint: cfg.Tracing.Endpoint, SampleRatio: cfg.Tracing.SampleRatio, ServiceName: "gatehouse", Instance: cfg.Issuer,
+	}); err != nil {
+		return nil, err
+	}
 	signingKey, err := seal.ReadKey(cfg.Keys.SigningKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.signing_key_file: %w", err)
@@ -361,6 +372,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.Admin != nil {
 		err = errors.Join(err, a.Admin.Shutdown(ctx))
 	}
+	if a.stopTracing != nil {
+		err = errors.Join(err, a.stopTracing(ctx))
+	}
 	return errors.Join(err, a.Close())
 }
 
@@ -376,7 +390,9 @@ func (a *App) Close() error {
 // certificate and CRL watcher (every tls.reload_interval) and the expiry
 // tracker's writer.
 func (a *App) startBackground() {
-	if a.bgCancel != nil {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.bgCancel != nil || a.stopped {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -401,6 +417,9 @@ func (a *App) startBackground() {
 }
 
 func (a *App) stopBackground() {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	a.stopped = true // a Serve that has not started its jobs yet will not
 	if a.bgCancel != nil {
 		a.bgCancel()
 		a.bgDone.Wait()

@@ -18,9 +18,13 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/tracing"
 )
 
 // Config says where the object store is.
@@ -190,7 +194,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // The payload is already sealed (authenticated encryption), so the request
 // is not signed over its content (UNSIGNED-PAYLOAD); a CRC32C trailer still
 // guards the transfer.
-func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, retainUntil time.Time) (exchange.ObjectInfo, error) {
+func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, retainUntil time.Time) (_ exchange.ObjectInfo, err error) {
+	ctx, span := tracing.Start(ctx, "objects.put", attribute.String("objects.bucket", s.bucket), attribute.Int64("objects.size", size))
+	defer func() { endSpan(span, err) }()
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    s.partSize,
@@ -304,11 +310,22 @@ func storeError(err error) error {
 	return err
 }
 
+// endSpan records err on span and ends it.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "object store")
+	}
+	span.End()
+}
+
 // ErrNoObject is returned when the object is not in the store.
 var ErrNoObject = errors.New("object not found")
 
 // Get reads length bytes of the object from offset (length < 0: to the end).
-func (s *Store) Get(ctx context.Context, key, version string, offset, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key, version string, offset, length int64) (_ io.ReadCloser, err error) {
+	ctx, span := tracing.Start(ctx, "objects.get", attribute.String("objects.bucket", s.bucket), attribute.Int64("objects.offset", offset))
+	defer func() { endSpan(span, err) }()
 	opts := minio.GetObjectOptions{VersionID: version}
 	switch {
 	case length == 0:
