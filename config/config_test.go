@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +129,27 @@ func FuzzDecodeStrict(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var c Config
 		_ = decodeStrict(data, &c) // must not panic
+	})
+}
+
+// Every setting the reference lists with an environment variable can be
+// set through it.
+func TestEveryLeafSettableFromEnvironment(t *testing.T) {
+	var c Config
+	eachLeaf(reflect.ValueOf(&c).Elem(), "", func(path string, v reflect.Value) {
+		if v.Kind() == reflect.Map {
+			return // per-party and per-agreement rates: file only
+		}
+		sample := map[reflect.Kind]string{reflect.Bool: "true", reflect.Float64: "0.5", reflect.Int: "3", reflect.Int64: "3", reflect.Slice: "1,2", reflect.Pointer: "false"}[v.Kind()]
+		switch {
+		case v.Type() == reflect.TypeOf(time.Duration(0)):
+			sample = "5s"
+		case v.Type() == reflect.TypeOf(ByteSize(0)):
+			sample = "1MiB"
+		case v.Kind() == reflect.String:
+			sample = "x"
+		}
+		var fresh Config
+		require.NoError(t, applyEnv(&fresh, []string{EnvName(path) + "=" + sample}), path)
 	})
 }

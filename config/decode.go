@@ -236,6 +236,31 @@ func setFromString(f reflect.Value, raw string) error {
 			return fmt.Errorf("%q is not a whole number", raw)
 		}
 		f.SetInt(n)
+	case f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(raw, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", raw)
+		}
+		f.SetFloat(x)
+	case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", raw)
+		}
+		f.Set(reflect.ValueOf(&b))
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Int:
+		var items []int
+		for s := range strings.SplitSeq(raw, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return fmt.Errorf("%q is not a comma-separated list of whole numbers", raw)
+			}
+			items = append(items, n)
+		}
+		f.Set(reflect.ValueOf(items))
 	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
 		var items []string
 		for s := range strings.SplitSeq(raw, ",") {
