@@ -163,6 +163,10 @@ type Objects struct {
 type Keys struct {
 	// SigningKeyFile is the private P-256 JWK that signs manifests.
 	SigningKeyFile string `yaml:"signing_key_file"`
+	// SigningRetiredKeysFile is an optional JWKS of retired manifest-signing
+	// public keys, published so that envelopes sealed before a rotation
+	// still verify.
+	SigningRetiredKeysFile string `yaml:"signing_retired_keys_file"`
 	// SubjectKeyFile holds the HMAC key (32+ random bytes, hex) for subject identifiers.
 	SubjectKeyFile string `yaml:"subject_key_file"`
 	// PseudonymKeyFile holds the master key (32+ random bytes, hex) for
@@ -171,7 +175,7 @@ type Keys struct {
 	// AuditKeyFile is the private P-256 JWK that signs audit checkpoints and
 	// compliance exports. Its public half is in the JWKS.
 	AuditKeyFile string `yaml:"audit_key_file"`
-	// AuditRetiredKeysFile, if set, is a JWKS of retired audit public keys,
+	// AuditRetiredKeysFile is an optional JWKS of retired audit public keys,
 	// so that checkpoints and exports signed before a rotation still verify.
 	AuditRetiredKeysFile string `yaml:"audit_retired_keys_file"`
 }
@@ -433,6 +437,9 @@ func (c *Config) Validate() error {
 	if c.Keys.AuditRetiredKeysFile != "" {
 		requireFile(&v, "keys.audit_retired_keys_file", c.Keys.AuditRetiredKeysFile)
 	}
+	if c.Keys.SigningRetiredKeysFile != "" {
+		requireFile(&v, "keys.signing_retired_keys_file", c.Keys.SigningRetiredKeysFile)
+	}
 	if c.Audit.Bucket == c.Objects.Bucket {
 		v.Add("audit.bucket", "distinct", "must differ from objects.bucket: the archive keeps its own Object Lock retention")
 	}
@@ -560,6 +567,7 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Keys.PseudonymKeyFile)
 	abs(&c.Keys.AuditKeyFile)
 	abs(&c.Keys.AuditRetiredKeysFile)
+	abs(&c.Keys.SigningRetiredKeysFile)
 }
 
 // Load reads the file at path, applies environment overrides from environ

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/cli"
 	"github.com/gatehouse-gw/gatehouse/internal/testenv"
 )
@@ -198,4 +203,51 @@ func TestConfigCheck(t *testing.T) {
 	t.Setenv("GATEHOUSE_KEYS_AUDIT_KEY_FILE", filepath.Join(t.TempDir(), "missing.jwk"))
 	_, _, err = gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile)
 	require.ErrorContains(t, err, "keys.audit_key_file")
+}
+
+// Rotating the manifest signing key: envelopes sealed before still verify
+// while the old key is published as retired, and not once it is dropped.
+func TestSigningKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	first := testenv.StartGateway(t, testenv.GatewayOptions{})
+	sent, err := first.Client(t, "council.revenues").Send(ctx, policeDisclosure(16), strings.NewReader("0123456789abcdef"))
+	require.NoError(t, err)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	require.NoError(t, first.App.Shutdown(sctx))
+
+	// The three steps of docs/operations.md.
+	keys := filepath.Dir(first.Env.Config.Keys.SigningKeyFile)
+	old, err := seal.ReadKey(first.Env.Config.Keys.SigningKeyFile)
+	require.NoError(t, err)
+	pub, err := old.PublicKey()
+	require.NoError(t, err)
+	set := jwk.NewSet()
+	require.NoError(t, set.AddKey(pub))
+	b, err := json.Marshal(set)
+	require.NoError(t, err)
+	retired := filepath.Join(keys, "signing-retired.jwks")
+	require.NoError(t, os.WriteFile(retired, b, 0o600))
+	require.NoError(t, os.Remove(first.Env.Config.Keys.SigningKeyFile))
+	_, _, err = gatehouse(t, "keys", "init", "--dir", keys)
+	require.NoError(t, err)
+
+	restart := func(withRetired bool) *testenv.Gateway {
+		return testenv.StartGateway(t, testenv.GatewayOptions{Dir: first.Env.Dir, Bucket: first.Env.Config.Objects.Bucket,
+			Configure: func(c *config.Config) {
+				if withRetired {
+					c.Keys.SigningRetiredKeysFile = retired
+				}
+			}})
+	}
+	second := restart(true)
+	var out bytes.Buffer
+	_, err = second.Client(t, "police.northshire").Fetch(ctx, sent.ID, second.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err, "the retired key is published")
+	require.Equal(t, "0123456789abcdef", out.String())
+	require.NoError(t, second.App.Shutdown(sctx))
+
+	third := restart(false)
+	_, err = third.Client(t, "police.northshire").Fetch(ctx, sent.ID, third.DecryptKey(t, "police.northshire"), io.Discard)
+	require.ErrorIs(t, err, seal.ErrEnvelope, "without it the old envelope no longer verifies")
 }

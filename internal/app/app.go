@@ -103,6 +103,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	if err := addRetired(jwks, cfg.Keys.SigningRetiredKeysFile); err != nil {
+		return nil, fmt.Errorf("keys.signing_retired_keys_file: %w", err)
+	}
 	subjectKey, err := ReadHexKey(cfg.Keys.SubjectKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.subject_key_file: %w", err)
@@ -267,22 +270,35 @@ func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Keys.AuditRetiredKeysFile != "" {
-		retired, err := jwk.ReadFile(cfg.Keys.AuditRetiredKeysFile)
-		if err != nil {
-			return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
-		}
-		for i := range retired.Len() {
-			k, _ := retired.Key(i)
-			if ok, _ := jwk.IsPrivateKey(k); ok {
-				return nil, nil, errors.New("keys.audit_retired_keys_file: holds a private key; keep only the public halves of retired keys")
-			}
-			if err := set.AddKey(k); err != nil {
-				return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
-			}
-		}
+	if err := addRetired(set, cfg.Keys.AuditRetiredKeysFile); err != nil {
+		return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
 	}
 	return signer, set, nil
+}
+
+// addRetired adds the public keys of a JWKS file of retired keys (if
+// named) to set, so that what they signed before a rotation still verifies.
+func addRetired(set jwk.Set, file string) error {
+	if file == "" {
+		return nil
+	}
+	retired, err := jwk.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	for i := range retired.Len() {
+		k, _ := retired.Key(i)
+		if ok, _ := jwk.IsPrivateKey(k); ok {
+			return errors.New("holds a private key; keep only the public halves of retired keys")
+		}
+		if kid, ok := k.KeyID(); !ok || kid == "" {
+			return errors.New("a retired key has no kid")
+		}
+		if err := set.AddKey(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // probeKeys checks that each signing key still signs, and that what it
