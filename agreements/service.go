@@ -211,17 +211,10 @@ func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key 
 		return nil, err
 	}
 	scope, fingerprint := "admin:"+actor.Subject, idem.Fingerprint(p)
-	if key != "" {
-		fp, id, err := s.store.KeyResource(ctx, scope, key)
-		switch {
-		case errors.Is(err, idem.ErrUnknown):
-		case err != nil:
-			return nil, err
-		case fp != fingerprint:
-			return nil, idem.ErrReused
-		default:
-			return s.store.Party(ctx, id)
-		}
+	if id, err := idem.Replay(ctx, s.store, scope, key, fingerprint); err != nil {
+		return nil, err
+	} else if id != "" {
+		return s.store.Party(ctx, id)
 	}
 	p.UpdatedAt = s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -341,17 +334,10 @@ func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement, key
 		return nil, err
 	}
 	scope, fingerprint := "admin:"+actor.Subject, idem.Fingerprint(doc)
-	if key != "" {
-		fp, ref, err := s.store.KeyResource(ctx, scope, key)
-		switch {
-		case errors.Is(err, idem.ErrUnknown):
-		case err != nil:
-			return nil, err
-		case fp != fingerprint:
-			return nil, idem.ErrReused
-		default:
-			return s.version(ctx, ref)
-		}
+	if ref, err := idem.Replay(ctx, s.store, scope, key, fingerprint); err != nil {
+		return nil, err
+	} else if ref != "" {
+		return s.version(ctx, ref)
 	}
 	now := s.now().UTC()
 	a := *doc

@@ -462,9 +462,9 @@ func (s *Service) Rectify(ctx context.Context, actor agreements.Actor, r *api.Re
 	}
 	scope := "admin:" + actor.Subject
 	fingerprint := idem.Fingerprint(api.RectificationRequest{SubjectKey: subject, Action: r.Action, Description: r.Description})
-	if id, err := s.replay(ctx, scope, key, fingerprint); err != nil || id != "" {
+	if id, err := idem.Replay(ctx, s.store, scope, key, fingerprint); err != nil || id != "" {
 		if err != nil {
-			return nil, err
+			return nil, unavailable(err) // ErrReused passes through
 		}
 		rect, err := s.store.Rectification(ctx, id)
 		return rect, unavailable(err)
@@ -506,29 +506,13 @@ func (s *Service) Rectify(ctx context.Context, actor agreements.Actor, r *api.Re
 	})
 	if err != nil {
 		// A concurrent retry with the same key may have won the claim.
-		if id, rerr := s.replay(ctx, scope, key, fingerprint); rerr == nil && id != "" {
+		if id, rerr := idem.Replay(ctx, s.store, scope, key, fingerprint); rerr == nil && id != "" {
 			rect, err := s.store.Rectification(ctx, id)
 			return rect, unavailable(err)
 		}
 		return nil, unavailable(err)
 	}
 	return rect, nil
-}
-
-func (s *Service) replay(ctx context.Context, scope, key, fingerprint string) (string, error) {
-	if key == "" {
-		return "", nil
-	}
-	fp, resource, err := s.store.KeyResource(ctx, scope, key)
-	switch {
-	case errors.Is(err, idem.ErrUnknown):
-		return "", nil
-	case err != nil:
-		return "", unavailable(err)
-	case fp != fingerprint:
-		return "", idem.ErrReused
-	}
-	return resource, nil
 }
 
 // Notices returns the rectification notices sent to a party.

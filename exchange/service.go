@@ -200,17 +200,9 @@ func (s *Service) Inbox(ctx context.Context, caller string, q InboxQuery) ([]*Ex
 // if the key is new, the resource id if the same request was made with it,
 // and idem.ErrReused if another request was.
 func (s *Service) replay(ctx context.Context, scope, key, fingerprint string) (string, error) {
-	if key == "" {
-		return "", nil
-	}
-	fp, resource, err := s.store.KeyResource(ctx, scope, key)
-	switch {
-	case errors.Is(err, idem.ErrUnknown):
-		return "", nil
-	case err != nil:
+	id, err := idem.Replay(ctx, s.store, scope, key, fingerprint)
+	if err != nil && !errors.Is(err, idem.ErrReused) {
 		return "", unavailable(err)
-	case fp != fingerprint:
-		return "", idem.ErrReused
 	}
-	return resource, nil
+	return id, err
 }

@@ -5,6 +5,7 @@
 package idem
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -43,4 +44,30 @@ func Fingerprint(v any) string {
 	b, _ := json.Marshal(v)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// Keys reads what claimed idempotency keys created.
+type Keys interface {
+	// KeyResource returns the fingerprint of the request that claimed key in
+	// scope and the resource it created, or ErrUnknown.
+	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
+}
+
+// Replay looks up what key created in scope: "" if the key is empty or new,
+// the resource if the same request (the same fingerprint) claimed it, and
+// ErrReused if another request did. Any other error is the store's.
+func Replay(ctx context.Context, keys Keys, scope, key, fingerprint string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	fp, resource, err := keys.KeyResource(ctx, scope, key)
+	switch {
+	case errors.Is(err, ErrUnknown):
+		return "", nil
+	case err != nil:
+		return "", err
+	case fp != fingerprint:
+		return "", ErrReused
+	}
+	return resource, nil
 }
