@@ -90,18 +90,9 @@ never in a URL.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			req := api.SubjectAccessRequest{SubjectKey: subjectKey}
-			if subject == "-" {
-				var err error
-				if subject, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
-					return err
-				}
-			}
-			if subject != "" {
-				typ, val, ok := strings.Cut(subject, ":")
-				if !ok {
-					return errors.New("--subject must be TYPE:VALUE, e.g. nino:QQ123456C")
-				}
-				req.Subject = &api.Subject{Type: typ, Value: val}
+			var err error
+			if req.Subject, err = subjectFlag(cmd, subject); err != nil {
+				return err
 			}
 			return run(cmd, func(c *client.Admin, fm string) (*client.Export, error) {
 				req.Format = fm
@@ -289,6 +280,25 @@ verify; 2: the check could not run (a file or the keys could not be read).`,
 	return cmd
 }
 
+// subjectFlag reads --subject TYPE:VALUE; "-" reads it from standard input
+// (unechoed on a terminal), out of the shell's history. Empty: no subject.
+func subjectFlag(cmd *cobra.Command, flag string) (*api.Subject, error) {
+	if flag == "-" {
+		var err error
+		if flag, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
+			return nil, err
+		}
+	}
+	if flag == "" {
+		return nil, nil
+	}
+	typ, val, ok := strings.Cut(flag, ":")
+	if !ok {
+		return nil, errors.New("--subject must be TYPE:VALUE, e.g. nino:QQ123456C")
+	}
+	return &api.Subject{Type: typ, Value: val}, nil
+}
+
 func plural(n int, what string) string {
 	if n == 1 {
 		return "1 " + what
@@ -378,18 +388,9 @@ func newComplianceCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r := api.RectificationRequest{SubjectKey: subjectKey, Action: action, Description: description}
-			if subject == "-" {
-				var err error
-				if subject, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
-					return err
-				}
-			}
-			if subject != "" {
-				typ, val, ok := strings.Cut(subject, ":")
-				if !ok {
-					return errors.New("--subject must be TYPE:VALUE, e.g. nino:QQ123456C")
-				}
-				r.Subject = &api.Subject{Type: typ, Value: val}
+			var err error
+			if r.Subject, err = subjectFlag(cmd, subject); err != nil {
+				return err
 			}
 			c, err := f.client()
 			if err != nil {
