@@ -141,40 +141,20 @@ var _ audit.Log = (*DB)(nil)
 
 // AuditCheckpoints returns up to limit checkpoints with seq > after, in order.
 func (d *DB) AuditCheckpoints(ctx context.Context, after int64, limit int) ([]audit.StoredCheckpoint, error) {
-	rows, err := d.query(ctx, "SELECT seq, hash, time, jws FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []audit.StoredCheckpoint
-	for rows.Next() {
-		var cp audit.StoredCheckpoint
-		if err := rows.Scan(&cp.Seq, &cp.Hash, &cp.Time, &cp.JWS); err != nil {
-			return nil, err
-		}
+	return queryAll(ctx, d, func(row scanner) (cp audit.StoredCheckpoint, err error) {
+		err = row.Scan(&cp.Seq, &cp.Hash, &cp.Time, &cp.JWS)
 		cp.Time = cp.Time.UTC()
-		out = append(out, cp)
-	}
-	return out, rows.Err()
+		return cp, err
+	}, "SELECT seq, hash, time, jws FROM audit_checkpoints WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit)
 }
 
 // AuditSegments returns the archived segments recorded, in order.
 func (d *DB) AuditSegments(ctx context.Context) ([]audit.ArchivedSegment, error) {
-	rows, err := d.query(ctx, "SELECT first_seq, last_seq, object, version, sha256, archived_at FROM audit_segments ORDER BY first_seq")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []audit.ArchivedSegment
-	for rows.Next() {
-		var s audit.ArchivedSegment
-		if err := rows.Scan(&s.First, &s.Last, &s.Key, &s.Version, &s.SHA256, &s.ArchivedAt); err != nil {
-			return nil, err
-		}
+	return queryAll(ctx, d, func(row scanner) (s audit.ArchivedSegment, err error) {
+		err = row.Scan(&s.First, &s.Last, &s.Key, &s.Version, &s.SHA256, &s.ArchivedAt)
 		s.ArchivedAt = s.ArchivedAt.UTC()
-		out = append(out, s)
-	}
-	return out, rows.Err()
+		return s, err
+	}, "SELECT first_seq, last_seq, object, version, sha256, archived_at FROM audit_segments ORDER BY first_seq")
 }
 
 // LastAuditCheckpoint returns the latest checkpoint, if there is one.

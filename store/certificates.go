@@ -21,20 +21,10 @@ func (d *DB) SaveSeenCertificate(ctx context.Context, c certs.SeenCertificate) e
 
 // SeenCertificates lists the party certificates seen.
 func (d *DB) SeenCertificates(ctx context.Context) ([]certs.SeenCertificate, error) {
-	rows, err := d.query(ctx, `SELECT fingerprint, party, serial, subject, issuer, not_after, first_seen, last_seen
-		FROM certificates_seen ORDER BY not_after`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []certs.SeenCertificate
-	for rows.Next() {
-		var c certs.SeenCertificate
-		if err := rows.Scan(&c.Fingerprint, &c.Party, &c.Serial, &c.Subject, &c.Issuer, &c.NotAfter, &c.FirstSeen, &c.LastSeen); err != nil {
-			return nil, err
-		}
+	return queryAll(ctx, d, func(row scanner) (c certs.SeenCertificate, err error) {
+		err = row.Scan(&c.Fingerprint, &c.Party, &c.Serial, &c.Subject, &c.Issuer, &c.NotAfter, &c.FirstSeen, &c.LastSeen)
 		c.NotAfter, c.FirstSeen, c.LastSeen = c.NotAfter.UTC(), c.FirstSeen.UTC(), c.LastSeen.UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
+		return c, err
+	}, `SELECT fingerprint, party, serial, subject, issuer, not_after, first_seen, last_seen
+		FROM certificates_seen ORDER BY not_after`)
 }

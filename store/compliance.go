@@ -30,25 +30,16 @@ func (s complianceStore) Update(ctx context.Context, fn func(compliance.Tx) erro
 }
 
 func (s complianceStore) AuditEntries(ctx context.Context, typ string, from, to time.Time) ([]audit.Entry, error) {
-	rows, err := s.d.query(ctx, "SELECT body FROM audit_log WHERE type = $1 AND time >= $2 AND time < $3 ORDER BY seq",
-		typ, utc(from), utc(to))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []audit.Entry
-	for rows.Next() {
+	return queryAll(ctx, s.d, func(row scanner) (e audit.Entry, err error) {
 		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, err
+		if err := row.Scan(&body); err != nil {
+			return e, err
 		}
-		var e audit.Entry
 		if err := json.Unmarshal(body, &e); err != nil {
-			return nil, fmt.Errorf("store: audit entry: %w", err)
+			return e, fmt.Errorf("store: audit entry: %w", err)
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, nil
+	}, "SELECT body FROM audit_log WHERE type = $1 AND time >= $2 AND time < $3 ORDER BY seq", typ, utc(from), utc(to))
 }
 
 func (s complianceStore) Exchange(ctx context.Context, id string) (*exchange.Exchange, error) {
@@ -60,21 +51,8 @@ func (s complianceStore) Request(ctx context.Context, id string) (*exchange.Requ
 }
 
 func (s complianceStore) SubjectExchanges(ctx context.Context, subjectKey string) ([]*exchange.Exchange, error) {
-	rows, err := s.d.query(ctx, "SELECT "+exchangeColumns+` FROM exchanges
+	return queryAll(ctx, s.d, scanExchange, "SELECT "+exchangeColumns+` FROM exchanges
 		WHERE id IN (SELECT exchange_id FROM exchange_subjects WHERE subject_key = $1) ORDER BY id`, subjectKey)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*exchange.Exchange
-	for rows.Next() {
-		e, err := scanExchange(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 func (s complianceStore) Parties(ctx context.Context) ([]*agreements.Party, error) {
@@ -104,20 +82,7 @@ func scanOverride(row scanner) (*compliance.Override, error) {
 }
 
 func (s complianceStore) Overrides(ctx context.Context) ([]*compliance.Override, error) {
-	rows, err := s.d.query(ctx, "SELECT "+overrideColumns+" FROM override_reviews ORDER BY review_by, exchange_id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*compliance.Override
-	for rows.Next() {
-		o, err := scanOverride(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.d, scanOverride, "SELECT "+overrideColumns+" FROM override_reviews ORDER BY review_by, exchange_id")
 }
 
 func (t *tx) LockOverride(ctx context.Context, exchangeID string) (*compliance.Override, error) {
@@ -149,25 +114,8 @@ func scanNotification(row scanner) (*compliance.Notification, error) {
 }
 
 func (s complianceStore) Notifications(ctx context.Context, states ...string) ([]*compliance.Notification, error) {
-	args := make([]any, len(states))
-	marks := make([]string, len(states))
-	for i, st := range states {
-		args[i], marks[i] = st, fmt.Sprintf("$%d", i+1)
-	}
-	rows, err := s.d.query(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE state IN ("+strings.Join(marks, ", ")+") ORDER BY exchange_id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*compliance.Notification
-	for rows.Next() {
-		n, err := scanNotification(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	args, in := inList(nil, states)
+	return queryAll(ctx, s.d, scanNotification, "SELECT "+notificationColumns+" FROM notifications WHERE state IN "+in+" ORDER BY exchange_id", args...)
 }
 
 func (s complianceStore) Notification(ctx context.Context, exchangeID string) (*compliance.Notification, error) {
@@ -218,20 +166,7 @@ func scanNotice(row scanner) (*compliance.Notice, error) {
 }
 
 func (s complianceStore) notices(ctx context.Context, where string, args ...any) ([]*compliance.Notice, error) {
-	rows, err := s.d.query(ctx, "SELECT "+noticeColumns+" FROM notices n JOIN rectifications r ON r.id = n.rectification_id "+where+" ORDER BY n.id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*compliance.Notice
-	for rows.Next() {
-		n, err := scanNotice(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.d, scanNotice, "SELECT "+noticeColumns+" FROM notices n JOIN rectifications r ON r.id = n.rectification_id "+where+" ORDER BY n.id", args...)
 }
 
 func (s complianceStore) Notices(ctx context.Context, recipient string, pending bool) ([]*compliance.Notice, error) {
@@ -243,39 +178,20 @@ func (s complianceStore) Notices(ctx context.Context, recipient string, pending 
 }
 
 func (s complianceStore) Rectifications(ctx context.Context, subjectKey string) ([]*compliance.Rectification, error) {
-	query := "SELECT id, subject_key, action, description, recorded_by, created_at FROM rectifications"
+	query, where := "SELECT "+rectificationColumns+" FROM rectifications", ""
 	var args []any
 	if subjectKey != "" {
-		query += " WHERE subject_key = $1"
-		args = append(args, subjectKey)
+		query, where, args = query+" WHERE subject_key = $1", "WHERE r.subject_key = $1", []any{subjectKey}
 	}
-	rows, err := s.d.query(ctx, query+" ORDER BY id", args...)
+	out, err := queryAll(ctx, s.d, scanRectification, query+" ORDER BY id", args...)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out  []*compliance.Rectification
-		byID = map[string]*compliance.Rectification{}
-	)
-	for rows.Next() {
-		var r compliance.Rectification
-		if err := rows.Scan(&r.ID, &r.SubjectKey, &r.Action, &r.Description, &r.RecordedBy, &r.CreatedAt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		r.CreatedAt = r.CreatedAt.UTC()
-		out = append(out, &r)
-		byID[r.ID] = &r
+	byID := map[string]*compliance.Rectification{}
+	for _, r := range out {
+		byID[r.ID] = r
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	where, nargs := "", []any(nil)
-	if subjectKey != "" {
-		where, nargs = "WHERE r.subject_key = $1", []any{subjectKey}
-	}
-	ns, err := s.notices(ctx, where, nargs...)
+	ns, err := s.notices(ctx, where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -288,9 +204,19 @@ func (s complianceStore) Rectifications(ctx context.Context, subjectKey string) 
 }
 
 func (s complianceStore) Rectification(ctx context.Context, id string) (*compliance.Rectification, error) {
+	r, err := scanRectification(s.d.queryRow(ctx, "SELECT "+rectificationColumns+" FROM rectifications WHERE id = $1", id))
+	if err != nil {
+		return nil, err
+	}
+	r.Notices, err = s.notices(ctx, "WHERE n.rectification_id = $1", id)
+	return r, err
+}
+
+const rectificationColumns = "id, subject_key, action, description, recorded_by, created_at"
+
+func scanRectification(row scanner) (*compliance.Rectification, error) {
 	var r compliance.Rectification
-	err := s.d.queryRow(ctx, "SELECT id, subject_key, action, description, recorded_by, created_at FROM rectifications WHERE id = $1", id).
-		Scan(&r.ID, &r.SubjectKey, &r.Action, &r.Description, &r.RecordedBy, &r.CreatedAt)
+	err := row.Scan(&r.ID, &r.SubjectKey, &r.Action, &r.Description, &r.RecordedBy, &r.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, compliance.ErrNotFound
 	}
@@ -298,8 +224,7 @@ func (s complianceStore) Rectification(ctx context.Context, id string) (*complia
 		return nil, err
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
-	r.Notices, err = s.notices(ctx, "WHERE n.rectification_id = $1", id)
-	return &r, err
+	return &r, nil
 }
 
 func (s complianceStore) KeyResource(ctx context.Context, scope, key string) (string, string, error) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
@@ -67,31 +66,15 @@ func (s exchangeStore) Exchange(ctx context.Context, id string) (*exchange.Excha
 
 func (s exchangeStore) Inbox(ctx context.Context, recipient string, q exchange.InboxQuery) ([]*exchange.Exchange, error) {
 	args := []any{recipient, q.After}
-	states := make([]string, len(q.States))
-	for i, st := range q.States {
-		args = append(args, string(st))
-		states[i] = fmt.Sprintf("$%d", len(args))
+	query := "SELECT " + exchangeColumns + " FROM exchanges WHERE recipient = $1 AND id > $2"
+	if len(q.States) > 0 {
+		var in string
+		args, in = inList(args, q.States)
+		query += " AND state IN " + in
 	}
 	args = append(args, q.Limit)
-	query := "SELECT " + exchangeColumns + " FROM exchanges WHERE recipient = $1 AND id > $2"
-	if len(states) > 0 {
-		query += " AND state IN (" + strings.Join(states, ", ") + ")"
-	}
 	query += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
-	rows, err := s.d.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*exchange.Exchange
-	for rows.Next() {
-		e, err := scanExchange(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.d, scanExchange, query, args...)
 }
 
 func (s exchangeStore) CountSent(ctx context.Context, sender, recipient, agreement string, since time.Time, exclude string) (int, error) {
@@ -199,19 +182,6 @@ func timeOf(t sql.NullTime) time.Time {
 }
 
 func (s exchangeStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
-	rows, err := s.d.query(ctx, `SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1
-		ORDER BY expires_at LIMIT $2`, utc(before), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return queryAll(ctx, s.d, func(row scanner) (id string, err error) { return id, row.Scan(&id) },
+		`SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, utc(before), limit)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/gatehouse-gw/gatehouse/exchange"
 )
@@ -73,29 +72,13 @@ func (s exchangeStore) Requests(ctx context.Context, q exchange.RequestQuery) ([
 	args := []any{party, q.After}
 	query := "SELECT " + requestColumns + " FROM requests WHERE " + col + " = $1 AND id > $2"
 	if len(q.States) > 0 {
-		ph := make([]string, len(q.States))
-		for i, st := range q.States {
-			args = append(args, string(st))
-			ph[i] = fmt.Sprintf("$%d", len(args))
-		}
-		query += " AND state IN (" + strings.Join(ph, ", ") + ")"
+		var in string
+		args, in = inList(args, q.States)
+		query += " AND state IN " + in
 	}
 	args = append(args, q.Limit)
 	query += fmt.Sprintf(" ORDER BY id LIMIT $%d", len(args))
-	rows, err := s.d.query(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*exchange.Request
-	for rows.Next() {
-		r, err := scanRequest(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return queryAll(ctx, s.d, scanRequest, query, args...)
 }
 
 func (t *tx) CreateRequest(ctx context.Context, r *exchange.Request) error {
