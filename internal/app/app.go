@@ -164,12 +164,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			metrics.CertificateExpiryDays.WithLabelValues(party, serial).Set(days)
 		})
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
-	a.Checkpointer = &audit.Checkpointer{
-		Log: a.DB, Archive: a.AuditArchive, Signer: a.AuditSigner, Issuer: cfg.Issuer,
-		Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
-		Logger: log.With(logkey.Component, "audit"),
-		Signed: func(int64) { metrics.AuditCheckpoints.Inc() },
-	}
+	a.Checkpointer = NewCheckpointer(cfg, a.DB, a.AuditArchive, a.AuditSigner, log.With(logkey.Component, "audit"))
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
@@ -218,14 +213,31 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
-// openObjects connects to a bucket on the configured object store, creating
-// it (with versioning and Object Lock) if objects.create_bucket says so.
-func openObjects(ctx context.Context, cfg *config.Config, bucket, lockMode string) (*objectstore.Store, error) {
-	st, err := objectstore.New(objectstore.Config{
+// ObjectsConfig is the object-store connection to one bucket, as the
+// configuration describes it.
+func ObjectsConfig(cfg *config.Config, bucket, lockMode string) objectstore.Config {
+	return objectstore.Config{
 		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: bucket,
 		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
 		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: lockMode, IOTimeout: cfg.Objects.IOTimeout,
-	})
+	}
+}
+
+// NewCheckpointer is the checkpointer the configuration describes, for the
+// chain in log and the archive.
+func NewCheckpointer(cfg *config.Config, log audit.Log, archive audit.Archive, signer audit.Signer, logger *slog.Logger) *audit.Checkpointer {
+	return &audit.Checkpointer{
+		Log: log, Archive: archive, Signer: signer, Issuer: cfg.Issuer,
+		Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
+		Logger: logger,
+		Signed: func(int64) { metrics.AuditCheckpoints.Inc() },
+	}
+}
+
+// openObjects connects to a bucket on the configured object store, creating
+// it (with versioning and Object Lock) if objects.create_bucket says so.
+func openObjects(ctx context.Context, cfg *config.Config, bucket, lockMode string) (*objectstore.Store, error) {
+	st, err := objectstore.New(ObjectsConfig(cfg, bucket, lockMode))
 	if err != nil {
 		return nil, fmt.Errorf("objects: %w", err)
 	}

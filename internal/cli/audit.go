@@ -187,11 +187,7 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 			if err != nil {
 				return err
 			}
-			cp := &audit.Checkpointer{
-				Log: db, Archive: archive, Signer: signer, Issuer: cfg.Issuer,
-				Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
-				Logger: app.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()),
-			}
+			cp := app.NewCheckpointer(cfg, db, archive, signer, app.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()))
 			n, err := cp.Once(ctx, true)
 			if err != nil {
 				return err

@@ -207,11 +207,7 @@ func checkConnections(ctx context.Context, cfg *config.Config) []configCheck {
 		{"objects.bucket", cfg.Objects.Bucket, cfg.Retention.LockMode, false},
 		{"audit.bucket", cfg.Audit.Bucket, cfg.Audit.LockMode, true},
 	} {
-		st, err := objectstore.New(objectstore.Config{
-			Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: b.bucket,
-			AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
-			TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: b.mode, IOTimeout: cfg.Objects.IOTimeout,
-		})
+		st, err := objectstore.New(app.ObjectsConfig(cfg, b.bucket, b.mode))
 		if err != nil {
 			out = append(out, result(b.name, "", err))
 			continue
