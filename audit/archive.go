@@ -226,7 +226,7 @@ func readSegment(r io.Reader, seg ArchivedSegment, prevHash string, verify func(
 			}
 			v = NewVerifierAt(rec.Seq-1, prevHash)
 		}
-		if err := v.Next(rec); err != nil {
+		if err := v.next(rec, true); err != nil {
 			ve := err.(*VerifyError)
 			ve.Where = where
 			if ve.Reason == errBrokenLink && len(hashes) > 0 {

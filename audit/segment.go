@@ -91,7 +91,7 @@ func NewSegmentReader(r io.Reader) *SegmentReader {
 }
 
 // Next returns the next record (its seq read from the body, its hash
-// computed), or io.EOF after the last; Checkpoint is then set.
+// computed from it), or io.EOF after the last; Checkpoint is then set.
 func (s *SegmentReader) Next() (Record, error) {
 	if s.err != nil {
 		return Record{}, s.err
