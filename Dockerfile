@@ -12,7 +12,7 @@ COPY . .
 ARG VERSION=container
 # SQLite is modernc.org/sqlite (pure Go): no cgo, a fully static binary.
 RUN CGO_ENABLED=0 go build -trimpath \
-      -ldflags "-s -w -X github.com/gatehouse-gw/gatehouse/internal/cli.version=${VERSION}" \
+      -ldflags "-s -w -X github.com/gatehouse-gw/gatehouse/cmd/gatehouse/cli.version=${VERSION}" \
       -o /out/gatehouse ./cmd/gatehouse
 
 FROM gcr.io/distroless/static-debian12:nonroot

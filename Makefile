@@ -3,7 +3,7 @@
 GO      ?= go
 MODULE  := github.com/gatehouse-gw/gatehouse
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
-LDFLAGS := -X $(MODULE)/internal/cli.version=$(VERSION)
+LDFLAGS := -X $(MODULE)/cmd/gatehouse/cli.version=$(VERSION)
 
 # The MinIO community server is archived upstream; this is the pinned build
 # used for development and tests. Production points at any S3-compatible

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 )
 
 // benchRegistry registers 10,000 agreements; "big" has 20 flows and the

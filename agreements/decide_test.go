@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 )
 
 var now = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)

@@ -20,9 +20,9 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/gatehouse-gw/gatehouse/client"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+	"github.com/gatehouse-gw/gatehouse/server"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
 
@@ -64,7 +64,7 @@ func startEnv(ctx context.Context, bin string) (*env, error) {
 		return nil, err
 	}
 	// Load the demo registry, then hand the database to the gateway process.
-	a, err := app.New(ctx, e.cfg.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := server.New(ctx, e.cfg.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err
 	}

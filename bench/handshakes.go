@@ -15,7 +15,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/certs"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 )
 
 // benchHandshakes is target P6: new mutual-TLS connections per second with

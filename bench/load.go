@@ -22,7 +22,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -328,10 +328,10 @@ func auditHead(ctx context.Context, e *env) (int64, error) {
 }
 
 func appArchive(ctx context.Context, e *env) (audit.Archive, error) {
-	return app.OpenArchive(ctx, e.cfg.Config)
+	return server.OpenArchive(ctx, e.cfg.Config)
 }
 
 func appAuditKeys(e *env) (jwk.Set, error) {
-	_, keys, err := app.AuditKeys(e.cfg.Config)
+	_, keys, err := server.AuditKeys(e.cfg.Config)
 	return keys, err
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/server"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -337,7 +337,7 @@ func TestSubjectKeyCommand(t *testing.T) {
 	require.NoError(t, err)
 	key := strings.TrimSpace(out)
 	require.True(t, strings.HasPrefix(key, audit.SubjectKeyPrefix))
-	subjectKey, err := app.ReadHexKey(gw.Env.Config.Keys.SubjectKeyFile)
+	subjectKey, err := server.ReadHexKey(gw.Env.Config.Keys.SubjectKeyFile)
 	require.NoError(t, err)
 	require.Equal(t, audit.SubjectKey(subjectKey, "nino", "QQ123456C"), key)
 

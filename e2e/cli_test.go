@@ -17,8 +17,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/cli"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/cmd/gatehouse/cli"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // gatehouse runs the command line in-process and returns what it printed.

@@ -18,8 +18,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/compliance"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/server"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 type exportDoc struct {
@@ -301,7 +301,7 @@ func TestComplianceRecord(t *testing.T) {
 
 func mustSubjectKey(t *testing.T, gw *testenv.Gateway) []byte {
 	t.Helper()
-	key, err := app.ReadHexKey(gw.Env.Config.Keys.SubjectKeyFile)
+	key, err := server.ReadHexKey(gw.Env.Config.Keys.SubjectKeyFile)
 	require.NoError(t, err)
 	return key
 }

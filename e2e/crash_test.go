@@ -19,10 +19,10 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/server"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // buildGatehouse builds the gatehouse command into dir.
@@ -93,7 +93,7 @@ func TestKilledUnderLoad(t *testing.T) {
 		ObjectsEndpoint: m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Bucket: "crash-" + testenv.RandomHex(6),
 	})
 	require.NoError(t, err)
-	a, err := app.New(ctx, env.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, err := server.New(ctx, env.Config, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)
 	require.NoError(t, demo.Seed(ctx, a.Agreements, env.EncryptionKeys))
 	require.NoError(t, a.Close())

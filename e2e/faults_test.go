@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // pausingReader gives size bytes of data and, after the first at bytes,

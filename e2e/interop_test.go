@@ -14,8 +14,8 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // TestEnvelopeOpensWithAnIndependentJOSELibrary: panva/jose (npm), not the

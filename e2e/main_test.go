@@ -6,7 +6,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // scheduleTwoRequest is a police request under DPA 2018 Sch 2 para 2.

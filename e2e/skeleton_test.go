@@ -19,7 +19,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // policeDisclosure is a lawful disclosure from council revenues to the

@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/config"
-	"github.com/gatehouse-gw/gatehouse/internal/testenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 func TestRateLimits(t *testing.T) {

@@ -4,7 +4,7 @@ package main
 import (
 	"os"
 
-	"github.com/gatehouse-gw/gatehouse/internal/cli"
+	"github.com/gatehouse-gw/gatehouse/cmd/gatehouse/cli"
 )
 
 func main() { os.Exit(cli.Main()) }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,43 +17,6 @@ import (
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
-
-// clientFlags are the connection flags every client command shares. Each
-// falls back to an environment variable, so a shell can be set up once.
-type clientFlags struct {
-	gateway, cert, key, ca string
-	json                   bool
-}
-
-func (f *clientFlags) client() (*client.Client, error) {
-	fallback := func(v *string, env, flag string) error {
-		if *v == "" {
-			*v = os.Getenv(env)
-		}
-		if *v == "" {
-			return fmt.Errorf("--%s is required (or set %s)", flag, env)
-		}
-		return nil
-	}
-	if err := errors.Join(
-		fallback(&f.gateway, "GATEHOUSE_CLIENT_GATEWAY", "gateway"),
-		fallback(&f.cert, "GATEHOUSE_CLIENT_CERT", "cert"),
-		fallback(&f.key, "GATEHOUSE_CLIENT_KEY", "key"),
-	); err != nil {
-		return nil, err
-	}
-	if f.ca == "" {
-		f.ca = os.Getenv("GATEHOUSE_CLIENT_CA")
-	}
-	return client.New(client.Config{Gateway: f.gateway, CertFile: f.cert, KeyFile: f.key, CAFile: f.ca})
-}
-
-// printJSON writes v as indented JSON, for machines.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func newClientCmd() *cobra.Command {
 	f := &clientFlags{}

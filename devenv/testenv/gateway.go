@@ -18,9 +18,9 @@ import (
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+	"github.com/gatehouse-gw/gatehouse/server"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv"
 )
 
 // Stranger is a party with a certificate from the gateway's CA that is not
@@ -31,7 +31,7 @@ const Stranger = "unregistered.agency"
 // MinIO (a bucket of its own), a database of its own, and the demo parties
 // and agreements.
 type Gateway struct {
-	App  *app.App
+	App  *server.App
 	Env  *devenv.Env
 	Addr string
 	URL  string
@@ -100,7 +100,7 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 	if o.Configure != nil {
 		o.Configure(env.Config)
 	}
-	a, err := app.New(ctx, env.Config, log)
+	a, err := server.New(ctx, env.Config, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 )
 
 func TestDemoData(t *testing.T) {

@@ -1,24 +1,20 @@
-// Package app wires the gateway together from its configuration: store,
+// Package server wires the gateway together from its configuration: store,
 // object storage, keys, the exchange service and the HTTP front. The serve
 // and dev commands and the end-to-end tests all start the gateway through it.
-package app
+package server
 
 import (
 	"context"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
@@ -266,89 +262,6 @@ func OpenArchive(ctx context.Context, cfg *config.Config) (*objectstore.Store, e
 	return st, nil
 }
 
-// AuditKeys reads the audit signing key and returns its signer and the set
-// of public keys that verify audit signatures: the current key and the
-// retired ones.
-func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
-	key, err := seal.ReadKey(cfg.Keys.AuditKeyFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("keys.audit_key_file: %w", err)
-	}
-	signer, err := seal.NewSigner(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("keys.audit_key_file: %w", err)
-	}
-	set, err := signer.PublicSet()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := addRetired(set, cfg.Keys.AuditRetiredKeysFile); err != nil {
-		return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
-	}
-	return signer, set, nil
-}
-
-// addRetired adds the public keys of a JWKS file of retired keys (if
-// named) to set, so that what they signed before a rotation still verifies.
-func addRetired(set jwk.Set, file string) error {
-	if file == "" {
-		return nil
-	}
-	retired, err := jwk.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	for i := range retired.Len() {
-		k, _ := retired.Key(i)
-		if ok, _ := jwk.IsPrivateKey(k); ok {
-			return errors.New("holds a private key; keep only the public halves of retired keys")
-		}
-		if kid, ok := k.KeyID(); !ok || kid == "" {
-			return errors.New("a retired key has no kid")
-		}
-		if err := set.AddKey(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// probeKeys checks that each signing key still signs, and that what it
-// signs verifies against the published key set.
-func probeKeys(published jwk.Set, signers ...*seal.Signer) error {
-	for _, sg := range signers {
-		sig, err := sg.Sign([]byte(`{"probe":true}`), "gatehouse-probe+jws")
-		if err != nil {
-			return fmt.Errorf("key %s cannot sign: %w", sg.KeyID(), err)
-		}
-		if _, err := jws.Verify(sig, jws.WithKeySet(published, jws.WithRequireKid(true))); err != nil {
-			return fmt.Errorf("key %s: its signature does not verify against the published keys: %w", sg.KeyID(), err)
-		}
-	}
-	return nil
-}
-
-// checkpointPoll is how often the checkpointer looks at the chain.
-func checkpointPoll(interval time.Duration) time.Duration {
-	return min(max(interval/10, 100*time.Millisecond), time.Second)
-}
-
-// ReadHexKey reads a hex-encoded key of at least 32 bytes.
-func ReadHexKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, errors.New("want hex-encoded random bytes")
-	}
-	if err := audit.CheckSubjectKey(key); err != nil {
-		return nil, err
-	}
-	return key, nil
-}
-
 // TLSConfig is the partner listener's TLS policy.
 func (a *App) TLSConfig() *tls.Config { return a.TLS.TLSConfig() }
 
@@ -414,47 +327,6 @@ func (a *App) Close() error {
 	return nil
 }
 
-// startBackground starts the sweeper (every retention.sweep_interval), the
-// certificate and CRL watcher (every tls.reload_interval) and the expiry
-// tracker's writer.
-func (a *App) startBackground() {
-	a.bgMu.Lock()
-	defer a.bgMu.Unlock()
-	if a.bgCancel != nil || a.stopped {
-		return
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a.bgCancel = cancel
-	a.bgDone.Go(func() { a.TLS.Watch(ctx, a.Config.TLS.ReloadInterval) })
-	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
-	a.bgDone.Go(func() { a.Checkpointer.Run(ctx, checkpointPoll(a.Config.Audit.CheckpointInterval)) })
-	if every := a.Config.Retention.SweepInterval; every > 0 {
-		a.bgDone.Go(func() {
-			t := time.NewTicker(every)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-					a.SweepOnce(ctx)
-				}
-			}
-		})
-	}
-}
-
-func (a *App) stopBackground() {
-	a.bgMu.Lock()
-	defer a.bgMu.Unlock()
-	a.stopped = true // a Serve that has not started its jobs yet will not
-	if a.bgCancel != nil {
-		a.bgCancel()
-		a.bgDone.Wait()
-		a.bgCancel = nil
-	}
-}
-
 // RebuildTLS applies a changed tls.crl_files and reloads everything.
 func (a *App) RebuildTLS(ctx context.Context) error {
 	if err := a.TLS.SetCRLFiles(ctx, a.Config.TLS.CRLFiles); err != nil {
@@ -465,33 +337,3 @@ func (a *App) RebuildTLS(ctx context.Context) error {
 
 // Reload rereads certificates, trust anchors and CRLs (SIGHUP).
 func (a *App) Reload(ctx context.Context) error { return a.TLS.Reload(ctx) }
-
-// staleUpload is how old an unfinished multipart upload must be before the
-// sweeper aborts it: older than any upload still in progress could be.
-const staleUpload = 24 * time.Hour
-
-// SweepOnce runs one sweep: expired payloads, multipart uploads abandoned
-// when the store was unreachable, then old idempotency keys.
-func (a *App) SweepOnce(ctx context.Context) {
-	for {
-		n, err := a.Service.Sweep(ctx, 100)
-		if err != nil {
-			a.Log.Warn("retention sweep failed", logkey.Error, err)
-			break
-		}
-		if n > 0 {
-			a.Log.Info("deleted payloads whose retention ended", "count", n)
-		}
-		if n < 100 {
-			break
-		}
-	}
-	if n, err := a.Objects.AbortStale(ctx, time.Now().Add(-staleUpload)); err != nil {
-		a.Log.Warn("aborting abandoned multipart uploads failed", logkey.Error, err)
-	} else if n > 0 {
-		a.Log.Info("aborted abandoned multipart uploads", "count", n)
-	}
-	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
-		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)
-	}
-}

@@ -17,7 +17,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 )
 
-// version is set at build time with -ldflags "-X .../internal/cli.version=…".
+// version is set at build time with -ldflags "-X .../cmd/gatehouse/cli.version=…".
 var version = ""
 
 // Version returns the build's version.

@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-gw/gatehouse/internal/app"
-	"github.com/gatehouse-gw/gatehouse/internal/demo"
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/server"
 )
 
 func newDevCmd() *cobra.Command {
@@ -80,8 +80,8 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 	if err != nil {
 		return err
 	}
-	log := app.NewLogger(env.Config.Log, stderr)
-	a, err := app.New(ctx, env.Config, log)
+	log := server.NewLogger(env.Config.Log, stderr)
+	a, err := server.New(ctx, env.Config, log)
 	if err != nil {
 		return err
 	}

@@ -11,9 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-gw/gatehouse/config"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
-	"github.com/gatehouse-gw/gatehouse/store"
+	"github.com/gatehouse-gw/gatehouse/server"
 )
 
 func newServeCmd() *cobra.Command {
@@ -29,11 +28,11 @@ overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 			if err != nil {
 				return err
 			}
-			log := app.NewLogger(cfg.Log, cmd.ErrOrStderr())
+			log := server.NewLogger(cfg.Log, cmd.ErrOrStderr())
 			for _, k := range config.UnknownEnv(os.Environ()) {
 				log.Warn("environment variable overrides no setting; is it misspelt?", "variable", k)
 			}
-			a, err := app.New(cmd.Context(), cfg, log)
+			a, err := server.New(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
@@ -56,7 +55,7 @@ overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 }
 
 // serve runs the gateway until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, a *app.App, log *slog.Logger) error {
+func serve(ctx context.Context, a *server.App, log *slog.Logger) error {
 	ls, err := a.Listen()
 	if err != nil {
 		a.Close()
@@ -78,31 +77,4 @@ func serve(ctx context.Context, a *app.App, log *slog.Logger) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return a.Shutdown(sctx)
-}
-
-func newMigrateCmd() *cobra.Command {
-	var configFile string
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Bring the database schema up to date, then exit",
-		Long: `Apply any pending schema migrations and exit. The gateway migrates on start
-as well; run this as the owner of the tables when the gateway itself runs as a
-role that may not change the schema (see store/migrations/postgres-roles.sql).`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(configFile)
-			if err != nil {
-				return err
-			}
-			log := app.NewLogger(config.Log{Level: "info", Format: "text"}, cmd.ErrOrStderr())
-			db, err := store.Open(cmd.Context(), cfg.Database.Driver, cfg.Database.DSN, log)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "the schema is up to date")
-			return db.Close()
-		},
-	}
-	cmd.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML)")
-	return cmd
 }

@@ -24,7 +24,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
 	"github.com/minio/minio-go/v7/pkg/signer"
 
-	"github.com/gatehouse-gw/gatehouse/internal/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
 

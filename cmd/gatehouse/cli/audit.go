@@ -17,7 +17,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -71,7 +71,7 @@ It only reads: the database schema is not migrated.`,
 				return &exitError{code: 2, err: err}
 			}
 			defer db.Close()
-			archive, err := app.OpenArchive(ctx, cfg)
+			archive, err := server.OpenArchive(ctx, cfg)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
@@ -79,7 +79,7 @@ It only reads: the database schema is not migrated.`,
 			if jwksFile != "" {
 				keys, err = jwk.ReadFile(jwksFile)
 			} else {
-				_, keys, err = app.AuditKeys(cfg)
+				_, keys, err = server.AuditKeys(cfg)
 			}
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -179,15 +179,15 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 				return err
 			}
 			defer db.Close()
-			archive, err := app.OpenArchive(ctx, cfg)
+			archive, err := server.OpenArchive(ctx, cfg)
 			if err != nil {
 				return err
 			}
-			signer, _, err := app.AuditKeys(cfg)
+			signer, _, err := server.AuditKeys(cfg)
 			if err != nil {
 				return err
 			}
-			cp := app.NewCheckpointer(cfg, db, archive, signer, app.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()))
+			cp := server.NewCheckpointer(cfg, db, archive, signer, server.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()))
 			n, err := cp.Once(ctx, true)
 			if err != nil {
 				return err
@@ -239,7 +239,7 @@ shell's history.`,
 			if err != nil {
 				return err
 			}
-			key, err := app.ReadHexKey(cfg.Keys.SubjectKeyFile)
+			key, err := server.ReadHexKey(cfg.Keys.SubjectKeyFile)
 			if err != nil {
 				return fmt.Errorf("keys.subject_key_file: %w", err)
 			}

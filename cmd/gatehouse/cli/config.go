@@ -16,7 +16,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/internal/app"
+	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/store"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
@@ -133,10 +133,10 @@ func checkFiles(cfg *config.Config) []configCheck {
 		{"keys.subject_key_file", cfg.Keys.SubjectKeyFile},
 		{"keys.pseudonym_key_file", cfg.Keys.PseudonymKeyFile},
 	} {
-		_, err := app.ReadHexKey(k.file)
+		_, err := server.ReadHexKey(k.file)
 		out = append(out, result(k.name, "HMAC key of 32 bytes or more", err))
 	}
-	if _, keys, err := app.AuditKeys(cfg); err == nil && cfg.Keys.AuditRetiredKeysFile != "" {
+	if _, keys, err := server.AuditKeys(cfg); err == nil && cfg.Keys.AuditRetiredKeysFile != "" {
 		out = append(out, configCheck{Name: "keys.audit_retired_keys_file", Detail: fmt.Sprintf("%d retired key(s)", keys.Len()-1)})
 	} else if err != nil {
 		out = append(out, result("keys.audit_retired_keys_file", "", err))
@@ -207,7 +207,7 @@ func checkConnections(ctx context.Context, cfg *config.Config) []configCheck {
 		{"objects.bucket", cfg.Objects.Bucket, cfg.Retention.LockMode, false},
 		{"audit.bucket", cfg.Audit.Bucket, cfg.Audit.LockMode, true},
 	} {
-		st, err := objectstore.New(app.ObjectsConfig(cfg, b.bucket, b.mode))
+		st, err := objectstore.New(server.ObjectsConfig(cfg, b.bucket, b.mode))
 		if err != nil {
 			out = append(out, result(b.name, "", err))
 			continue

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
+)
+
+// adminFlags are the admin API connection flags, with environment fallbacks.
+type adminFlags struct {
+	url, token, ca string
+	json           bool
+}
+
+func (f *adminFlags) register(cmd *cobra.Command) {
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&f.url, "admin", "", "admin API URL, e.g. https://127.0.0.1:8444 (or GATEHOUSE_ADMIN_URL)")
+	pf.StringVar(&f.token, "token", "", "bearer token (or GATEHOUSE_ADMIN_TOKEN)")
+	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (or GATEHOUSE_ADMIN_CA)")
+	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
+}
+
+// config is the connection as far as flags and environment give it.
+func (f *adminFlags) config() client.AdminConfig {
+	or := func(v, env string) string {
+		if v != "" {
+			return v
+		}
+		return os.Getenv(env)
+	}
+	return client.AdminConfig{URL: or(f.url, "GATEHOUSE_ADMIN_URL"), Token: or(f.token, "GATEHOUSE_ADMIN_TOKEN"), CAFile: or(f.ca, "GATEHOUSE_ADMIN_CA")}
+}
+
+func (f *adminFlags) client() (*client.Admin, error) {
+	for _, e := range []struct {
+		v         *string
+		env, flag string
+	}{{&f.url, "GATEHOUSE_ADMIN_URL", "admin"}, {&f.token, "GATEHOUSE_ADMIN_TOKEN", "token"}, {&f.ca, "GATEHOUSE_ADMIN_CA", ""}} {
+		if *e.v == "" {
+			*e.v = os.Getenv(e.env)
+		}
+		if *e.v == "" && e.flag != "" {
+			return nil, fmt.Errorf("--%s is required (or set %s)", e.flag, e.env)
+		}
+	}
+	return client.NewAdmin(client.AdminConfig{URL: f.url, Token: f.token, CAFile: f.ca})
+}
+
+// subjectFlag reads --subject TYPE:VALUE; "-" reads it from standard input
+// (unechoed on a terminal), out of the shell's history. Empty: no subject.
+func subjectFlag(cmd *cobra.Command, flag string) (*api.Subject, error) {
+	if flag == "-" {
+		var err error
+		if flag, err = readSecretLine(cmd, "subject (TYPE:VALUE): "); err != nil {
+			return nil, err
+		}
+	}
+	if flag == "" {
+		return nil, nil
+	}
+	typ, val, ok := strings.Cut(flag, ":")
+	if !ok {
+		return nil, errors.New("--subject must be TYPE:VALUE, e.g. nino:QQ123456C")
+	}
+	return &api.Subject{Type: typ, Value: val}, nil
+}
+
+// clientFlags are the connection flags every client command shares. Each
+// falls back to an environment variable, so a shell can be set up once.
+type clientFlags struct {
+	gateway, cert, key, ca string
+	json                   bool
+}
+
+func (f *clientFlags) client() (*client.Client, error) {
+	fallback := func(v *string, env, flag string) error {
+		if *v == "" {
+			*v = os.Getenv(env)
+		}
+		if *v == "" {
+			return fmt.Errorf("--%s is required (or set %s)", flag, env)
+		}
+		return nil
+	}
+	if err := errors.Join(
+		fallback(&f.gateway, "GATEHOUSE_CLIENT_GATEWAY", "gateway"),
+		fallback(&f.cert, "GATEHOUSE_CLIENT_CERT", "cert"),
+		fallback(&f.key, "GATEHOUSE_CLIENT_KEY", "key"),
+	); err != nil {
+		return nil, err
+	}
+	if f.ca == "" {
+		f.ca = os.Getenv("GATEHOUSE_CLIENT_CA")
+	}
+	return client.New(client.Config{Gateway: f.gateway, CertFile: f.cert, KeyFile: f.key, CAFile: f.ca})
+}
+
+// printJSON writes v as indented JSON, for machines.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

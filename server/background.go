@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+)
+
+// staleUpload is how old an unfinished multipart upload must be before the
+// sweeper aborts it: older than any upload still in progress could be.
+const staleUpload = 24 * time.Hour
+
+// SweepOnce runs one sweep: expired payloads, multipart uploads abandoned
+// when the store was unreachable, then old idempotency keys.
+func (a *App) SweepOnce(ctx context.Context) {
+	for {
+		n, err := a.Service.Sweep(ctx, 100)
+		if err != nil {
+			a.Log.Warn("retention sweep failed", logkey.Error, err)
+			break
+		}
+		if n > 0 {
+			a.Log.Info("deleted payloads whose retention ended", "count", n)
+		}
+		if n < 100 {
+			break
+		}
+	}
+	if n, err := a.Objects.AbortStale(ctx, time.Now().Add(-staleUpload)); err != nil {
+		a.Log.Warn("aborting abandoned multipart uploads failed", logkey.Error, err)
+	} else if n > 0 {
+		a.Log.Info("aborted abandoned multipart uploads", "count", n)
+	}
+	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
+		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)
+	}
+}
+
+// startBackground starts the sweeper (every retention.sweep_interval), the
+// certificate and CRL watcher (every tls.reload_interval) and the expiry
+// tracker's writer.
+func (a *App) startBackground() {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.bgCancel != nil || a.stopped {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a.bgCancel = cancel
+	a.bgDone.Go(func() { a.TLS.Watch(ctx, a.Config.TLS.ReloadInterval) })
+	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
+	a.bgDone.Go(func() { a.Checkpointer.Run(ctx, checkpointPoll(a.Config.Audit.CheckpointInterval)) })
+	if every := a.Config.Retention.SweepInterval; every > 0 {
+		a.bgDone.Go(func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					a.SweepOnce(ctx)
+				}
+			}
+		})
+	}
+}
+
+func (a *App) stopBackground() {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	a.stopped = true // a Serve that has not started its jobs yet will not
+	if a.bgCancel != nil {
+		a.bgCancel()
+		a.bgDone.Wait()
+		a.bgCancel = nil
+	}
+}
+
+// checkpointPoll is how often the checkpointer looks at the chain.
+func checkpointPoll(interval time.Duration) time.Duration {
+	return min(max(interval/10, 100*time.Millisecond), time.Second)
+}
