@@ -4,7 +4,7 @@
 # are mounted read-only under /etc/gatehouse (see docker-compose.yml and
 # docs/operations.md).
 
-FROM golang:1.26 AS build
+FROM golang:1.27 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

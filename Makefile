@@ -1,6 +1,9 @@
 # Gatehouse. `make run` starts a development gateway; `make test` runs every test.
 
 GO      ?= go
+# The toolchain every build and test uses: the machine's own Go fetches it
+# from the module proxy the first time (go.mod needs 1.27).
+export GOTOOLCHAIN ?= go1.27.3
 MODULE  := github.com/gatehouse-gw/gatehouse
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X $(MODULE)/cmd/gatehouse/cli.version=$(VERSION)

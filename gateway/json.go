@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -60,7 +61,7 @@ func decodeStrict(body []byte, dst any) error {
 		return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").
 			withDetail(fmt.Sprintf("at byte %d: %v", syntax.Offset, syntax))
 	case errors.As(err, &typ):
-		field := typ.Field
+		field := jsonPath(typ.Field)
 		if field == "" {
 			field = "(body)"
 		}
@@ -73,6 +74,26 @@ func decodeStrict(body []byte, dst any) error {
 	}
 	// Errors from custom unmarshalers (dates, durations) name their rule.
 	return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").withDetail(err.Error())
+}
+
+// jsonPath writes encoding/json's dotted field path ("subjects.0.type") the
+// way validation errors name fields: "subjects[0].type".
+func jsonPath(dotted string) string {
+	if dotted == "" {
+		return ""
+	}
+	var b strings.Builder
+	for i, part := range strings.Split(dotted, ".") {
+		if _, err := strconv.Atoi(part); err == nil && i > 0 {
+			b.WriteString("[" + part + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
 }
 
 func fieldProblem(field, rule, msg string) *Error {

@@ -57,7 +57,7 @@ func TestDecodeStrict(t *testing.T) {
 	cases := map[string]struct{ body, code, field, rule string }{
 		"unknown field": {`{"agreement":"nfi","sender":"dwp"}`, CodeInvalidRequest, "sender", "unknown-field"},
 		"wrong type":    {`{"size":"big"}`, CodeInvalidRequest, "size", "type"},
-		"nested type":   {`{"subjects":[{"type":1}]}`, CodeInvalidRequest, "subjects.type", "type"},
+		"nested type":   {`{"subjects":[{"type":1}]}`, CodeInvalidRequest, "subjects[0].type", "type"},
 		"syntax":        {`{"agreement":`, CodeInvalidJSON, "", ""},
 		"trailing data": {`{"agreement":"nfi"} {}`, CodeInvalidJSON, "", ""},
 		"empty":         {``, CodeInvalidJSON, "", ""},
