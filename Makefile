@@ -41,7 +41,7 @@ interop/node_modules: interop/package.json interop/package-lock.json
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## bench: the performance targets of BRIEF §11, as ratios against baselines measured in the same run
+## bench: the performance targets of docs/design.md §11, as ratios against baselines measured in the same run
 bench: bin/minio postgres
 	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
 

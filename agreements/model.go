@@ -11,7 +11,7 @@ import (
 // PartyKind is the kind of organisation a party is.
 type PartyKind string
 
-// Party kinds (BRIEF §3).
+// Party kinds (docs/design.md §3).
 const (
 	KindPolice         PartyKind = "police"
 	KindDWP            PartyKind = "dwp"

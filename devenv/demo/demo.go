@@ -1,4 +1,4 @@
-// Package demo holds the demonstration parties and agreements of BRIEF §3–4:
+// Package demo holds the demonstration parties and agreements of docs/design.md §3–4:
 // a fictional council, Northshire, and its partner agencies. make run loads
 // them, and the end-to-end tests use them.
 package demo
