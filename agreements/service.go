@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -103,7 +104,7 @@ func needRole(actor Actor, roles ...string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: needs role %v", ErrForbidden, roles)
+	return public.Errorf(ErrForbidden, "needs role %v", roles)
 }
 
 func (s *Service) entry(actor Actor, typ string) *audit.Entry {
@@ -224,7 +225,7 @@ func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key 
 			}
 		}
 		if _, err := tx.LockParty(ctx, p.ID); err == nil {
-			return fmt.Errorf("%w: party %s", ErrExists, p.ID)
+			return public.Errorf(ErrExists, "party %s", p.ID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -290,7 +291,7 @@ func (s *Service) SetPartyStatus(ctx context.Context, actor Actor, id string, st
 			return err
 		}
 		if p.Status == status {
-			return fmt.Errorf("%w: party %s is already %s", ErrTransition, id, status)
+			return public.Errorf(ErrTransition, "party %s is already %s", id, status)
 		}
 		p.Status, p.UpdatedAt = status, s.now().UTC()
 		e := s.entry(actor, typ)
@@ -385,7 +386,7 @@ func (s *Service) version(ctx context.Context, ref string) (*Agreement, error) {
 			return a, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: %s", ErrNotFound, ref)
+	return nil, public.Errorf(ErrNotFound, "%s", ref)
 }
 
 // change edits one version of an agreement; it may also change others
@@ -416,9 +417,9 @@ func (s *Service) transition(ctx context.Context, actor Actor, id string, versio
 		}
 		if a == nil {
 			if version > 0 {
-				return fmt.Errorf("%w: agreement %s version %d", ErrNotFound, id, version)
+				return public.Errorf(ErrNotFound, "agreement %s version %d", id, version)
 			}
-			return fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+			return public.Errorf(ErrNotFound, "agreement %s", id)
 		}
 		before := a.Status
 		others, err := fn(a, all, reg)
@@ -464,7 +465,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id string, version i
 	}
 	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementApproved, nil, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
 		if a.Status != StatusDraft {
-			return nil, fmt.Errorf("%w: %s is %s; only a draft can be approved", ErrTransition, a.Ref(), a.Status)
+			return nil, public.Errorf(ErrTransition, "%s is %s; only a draft can be approved", a.Ref(), a.Status)
 		}
 		if a.Author == actor.Subject {
 			return nil, ErrSamePerson
@@ -495,7 +496,7 @@ func (s *Service) Activate(ctx context.Context, actor Actor, id string, version 
 	}
 	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementActivated, nil, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
 		if a.Status != StatusApproved {
-			return nil, fmt.Errorf("%w: %s is %s; only an approved version can be activated", ErrTransition, a.Ref(), a.Status)
+			return nil, public.Errorf(ErrTransition, "%s is %s; only an approved version can be activated", a.Ref(), a.Status)
 		}
 		if err := a.CheckActivation(reg, s.now()); err != nil {
 			return nil, err
@@ -537,7 +538,7 @@ func (s *Service) setStatus(ctx context.Context, actor Actor, id, reason, typ st
 	}
 	return s.transition(ctx, actor, id, 0, typ, map[string]string{"reason": reason}, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
 		if !slices.Contains(from, a.Status) {
-			return nil, fmt.Errorf("%w: %s is %s", ErrTransition, a.Ref(), a.Status)
+			return nil, public.Errorf(ErrTransition, "%s is %s", a.Ref(), a.Status)
 		}
 		a.Status = to
 		return nil, nil
@@ -554,7 +555,7 @@ func (s *Service) Versions(ctx context.Context, actor Actor, id string) ([]*Agre
 		return nil, err
 	}
 	if len(all) == 0 {
-		return nil, fmt.Errorf("%w: agreement %s", ErrNotFound, id)
+		return nil, public.Errorf(ErrNotFound, "agreement %s", id)
 	}
 	return all, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -57,7 +58,7 @@ func needRole(actor agreements.Actor, roles ...string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: needs role %s", ErrForbidden, strings.Join(roles, " or "))
+	return public.Errorf(ErrForbidden, "needs role %s", strings.Join(roles, " or "))
 }
 
 func (s *Service) entry(actor agreements.Actor, typ string) *audit.Entry {
@@ -348,7 +349,7 @@ func (s *Service) ReviewOverride(ctx context.Context, actor agreements.Actor, ex
 			return nil
 		}
 		if o.State == OverrideReviewed {
-			return fmt.Errorf("%w: reviewed by %s on %s", ErrState, o.Reviewer, o.ReviewedAt.Format(time.DateOnly))
+			return public.Errorf(ErrState, "reviewed by %s on %s", o.Reviewer, o.ReviewedAt.Format(time.DateOnly))
 		}
 		now := s.now().UTC()
 		o.State, o.Outcome, o.Notes, o.Reviewer, o.ReviewedAt = OverrideReviewed, r.Outcome, r.Notes, actor.Subject, now
@@ -414,7 +415,7 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 			return nil
 		}
 		if n.State == exchange.NotifyTold {
-			return fmt.Errorf("%w: the subjects were already told (recorded by %s)", ErrState, n.UpdatedBy)
+			return public.Errorf(ErrState, "the subjects were already told (recorded by %s)", n.UpdatedBy)
 		}
 		e := s.entry(actor, AuditNotificationUpdated)
 		e.Exchange, e.Outcome = exchangeID, u.Action

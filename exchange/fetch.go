@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // readable returns the exchange if caller is its recipient and it has a
@@ -23,7 +24,7 @@ func (s *Service) readable(ctx context.Context, caller, id string) (*Exchange, e
 		return nil, fmt.Errorf("%w on %s", ErrExpired, e.ExpiresAt.Format("2006-01-02"))
 	}
 	if !e.State.Readable() {
-		return nil, fmt.Errorf("%w: exchange is %s", ErrState, e.State)
+		return nil, public.Errorf(ErrState, "exchange is %s", e.State)
 	}
 	return e, nil
 }
@@ -71,7 +72,7 @@ func (s *Service) OpenPayload(ctx context.Context, caller, id string, resolve fu
 			return nil, Range{}, nil, err
 		}
 		if r.Offset < 0 || r.Length < 0 || r.Offset+r.Length > size {
-			return nil, Range{}, nil, fmt.Errorf("%w: range %d+%d outside %d bytes", ErrRange, r.Offset, r.Length, size)
+			return nil, Range{}, nil, public.Errorf(ErrRange, "range %d+%d outside %d bytes", r.Offset, r.Length, size)
 		}
 	}
 	err = s.update(ctx, func(tx Tx) error {

@@ -3,10 +3,10 @@ package exchange
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // Audit entry types for an exchange's later life.
@@ -33,7 +33,7 @@ func (s *Service) Acknowledge(ctx context.Context, caller, id string) (*Exchange
 			return nil
 		case StateDelivered, StateFetched:
 		default:
-			return fmt.Errorf("%w: exchange is %s", ErrState, e.State)
+			return public.Errorf(ErrState, "exchange is %s", e.State)
 		}
 		now := s.now().UTC()
 		e.State, e.AcknowledgedAt, e.UpdatedAt = StateAcknowledged, now, now

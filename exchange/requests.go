@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -302,7 +303,7 @@ func (s *Service) RespondRequest(ctx context.Context, caller, id string, accept 
 			return nil
 		}
 		if r.State != RequestOpen && !(!accept && r.State == RequestAccepted) {
-			return fmt.Errorf("%w: request is %s", ErrState, r.State)
+			return public.Errorf(ErrState, "request is %s", r.State)
 		}
 		now := s.now().UTC()
 		r.State, r.UpdatedAt = next, now
@@ -343,7 +344,7 @@ func (s *Service) answerable(ctx context.Context, caller string, d *api.Exchange
 		return "", valid.Errors{{Path: "request_ref", Rule: "handler", Message: "answers to a request go from its handler to its requester"}}
 	}
 	if r.State == RequestDeclined {
-		return "", fmt.Errorf("%w: request %s was declined", ErrState, r.ID)
+		return "", public.Errorf(ErrState, "request %s was declined", r.ID)
 	}
 	return r.ID, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // ErrRecipientKey: the recipient has no usable encryption key registered.
@@ -49,14 +50,14 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		return nil, ErrNotFound
 	}
 	if !e.State.Uploadable() {
-		return nil, fmt.Errorf("%w: exchange is %s", ErrState, e.State)
+		return nil, public.Errorf(ErrState, "exchange is %s", e.State)
 	}
 	size := e.Meta.DeclaredSize
 	if size > s.cfg.MaxPayloadSize {
 		return nil, ErrTooLarge
 	}
 	if contentLength >= 0 && contentLength != size {
-		return nil, fmt.Errorf("%w: Content-Length is %d, declared size is %d", ErrSizeMismatch, contentLength, size)
+		return nil, public.Errorf(ErrSizeMismatch, "Content-Length is %d, declared size is %d", contentLength, size)
 	}
 
 	// Decide again: a suspension or a lapsed review takes effect on the next
@@ -105,7 +106,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 	}
 	if want := e.Meta.DeclaredSHA256; want != "" && want != res.rawDigest {
 		removeObject("digest mismatch")
-		err := fmt.Errorf("%w: got %s", ErrDigestMismatch, res.rawDigest)
+		err := public.Errorf(ErrDigestMismatch, "got %s", res.rawDigest)
 		s.markFailed(ctx, e.ID, caller, err)
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 			return err
 		}
 		if !cur.State.Uploadable() {
-			return fmt.Errorf("%w: exchange is %s", ErrState, cur.State)
+			return public.Errorf(ErrState, "exchange is %s", cur.State)
 		}
 		cur.AgreementID, cur.AgreementVersion = splitRef(decision.Agreement)
 		cur.Decision = decision
@@ -280,7 +281,7 @@ func (s *Service) sealInto(ctx context.Context, p *pipeline, body io.Reader) (*s
 		// The store took the object but the body had more to give.
 		_ = s.objects.Remove(context.WithoutCancel(ctx), info.Key, info.Version)
 		if errors.Is(copyErr, errPutEnded) {
-			copyErr = fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, p.size)
+			copyErr = public.Errorf(ErrSizeMismatch, "body is longer than the declared %d bytes", p.size)
 		}
 		return nil, copyErr
 	case copyErr != nil && !errors.Is(copyErr, errPutEnded):
@@ -328,11 +329,11 @@ func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sea
 	case raw.err != nil:
 		return &BodyError{Err: raw.err}
 	case rawCount.n > p.size:
-		return fmt.Errorf("%w: body is longer than the declared %d bytes", ErrSizeMismatch, p.size)
+		return public.Errorf(ErrSizeMismatch, "body is longer than the declared %d bytes", p.size)
 	case err != nil:
 		return err // minimisation refused or found the payload malformed
 	case rawCount.n < p.size:
-		return fmt.Errorf("%w: body has %d bytes, declared size is %d", ErrSizeMismatch, rawCount.n, p.size)
+		return public.Errorf(ErrSizeMismatch, "body has %d bytes, declared size is %d", rawCount.n, p.size)
 	}
 	if err := enc.Close(); err != nil {
 		return err

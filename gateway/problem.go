@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -195,9 +196,10 @@ func unavailable(cause error) *Error {
 	return e
 }
 
-// publicDetail is the message of a domain error that is safe to show: the
-// domain's sentinel errors carry no secrets or subject data.
-func publicDetail(err error) string { return err.Error() }
+// publicDetail is the client-safe message a domain error carries
+// (public.Errorf); a chain without one shows no detail, so the text of a
+// wrapped cause never reaches a client.
+func publicDetail(err error) string { return public.Message(err) }
 
 // errorHandler renders every error as RFC 9457 problem+json and logs it
 // once, with the same id the client sees.

@@ -3,10 +3,11 @@ package minimise
 import (
 	"encoding/csv"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // copyCSV minimises a CSV payload with a header row: the header names the
@@ -84,11 +85,11 @@ func csvErr(err error, msg string) error {
 	var pe *csv.ParseError
 	switch {
 	case errors.As(err, &pe):
-		return fmt.Errorf("%w: CSV %v", ErrFormat, pe)
+		return public.Errorf(ErrFormat, "CSV %s", pe.Error())
 	case errors.Is(err, errRecordTooLarge):
 		return err
 	case errors.Is(err, io.EOF) && msg != "":
-		return fmt.Errorf("%w: %s", ErrFormat, msg)
+		return public.Errorf(ErrFormat, "%s", msg)
 	}
 	return err
 }

@@ -5,8 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // copyJSON minimises a JSON payload: an array of objects, or one object. Each
@@ -41,11 +42,11 @@ func copyJSON(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: JSON payloads must be an object or an array of objects", ErrFormat)
+		return public.Errorf(ErrFormat, "JSON payloads must be an object or an array of objects")
 	}
 	// Only white space may follow.
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: unexpected data after the JSON value", ErrFormat)
+		return public.Errorf(ErrFormat, "unexpected data after the JSON value")
 	}
 	return w.Flush()
 }
@@ -53,13 +54,13 @@ func copyJSON(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
 func jsonErr(err error, msg string) error {
 	var syn *json.SyntaxError
 	if errors.As(err, &syn) {
-		return fmt.Errorf("%w: JSON syntax error at byte %d: %v", ErrFormat, syn.Offset, syn)
+		return public.Errorf(ErrFormat, "JSON syntax error at byte %d: %s", syn.Offset, syn.Error())
 	}
 	if errors.Is(err, errRecordTooLarge) {
 		return err
 	}
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: %s", ErrFormat, msg)
+		return public.Errorf(ErrFormat, "%s", msg)
 	}
 	return err // a read error from the body
 }
@@ -71,7 +72,7 @@ func copyObject(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 		return jsonErr(err, "a record is cut short")
 	}
 	if tok != json.Delim('{') {
-		return fmt.Errorf("%w: record %d is not a JSON object", ErrFormat, r.Records+1)
+		return public.Errorf(ErrFormat, "record %d is not a JSON object", r.Records+1)
 	}
 	return copyFields(w, dec, p, r)
 }

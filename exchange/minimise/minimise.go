@@ -14,6 +14,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // Formats.
@@ -171,7 +173,7 @@ type recordLimiter struct {
 }
 
 // errRecordTooLarge says a single record is over MaxRecord.
-var errRecordTooLarge = fmt.Errorf("%w: a record is larger than %d bytes", ErrFormat, MaxRecord)
+var errRecordTooLarge = public.Errorf(ErrFormat, "a record is larger than %d bytes", MaxRecord)
 
 func (l *recordLimiter) Read(b []byte) (int, error) {
 	if l.pending > MaxRecord+64<<10 {
