@@ -102,26 +102,6 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// tokenDetail says why a token failed without echoing it.
-func tokenDetail(err error) string {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, `"exp" not satisfied`):
-		return "the token has expired"
-	case strings.Contains(msg, `"iss" not satisfied`):
-		return "the token's issuer is not accepted"
-	case strings.Contains(msg, `"aud" not satisfied`):
-		return "the token's audience is not this gateway"
-	case strings.Contains(msg, `"nbf" not satisfied`):
-		return "the token is not valid yet"
-	case strings.Contains(msg, "no gatehouse role"):
-		return "the token carries no gatehouse role (admin, dpo, auditor)"
-	case strings.Contains(msg, "lifetime"):
-		return "the token's lifetime is too long"
-	}
-	return "the token's signature, algorithm or claims do not verify"
-}
-
 func (s *Server) adminWhoami(c *fiber.Ctx) error {
 	a := actorOf(c)
 	return c.JSON(fiber.Map{"subject": a.Subject, "roles": a.Roles})

@@ -23,6 +23,35 @@ type TokenVerifier interface {
 // ErrToken is returned for a token that does not verify; the cause says why.
 var ErrToken = errors.New("invalid bearer token")
 
+// Why a token that verified cryptographically is still refused; each is
+// returned wrapped in ErrToken.
+var (
+	errTokenNoSubject = errors.New("the token names no subject")
+	errTokenLifetime  = errors.New("token lifetime too long")
+	errTokenNoRole    = errors.New("no gatehouse role")
+)
+
+// tokenDetail says why a token failed, for the client, without echoing it.
+func tokenDetail(err error) string {
+	switch {
+	case errors.Is(err, jwt.TokenExpiredError()):
+		return "the token has expired"
+	case errors.Is(err, jwt.InvalidIssuerError()):
+		return "the token's issuer is not accepted"
+	case errors.Is(err, jwt.InvalidAudienceError()):
+		return "the token's audience is not this gateway"
+	case errors.Is(err, jwt.TokenNotYetValidError()):
+		return "the token is not valid yet"
+	case errors.Is(err, errTokenNoSubject):
+		return "the token names no subject"
+	case errors.Is(err, errTokenNoRole):
+		return "the token carries no gatehouse role (admin, dpo, auditor)"
+	case errors.Is(err, errTokenLifetime):
+		return "the token's lifetime is too long"
+	}
+	return "the token's signature, algorithm or claims do not verify"
+}
+
 // JWTVerifier verifies admin tokens with jwx: the signature against a JWKS
 // (each key with an explicit alg, no symmetric keys, so neither "none" nor an
 // HMAC signed with a public key can pass), then iss, aud, exp, nbf and sub.
@@ -58,17 +87,17 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (agreements.Actor,
 		jwt.WithClock(jwt.ClockFunc(clock)),
 	)
 	if err != nil {
-		return agreements.Actor{}, fmt.Errorf("%w: %v", ErrToken, err)
+		return agreements.Actor{}, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	sub, _ := tok.Subject()
 	if strings.TrimSpace(sub) == "" {
-		return agreements.Actor{}, fmt.Errorf("%w: the token names no subject", ErrToken)
+		return agreements.Actor{}, fmt.Errorf("%w: %w", ErrToken, errTokenNoSubject)
 	}
 	if v.MaxLifetime > 0 {
 		iat, ok := tok.IssuedAt()
 		exp, _ := tok.Expiration()
 		if !ok || exp.Sub(iat) > v.MaxLifetime {
-			return agreements.Actor{}, fmt.Errorf("%w: token lifetime exceeds %s (or has no iat)", ErrToken, v.MaxLifetime)
+			return agreements.Actor{}, fmt.Errorf("%w: %w: exceeds %s (or has no iat)", ErrToken, errTokenLifetime, v.MaxLifetime)
 		}
 	}
 	actor := agreements.Actor{Subject: sub}
@@ -96,7 +125,7 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (agreements.Actor,
 	}
 	actor.Roles = known
 	if len(actor.Roles) == 0 {
-		return agreements.Actor{}, fmt.Errorf("%w: no gatehouse role (admin, dpo, auditor) in claim %q", ErrToken, v.RolesClaim)
+		return agreements.Actor{}, fmt.Errorf("%w: %w (admin, dpo, auditor) in claim %q", ErrToken, errTokenNoRole, v.RolesClaim)
 	}
 	return actor, nil
 }

@@ -97,24 +97,28 @@ func TestJWTVerifier(t *testing.T) {
 	require.NoError(t, err)
 
 	otherFixture := newTokenFixture(t)
-	cases := map[string]string{
-		"alg none":              b64(map[string]string{"alg": "none", "kid": kid}) + "." + payload + ".",
-		"hmac with public key":  string(hsTok),
-		"signed by another key": otherFixture.sign(t, f.claims(nil)),
-		"expired":               f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(f.now.Add(-time.Minute)) })),
-		"not yet valid":         f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.NotBefore(f.now.Add(10 * time.Minute)) })),
-		"wrong issuer":          f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Issuer("https://evil.test") })),
-		"wrong audience":        f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Audience([]string{"other-app"}) })),
-		"no roles":              f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []string{"viewer"}) })),
-		"lifetime too long":     f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(f.now.Add(72 * time.Hour)) })),
-		"no subject":            f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Subject("") })),
-		"garbage":               "not.a.token",
-		"tampered payload":      tamper(f.sign(t, f.claims(nil))),
+	const (
+		badSignature = "the token's signature, algorithm or claims do not verify"
+	)
+	cases := map[string]struct{ token, detail string }{
+		"alg none":              {b64(map[string]string{"alg": "none", "kid": kid}) + "." + payload + ".", badSignature},
+		"hmac with public key":  {string(hsTok), badSignature},
+		"signed by another key": {otherFixture.sign(t, f.claims(nil)), badSignature},
+		"expired":               {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(f.now.Add(-time.Minute)) })), "the token has expired"},
+		"not yet valid":         {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.NotBefore(f.now.Add(10 * time.Minute)) })), "the token is not valid yet"},
+		"wrong issuer":          {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Issuer("https://evil.test") })), "the token's issuer is not accepted"},
+		"wrong audience":        {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Audience([]string{"other-app"}) })), "the token's audience is not this gateway"},
+		"no roles":              {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []string{"viewer"}) })), "the token carries no gatehouse role (admin, dpo, auditor)"},
+		"lifetime too long":     {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(f.now.Add(72 * time.Hour)) })), "the token's lifetime is too long"},
+		"no subject":            {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Subject("") })), "the token names no subject"},
+		"garbage":               {"not.a.token", badSignature},
+		"tampered payload":      {tamper(f.sign(t, f.claims(nil))), badSignature},
 	}
-	for name, tok := range cases {
+	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			_, err := f.v.Verify(ctx, tok)
+			_, err := f.v.Verify(ctx, tc.token)
 			require.ErrorIs(t, err, ErrToken)
+			require.Equal(t, tc.detail, tokenDetail(err))
 		})
 	}
 }
