@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
-	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -146,7 +145,7 @@ func printReport(w io.Writer, rep *audit.Report) {
 // verifyProgress shows a progress bar on a terminal while the chain is read.
 func verifyProgress(w io.Writer, total int64) (func(int64), func()) {
 	f, ok := w.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) || total < 50000 {
+	if !ok || !term.IsTerminal(int(f.Fd())) || total < 50000 {
 		return nil, func() {}
 	}
 	bar := progressbar.NewOptions64(total,

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-gw/gatehouse/api"
@@ -334,18 +335,8 @@ func manifestSummary(m *seal.Manifest) map[string]any {
 	}
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes writes a size for a person: "6.6 KiB".
+func humanBytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 func newAckCmd(f *clientFlags) *cobra.Command {
 	return &cobra.Command{

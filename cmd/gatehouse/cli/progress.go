@@ -5,15 +5,15 @@ import (
 	"os"
 	"time"
 
-	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // newProgress wraps r with a progress bar on w when w is a terminal; output
 // that is not a terminal (a log, a pipe) stays free of it.
 func newProgress(w io.Writer, what string, size int64, r io.Reader) io.Reader {
 	f, ok := w.(*os.File)
-	if !ok || !isatty.IsTerminal(f.Fd()) || size < 1<<20 {
+	if !ok || !term.IsTerminal(int(f.Fd())) || size < 1<<20 {
 		return r
 	}
 	bar := progressbar.NewOptions64(size,
