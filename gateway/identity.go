@@ -10,6 +10,10 @@ import (
 	"github.com/gatehouse-gw/gatehouse/certs"
 )
 
+// callerKey holds the identified caller (*agreements.Party) in the fiber
+// locals of a request. It is put there by identify on the partner listener
+// (and, for log lines only, by authenticate on the admin listener) and read
+// through caller and callerParty.
 type callerKey struct{}
 
 // callerParty returns the id of the identified caller, or "".
@@ -20,14 +24,17 @@ func callerParty(c *fiber.Ctx) string {
 	return ""
 }
 
-// caller returns the identified caller; identify guarantees it is set.
+// caller returns the identified caller; identify guarantees it is set on
+// every partner route after it.
 func caller(c *fiber.Ctx) *agreements.Party {
 	p, _ := c.Locals(callerKey{}).(*agreements.Party)
 	return p
 }
 
-// identify names the caller from the verified client certificate and the
-// registry, and refuses anyone who is not a registered, active party.
+// identify names the caller from the verified client certificate and
+// refuses anyone who is not a registered, active party of the request's
+// registry snapshot (put in the context by snapshot, which runs first).
+// Nothing in the request itself can name the caller.
 func (s *Server) identify(c *fiber.Ctx) error {
 	cs := tlsState(c)
 	id, err := s.opts.Identify(c.UserContext(), cs)
@@ -39,11 +46,7 @@ func (s *Server) identify(c *fiber.Ctx) error {
 		// no longer holds (anchors changed since), refuse.
 		return problem(http.StatusUnauthorized, CodeNoIdentity, "The client certificate identifies no party.").withDetail(err.Error()).withCause(err)
 	}
-	reg, err := s.opts.Registry.Snapshot(c.UserContext())
-	if err != nil {
-		return unavailable(err)
-	}
-	p := reg.Party(id)
+	p := agreements.RegistryFromContext(c.UserContext()).Party(id)
 	switch {
 	case p == nil:
 		return problem(http.StatusForbidden, CodeUnknownParty, "The certificate names a party that is not registered.").
@@ -56,10 +59,5 @@ func (s *Server) identify(c *fiber.Ctx) error {
 	if s.opts.Certificates != nil {
 		s.opts.Certificates.Seen(p.ID, cs.PeerCertificates[0], s.now())
 	}
-	if wait, ok := s.limits.allow(p.ID, ""); !ok {
-		return rateLimited(p.ID, "party", wait)
-	}
-	// The rest of the request decides against this same snapshot.
-	c.SetUserContext(agreements.ContextWithRegistry(c.UserContext(), reg))
 	return c.Next()
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
 	"golang.org/x/time/rate"
 
 	"github.com/gatehouse-gw/gatehouse/config"
@@ -67,6 +68,16 @@ func (r *rateLimits) allow(party, agreement string) (time.Duration, bool) {
 		return d, false
 	}
 	return 0, true
+}
+
+// limitParty takes a token from the identified caller's bucket (identify
+// runs first) and answers 429 when it is empty.
+func (s *Server) limitParty(c *fiber.Ctx) error {
+	id := callerParty(c)
+	if wait, ok := s.limits.allow(id, ""); !ok {
+		return rateLimited(id, "party", wait)
+	}
+	return c.Next()
 }
 
 // rateLimited is the 429 answer, with Retry-After in whole seconds.

@@ -154,8 +154,9 @@ func (s *Server) routes() {
 	app.Get("/pki/crl", s.crl)
 	app.Get("/openapi.json", s.openapi)
 
-	// Everything else needs a registered, active party.
-	app.Use(s.identify)
+	// Everything else is decided against one registry snapshot, needs a
+	// registered, active party, and is rate-limited per party.
+	app.Use(s.snapshot, s.identify, s.limitParty)
 	app.Use(checkIdempotencyKey)
 	app.Get("/.well-known/jwks.json", s.jwks)
 	v1 := app.Group("/v1")
