@@ -185,8 +185,15 @@ func (s *Service) Get(ctx context.Context, caller, id string) (*Exchange, error)
 	return e, nil
 }
 
-// Inbox lists exchanges delivered to the caller.
+// Inbox lists exchanges delivered to the caller. It refuses to list states
+// the recipient may not know of (an exchange not yet delivered).
 func (s *Service) Inbox(ctx context.Context, caller string, q InboxQuery) ([]*Exchange, error) {
+	for _, st := range q.States {
+		if !st.VisibleToRecipient() {
+			return nil, valid.Errors{{Path: "state", Rule: "enum",
+				Message: fmt.Sprintf("%q is not one of delivered, fetched, acknowledged, expired", st)}}
+		}
+	}
 	if len(q.States) == 0 {
 		q.States = []State{StateDelivered, StateFetched, StateAcknowledged}
 	}

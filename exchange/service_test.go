@@ -94,6 +94,15 @@ func TestInboxListsWhatWasDeliveredToTheCaller(t *testing.T) {
 			require.ElementsMatch(t, want, ids(list))
 		})
 	}
+	// The recipient may not know of an exchange before its delivery, so it
+	// cannot ask for those either.
+	for _, state := range []exchange.State{exchange.StateDeclared, exchange.StateFailed, "archived"} {
+		t.Run("deny/state-"+string(state), func(t *testing.T) {
+			list, err := r.svc.Inbox(r.ctx, police, exchange.InboxQuery{States: []exchange.State{exchange.StateDelivered, state}})
+			requireProblem(t, err, "state", "enum")
+			require.Empty(t, list)
+		})
+	}
 	t.Run("ok/pages", func(t *testing.T) {
 		first, err := r.svc.Inbox(r.ctx, police, exchange.InboxQuery{Limit: 2})
 		require.NoError(t, err)
