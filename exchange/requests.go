@@ -349,11 +349,16 @@ func (s *Service) answerable(ctx context.Context, caller string, d *api.Exchange
 	return r.ID, nil
 }
 
-// markAnswered records that a delivered exchange answers its request.
+// markAnswered records that a delivered exchange answers its request. A
+// request declined since the exchange was declared is settled: the
+// delivery is refused, as the declaration would be now.
 func markAnswered(ctx context.Context, tx Tx, e *Exchange, now time.Time) error {
 	r, err := tx.LockRequest(ctx, e.RequestID)
 	if err != nil {
 		return err
+	}
+	if r.State == RequestDeclined {
+		return public.Errorf(ErrState, "request %s was declined", r.ID)
 	}
 	r.State, r.UpdatedAt = RequestAnswered, now
 	if !slices.Contains(r.Response.Exchanges, e.ID) {

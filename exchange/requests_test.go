@@ -485,3 +485,25 @@ func TestRequestView(t *testing.T) {
 		})
 	}
 }
+
+// An answer declared before its request was declined is not delivered: a
+// declined request is settled, as it is at declaration.
+func TestAnswerToARequestDeclinedSinceItsDeclaration(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	req := r.requestIn(t, exchange.RequestAccepted)
+	e := r.declare(t, legal, answerTo(req.ID, 6))
+	_, err := r.svc.RespondRequest(r.ctx, legal, req.ID, false, "on review, not necessary")
+	require.NoError(t, err)
+
+	_, err = r.svc.Upload(r.ctx, legal, e.ID, bytes.NewReader([]byte("answer")), 6)
+	require.ErrorIs(t, err, exchange.ErrState)
+	require.Equal(t, exchange.StateDeclared, r.exchange(t, e.ID).State)
+	r.noPayloadObjects(t, e.ID)
+	stored, err := r.svc.GetRequest(r.ctx, police, req.ID)
+	require.NoError(t, err)
+	require.Equal(t, exchange.RequestDeclined, stored.State)
+	require.Equal(t, "on review, not necessary", stored.Response.Reason)
+	require.Empty(t, stored.Response.Exchanges)
+	require.Empty(t, r.entries(t, exchange.TypeRequestAnswered))
+}
