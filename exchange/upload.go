@@ -122,7 +122,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		Purpose:     e.Meta.Purpose,
 		ContentType: e.Meta.ContentType,
 		RequestRef:  e.Meta.RequestRef,
-		Minimised:   res.report,
+		Minimised:   minimisation(res.report),
 		Plaintext:   seal.Digest{Size: res.size, SHA256: res.digest},
 		Ciphertext:  seal.Digest{Size: res.info.Size},
 		Object:      seal.Object{Bucket: res.info.Bucket, Key: res.info.Key, Version: res.info.Version},
@@ -245,6 +245,14 @@ type sealResult struct {
 	size      int64  // size of the plaintext sealed
 	info      ObjectInfo
 	report    *minimise.Report
+}
+
+// minimisation is the manifest's account of a minimisation report.
+func minimisation(r *minimise.Report) *seal.Minimisation {
+	if r == nil {
+		return nil
+	}
+	return &seal.Minimisation{Format: r.Format, Mode: r.Mode, Records: r.Records, Stripped: r.Stripped, Pseudonymised: r.Pseudonymised}
 }
 
 // errPutEnded stops the encrypting copy once object storage stops reading.

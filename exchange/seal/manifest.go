@@ -10,8 +10,6 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwe"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
-
-	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 )
 
 // Media types of the sealed manifest.
@@ -39,12 +37,24 @@ type Manifest struct {
 	ContentType string    `json:"content_type"`
 	RequestRef  string    `json:"request_ref,omitempty"`
 	// Minimised says how a structured payload was minimised before sealing.
-	Minimised *minimise.Report `json:"minimised,omitempty"`
+	Minimised *Minimisation `json:"minimised,omitempty"`
 
 	Plaintext  Digest     `json:"plaintext"`
 	Ciphertext Digest     `json:"ciphertext"`
 	Object     Object     `json:"object"`
 	Encryption Encryption `json:"encryption"`
+}
+
+// Minimisation says what minimisation did to a structured payload before it
+// was sealed: its format, what happened to fields outside the flow's
+// allowlist (strip or refuse), how many records it held, and which fields
+// were stripped or replaced by keyed pseudonyms.
+type Minimisation struct {
+	Format        string   `json:"format"`
+	Mode          string   `json:"mode"`
+	Records       int64    `json:"records"`
+	Stripped      []string `json:"stripped,omitempty"`
+	Pseudonymised []string `json:"pseudonymised,omitempty"`
 }
 
 // Digest is a size and SHA-256 (lower-case hex).
