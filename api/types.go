@@ -165,8 +165,8 @@ type PartyRegistration struct {
 
 // IdentityRule binds certificates to a party by subject DN.
 type IdentityRule struct {
-	SubjectDN         string `json:"subject_dn"`
-	IssuerFingerprint string `json:"issuer_fingerprint"`
+	SubjectDN         string `json:"subject_dn,omitempty"`
+	IssuerFingerprint string `json:"issuer_fingerprint,omitempty"`
 }
 
 // Reason is the body of decline, suspend and similar actions.

@@ -88,27 +88,9 @@ type RequestQuery struct {
 // ErrRequestNotFound: no such request, or not one the caller may see.
 var ErrRequestNotFound = errors.New("request not found")
 
-// View renders the request for the API.
-func (r *Request) View(now time.Time) api.Request {
-	v := api.Request{
-		ID: r.ID, State: string(r.State), Requester: r.Requester, Handler: r.Handler,
-		Agreement: agreements.Ref(r.AgreementID, r.AgreementVersion), Purpose: r.Meta.Purpose,
-		LawfulBasis: r.Meta.LawfulBasis, Exemption: r.Meta.Exemption, DataCategories: r.Meta.DataCategories,
-		DataSought: r.Meta.DataSought, Subjects: r.Meta.SubjectCount, Offence: r.Meta.Offence,
-		WouldPrejudice: r.Meta.WouldPrejudice, StatutoryPower: r.Meta.StatutoryPower, Necessity: r.Meta.Justification,
-		Authoriser: r.Meta.Authoriser, Urgency: r.Meta.Urgency, Reference: r.Meta.Reference,
-		Reason: r.Response.Reason, Exchanges: r.Response.Exchanges, Decision: DecisionView(&r.Decision),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
-	if r.AgreementID == "" {
-		v.Agreement = ""
-	}
-	if !r.Deadline.IsZero() {
-		d := r.Deadline
-		v.Deadline = &d
-		v.Overdue = now.After(d) && (r.State == RequestOpen || r.State == RequestAccepted)
-	}
-	return v
+// Overdue reports whether the request is still to be answered after its deadline.
+func (r *Request) Overdue(now time.Time) bool {
+	return !r.Deadline.IsZero() && now.After(r.Deadline) && (r.State == RequestOpen || r.State == RequestAccepted)
 }
 
 // ValidateRequest checks the shape of an information request.

@@ -448,7 +448,8 @@ func TestAnswerRequestFailsClosedWithoutAudit(t *testing.T) {
 	r.noPayloadObjects(t, e.ID)
 }
 
-func TestRequestView(t *testing.T) {
+// A request is overdue while it is still to be answered after its deadline.
+func TestRequestOverdue(t *testing.T) {
 	t.Parallel()
 	deadline := t0.Add(24 * time.Hour)
 	tests := []struct {
@@ -459,29 +460,17 @@ func TestRequestView(t *testing.T) {
 		overdue  bool
 	}{
 		{"ok/open-before-its-deadline", exchange.RequestOpen, deadline, t0, false},
+		{"ok/open-at-its-deadline", exchange.RequestOpen, deadline, deadline, false},
 		{"ok/open-past-its-deadline", exchange.RequestOpen, deadline, deadline.Add(time.Second), true},
 		{"ok/accepted-past-its-deadline", exchange.RequestAccepted, deadline, deadline.Add(time.Hour), true},
 		{"ok/answered-is-never-overdue", exchange.RequestAnswered, deadline, deadline.Add(time.Hour), false},
 		{"ok/declined-is-never-overdue", exchange.RequestDeclined, deadline, deadline.Add(time.Hour), false},
 		{"ok/no-deadline", exchange.RequestOpen, time.Time{}, deadline.Add(time.Hour), false},
 	}
-	t.Run("ok/emergency-under-no-agreement-names-none", func(t *testing.T) {
-		q := &exchange.Request{ID: "r0", State: exchange.RequestOpen, Requester: police, Handler: legal}
-		require.Empty(t, q.View(t0).Agreement)
-	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			q := &exchange.Request{ID: "r1", State: tt.state, Requester: police, Handler: legal,
-				AgreementID: "police-crime", AgreementVersion: 2, Deadline: tt.deadline}
-			v := q.View(tt.now)
-			require.Equal(t, tt.overdue, v.Overdue)
-			require.Equal(t, "police-crime@2", v.Agreement)
-			require.Equal(t, string(tt.state), v.State)
-			if tt.deadline.IsZero() {
-				require.Nil(t, v.Deadline)
-			} else {
-				require.Equal(t, tt.deadline, *v.Deadline)
-			}
+			q := &exchange.Request{ID: "r1", State: tt.state, Requester: police, Handler: legal, Deadline: tt.deadline}
+			require.Equal(t, tt.overdue, q.Overdue(tt.now))
 		})
 	}
 }

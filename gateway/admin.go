@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
@@ -104,7 +103,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 
 func (s *Server) adminWhoami(c *fiber.Ctx) error {
 	a := actorOf(c)
-	return c.JSON(fiber.Map{"subject": a.Subject, "roles": a.Roles})
+	return c.JSON(api.AdminWhoAmI{Subject: a.Subject, Roles: a.Roles})
 }
 
 func (s *Server) listParties(c *fiber.Ctx) error {
@@ -112,7 +111,11 @@ func (s *Server) listParties(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"parties": ps})
+	out := api.PartyList{Parties: make([]api.Party, len(ps))}
+	for i, p := range ps {
+		out.Parties[i] = partyView(p)
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) showParty(c *fiber.Ctx) error {
@@ -120,15 +123,7 @@ func (s *Server) showParty(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(p)
-}
-
-func partyOf(d *api.PartyRegistration) *agreements.Party {
-	p := &agreements.Party{ID: d.ID, Kind: agreements.PartyKind(d.Kind), Name: d.Name, TrustAnchors: d.TrustAnchors, EncryptionKey: []byte(d.EncryptionKey)}
-	if d.Identity != nil {
-		p.Identity = agreements.IdentityRule{SubjectDN: d.Identity.SubjectDN, IssuerFingerprint: d.Identity.IssuerFingerprint}
-	}
-	return p
+	return c.JSON(partyView(p))
 }
 
 func (s *Server) registerParty(c *fiber.Ctx) error {
@@ -141,7 +136,7 @@ func (s *Server) registerParty(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/admin/v1/parties/" + p.ID)
-	return c.Status(http.StatusCreated).JSON(p)
+	return c.Status(http.StatusCreated).JSON(partyView(p))
 }
 
 func (s *Server) updateParty(c *fiber.Ctx) error {
@@ -157,21 +152,12 @@ func (s *Server) updateParty(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(p)
-}
-
-type reasonBody struct {
-	Reason string `json:"reason"`
-}
-
-type versionBody struct {
-	// Version is the version to act on; 0 or absent means the latest.
-	Version int `json:"version"`
+	return c.JSON(partyView(p))
 }
 
 func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var b reasonBody
+		var b api.Reason
 		if err := s.readJSON(c, &b); err != nil {
 			return err
 		}
@@ -179,19 +165,8 @@ func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(p)
+		return c.JSON(partyView(p))
 	}
-}
-
-// agreementView is an agreement as the admin API shows it, with the status
-// it has today (an active agreement past its expiry shows as expired).
-type agreementView struct {
-	*agreements.Agreement
-	EffectiveStatus agreements.Status `json:"effective_status"`
-}
-
-func (s *Server) view(a *agreements.Agreement) agreementView {
-	return agreementView{Agreement: a, EffectiveStatus: a.EffectiveStatus(s.now())}
 }
 
 func (s *Server) listAgreements(c *fiber.Ctx) error {
@@ -199,14 +174,13 @@ func (s *Server) listAgreements(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]agreementView, len(list))
-	for i, a := range list {
-		out[i] = s.view(a)
-	}
-	return c.JSON(fiber.Map{"agreements": out})
+	return c.JSON(api.AgreementList{Agreements: s.agreementViews(list)})
 }
 
-// registerAgreement takes an agreement document as JSON or YAML.
+// registerAgreement takes an agreement document as JSON or YAML: the
+// registry's own document format (docs/agreements.md), decoded strictly into
+// the domain's type, the same format `gatehouse agreements register` files
+// and seeds use. The answer is the registered version as api.Agreement.
 func (s *Server) registerAgreement(c *fiber.Ctx) error {
 	body, mt, err := s.readBody(c, api.MediaJSON, "application/yaml", "application/x-yaml", "text/yaml")
 	if err != nil {
@@ -226,7 +200,7 @@ func (s *Server) registerAgreement(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location(fmt.Sprintf("/admin/v1/agreements/%s/versions/%d", a.ID, a.Version))
-	return c.Status(http.StatusCreated).JSON(s.view(a))
+	return c.Status(http.StatusCreated).JSON(agreementView(a, s.now()))
 }
 
 func (s *Server) showAgreement(c *fiber.Ctx) error {
@@ -234,7 +208,7 @@ func (s *Server) showAgreement(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(s.view(agreements.Governing(versions)[0]))
+	return c.JSON(agreementView(agreements.Governing(versions)[0], s.now()))
 }
 
 func (s *Server) agreementVersions(c *fiber.Ctx) error {
@@ -242,11 +216,7 @@ func (s *Server) agreementVersions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]agreementView, len(versions))
-	for i, a := range versions {
-		out[i] = s.view(a)
-	}
-	return c.JSON(fiber.Map{"versions": out})
+	return c.JSON(api.AgreementVersions{Versions: s.agreementViews(versions)})
 }
 
 func (s *Server) agreementVersion(c *fiber.Ctx) error {
@@ -260,7 +230,7 @@ func (s *Server) agreementVersion(c *fiber.Ctx) error {
 	}
 	for _, a := range versions {
 		if a.Version == n {
-			return c.JSON(s.view(a))
+			return c.JSON(agreementView(a, s.now()))
 		}
 	}
 	return fmt.Errorf("%w: agreement %s version %d", agreements.ErrNotFound, c.Params("id"), n)
@@ -268,7 +238,7 @@ func (s *Server) agreementVersion(c *fiber.Ctx) error {
 
 func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, int) (*agreements.Agreement, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var b versionBody
+		var b api.VersionSelector
 		if len(c.Request().Header.ContentType()) > 0 {
 			if err := s.readJSON(c, &b); err != nil {
 				return err
@@ -278,13 +248,13 @@ func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context,
 		if err != nil {
 			return err
 		}
-		return c.JSON(s.view(a))
+		return c.JSON(agreementView(a, s.now()))
 	}
 }
 
 func (s *Server) agreementReasonAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, string) (*agreements.Agreement, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var b reasonBody
+		var b api.Reason
 		if err := s.readJSON(c, &b); err != nil {
 			return err
 		}
@@ -293,7 +263,7 @@ func (s *Server) agreementReasonAction(fn func(AgreementAdmin, context.Context, 
 			return err
 		}
 		s.log.Info("agreement status changed", logkey.Agreement, a.Ref(), "status", a.Status, "actor", actorOf(c).Subject)
-		return c.JSON(s.view(a))
+		return c.JSON(agreementView(a, s.now()))
 	}
 }
 
@@ -313,7 +283,7 @@ func (s *Server) adminDryRun(c *fiber.Ctx) error {
 	if err != nil {
 		return prefixFields(err, "declaration")
 	}
-	return c.JSON(exchange.DecisionView(&dec))
+	return c.JSON(decisionView(&dec))
 }
 
 // prefixFields puts the paths of validation problems under prefix.
@@ -340,7 +310,7 @@ func (s *Server) dryRun(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(exchange.DecisionView(&dec))
+	return c.JSON(decisionView(&dec))
 }
 
 // readBody reads a body of one of the given media types, within the JSON limit.

@@ -115,7 +115,7 @@ func (s *Server) reviewOverride(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(o)
+	return c.JSON(overrideView(o))
 }
 
 // POST /admin/v1/notifications/{exchange}: the subjects were told, or
@@ -129,7 +129,7 @@ func (s *Server) recordNotification(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(n)
+	return c.JSON(notificationView(n))
 }
 
 // POST /admin/v1/rectifications: a subject's data was corrected, erased or
@@ -144,11 +144,7 @@ func (s *Server) rectify(c *fiber.Ctx) error {
 		return err
 	}
 	c.Location("/admin/v1/exports/rectifications")
-	return c.Status(http.StatusCreated).JSON(r)
-}
-
-func noticeView(n *compliance.Notice) api.Notice {
-	return api.Notice{ID: n.ID, Action: n.Action, Description: n.Description, Exchanges: n.Exchanges, SentAt: n.SentAt, AcknowledgedAt: n.AcknowledgedAt}
+	return c.Status(http.StatusCreated).JSON(rectificationView(r))
 }
 
 // GET /v1/notices: the rectification notices sent to the caller

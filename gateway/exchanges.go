@@ -19,29 +19,6 @@ import (
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
-func exchangeLinks(e *exchange.Exchange, forSender bool) map[string]string {
-	base := "/v1/exchanges/" + e.ID
-	links := map[string]string{"self": base}
-	if forSender && e.State.Uploadable() {
-		links["upload"] = base + "/payload"
-	}
-	if !forSender && e.State.Readable() {
-		links["envelope"] = base + "/envelope"
-		links["payload"] = base + "/payload"
-		if e.State != exchange.StateAcknowledged {
-			links["ack"] = base + "/ack"
-		}
-	}
-	return links
-}
-
-func exchangeView(e *exchange.Exchange, caller string) api.Exchange {
-	forSender := e.Sender == caller
-	v := e.View(forSender)
-	v.Links = exchangeLinks(e, forSender)
-	return v
-}
-
 // POST /v1/exchanges: declare a disclosure; the gateway decides at once.
 func (s *Server) declareExchange(c *fiber.Ctx) error {
 	var d api.ExchangeDeclaration
@@ -313,7 +290,7 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 			return err
 		}
 		for _, r := range reqs {
-			out.Requests = append(out.Requests, r.View(s.now()))
+			out.Requests = append(out.Requests, requestView(r, s.now()))
 		}
 		ns, err := s.opts.Compliance.Notices(c.UserContext(), p.ID, true)
 		if err != nil {

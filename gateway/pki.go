@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
@@ -39,7 +40,11 @@ func (s *Server) listCertificates(c *fiber.Ctx) error {
 	if err != nil {
 		return unavailable(err)
 	}
-	return c.JSON(fiber.Map{"certificates": list})
+	out := api.CertificateList{Certificates: make([]api.SeenCertificate, len(list))}
+	for i := range list {
+		out.Certificates[i] = seenCertificateView(&list[i])
+	}
+	return c.JSON(out)
 }
 
 // POST /admin/v1/certificates/inspect: what the gateway would make of a PEM
@@ -57,7 +62,7 @@ func (s *Server) inspectCertificate(c *fiber.Ctx) error {
 	if err != nil {
 		return fieldProblem("(body)", "pem", err.Error())
 	}
-	return c.JSON(out)
+	return c.JSON(inspectionView(out))
 }
 
 // GET /metrics: Prometheus metrics (admin listener only).

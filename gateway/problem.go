@@ -120,7 +120,7 @@ func toError(err error) *Error {
 	switch {
 	case errors.As(err, &refused):
 		e := problem(http.StatusForbidden, CodeRefused, "The disclosure is not allowed.").withCause(err)
-		e.Decision = exchange.DecisionView(&refused.Decision)
+		e.Decision = decisionView(&refused.Decision)
 		if failed := refused.Decision.Failed(); len(failed) > 0 {
 			e.Detail = failed[0].Code + ": " + failed[0].Message
 		}

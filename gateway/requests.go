@@ -31,7 +31,7 @@ func (s *Server) submitRequest(c *fiber.Ctx) error {
 		c.Set(idem.ReplayedHeader, "true")
 	}
 	c.Location("/v1/requests/" + r.ID)
-	return c.Status(http.StatusCreated).JSON(r.View(s.now()))
+	return c.Status(http.StatusCreated).JSON(requestView(r, s.now()))
 }
 
 // GET /v1/requests/{id}: the requester follows it; the handler reads it.
@@ -40,7 +40,7 @@ func (s *Server) getRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(r.View(s.now()))
+	return c.JSON(requestView(r, s.now()))
 }
 
 // GET /v1/requests?role=sent|received&state=…: requests the caller made or handles.
@@ -71,7 +71,7 @@ func (s *Server) listRequests(c *fiber.Ctx) error {
 	}
 	out := api.RequestList{Requests: make([]api.Request, len(list))}
 	for i, r := range list {
-		out.Requests[i] = r.View(s.now())
+		out.Requests[i] = requestView(r, s.now())
 	}
 	if len(list) == limit {
 		out.Next = list[len(list)-1].ID
@@ -92,6 +92,6 @@ func (s *Server) respondRequest(accept bool) fiber.Handler {
 		if err != nil {
 			return err
 		}
-		return c.JSON(r.View(s.now()))
+		return c.JSON(requestView(r, s.now()))
 	}
 }

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// AdminWhoAmI answers GET /admin/v1/whoami: the token's subject and roles.
+type AdminWhoAmI struct {
+	Subject string   `json:"subject"`
+	Roles   []string `json:"roles"`
+}
+
+// Party is a registered party as the admin API shows it.
+type Party struct {
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	// Status is active or suspended.
+	Status string `json:"status"`
+	// TrustAnchors are the PEM CA certificates that issue the party's client
+	// certificates; empty means the deployment's own CA.
+	TrustAnchors string `json:"trust_anchors,omitempty"`
+	// Identity, if set, binds by subject DN and issuing-CA fingerprint
+	// instead of the URI SAN.
+	Identity *IdentityRule `json:"identity,omitempty"`
+	// EncryptionKey is the public JWK payload manifests are sealed to.
+	EncryptionKey json.RawMessage `json:"encryption_key,omitempty"`
+	UpdatedAt     time.Time       `json:"updated_at,omitzero"`
+}
+
+// PartyList answers GET /admin/v1/parties.
+type PartyList struct {
+	Parties []Party `json:"parties"`
+}
+
+// VersionSelector is the body of the approve and activate actions.
+type VersionSelector struct {
+	// Version is the version to act on; 0 or absent means the latest.
+	Version int `json:"version"`
+}
+
+// Agreement is one version of a data-sharing agreement as the admin API
+// shows it: the document its author registered (docs/agreements.md) and
+// what the registry keeps about it. Dates are civil dates (YYYY-MM-DD);
+// durations are written as 90d, 2w or 72h.
+type Agreement struct {
+	ID      string `json:"id"`
+	Version int    `json:"version"`
+	// Status is draft, approved, active, suspended, terminated, expired or
+	// superseded.
+	Status      string `json:"status"`
+	Title       string `json:"title"`
+	Controllers string `json:"controllers"`
+	// Signatories, Flows and the slices inside them are null when the
+	// document had none.
+	Signatories               []Signatory `json:"signatories"`
+	AppropriatePolicyDocument string      `json:"appropriate_policy_document,omitempty"`
+	Flows                     []Flow      `json:"flows"`
+	DPIA                      *DPIA       `json:"dpia,omitempty"`
+	EffectiveFrom             string      `json:"effective_from"`
+	ExpiresAt                 string      `json:"expires_at,omitempty"`
+	ReviewBy                  string      `json:"review_by"`
+	// Retention is how long delivered payloads are kept.
+	Retention           string             `json:"retention"`
+	SubjectNotification NotificationPolicy `json:"subject_notification"`
+
+	// Set by the registry, never by the document's author.
+	Author     string    `json:"author,omitempty"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	CreatedAt  time.Time `json:"created_at,omitzero"`
+	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	// EffectiveStatus is the status today: an active agreement past its
+	// expiry date shows as expired.
+	EffectiveStatus string `json:"effective_status"`
+}
+
+// Signatory is a person who signed an agreement for a party.
+type Signatory struct {
+	Party    string `json:"party"`
+	Name     string `json:"name"`
+	Role     string `json:"role"`
+	SignedOn string `json:"signed_on,omitempty"`
+}
+
+// DPIA is the data protection impact assessment done before sharing.
+type DPIA struct {
+	Reference string `json:"reference"`
+	Completed string `json:"completed"`
+	// Outcome is approved, approved-with-mitigations or rejected.
+	Outcome  string `json:"outcome"`
+	Approver string `json:"approver"`
+}
+
+// NotificationPolicy is an agreement's default for telling data subjects.
+type NotificationPolicy struct {
+	// Default is notify or withhold.
+	Default string `json:"default"`
+	Reason  string `json:"reason,omitempty"`
+	// ReviewAfter is when a withheld notification must be looked at again.
+	ReviewAfter string `json:"review_after,omitempty"`
+}
+
+// Flow is one permitted direction of sharing within an agreement.
+type Flow struct {
+	From            []string     `json:"from"`
+	To              []string     `json:"to"`
+	Purposes        []string     `json:"purposes"`
+	LawfulBases     []string     `json:"lawful_bases"`
+	SpecialCategory []string     `json:"special_category,omitempty"`
+	CriminalOffence []string     `json:"criminal_offence,omitempty"`
+	Exemptions      []string     `json:"exemptions,omitempty"`
+	Instruments     []Instrument `json:"instruments,omitempty"`
+	DataCategories  []string     `json:"data_categories"`
+	Fields          *FieldPolicy `json:"fields,omitempty"`
+	// MaxSubjects per exchange; zero means no limit.
+	MaxSubjects int `json:"max_subjects,omitempty"`
+	// DailyVolume is the most exchanges per day on the flow; zero means no limit.
+	DailyVolume          int    `json:"daily_volume,omitempty"`
+	RequiresNamedSubject bool   `json:"requires_named_subject,omitempty"`
+	AuthoriserRank       string `json:"authoriser_rank,omitempty"`
+	// Handler is the council service that answers inbound requests on the flow.
+	Handler           string `json:"handler,omitempty"`
+	EmergencyOverride bool   `json:"emergency_override,omitempty"`
+}
+
+// Instrument is a statutory power or other legal instrument for a flow.
+type Instrument struct {
+	Code  string `json:"code,omitempty"`
+	Title string `json:"title"`
+}
+
+// FieldPolicy minimises structured payloads on a flow.
+type FieldPolicy struct {
+	Allow        []string `json:"allow,omitempty"`
+	Pseudonymise []string `json:"pseudonymise,omitempty"`
+	// OnExtra is strip (drop fields outside Allow) or refuse.
+	OnExtra string `json:"on_extra,omitempty"`
+}
+
+// AgreementList answers GET /admin/v1/agreements: the governing version of
+// every agreement.
+type AgreementList struct {
+	Agreements []Agreement `json:"agreements"`
+}
+
+// AgreementVersions answers GET /admin/v1/agreements/{id}/versions.
+type AgreementVersions struct {
+	Versions []Agreement `json:"versions"`
+}
