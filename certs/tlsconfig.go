@@ -3,8 +3,6 @@ package certs
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"fmt"
-	"os"
 )
 
 // TLS 1.2 suites the gateway accepts: ECDHE key exchange with AEAD ciphers
@@ -51,32 +49,6 @@ func (p ServerPolicy) Config() *tls.Config {
 		return c, nil
 	}
 	return base
-}
-
-// ClientConfig returns the TLS configuration a party uses to reach the
-// gateway: its certificate and key, and the CA that issued the gateway's
-// server certificate.
-func ClientConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("client certificate: %w", err)
-	}
-	cfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-	}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("gateway CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("gateway CA %s: no PEM certificate found", caFile)
-		}
-		cfg.RootCAs = pool
-	}
-	return cfg, nil
 }
 
 // AdminPolicy is the admin listener's TLS policy: the same protocol and

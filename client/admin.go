@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,9 +11,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
-	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/certs"
 )
 
 // AdminConfig says how to reach the admin API.
@@ -26,6 +23,8 @@ type AdminConfig struct {
 	// CAFile is the CA of the gateway's server certificate; empty: system roots.
 	CAFile     string
 	HTTPClient *http.Client
+	// Retry is how failed requests are repeated; the zero value is the default.
+	Retry Retry
 }
 
 // Admin talks to the admin API.
@@ -70,128 +69,102 @@ func newAdmin(base *url.URL, cfg AdminConfig) (*Admin, error) {
 		}
 		hc = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 	}
-	return &Admin{conn{base: base, hc: hc, token: cfg.Token}}, nil
-}
-
-// Agreement is an agreement version as the admin API shows it.
-type Agreement struct {
-	agreements.Agreement
-	// EffectiveStatus is the status today: an active agreement past its
-	// expiry date shows as expired.
-	EffectiveStatus agreements.Status `json:"effective_status"`
+	return &Admin{conn{base: base, hc: hc, token: cfg.Token, retry: cfg.Retry}}, nil
 }
 
 // WhoAmI returns the token's subject and roles.
 func (a *Admin) WhoAmI(ctx context.Context) (subject string, roles []string, err error) {
-	var out struct {
-		Subject string   `json:"subject"`
-		Roles   []string `json:"roles"`
-	}
+	var out api.AdminWhoAmI
 	err = a.getJSON(ctx, "/admin/v1/whoami", &out)
 	return out.Subject, out.Roles, err
 }
 
 // Parties lists every party.
-func (a *Admin) Parties(ctx context.Context) ([]*agreements.Party, error) {
-	var out struct {
-		Parties []*agreements.Party `json:"parties"`
-	}
+func (a *Admin) Parties(ctx context.Context) ([]api.Party, error) {
+	var out api.PartyList
 	return out.Parties, a.getJSON(ctx, "/admin/v1/parties", &out)
 }
 
 // Party shows one party.
-func (a *Admin) Party(ctx context.Context, id string) (*agreements.Party, error) {
-	var p agreements.Party
+func (a *Admin) Party(ctx context.Context, id string) (*api.Party, error) {
+	var p api.Party
 	return &p, a.getJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id), &p)
 }
 
 // RegisterParty registers a party (admin role).
-func (a *Admin) RegisterParty(ctx context.Context, p *agreements.Party) (*agreements.Party, error) {
-	reg := api.PartyRegistration{ID: p.ID, Kind: string(p.Kind), Name: p.Name, TrustAnchors: p.TrustAnchors, EncryptionKey: p.EncryptionKey}
-	if p.Identity.SubjectDN != "" || p.Identity.IssuerFingerprint != "" {
-		reg.Identity = &api.IdentityRule{SubjectDN: p.Identity.SubjectDN, IssuerFingerprint: p.Identity.IssuerFingerprint}
-	}
-	var out agreements.Party
+func (a *Admin) RegisterParty(ctx context.Context, reg *api.PartyRegistration) (*api.Party, error) {
+	var out api.Party
 	return &out, a.postJSON(ctx, "/admin/v1/parties", reg, &out)
 }
 
 // SuspendParty suspends a party; it takes effect on its next request.
-func (a *Admin) SuspendParty(ctx context.Context, id, reason string) (*agreements.Party, error) {
-	var out agreements.Party
-	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/suspend", map[string]string{"reason": reason}, &out)
+func (a *Admin) SuspendParty(ctx context.Context, id, reason string) (*api.Party, error) {
+	var out api.Party
+	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/suspend", api.Reason{Reason: reason}, &out)
 }
 
 // ResumeParty lifts a party's suspension.
-func (a *Admin) ResumeParty(ctx context.Context, id, reason string) (*agreements.Party, error) {
-	var out agreements.Party
-	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/resume", map[string]string{"reason": reason}, &out)
+func (a *Admin) ResumeParty(ctx context.Context, id, reason string) (*api.Party, error) {
+	var out api.Party
+	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/resume", api.Reason{Reason: reason}, &out)
 }
 
 // Agreements lists the governing version of every agreement.
-func (a *Admin) Agreements(ctx context.Context) ([]Agreement, error) {
-	var out struct {
-		Agreements []Agreement `json:"agreements"`
-	}
+func (a *Admin) Agreements(ctx context.Context) ([]api.Agreement, error) {
+	var out api.AgreementList
 	return out.Agreements, a.getJSON(ctx, "/admin/v1/agreements", &out)
 }
 
 // Agreement shows the governing version of an agreement.
-func (a *Admin) Agreement(ctx context.Context, id string) (*Agreement, error) {
-	var out Agreement
+func (a *Admin) Agreement(ctx context.Context, id string) (*api.Agreement, error) {
+	var out api.Agreement
 	return &out, a.getJSON(ctx, "/admin/v1/agreements/"+url.PathEscape(id), &out)
 }
 
 // Versions lists every version of an agreement.
-func (a *Admin) Versions(ctx context.Context, id string) ([]Agreement, error) {
-	var out struct {
-		Versions []Agreement `json:"versions"`
-	}
+func (a *Admin) Versions(ctx context.Context, id string) ([]api.Agreement, error) {
+	var out api.AgreementVersions
 	return out.Versions, a.getJSON(ctx, "/admin/v1/agreements/"+url.PathEscape(id)+"/versions", &out)
 }
 
 // Register stores an agreement document (JSON or YAML, by contentType) as a
 // new draft version (admin role).
-func (a *Admin) Register(ctx context.Context, doc []byte, contentType string) (*Agreement, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/admin/v1/agreements"), bytes.NewReader(doc))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Accept", api.MediaJSON)
-	var out Agreement
-	return &out, a.do(req, &out)
+func (a *Admin) Register(ctx context.Context, doc []byte, contentType string) (*api.Agreement, error) {
+	var out api.Agreement
+	resp, err := a.post(ctx, "/admin/v1/agreements", contentType, api.MediaJSON, doc)
+	return &out, decode(resp, err, &out)
 }
 
-func (a *Admin) lifecycle(ctx context.Context, id, action string, body any) (*Agreement, error) {
-	var out Agreement
+func (a *Admin) lifecycle(ctx context.Context, id, action string, body any) (*api.Agreement, error) {
+	var out api.Agreement
 	return &out, a.postJSON(ctx, "/admin/v1/agreements/"+url.PathEscape(id)+"/"+action, body, &out)
 }
 
 // Approve approves a draft version (dpo role; not the author). Version 0
 // means the latest.
-func (a *Admin) Approve(ctx context.Context, id string, version int) (*Agreement, error) {
-	return a.lifecycle(ctx, id, "approve", map[string]int{"version": version})
+func (a *Admin) Approve(ctx context.Context, id string, version int) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "approve", api.VersionSelector{Version: version})
 }
 
 // Activate puts an approved version into force (admin role). Version 0
 // means the latest.
-func (a *Admin) Activate(ctx context.Context, id string, version int) (*Agreement, error) {
-	return a.lifecycle(ctx, id, "activate", map[string]int{"version": version})
+func (a *Admin) Activate(ctx context.Context, id string, version int) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "activate", api.VersionSelector{Version: version})
 }
 
 // Suspend pauses sharing under an agreement (admin role).
-func (a *Admin) Suspend(ctx context.Context, id, reason string) (*Agreement, error) {
-	return a.lifecycle(ctx, id, "suspend", map[string]string{"reason": reason})
+func (a *Admin) Suspend(ctx context.Context, id, reason string) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "suspend", api.Reason{Reason: reason})
 }
 
 // Resume lifts a suspension (admin role).
-func (a *Admin) Resume(ctx context.Context, id, reason string) (*Agreement, error) {
-	return a.lifecycle(ctx, id, "resume", map[string]string{"reason": reason})
+func (a *Admin) Resume(ctx context.Context, id, reason string) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "resume", api.Reason{Reason: reason})
 }
 
 // Terminate ends an agreement (admin role).
-func (a *Admin) Terminate(ctx context.Context, id, reason string) (*Agreement, error) {
-	return a.lifecycle(ctx, id, "terminate", map[string]string{"reason": reason})
+func (a *Admin) Terminate(ctx context.Context, id, reason string) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "terminate", api.Reason{Reason: reason})
 }
 
 // Check decides a declaration as sender would make it: a dry run.
@@ -202,20 +175,14 @@ func (a *Admin) Check(ctx context.Context, sender string, d *api.ExchangeDeclara
 
 // Certificates lists the party certificates the gateway has seen, soonest
 // to expire first.
-func (a *Admin) Certificates(ctx context.Context) ([]certs.SeenCertificate, error) {
-	var out struct {
-		Certificates []certs.SeenCertificate `json:"certificates"`
-	}
+func (a *Admin) Certificates(ctx context.Context) ([]api.SeenCertificate, error) {
+	var out api.CertificateList
 	return out.Certificates, a.getJSON(ctx, "/admin/v1/certificates", &out)
 }
 
 // Inspect asks what the gateway would make of a PEM certificate chain.
-func (a *Admin) Inspect(ctx context.Context, chainPEM []byte) (*certs.Inspection, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/admin/v1/certificates/inspect"), bytes.NewReader(chainPEM))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/x-pem-file")
-	var out certs.Inspection
-	return &out, a.do(req, &out)
+func (a *Admin) Inspect(ctx context.Context, chainPEM []byte) (*api.Inspection, error) {
+	var out api.Inspection
+	resp, err := a.post(ctx, "/admin/v1/certificates/inspect", "application/x-pem-file", api.MediaJSON, chainPEM)
+	return &out, decode(resp, err, &out)
 }

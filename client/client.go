@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,13 +15,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/certs"
-	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
 // Config says how to reach the gateway and who the caller is.
@@ -37,6 +33,8 @@ type Config struct {
 	CAFile string
 	// HTTPClient, if set, is used instead of one built from the files.
 	HTTPClient *http.Client
+	// Retry is how failed requests are repeated; the zero value is the default.
+	Retry Retry
 }
 
 // Client talks to one gateway as one party.
@@ -48,6 +46,7 @@ type conn struct {
 	hc   *http.Client
 	// token, if set, is sent as a bearer token (the admin API).
 	token string
+	retry Retry
 }
 
 // New returns a client.
@@ -61,7 +60,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		tlsCfg, err := certs.ClientConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+		tlsCfg, err := TLSConfig(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
 		if err != nil {
 			return nil, fmt.Errorf("client: %w", err)
 		}
@@ -79,25 +78,17 @@ func New(cfg Config) (*Client, error) {
 			ReadBufferSize:  256 << 10,
 		}}
 	}
-	return &Client{conn{base: base, hc: hc}}, nil
+	return &Client{conn{base: base, hc: hc, retry: cfg.Retry}}, nil
 }
 
 func (c *conn) url(path string) string { return c.base.String() + path }
 
-// do sends a request and decodes a JSON answer into out (if not nil). Any
-// answer outside 2xx becomes an error: *api.Problem where the gateway sent one.
-func (c *conn) do(req *http.Request, out any) error {
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
+// decode decodes a JSON answer into out (nil: discard it) and closes it.
+func decode(resp *http.Response, err error, out any) error {
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return readProblem(resp)
-	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
@@ -118,69 +109,59 @@ func readProblem(resp *http.Response) error {
 	return fmt.Errorf("gateway answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 }
 
-func (c *conn) getJSON(ctx context.Context, path string, out any) error {
-	return c.retry(ctx, func() error {
+// get sends a GET, retried as the policy allows.
+func (c *conn) get(ctx context.Context, path, accept string) (*http.Response, error) {
+	return c.send(ctx, true, func() (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path), nil)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		req.Header.Set("Accept", api.MediaJSON)
-		return c.do(req, out)
+		req.Header.Set("Accept", accept)
+		return req, nil
 	})
 }
 
-// postJSON sends a POST with a fresh Idempotency-Key, and retries it with
-// the same key if the answer is lost or the gateway is briefly unavailable:
-// the gateway then returns what the first attempt created.
+func (c *conn) getJSON(ctx context.Context, path string, out any) error {
+	resp, err := c.get(ctx, path, api.MediaJSON)
+	return decode(resp, err, out)
+}
+
+// post sends a POST with a fresh Idempotency-Key, and retries it with the
+// same key if the answer is lost or the gateway is briefly unavailable or
+// busy: the gateway then returns what the first attempt created.
+func (c *conn) post(ctx context.Context, path, contentType, accept string, body []byte) (*http.Response, error) {
+	key := newIdempotencyKey()
+	return c.send(ctx, true, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Accept", accept)
+		req.Header.Set(HeaderIdempotencyKey, key)
+		return req, nil
+	})
+}
+
 func (c *conn) postJSON(ctx context.Context, path string, in, out any) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
 	}
-	key := newIdempotencyKey()
-	return c.retry(ctx, func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(b))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", api.MediaJSON)
-		req.Header.Set("Accept", api.MediaJSON)
-		req.Header.Set(idem.Header, key)
-		return c.do(req, out)
-	})
+	resp, err := c.post(ctx, path, api.MediaJSON, api.MediaJSON, b)
+	return decode(resp, err, out)
 }
 
+// HeaderIdempotencyKey carries the key that makes a POST safe to repeat: a
+// repeat with the same key gets what the first attempt created.
+const HeaderIdempotencyKey = "Idempotency-Key"
+
+// newIdempotencyKey returns a fresh random key (32 hex digits, well within
+// the gateway's 1 to 255 printable characters).
 func newIdempotencyKey() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// retry runs fn up to three times while it fails in a way a retry can cure:
-// the connection failed, or the gateway said 502, 503 or 504.
-func (c *conn) retry(ctx context.Context, fn func() error) error {
-	delay := 200 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || attempt == 3 || !retryable(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return err
-		case <-time.After(delay):
-		}
-		delay *= 4
-	}
-}
-
-func retryable(err error) bool {
-	var p *api.Problem
-	if errors.As(err, &p) {
-		return p.Status == http.StatusBadGateway || p.Status == http.StatusServiceUnavailable || p.Status == http.StatusGatewayTimeout
-	}
-	var ue *url.Error
-	return errors.As(err, &ue) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // WhoAmI asks the gateway who it takes the caller to be.
@@ -196,7 +177,10 @@ func (c *Client) Declare(ctx context.Context, d *api.ExchangeDeclaration) (*api.
 	return &e, c.postJSON(ctx, "/v1/exchanges", d, &e)
 }
 
-// Upload streams exactly size bytes of r as the payload of a declared exchange.
+// Upload streams exactly size bytes of r as the payload of a declared
+// exchange. It is not retried (r is a stream): after a failure, Exchange
+// says whether the payload arrived, and a declared exchange takes a new
+// upload until it expires.
 func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64) (*api.Exchange, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.url("/v1/exchanges/"+url.PathEscape(id)+"/payload"), r)
 	if err != nil {
@@ -209,7 +193,8 @@ func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Accept", api.MediaJSON)
 	var e api.Exchange
-	return &e, c.do(req, &e)
+	resp, err := c.send(ctx, false, func() (*http.Request, error) { return req, nil })
+	return &e, decode(resp, err, &e)
 }
 
 // Send declares a disclosure and, if it is allowed, uploads its payload.
@@ -294,16 +279,4 @@ func (c *Client) Accept(ctx context.Context, id, note string) (*api.Request, err
 func (c *Client) Decline(ctx context.Context, id, reason string) (*api.Request, error) {
 	var r api.Request
 	return &r, c.postJSON(ctx, "/v1/requests/"+url.PathEscape(id)+"/decline", api.Reason{Reason: reason}, &r)
-}
-
-func readPool(caFile string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("client: CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("client: CA %s: no PEM certificate found", caFile)
-	}
-	return pool, nil
 }

@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/compliance"
 )
 
 // Export is an export being downloaded. Close Body when done.
@@ -32,11 +30,7 @@ type Export struct {
 // Export downloads an export (dpo or auditor role). query holds format,
 // from, to, state or within as the kind needs.
 func (a *Admin) Export(ctx context.Context, kind string, query url.Values) (*Export, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url("/admin/v1/exports/"+url.PathEscape(kind)+"?"+query.Encode()), nil)
-	if err != nil {
-		return nil, err
-	}
-	return a.openExport(req)
+	return openExport(a.get(ctx, "/admin/v1/exports/"+url.PathEscape(kind)+"?"+query.Encode(), "*/*"))
 }
 
 // SubjectAccess downloads the subject access export for one person (dpo role).
@@ -45,23 +39,13 @@ func (a *Admin) SubjectAccess(ctx context.Context, r api.SubjectAccessRequest) (
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url("/admin/v1/exports/subject-access"), bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Content-Type", api.MediaJSON)
-	return a.openExport(req)
+	return openExport(a.post(ctx, "/admin/v1/exports/subject-access", api.MediaJSON, "*/*", b))
 }
 
-func (a *Admin) openExport(req *http.Request) (*Export, error) {
-	req.Header.Set("Authorization", "Bearer "+a.token)
-	resp, err := a.hc.Do(req)
+// openExport checks an export's answer; its body is the caller's to read.
+func openExport(resp *http.Response, err error) (*Export, error) {
 	if err != nil {
 		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		return nil, readProblem(resp)
 	}
 	sig := resp.Header.Get("Gatehouse-Signature")
 	if sig == "" {
@@ -87,22 +71,22 @@ func (a *Admin) JWKS(ctx context.Context) (jwk.Set, error) {
 }
 
 // ReviewOverride records the DPO's review of an emergency override.
-func (a *Admin) ReviewOverride(ctx context.Context, exchangeID string, r api.OverrideReview) (*compliance.Override, error) {
-	var out compliance.Override
+func (a *Admin) ReviewOverride(ctx context.Context, exchangeID string, r api.OverrideReview) (*api.Override, error) {
+	var out api.Override
 	return &out, a.postJSON(ctx, "/admin/v1/overrides/"+url.PathEscape(exchangeID)+"/review", r, &out)
 }
 
 // RecordNotification records that a disclosure's subjects were told, or
 // that telling them stays withheld.
-func (a *Admin) RecordNotification(ctx context.Context, exchangeID string, u api.NotificationUpdate) (*compliance.Notification, error) {
-	var out compliance.Notification
+func (a *Admin) RecordNotification(ctx context.Context, exchangeID string, u api.NotificationUpdate) (*api.NotificationRecord, error) {
+	var out api.NotificationRecord
 	return &out, a.postJSON(ctx, "/admin/v1/notifications/"+url.PathEscape(exchangeID), u, &out)
 }
 
 // Rectify records a correction, erasure or restriction of a subject's data
 // and notifies every recipient of it.
-func (a *Admin) Rectify(ctx context.Context, r api.RectificationRequest) (*compliance.Rectification, error) {
-	var out compliance.Rectification
+func (a *Admin) Rectify(ctx context.Context, r api.RectificationRequest) (*api.Rectification, error) {
+	var out api.Rectification
 	return &out, a.postJSON(ctx, "/admin/v1/rectifications", r, &out)
 }
 

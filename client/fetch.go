@@ -20,18 +20,11 @@ import (
 
 // GatewayKeys fetches the gateway's public signing keys.
 func (c *Client) GatewayKeys(ctx context.Context) (jwk.Set, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/.well-known/jwks.json"), nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.get(ctx, "/.well-known/jwks.json", api.MediaJSON)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readProblem(resp)
-	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return nil, err
@@ -41,19 +34,11 @@ func (c *Client) GatewayKeys(ctx context.Context) (jwk.Set, error) {
 
 // Envelope fetches the sealed manifest (compact JWE) of an exchange.
 func (c *Client) Envelope(ctx context.Context, id string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/exchanges/"+url.PathEscape(id)+"/envelope"), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", api.MediaJOSE)
-	resp, err := c.hc.Do(req)
+	resp, err := c.get(ctx, "/v1/exchanges/"+url.PathEscape(id)+"/envelope", api.MediaJOSE)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, readProblem(resp)
-	}
 	return io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 }
 
@@ -80,14 +65,16 @@ func (c *Client) OpenEnvelope(ctx context.Context, id string, key jwk.Key) (*sea
 
 // PayloadReader opens the ciphertext of an exchange from offset.
 func (c *Client) PayloadReader(ctx context.Context, id string, offset int64) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/exchanges/"+url.PathEscape(id)+"/payload"), nil)
-	if err != nil {
-		return nil, err
-	}
-	if offset > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, true, func() (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/exchanges/"+url.PathEscape(id)+"/payload"), nil)
+		if err != nil {
+			return nil, err
+		}
+		if offset > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+		}
+		return req, nil
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -96,8 +83,8 @@ func (c *Client) PayloadReader(ctx context.Context, id string, offset int64) (io
 		want = http.StatusPartialContent
 	}
 	if resp.StatusCode != want {
-		defer resp.Body.Close()
-		return nil, readProblem(resp)
+		resp.Body.Close()
+		return nil, fmt.Errorf("client: the gateway answered %s, not %d, for the payload from byte %d", resp.Status, want, offset)
 	}
 	return resp.Body, nil
 }

@@ -16,10 +16,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/server"
-	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -360,7 +361,7 @@ func TestSubjectKeyCommand(t *testing.T) {
 // with 503 and change nothing.
 func TestFailsClosedWithoutAudit(t *testing.T) {
 	ctx := context.Background()
-	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{ClientRetry: client.Retry{Attempts: 1}})
 	council := gw.Client(t, "council.revenues")
 	police := gw.Client(t, "police.northshire")
 	sent, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))

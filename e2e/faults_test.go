@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
@@ -121,7 +122,7 @@ func TestDatabaseUnavailable(t *testing.T) {
 	require.NoError(t, err)
 	proxy := testenv.StartProxy(t, dsn.Host)
 	dsn.Host = proxy.Addr
-	gw := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn.String()})
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn.String(), ClientRetry: client.Retry{Attempts: 1}})
 	council := gw.Client(t, "council.revenues")
 	police := gw.Client(t, "police.northshire")
 	sent, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))

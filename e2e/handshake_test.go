@@ -33,10 +33,10 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/config"
-	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
-	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
 // ca is a test certificate authority.
@@ -172,7 +172,10 @@ func registerParty(t *testing.T, gw *testenv.Gateway, id string, kind agreements
 	require.NoError(t, err)
 	pub, err := seal.PublicJSON(key)
 	require.NoError(t, err)
-	p := &agreements.Party{ID: id, Kind: kind, Name: id, EncryptionKey: pub, Identity: identity}
+	p := &api.PartyRegistration{ID: id, Kind: string(kind), Name: id, EncryptionKey: pub}
+	if identity != (agreements.IdentityRule{}) {
+		p.Identity = &api.IdentityRule{SubjectDN: identity.SubjectDN, IssuerFingerprint: identity.IssuerFingerprint}
+	}
 	if anchor != nil {
 		p.TrustAnchors = anchor.pem()
 	}
@@ -408,7 +411,7 @@ func TestInspectCertificate(t *testing.T) {
 	require.True(t, in.Accepted, in.Problem)
 	require.Equal(t, "police.northshire", in.Party)
 	require.Len(t, in.Chain, 2)
-	require.Equal(t, certs.StatusGood, in.Chain[0].Revocation)
+	require.Equal(t, string(certs.StatusGood), in.Chain[0].Revocation)
 	require.Greater(t, in.Leaf.DaysLeft, 80)
 
 	stranger := newCA(t, "Stranger CA").issue(t, leafOpts{uris: []string{partyURI("dwp")}})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
@@ -27,7 +28,7 @@ func TestRateLimits(t *testing.T) {
 			Parties:    map[string]config.Rate{"dwp": {PerSecond: 0.5, Burst: 2}},
 			Agreements: map[string]config.Rate{"hmrc-tax": {PerSecond: 0.5, Burst: 1}},
 		}
-	}})
+	}, ClientRetry: client.Retry{Attempts: 1}})
 	dwp := gw.Client(t, "dwp")
 	hc := testenv.PartyHTTPClient(t, gw, "dwp")
 	for range 2 {
@@ -57,6 +58,14 @@ func TestRateLimits(t *testing.T) {
 	require.Contains(t, p.Detail, "agreement hmrc-tax")
 	_, err = council.Declare(ctx, policeDisclosure(3))
 	require.NoError(t, err, "another agreement is not limited")
+
+	// The client's default policy waits out Retry-After and gets through.
+	patient, err := client.New(client.Config{
+		Gateway: gw.URL, CertFile: gw.Env.CertFile("council.revenues"), KeyFile: gw.Env.KeyFile("council.revenues"), CAFile: gw.Env.CAFile(),
+	})
+	require.NoError(t, err)
+	_, err = patient.Declare(ctx, hmrcDeclaration())
+	require.NoError(t, err, "the declaration goes through once the bucket refills")
 }
 
 func hmrcDeclaration() *api.ExchangeDeclaration {
@@ -70,7 +79,7 @@ func TestSlowClients(t *testing.T) {
 		c.Limits.HeaderTimeout = 500 * time.Millisecond
 		c.Limits.TransferIdleTimeout = 700 * time.Millisecond
 	}})
-	cfg, err := certs.ClientConfig(gw.Env.CertFile("council.revenues"), gw.Env.KeyFile("council.revenues"), gw.Env.CAFile())
+	cfg, err := client.TLSConfig(gw.Env.CertFile("council.revenues"), gw.Env.KeyFile("council.revenues"), gw.Env.CAFile())
 	require.NoError(t, err)
 
 	// Headers that never finish: the connection is closed.
@@ -148,7 +157,7 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 
 	// TLS 1.2 is offered only with ECDHE and AEAD suites.
-	cfg, err := certs.ClientConfig(gw.Env.CertFile("dwp"), gw.Env.KeyFile("dwp"), gw.Env.CAFile())
+	cfg, err := client.TLSConfig(gw.Env.CertFile("dwp"), gw.Env.KeyFile("dwp"), gw.Env.CAFile())
 	require.NoError(t, err)
 	cfg.MaxVersion = tls.VersionTLS12
 	cfg.CipherSuites = []uint16{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}

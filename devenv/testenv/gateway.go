@@ -14,13 +14,12 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
-	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/server"
-	"github.com/gatehouse-gw/gatehouse/devenv/demo"
-	"github.com/gatehouse-gw/gatehouse/devenv"
 )
 
 // Stranger is a party with a certificate from the gateway's CA that is not
@@ -37,6 +36,8 @@ type Gateway struct {
 	URL  string
 	// AdminURL is the admin API's base URL.
 	AdminURL string
+	// retry is the policy of the clients Client and Admin return.
+	retry client.Retry
 }
 
 // GatewayOptions vary the gateway.
@@ -53,6 +54,10 @@ type GatewayOptions struct {
 	Configure func(*config.Config)
 	// MinIO is the object store to use; nil means the package's shared one.
 	MinIO *devenv.MinIO
+	// ClientRetry is the retry policy of the gateway's Client and Admin; the
+	// zero value is the client's default. A test of the gateway's own 429
+	// and 503 answers sets Attempts 1, so that the client shows them at once.
+	ClientRetry client.Retry
 }
 
 // StartGateway starts a gateway for the test and stops it when the test ends.
@@ -128,7 +133,7 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		}
 	})
 	addr := ls.Partner.Addr().String()
-	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr}
+	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr, retry: o.ClientRetry}
 	if ls.Admin != nil {
 		g.AdminURL = "https://" + ls.Admin.Addr().String()
 	}
@@ -143,6 +148,7 @@ func (g *Gateway) Client(t testing.TB, party string) *client.Client {
 		CertFile: g.Env.CertFile(party),
 		KeyFile:  g.Env.KeyFile(party),
 		CAFile:   g.Env.CAFile(),
+		Retry:    g.retry,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +180,7 @@ func (g *Gateway) Token(t testing.TB, subject string, roles ...string) string {
 // Admin returns an admin API client for subject with roles.
 func (g *Gateway) Admin(t testing.TB, subject string, roles ...string) *client.Admin {
 	t.Helper()
-	a, err := client.NewAdmin(client.AdminConfig{URL: g.AdminURL, Token: g.Token(t, subject, roles...), CAFile: g.Env.CAFile()})
+	a, err := client.NewAdmin(client.AdminConfig{URL: g.AdminURL, Token: g.Token(t, subject, roles...), CAFile: g.Env.CAFile(), Retry: g.retry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +206,7 @@ func HTTPClient(t testing.TB, caFile string) *http.Client {
 // tests that speak HTTP directly.
 func PartyHTTPClient(t testing.TB, g *Gateway, party string) *http.Client {
 	t.Helper()
-	cfg, err := certs.ClientConfig(g.Env.CertFile(party), g.Env.KeyFile(party), g.Env.CAFile())
+	cfg, err := client.TLSConfig(g.Env.CertFile(party), g.Env.KeyFile(party), g.Env.CAFile())
 	if err != nil {
 		t.Fatal(err)
 	}

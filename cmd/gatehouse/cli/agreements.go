@@ -39,7 +39,7 @@ func newAgreementsCmd() *cobra.Command {
 			return run(cmd, c, args)
 		}
 	}
-	printAgreement := func(w io.Writer, a *client.Agreement) error {
+	printAgreement := func(w io.Writer, a *api.Agreement) error {
 		if f.json {
 			return printJSON(w, a)
 		}
@@ -48,7 +48,11 @@ func newAgreementsCmd() *cobra.Command {
 			fmt.Fprintf(w, ", approved by %s", a.ApprovedBy)
 		}
 		fmt.Fprintln(w)
-		b, err := yaml.Marshal(&a.Agreement)
+		doc, err := agreementDocument(a)
+		if err != nil {
+			return err
+		}
+		b, err := yaml.Marshal(doc)
 		if err != nil {
 			return err
 		}
@@ -153,7 +157,7 @@ func newAgreementsCmd() *cobra.Command {
 		}),
 	}
 
-	versioned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, int) (*client.Agreement, error)) *cobra.Command {
+	versioned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use + " ID",
 			Short: short,
@@ -173,18 +177,18 @@ func newAgreementsCmd() *cobra.Command {
 		c.Flags().IntVar(&version, "version", 0, "version (default: the latest)")
 		return c
 	}
-	approve := versioned("approve", "Approve a draft version (dpo; not its author)", func(c *client.Admin) func(*cobra.Command, string, int) (*client.Agreement, error) {
-		return func(cmd *cobra.Command, id string, v int) (*client.Agreement, error) {
+	approve := versioned("approve", "Approve a draft version (dpo; not its author)", func(c *client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id string, v int) (*api.Agreement, error) {
 			return c.Approve(cmd.Context(), id, v)
 		}
 	})
-	activate := versioned("activate", "Put an approved version into force (admin; needs a completed DPIA)", func(c *client.Admin) func(*cobra.Command, string, int) (*client.Agreement, error) {
-		return func(cmd *cobra.Command, id string, v int) (*client.Agreement, error) {
+	activate := versioned("activate", "Put an approved version into force (admin; needs a completed DPIA)", func(c *client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id string, v int) (*api.Agreement, error) {
 			return c.Activate(cmd.Context(), id, v)
 		}
 	})
 
-	reasoned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, string) (*client.Agreement, error)) *cobra.Command {
+	reasoned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, string) (*api.Agreement, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use + " ID --reason TEXT",
 			Short: short,
@@ -204,18 +208,18 @@ func newAgreementsCmd() *cobra.Command {
 		c.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit log)")
 		return c
 	}
-	suspend := reasoned("suspend", "Suspend sharing under an agreement; takes effect on the next request", func(c *client.Admin) func(*cobra.Command, string, string) (*client.Agreement, error) {
-		return func(cmd *cobra.Command, id, r string) (*client.Agreement, error) {
+	suspend := reasoned("suspend", "Suspend sharing under an agreement; takes effect on the next request", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Agreement, error) {
 			return c.Suspend(cmd.Context(), id, r)
 		}
 	})
-	resume := reasoned("resume", "Lift a suspension", func(c *client.Admin) func(*cobra.Command, string, string) (*client.Agreement, error) {
-		return func(cmd *cobra.Command, id, r string) (*client.Agreement, error) {
+	resume := reasoned("resume", "Lift a suspension", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Agreement, error) {
 			return c.Resume(cmd.Context(), id, r)
 		}
 	})
-	terminate := reasoned("terminate", "End an agreement for good", func(c *client.Admin) func(*cobra.Command, string, string) (*client.Agreement, error) {
-		return func(cmd *cobra.Command, id, r string) (*client.Agreement, error) {
+	terminate := reasoned("terminate", "End an agreement for good", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Agreement, error) {
 			return c.Terminate(cmd.Context(), id, r)
 		}
 	})
@@ -275,4 +279,20 @@ func printDecision(w io.Writer, d *api.Decision) {
 		}
 		fmt.Fprintf(w, "  %s %-24s %s\n", mark, c.Code, c.Message)
 	}
+}
+
+// agreementDocument is the document of an agreement the admin API returned,
+// in the registry's document format (docs/agreements.md), so that it prints
+// as YAML that 'agreements register' reads back. The API's JSON is that
+// format's JSON plus what the registry keeps, which the document omits.
+func agreementDocument(a *api.Agreement) (*agreements.Agreement, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, err
+	}
+	var doc agreements.Agreement
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("agreement %s@%d: %w", a.ID, a.Version, err)
+	}
+	return &doc, nil
 }

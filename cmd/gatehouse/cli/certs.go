@@ -183,7 +183,7 @@ func newCertsInspectCmd() *cobra.Command {
 			for i, c := range in.Chain {
 				fmt.Fprintf(w, "  [%d] %s\n      issuer %s, serial %s\n", i, c.Subject, c.Issuer, c.Serial)
 				if c.Revocation != "" {
-					fmt.Fprintf(w, "      revocation: %s (%s)\n", c.Revocation, c.RevocationBy)
+					fmt.Fprintf(w, "      revocation: %s (%s)\n", c.Revocation, c.RevocationSource)
 				}
 			}
 			return nil

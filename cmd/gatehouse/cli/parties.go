@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
@@ -20,7 +20,7 @@ func newPartiesCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	var (
-		p                  agreements.Party
+		p                  api.PartyRegistration
 		kind, keyFile, pem string
 		reason             string
 	)
@@ -70,7 +70,7 @@ func newPartiesCmd() *cobra.Command {
 		Short: "Register a party",
 		Args:  cobra.NoArgs,
 		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, _ []string) error {
-			p.Kind = agreements.PartyKind(kind)
+			p.Kind = kind
 			if keyFile != "" {
 				k, err := seal.ReadKey(keyFile)
 				if err != nil {
@@ -104,7 +104,7 @@ func newPartiesCmd() *cobra.Command {
 	rf.StringVar(&p.Name, "name", "", "display name")
 	rf.StringVar(&keyFile, "encryption-key", "", "the party's encryption key (JWK; only its public half is sent)")
 	rf.StringVar(&pem, "trust-anchors", "", "PEM file of the CA certificates that issue the party's client certificates")
-	status := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, string) (*agreements.Party, error)) *cobra.Command {
+	status := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, string) (*api.Party, error)) *cobra.Command {
 		c := &cobra.Command{
 			Use:   use + " ID --reason TEXT",
 			Short: short,
@@ -121,13 +121,13 @@ func newPartiesCmd() *cobra.Command {
 		c.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit log)")
 		return c
 	}
-	suspend := status("suspend", "Suspend a party; refused from its next request", func(c *client.Admin) func(*cobra.Command, string, string) (*agreements.Party, error) {
-		return func(cmd *cobra.Command, id, r string) (*agreements.Party, error) {
+	suspend := status("suspend", "Suspend a party; refused from its next request", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Party, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Party, error) {
 			return c.SuspendParty(cmd.Context(), id, r)
 		}
 	})
-	resume := status("resume", "Lift a party's suspension", func(c *client.Admin) func(*cobra.Command, string, string) (*agreements.Party, error) {
-		return func(cmd *cobra.Command, id, r string) (*agreements.Party, error) {
+	resume := status("resume", "Lift a party's suspension", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Party, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Party, error) {
 			return c.ResumeParty(cmd.Context(), id, r)
 		}
 	})
