@@ -20,9 +20,9 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	"github.com/gatehouse-gw/gatehouse/client"
-	"github.com/gatehouse-gw/gatehouse/server"
-	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
 

@@ -18,8 +18,8 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/compliance"
-	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/server"
 )
 
 type exportDoc struct {

@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/devenv"
+	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/server"
-	"github.com/gatehouse-gw/gatehouse/devenv/demo"
-	"github.com/gatehouse-gw/gatehouse/devenv"
-	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // buildGatehouse builds the gatehouse command into dir.

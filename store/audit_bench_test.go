@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
-	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
-	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/store"
 	"github.com/gatehouse-gw/gatehouse/store/migrations"
 	"github.com/gatehouse-gw/gatehouse/store/storetest"
