@@ -2,31 +2,53 @@ package audit
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 )
 
-// Log is the chain as the database keeps it, with its signed checkpoints.
+// Log is the record as the database keeps it: the chain, its tree and its
+// signed checkpoints.
 type Log interface {
-	// AuditHead returns the last entry's sequence number and hash.
+	NodeReader
+	// AuditHead returns the head: the last entry's sequence number and hash
+	// as the writers see it.
 	AuditHead(ctx context.Context) (int64, string, error)
+	// AuditMaxSeq returns the highest seq in the chain, whatever the head says.
+	AuditMaxSeq(ctx context.Context) (int64, error)
 	// AuditRecords returns up to limit records with seq > after, in order.
 	AuditRecords(ctx context.Context, after int64, limit int) ([]Record, error)
+	// AuditTreeRows returns up to limit tree rows with seq > after, in order.
+	AuditTreeRows(ctx context.Context, after int64, limit int) ([]TreeRow, error)
 	// AuditCheckpoints returns up to limit checkpoints with seq > after, in order.
 	AuditCheckpoints(ctx context.Context, after int64, limit int) ([]StoredCheckpoint, error)
 	// LastAuditCheckpoint returns the latest checkpoint, if any.
 	LastAuditCheckpoint(ctx context.Context) (StoredCheckpoint, bool, error)
-	// AddAuditCheckpoint records a checkpoint and the segment archived with
-	// it, if the latest checkpoint is still the one at prevSeq (0: none);
-	// otherwise it returns ErrCheckpointExists: another node got there first.
-	AddAuditCheckpoint(ctx context.Context, prevSeq int64, cp StoredCheckpoint, seg ArchivedSegment) error
 	// AuditSegments returns the archived segments recorded, in order.
 	AuditSegments(ctx context.Context) ([]ArchivedSegment, error)
+}
+
+// CheckpointLog is the Log as the checkpointer writes it: claim a
+// checkpoint, then archive its segment, then record that.
+type CheckpointLog interface {
+	Log
+	// ClaimArchiver takes the lease on signing and archiving checkpoints
+	// for holder until the given time, or renews it; false if another
+	// holder's lease has not run out by now.
+	ClaimArchiver(ctx context.Context, holder string, now, until time.Time) (bool, error)
+	// ReleaseArchiver gives the lease up, if holder holds it.
+	ReleaseArchiver(ctx context.Context, holder string) error
+	// AddAuditCheckpoint claims a checkpoint: it records cp if the latest
+	// checkpoint is still the one at prevSeq (0: none; otherwise
+	// ErrCheckpointExists) and holder still holds the lease (otherwise
+	// ErrArchiverBusy).
+	AddAuditCheckpoint(ctx context.Context, holder string, prevSeq int64, cp StoredCheckpoint) error
+	// LastAuditSegment returns the recorded segment with the highest seqs.
+	LastAuditSegment(ctx context.Context) (ArchivedSegment, bool, error)
+	// RecordAuditSegment records the archived segment of a checkpoint.
+	RecordAuditSegment(ctx context.Context, seg ArchivedSegment) error
 }
 
 // ErrCheckpointExists is returned when a checkpoint at that seq is recorded.
@@ -40,6 +62,8 @@ type Archive interface {
 	// SegmentVersions lists every version of every object under
 	// SegmentPrefix, in key order.
 	SegmentVersions(ctx context.Context) ([]ArchivedSegment, error)
+	// SegmentKeyVersions lists every version of one segment.
+	SegmentKeyVersions(ctx context.Context, key string) ([]ArchivedSegment, error)
 	// OpenSegment reads one version of a segment.
 	OpenSegment(ctx context.Context, key, version string) (io.ReadCloser, error)
 }
@@ -55,146 +79,11 @@ type ArchivedSegment struct {
 	ArchivedAt time.Time
 }
 
-// Checkpointer signs checkpoints of the chain and archives each run of
-// entries between two checkpoints as a segment: every Every entries, or
-// after Interval if any entry is not yet covered. It never signs a chain
-// that does not verify from the previous checkpoint.
-type Checkpointer struct {
-	Log     Log
-	Archive Archive
-	Signer  Signer
-	// Issuer names the chain in every checkpoint.
-	Issuer string
-	// Every is the most entries one segment holds.
-	Every int64
-	// Interval is the longest an entry waits for a checkpoint.
-	Interval time.Duration
-	// Retention is how long segments stay locked in the archive.
-	Retention time.Duration
-	Logger    *slog.Logger
-	Now       func() time.Time
-	// Signed, if set, is called with the number of entries each new
-	// checkpoint covers.
-	Signed func(entries int64)
-}
-
-// Run checkpoints until ctx ends, looking at the chain every poll.
-func (c *Checkpointer) Run(ctx context.Context, poll time.Duration) {
-	t := time.NewTicker(poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := c.Once(ctx, false); err != nil && ctx.Err() == nil {
-				c.Logger.Error("audit checkpoint failed", "error", err)
-			}
-		}
-	}
-}
-
-// Once makes every checkpoint that is due (with force, one covering every
-// entry so far) and returns how many it made.
-func (c *Checkpointer) Once(ctx context.Context, force bool) (int, error) {
-	made := 0
-	for {
-		last, ok, err := c.Log.LastAuditCheckpoint(ctx)
-		if err != nil {
-			return made, err
-		}
-		if !ok {
-			last = StoredCheckpoint{Hash: GenesisHash}
-		}
-		head, _, err := c.Log.AuditHead(ctx)
-		if err != nil {
-			return made, err
-		}
-		pending := head - last.Seq
-		now := c.now()
-		due := pending >= c.Every || (pending > 0 && (force || (ok && now.Sub(last.Time) >= c.Interval) || (!ok && c.Interval == 0)))
-		if !ok && pending > 0 && !due {
-			// The first checkpoint waits for Interval from the first entry.
-			recs, err := c.Log.AuditRecords(ctx, 0, 1)
-			if err != nil {
-				return made, err
-			}
-			due = len(recs) == 1 && now.Sub(recs[0].Time) >= c.Interval
-		}
-		if !due {
-			return made, nil
-		}
-		upTo := min(head, last.Seq+c.Every)
-		if err := c.checkpoint(ctx, last, upTo, now); err != nil {
-			if errors.Is(err, ErrCheckpointExists) {
-				continue // another node made it; look again
-			}
-			return made, err
-		}
-		made++
-	}
-}
-
-func (c *Checkpointer) checkpoint(ctx context.Context, last StoredCheckpoint, upTo int64, now time.Time) error {
-	v := NewVerifierAt(last.Seq, last.Hash)
-	recs := make([]Record, 0, upTo-last.Seq)
-	for after := last.Seq; after < upTo; {
-		page, err := c.Log.AuditRecords(ctx, after, int(min(upTo-after, 10000)))
-		if err != nil {
-			return err
-		}
-		if len(page) == 0 {
-			return &VerifyError{Seq: after + 1, Kind: KindMissing, Reason: "the chain ends before its head", Where: "database"}
-		}
-		for _, r := range page {
-			if err := v.Next(r); err != nil {
-				var ve *VerifyError
-				if errors.As(err, &ve) {
-					ve.Where = "database"
-				}
-				return fmt.Errorf("refusing to sign a damaged chain: %w", err)
-			}
-		}
-		recs = append(recs, page...)
-		after = page[len(page)-1].Seq
-	}
-	seq, hash := v.Head()
-	cp, err := SignCheckpoint(c.Signer, Checkpoint{Log: c.Issuer, Seq: seq, Hash: hash, Time: now})
-	if err != nil {
-		return err
-	}
-	body, err := EncodeSegment(recs, cp)
-	if err != nil {
-		return err
-	}
-	seg := ArchivedSegment{Key: SegmentKey(last.Seq+1, seq), First: last.Seq + 1, Last: seq, ArchivedAt: cp.Time}
-	sum := sha256.Sum256(body)
-	seg.SHA256 = hex.EncodeToString(sum[:])
-	if seg.Version, err = c.Archive.PutSegment(ctx, seg.Key, body, now.Add(c.Retention)); err != nil {
-		return fmt.Errorf("archive segment %s: %w", seg.Key, err)
-	}
-	if err := c.Log.AddAuditCheckpoint(ctx, last.Seq, cp, seg); err != nil {
-		return err
-	}
-	if c.Signed != nil {
-		c.Signed(seq - last.Seq)
-	}
-	c.Logger.Info("audit checkpoint signed", "seq", seq, "entries", seq-last.Seq, "segment", seg.Key)
-	return nil
-}
-
-func (c *Checkpointer) now() time.Time {
-	if c.Now != nil {
-		return c.Now()
-	}
-	return time.Now()
-}
-
 // readSegment reads and checks one archived segment on its own: its lines
 // are consecutive entries from seg.First to seg.Last, each linked to the one
 // before (the first to prevHash, if known), and its checkpoint verifies and
 // names the last. It returns the records' hashes by seq and the checkpoint.
-func readSegment(r io.Reader, seg ArchivedSegment, prevHash string, verify func([]byte) (*Checkpoint, error)) ([]string, *Checkpoint, *VerifyError) {
+func readSegment(r io.Reader, seg ArchivedSegment, prevHash string, verify func([]byte) (*Checkpoint, error), notes *NoteKeys) ([]string, *Checkpoint, *VerifyError) {
 	where := "archive " + seg.Key
 	if seg.Version != "" {
 		where += " version " + seg.Version
@@ -252,6 +141,18 @@ func readSegment(r io.Reader, seg ArchivedSegment, prevHash string, verify func(
 	}
 	if cp.Seq != seq || cp.Hash != hash {
 		return fail(seg.Last, KindEdited, fmt.Sprintf("the signed checkpoint names seq %d, hash %s…, but the segment ends at seq %d, hash %s…", cp.Seq, cp.Hash[:min(12, len(cp.Hash))], seq, hash[:12]))
+	}
+	switch n := sr.Note(); {
+	case len(n) == 0 && cp.Root != "":
+		return fail(seg.Last, KindMissing, "the segment's checkpoint signs a tree root but its note is missing")
+	case len(n) > 0 && notes != nil:
+		th, err := OpenTreeHead(n, notes.Origin, notes.Keys...)
+		if err != nil {
+			return fail(seg.Last, KindBadSignature, "segment checkpoint note: "+err.Error())
+		}
+		if th.Size != uint64(seq) || base64.StdEncoding.EncodeToString(th.Root) != cp.Root {
+			return fail(seg.Last, KindEdited, "the segment's checkpoint note signs another tree head than its checkpoint")
+		}
 	}
 	return hashes, cp, nil
 }

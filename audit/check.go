@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -35,6 +37,18 @@ type Report struct {
 	// Unarchived counts entries after the last archived segment, not yet
 	// covered by a checkpoint in the archive.
 	Unarchived int64 `json:"unarchived_entries"`
+	// Hidden counts entries past the chain's head (a head moved back).
+	Hidden int64 `json:"hidden_entries,omitempty"`
+	// TreeSize and TreeRoot are the Merkle tree of the entries read, as
+	// recomputed from them (the root in standard base64).
+	TreeSize uint64 `json:"tree_size"`
+	TreeRoot string `json:"tree_root"`
+	// Pending counts checkpoints claimed in the database whose segment is
+	// being archived (one at most, while the gateway works).
+	Pending int `json:"pending_segments,omitempty"`
+	// Unrecorded lists the archived segment versions that no row of the
+	// database records ("key version v"): each is also a problem.
+	Unrecorded []string `json:"unrecorded_segments,omitempty"`
 	// Problems lists what is wrong, first bad seq first; empty when the
 	// chain, the checkpoints and the archive all agree.
 	Problems []*VerifyError `json:"problems"`
@@ -65,22 +79,31 @@ type CheckOptions struct {
 	Keys jwk.Set
 	// Issuer, if set, is the name every checkpoint must give as its log.
 	Issuer string
+	// Notes, if set, verifies checkpoint notes: the log's origin and its
+	// checkpoint keys. Without it the notes' signatures are not checked
+	// (the JWS, which signs the same root, still is).
+	Notes *NoteKeys
 	// Progress, if set, is called with the seq reached.
 	Progress func(seq int64)
 }
 
-// Check verifies the whole record: the database chain from genesis to head,
-// every signed checkpoint (signature, and the hash the chain reaches at its
-// seq), the segments the database says it archived, and every version of
-// every segment in the archive (its own chain and checkpoint, and its
-// agreement with the database chain). An error means the check could not
-// run; damage is reported in the Report.
+// Check verifies the whole record: the database chain from genesis to its
+// last entry (never trusting the head: entries past it are reported as
+// hidden), the Merkle tree recomputed from the entries against the stored
+// tree, every signed checkpoint (its signatures, and the hash and root the
+// record reaches at its seq), the segments the database says it archived,
+// and every version of every segment in the archive (its own chain and
+// checkpoint, its agreement with the database chain, and that the database
+// records it). An error means the check could not run; damage is reported
+// in the Report.
 //
 // The gateway may be running: the chain grows and checkpoints and segments
 // appear meanwhile. So the checkpoints are read first (each was signed over
-// entries already written, and its segment archived before it was
-// recorded), then the head (the chain is checked up to there), then the
-// recorded segments and the archive listing.
+// entries already written), then the head and the last entry together,
+// then the chain up to that entry; the recorded segments before the archive
+// listing (each was archived before it was recorded), and the checkpoints
+// and segments again after it (a segment is archived only after its
+// checkpoint was claimed).
 func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*Report, error) {
 	rep := &Report{Problems: []*VerifyError{}}
 	add := func(e *VerifyError) {
@@ -98,15 +121,15 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 		return cp, err
 	}
 
-	signed := map[int64]string{}
-	cps, err := readCheckpoints(ctx, log, 0, verify, signed, add)
+	sig := signedState{hashes: map[int64]string{}, roots: map[int64][]byte{}}
+	cps, err := readCheckpoints(ctx, log, 0, verify, opts.Notes, sig, add)
 	if err != nil {
 		return nil, err
 	}
 	rep.Checkpoints = len(cps)
-	headSeq, headHash, err := log.AuditHead(ctx)
+	headSeq, headHash, maxSeq, err := extent(ctx, log)
 	if err != nil {
-		return nil, fmt.Errorf("read the chain's head: %w", err)
+		return nil, err
 	}
 	recorded, err := log.AuditSegments(ctx)
 	if err != nil {
@@ -117,6 +140,24 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 		return nil, fmt.Errorf("list archived segments: %w", err)
 	}
 	rep.Versions = len(versions)
+	// What the database knows now, after the listing: every segment listed
+	// was archived for a checkpoint claimed before it.
+	recordedNow, err := log.AuditSegments(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the archived segments' index: %w", err)
+	}
+	lastCP := int64(0)
+	if len(cps) > 0 {
+		lastCP = cps[len(cps)-1].Seq
+	}
+	cpsNow, err := readCheckpoints(ctx, log, lastCP, verify, opts.Notes, signedState{hashes: map[int64]string{}, roots: map[int64][]byte{}}, func(*VerifyError) {})
+	if err != nil {
+		return nil, err
+	}
+	_, _, maxNow, err := extent(ctx, log)
+	if err != nil {
+		return nil, err
+	}
 
 	// The database scan notes the hashes at which archived segments end.
 	dbHashes := map[int64]string{}
@@ -126,17 +167,23 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 			dbHashes[last] = ""
 		}
 	}
+	dbHashes[headSeq] = ""
 
-	mismatched, err := scanChain(ctx, log, headSeq, signed, dbHashes, add, rep, opts.Progress)
+	mismatched, err := scanChain(ctx, log, maxSeq, sig, dbHashes, add, rep, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
 	switch {
+	case rep.HeadSeq > headSeq:
+		rep.Hidden = rep.HeadSeq - headSeq
+		add(&VerifyError{Seq: headSeq + 1, Kind: KindHidden, Where: "database",
+			Reason: fmt.Sprintf("entries seq %d to %d lie past the chain's head (seq %d): the head was moved back to hide them", headSeq+1, rep.HeadSeq, headSeq)})
 	case rep.HeadSeq < headSeq:
 		add(&VerifyError{Seq: rep.HeadSeq + 1, Kind: KindMissing, Where: "database",
 			Reason: fmt.Sprintf("the chain's head says seq %d but the last entry is seq %d", headSeq, rep.HeadSeq)})
-	case headSeq > 0 && headHash != rep.HeadHash:
-		add(&VerifyError{Seq: headSeq, Kind: KindEdited, Where: "database", Reason: "the chain's head names another hash than its last entry's"})
+	}
+	if h := dbHashes[headSeq]; headSeq > 0 && h != "" && h != headHash {
+		add(&VerifyError{Seq: headSeq, Kind: KindEdited, Where: "database", Reason: "the chain's head names another hash than its entry's"})
 	}
 	for _, sc := range cps {
 		if sc.Seq > rep.HeadSeq {
@@ -146,7 +193,7 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 		}
 	}
 
-	runs, evidence := checkArchive(ctx, archive, versions, dbHashes, verify, add, rep)
+	runs, evidence := checkArchive(ctx, archive, versions, dbHashes, maxNow, verify, opts.Notes, add, rep)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -155,7 +202,7 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 	// archived segment's): an entry before it was changed and the chain
 	// recomputed. The archived copy pinpoints which.
 	for seq, run := range evidence {
-		if db := dbHashes[seq]; db != "" && db != signedHash(seq, signed, run) && !slices.Contains(mismatched, seq) {
+		if db := dbHashes[seq]; db != "" && db != signedHash(seq, sig.hashes, run) && !slices.Contains(mismatched, seq) {
 			mismatched = append(mismatched, seq)
 		}
 	}
@@ -164,9 +211,18 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 		add(pinpoint(ctx, log, seq, cps, evidence))
 	}
 	// Every checkpoint recorded before the archive was listed has a sound
-	// segment ending at it, and every segment recorded is there, unchanged.
+	// segment ending at it, unless it is the one still being archived; and
+	// every segment recorded is there, unchanged.
+	archivedTo := int64(0)
+	for _, r := range recorded {
+		archivedTo = max(archivedTo, r.Last)
+	}
 	for _, sc := range cps {
 		if _, ok := runs[sc.Seq]; !ok && sc.Seq <= rep.HeadSeq {
+			if sc.Seq > archivedTo && sc.Seq == cps[len(cps)-1].Seq {
+				rep.Pending++
+				continue
+			}
 			add(&VerifyError{Seq: sc.Seq, Kind: KindMissing, Reason: fmt.Sprintf("no sound archived segment ends at checkpoint %d", sc.Seq), Where: "archive"})
 		}
 	}
@@ -175,13 +231,14 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 		switch {
 		case !ok:
 			// Reported above if its checkpoint is recorded; otherwise here.
-			if _, cp := signed[r.Last]; !cp {
+			if _, cp := sig.hashes[r.Last]; !cp {
 				add(&VerifyError{Seq: r.First, Kind: KindMissing, Reason: fmt.Sprintf("segment %s, recorded in the database, is not in the archive", r.Key), Where: "archive"})
 			}
 		case r.SHA256 != "" && !slices.Contains(run.sums, r.SHA256):
 			add(&VerifyError{Seq: r.First, Kind: KindEdited, Reason: fmt.Sprintf("no version of segment %s has the content recorded in the database (sha256 %s…)", r.Key, r.SHA256[:min(12, len(r.SHA256))]), Where: "archive " + r.Key})
 		}
 	}
+	unrecorded(versions, recordedNow, append(cps, cpsNow...), add, rep)
 
 	// Coverage: sound segments hold every entry from 1 up to the last one
 	// archived, with no gap.
@@ -196,94 +253,314 @@ func Check(ctx context.Context, log Log, archive Archive, opts CheckOptions) (*R
 	}
 	rep.Unarchived = max(0, rep.HeadSeq-(next-1))
 
-	slices.SortStableFunc(rep.Problems, func(a, b *VerifyError) int { return cmp.Compare(a.Seq, b.Seq) })
+	// By seq; at one seq, what the chain and the archive show before what
+	// the stored tree shows (it follows from them).
+	treeLast := func(e *VerifyError) int {
+		if e.Where == whereTree {
+			return 1
+		}
+		return 0
+	}
+	slices.SortStableFunc(rep.Problems, func(a, b *VerifyError) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(treeLast(a), treeLast(b)))
+	})
 	return rep, nil
 }
 
-// scanChain verifies the database chain from genesis to headSeq, noting the
-// hashes asked for in dbHashes and returning the checkpoints it no longer
-// reaches. One goroutine reads the next page while this one verifies.
-func scanChain(ctx context.Context, log Log, headSeq int64, signed, dbHashes map[int64]string, add func(*VerifyError), rep *Report, progress func(int64)) ([]int64, error) {
+// whereTree names the stored tree in problems.
+const whereTree = "database tree"
+
+// Extent is a Log that reads its head and its last entry in one statement,
+// so that a chain growing meanwhile is not mistaken for entries past a head
+// moved back.
+type Extent interface {
+	AuditExtent(ctx context.Context) (headSeq int64, headHash string, maxSeq int64, err error)
+}
+
+func extent(ctx context.Context, log Log) (int64, string, int64, error) {
+	if e, ok := log.(Extent); ok {
+		h, hash, m, err := e.AuditExtent(ctx)
+		if err != nil {
+			return 0, "", 0, fmt.Errorf("read the chain's head: %w", err)
+		}
+		return h, hash, m, nil
+	}
+	h, hash, err := log.AuditHead(ctx)
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("read the chain's head: %w", err)
+	}
+	m, err := log.AuditMaxSeq(ctx)
+	if err != nil {
+		return 0, "", 0, fmt.Errorf("read the chain's last entry: %w", err)
+	}
+	return h, hash, max(m, 0), nil
+}
+
+// unrecorded reports every archived segment version the database does not
+// record: not the version a segment row names (for a row that names none,
+// the first sound one), and not the segment of the checkpoint still being
+// archived. The gateway claims a checkpoint before it archives its segment
+// and records the segment after, and looks for an earlier copy before it
+// writes: any other object under the segment prefix was put there by
+// something else, or by a version of the gateway before that order.
+func unrecorded(versions []ArchivedSegment, recorded []ArchivedSegment, cps []StoredCheckpoint, add func(*VerifyError), rep *Report) {
+	byKey := map[string]ArchivedSegment{}
+	archivedTo := int64(0)
+	for _, r := range recorded {
+		byKey[r.Key] = r
+		archivedTo = max(archivedTo, r.Last)
+	}
+	claimed := map[int64]bool{}
+	for _, sc := range cps {
+		claimed[sc.Seq] = true
+	}
+	takenByKey := map[string]bool{}
+	for _, v := range versions {
+		r, ok := byKey[v.Key]
+		switch {
+		case ok && r.Version != "" && r.Version == v.Version:
+			continue
+		case ok && r.Version == "" && !takenByKey[v.Key]:
+			takenByKey[v.Key] = true // recorded without a version: the bucket keeps one
+			continue
+		case !ok && v.Last > archivedTo && claimed[v.Last] && v.First == archivedTo+1 && !takenByKey[v.Key]:
+			// The claimed checkpoint whose segment is being archived.
+			takenByKey[v.Key] = true
+			continue
+		}
+		name := v.Key
+		if v.Version != "" {
+			name += " version " + v.Version
+		}
+		rep.Unrecorded = append(rep.Unrecorded, name)
+		reason := "the archive holds this segment but no checkpoint or segment row of the database records it"
+		if ok {
+			reason = "another version of a recorded segment: the database records version " + r.Version
+		}
+		add(&VerifyError{Seq: v.First, Kind: KindUnrecorded, Reason: reason, Where: "archive " + name})
+	}
+}
+
+// signedState is what the sound checkpoints signed: chain hashes and tree
+// roots by seq.
+type signedState struct {
+	hashes map[int64]string
+	roots  map[int64][]byte
+}
+
+// chainPage is the entries and tree rows of one range of seqs.
+type chainPage struct {
+	recs []Record
+	tree []TreeRow
+	err  error
+}
+
+// readers is how many pages are read at once while one is verified:
+// reading (decoding rows) costs more than verifying them.
+const readers = 2
+
+// readAhead reads the chain and the tree up to seq upTo in pages of
+// pageSize seqs, page k holding seqs k·pageSize+1 to (k+1)·pageSize, with
+// readers goroutines each reading every readers-th page, and delivers
+// them in order. The channel closes after the last page or the first
+// error (in its page).
+func readAhead(ctx context.Context, log Log, upTo int64) (<-chan chainPage, <-chan error) {
 	read := log.AuditRecords
 	if lr, ok := log.(LinkReader); ok {
 		read = lr.AuditLinks
 	}
-	pages := make(chan []Record, 1)
-	readErr := make(chan error, 1)
-	scanCtx, stopReading := context.WithCancel(ctx)
-	defer stopReading()
+	n := int((upTo + pageSize - 1) / pageSize)
+	lanes := make([]chan chainPage, readers)
+	for w := range lanes {
+		lanes[w] = make(chan chainPage, 1)
+		go func() {
+			defer close(lanes[w])
+			for k := w; k < n; k += readers {
+				from, to := int64(k)*pageSize, min(int64(k+1)*pageSize, upTo)
+				var pg chainPage
+				if pg.recs, pg.err = read(ctx, from, int(to-from)); pg.err != nil {
+					pg.err = fmt.Errorf("read the chain: %w", pg.err)
+				} else if pg.tree, pg.err = log.AuditTreeRows(ctx, from, int(to-from)); pg.err != nil {
+					pg.err = fmt.Errorf("read the tree: %w", pg.err)
+				}
+				// With a gap, a page reads on past its range: the next has those.
+				pg.recs = slices.DeleteFunc(pg.recs, func(r Record) bool { return r.Seq > to })
+				pg.tree = slices.DeleteFunc(pg.tree, func(r TreeRow) bool { return r.Seq > to })
+				select {
+				case lanes[w] <- pg:
+				case <-ctx.Done():
+					return
+				}
+				if pg.err != nil {
+					return
+				}
+			}
+		}()
+	}
+	out, errc := make(chan chainPage), make(chan error, 1)
 	go func() {
-		defer close(pages)
-		for after := int64(0); after < headSeq; {
-			page, err := read(scanCtx, after, pageSize)
-			if err != nil {
-				readErr <- fmt.Errorf("read the chain: %w", err)
+		defer close(out)
+		for k := range n {
+			pg, ok := <-lanes[k%readers]
+			if !ok {
+				return
+			}
+			if pg.err != nil {
+				errc <- pg.err
 				return
 			}
 			select {
-			case pages <- page:
-			case <-scanCtx.Done():
+			case out <- pg:
+			case <-ctx.Done():
 				return
 			}
-			if len(page) < pageSize {
-				return
-			}
-			after = page[len(page)-1].Seq
 		}
 	}()
+	return out, errc
+}
+
+// scanChain verifies the database chain from genesis to its last entry
+// (upTo), recomputing the tree from the entries and comparing it with the
+// stored tree and the signed roots, noting the hashes asked for in
+// dbHashes and returning the checkpoints whose hash it no longer reaches.
+// Other goroutines read the next pages while this one verifies.
+func scanChain(ctx context.Context, log Log, upTo int64, sig signedState, dbHashes map[int64]string, add func(*VerifyError), rep *Report, progress func(int64)) ([]int64, error) {
+	scanCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	pages, readErr := readAhead(scanCtx, log, upTo)
 	v := NewVerifier()
+	tc := newTreeCheck(log, sig.roots, add)
 	var mismatched []int64
-	early := false // stopped at the head with pages still to come
-scan:
-	for page := range pages {
-		for _, r := range page {
-			if r.Seq > headSeq {
-				early = true
-				break scan
+	for pg := range pages {
+		tc.page(pg.tree)
+		for _, r := range pg.recs {
+			if r.Seq > upTo {
+				break
 			}
 			rep.Entries++
+			ok := true
 			if err := v.Next(r); err != nil {
 				ve := err.(*VerifyError)
 				ve.Where = "database"
 				add(ve)
+				ok = false
 				// Carry on from this record, to report what else is wrong.
 				v = NewVerifierAt(r.Seq, r.Hash)
 			}
-			if h, ok := signed[r.Seq]; ok && h != r.Hash {
+			tc.next(ctx, r, ok)
+			if h, ok := sig.hashes[r.Seq]; ok && h != r.Hash {
 				mismatched = append(mismatched, r.Seq)
 			}
 			if _, ok := dbHashes[r.Seq]; ok {
 				dbHashes[r.Seq] = r.Hash
 			}
 		}
-		if progress != nil && len(page) > 0 {
-			progress(page[len(page)-1].Seq)
+		if progress != nil && len(pg.recs) > 0 {
+			progress(pg.recs[len(pg.recs)-1].Seq)
 		}
 	}
-	stopReading()
-	for range pages {
-		// Let the reader finish.
-	}
-	if !early {
-		select {
-		case err := <-readErr:
-			return nil, err
-		default:
-		}
+	select {
+	case err := <-readErr:
+		return nil, err
+	default:
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	tc.finish()
 	rep.HeadSeq, rep.HeadHash = v.Head()
+	rep.TreeSize, rep.TreeRoot = tc.tree.Size(), base64.StdEncoding.EncodeToString(tc.tree.Root())
 	if progress != nil {
 		progress(rep.HeadSeq)
 	}
 	return mismatched, nil
 }
 
+// treeCheck recomputes the tree from the entries as they are read, and
+// compares each entry's stored tree row and each signed root with it.
+type treeCheck struct {
+	log   NodeReader
+	tree  *Frontier
+	roots map[int64][]byte
+	add   func(*VerifyError)
+	rows  []TreeRow
+	row   []byte // scratch for the row recomputed
+	// missingFrom is the first seq of a run of missing tree rows (0: none).
+	missingFrom, missingTo int64
+}
+
+func newTreeCheck(log NodeReader, roots map[int64][]byte, add func(*VerifyError)) *treeCheck {
+	tree, _ := NewFrontier(0, nil)
+	return &treeCheck{log: log, tree: tree, roots: roots, add: add}
+}
+
+func (t *treeCheck) page(rows []TreeRow) { t.rows = rows }
+
+// next adds record r's leaf. sound says the chain check passed: a record
+// that failed it is reported there, and its tree row is not reported again.
+func (t *treeCheck) next(ctx context.Context, r Record, sound bool) {
+	if uint64(r.Seq) != t.tree.Size()+1 {
+		// A gap or a repeat in the chain (reported there): the tree goes
+		// on from what is stored.
+		t.resync(ctx, r.Seq-1)
+	}
+	t.row = t.tree.AppendTo(t.row[:0], LeafHash(r.Body))
+	for len(t.rows) > 0 && t.rows[0].Seq < r.Seq {
+		t.rows = t.rows[1:]
+	}
+	switch {
+	case len(t.rows) == 0 || t.rows[0].Seq != r.Seq:
+		if t.missingFrom == 0 {
+			t.missingFrom = r.Seq
+		}
+		t.missingTo = r.Seq
+	case !bytes.Equal(t.rows[0].Nodes, t.row):
+		t.flushMissing()
+		reason := "the entry's stored tree row differs from the tree of the entries: inclusion proofs would not verify"
+		if !bytes.HasPrefix(t.rows[0].Nodes, t.row[:HashSize]) {
+			reason = "the entry differs from the leaf the tree recorded when it was written: it was changed since"
+		}
+		if sound {
+			t.add(&VerifyError{Seq: r.Seq, Kind: KindEdited, Where: whereTree, Reason: reason})
+		}
+		// Go on from the stored tree, so that one bad row is reported once.
+		t.resync(ctx, r.Seq)
+	default:
+		t.flushMissing()
+	}
+	if root, ok := t.roots[r.Seq]; ok && !bytes.Equal(root, t.tree.Root()) && sound {
+		t.add(&VerifyError{Seq: r.Seq, Kind: KindEdited, Where: "database",
+			Reason: fmt.Sprintf("the tree of the entries no longer has the root signed at seq %d", r.Seq)})
+	}
+}
+
+// resync restarts the recomputed tree from the stored one at size.
+func (t *treeCheck) resync(ctx context.Context, size int64) {
+	if f, err := ReadFrontier(ctx, t.log, uint64(max(size, 0))); err == nil {
+		t.tree = f
+	} else {
+		// Nothing stored to go on from: keep the recomputed tree, padded
+		// to the size with what the stored rows cannot give.
+		for t.tree.Size() < uint64(max(size, 0)) {
+			t.tree.Append(EmptyRoot())
+		}
+	}
+}
+
+func (t *treeCheck) flushMissing() {
+	if t.missingFrom == 0 {
+		return
+	}
+	t.add(&VerifyError{Seq: t.missingFrom, Kind: KindMissing, Where: whereTree,
+		Reason: fmt.Sprintf("the tree rows of seq %d to %d are missing", t.missingFrom, t.missingTo)})
+	t.missingFrom, t.missingTo = 0, 0
+}
+
+func (t *treeCheck) finish() { t.flushMissing() }
+
 // readCheckpoints reads the checkpoints after the given seq, verifies each
-// and notes the sound ones in signed.
-func readCheckpoints(ctx context.Context, log Log, after int64, verify func([]byte) (*Checkpoint, error), signed map[int64]string, add func(*VerifyError)) ([]StoredCheckpoint, error) {
+// and notes the sound ones in sig.
+func readCheckpoints(ctx context.Context, log Log, after int64, verify func([]byte) (*Checkpoint, error), notes *NoteKeys, sig signedState, add func(*VerifyError)) ([]StoredCheckpoint, error) {
 	var cps []StoredCheckpoint
 	for {
 		page, err := log.AuditCheckpoints(ctx, after, pageSize)
@@ -297,14 +574,15 @@ func readCheckpoints(ctx context.Context, log Log, after int64, verify func([]by
 		after = page[len(page)-1].Seq
 	}
 	for _, sc := range cps {
-		cp, err := verify([]byte(sc.JWS))
-		switch {
-		case err != nil:
-			add(&VerifyError{Seq: sc.Seq, Kind: KindBadSignature, Reason: "checkpoint: " + err.Error(), Where: "database"})
-		case cp.Seq != sc.Seq || cp.Hash != sc.Hash:
-			add(&VerifyError{Seq: sc.Seq, Kind: KindEdited, Reason: fmt.Sprintf("the checkpoint row does not match its signed claims (seq %d)", cp.Seq), Where: "database"})
-		default:
-			signed[cp.Seq] = cp.Hash
+		cp, ve := checkStored(sc, verify, notes)
+		if ve != nil {
+			ve.Where = "database"
+			add(ve)
+			continue
+		}
+		sig.hashes[cp.Seq] = cp.Hash
+		if len(sc.Root) > 0 {
+			sig.roots[cp.Seq] = sc.Root
 		}
 	}
 	return cps, nil
@@ -324,8 +602,8 @@ type archivedRun struct {
 // segments by last seq. A sound segment whose checkpoint the database does
 // not hold is not damage: a node that lost the race to record its
 // checkpoint leaves one behind, locked, and it agrees with the chain.
-func checkArchive(ctx context.Context, archive Archive, versions []ArchivedSegment, dbHashes map[int64]string,
-	verify func([]byte) (*Checkpoint, error), add func(*VerifyError), rep *Report) (runs, evidence map[int64]archivedRun) {
+func checkArchive(ctx context.Context, archive Archive, versions []ArchivedSegment, dbHashes map[int64]string, maxNow int64,
+	verify func([]byte) (*Checkpoint, error), notes *NoteKeys, add func(*VerifyError), rep *Report) (runs, evidence map[int64]archivedRun) {
 	runs, evidence = map[int64]archivedRun{}, map[int64]archivedRun{}
 	keys := map[string]bool{}
 	truncated := false
@@ -347,13 +625,15 @@ func checkArchive(ctx context.Context, archive Archive, versions []ArchivedSegme
 			continue
 		}
 		sum := sha256.New()
-		hashes, cp, ve := readSegment(io.TeeReader(rc, sum), seg, "", verify)
+		hashes, cp, ve := readSegment(io.TeeReader(rc, sum), seg, "", verify, notes)
 		rc.Close()
 		if ve != nil {
 			add(ve)
 			continue
 		}
 		switch db, ok := dbHashes[cp.Seq]; {
+		case cp.Seq > rep.HeadSeq && cp.Seq <= maxNow:
+			continue // archived after the chain was read
 		case cp.Seq > rep.HeadSeq:
 			if !truncated {
 				truncated = true

@@ -15,8 +15,9 @@ import (
 
 // A segment is a sealed run of the chain, archived to object storage under
 // Object Lock: NDJSON with one canonical entry body per line, in order, and
-// a last line {"checkpoint":"<compact JWS>"} signing the hash of the last
-// entry. A segment can be checked on its own (its lines hash and link, and
+// a last line {"checkpoint":"<compact JWS>","note":"<checkpoint note>"}
+// signing the hash of the last entry and the tree's root there (segments
+// archived before the record was a tree have no note). A segment can be checked on its own (its lines hash and link, and
 // the signed checkpoint names the last one) and against its neighbours (the
 // first entry links to the previous segment's last hash).
 
@@ -50,6 +51,7 @@ func ParseSegmentKey(key string) (first, last int64, err error) {
 
 type checkpointLine struct {
 	Checkpoint string `json:"checkpoint"`
+	Note       string `json:"note,omitempty"`
 }
 
 // EncodeSegment writes records (consecutive, from one checkpoint to the
@@ -63,7 +65,7 @@ func EncodeSegment(recs []Record, cp StoredCheckpoint) ([]byte, error) {
 		b.Write(r.Body)
 		b.WriteByte('\n')
 	}
-	line, err := json.Marshal(checkpointLine{Checkpoint: cp.JWS})
+	line, err := json.Marshal(checkpointLine{Checkpoint: cp.JWS, Note: cp.Note})
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +81,7 @@ const maxLine = 16 << 20
 type SegmentReader struct {
 	sc         *bufio.Scanner
 	checkpoint []byte
+	note       []byte
 	err        error
 	line       int
 }
@@ -115,7 +118,7 @@ func (s *SegmentReader) Next() (Record, error) {
 			s.err = fmt.Errorf("line %d: data after the checkpoint", s.line+1)
 			return Record{}, s.err
 		}
-		s.checkpoint = []byte(cl.Checkpoint)
+		s.checkpoint, s.note = []byte(cl.Checkpoint), []byte(cl.Note)
 		s.err = io.EOF
 		return Record{}, io.EOF
 	}
@@ -131,3 +134,7 @@ func (s *SegmentReader) Next() (Record, error) {
 
 // Checkpoint is the segment's signed checkpoint, once Next returned io.EOF.
 func (s *SegmentReader) Checkpoint() []byte { return s.checkpoint }
+
+// Note is the segment's checkpoint note (empty in segments archived before
+// the record was a tree), once Next returned io.EOF.
+func (s *SegmentReader) Note() []byte { return s.note }

@@ -22,6 +22,13 @@ const (
 	KindBadSignature = "bad-signature"
 	// KindUnreadable: a record or segment cannot be parsed at all.
 	KindUnreadable = "unreadable"
+	// KindHidden: entries lie past the chain's head, where writers and a
+	// verifier trusting the head would not see them: the head was moved
+	// back.
+	KindHidden = "hidden"
+	// KindUnrecorded: the archive holds a segment (or a version of one)
+	// that no checkpoint or segment row of the database records.
+	KindUnrecorded = "unrecorded"
 )
 
 // VerifyError names a bad record, what kind of damage it shows and why.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
@@ -178,6 +179,16 @@ type Keys struct {
 	// AuditRetiredKeysFile is an optional JWKS of retired audit public keys,
 	// so that checkpoints and exports signed before a rotation still verify.
 	AuditRetiredKeysFile string `yaml:"audit_retired_keys_file"`
+	// CheckpointKeyFile is the Ed25519 key that signs the audit record's
+	// checkpoint notes (C2SP tlog-checkpoint), in the signed-note private
+	// key encoding (PRIVATE+KEY+<name>+<hash>+<key>), named audit.origin.
+	// gatehouse keys init creates it; its verifier key is published at
+	// /.well-known/gatehouse-checkpoint-key.
+	CheckpointKeyFile string `yaml:"checkpoint_key_file"`
+	// CheckpointRetiredKeysFile is an optional file of retired checkpoint
+	// verifier keys, one per line, so that notes signed before a rotation
+	// still verify.
+	CheckpointRetiredKeysFile string `yaml:"checkpoint_retired_keys_file"`
 }
 
 // Audit governs the tamper-evident record's checkpoints and archive.
@@ -188,8 +199,13 @@ type Audit struct {
 	Bucket string `yaml:"bucket"`
 	// CheckpointEvery is the most entries between two signed checkpoints.
 	CheckpointEvery int64 `yaml:"checkpoint_every"`
-	// CheckpointInterval is the longest an entry waits for a checkpoint.
+	// CheckpointInterval is the longest an entry waits for a checkpoint
+	// (default 1m; a checkpoint is signed only when there are new entries).
 	CheckpointInterval time.Duration `yaml:"checkpoint_interval"`
+	// Origin names the audit log in its checkpoint notes and receipts, and
+	// is the name of keys.checkpoint_key_file's key (default: the issuer
+	// followed by "/audit"). No white space or "+".
+	Origin string `yaml:"origin"`
 	// Retention is how long archived segments stay locked.
 	Retention time.Duration `yaml:"retention"`
 	// LockMode is the archive's Object Lock mode: compliance (default: not
@@ -310,8 +326,9 @@ func (c *Config) Defaults() {
 		c.Audit.CheckpointEvery = 10000
 	}
 	if c.Audit.CheckpointInterval == 0 {
-		c.Audit.CheckpointInterval = 5 * time.Minute
+		c.Audit.CheckpointInterval = time.Minute
 	}
+	set(&c.Audit.Origin, c.Issuer+"/audit")
 	if c.Audit.Retention == 0 {
 		// Six years: the limitation period for most claims a disclosure
 		// could give rise to.
@@ -437,6 +454,10 @@ func (c *Config) Validate() error {
 	if c.Keys.AuditRetiredKeysFile != "" {
 		requireFile(&v, "keys.audit_retired_keys_file", c.Keys.AuditRetiredKeysFile)
 	}
+	requireFile(&v, "keys.checkpoint_key_file", c.Keys.CheckpointKeyFile)
+	if c.Keys.CheckpointRetiredKeysFile != "" {
+		requireFile(&v, "keys.checkpoint_retired_keys_file", c.Keys.CheckpointRetiredKeysFile)
+	}
 	if c.Keys.SigningRetiredKeysFile != "" {
 		requireFile(&v, "keys.signing_retired_keys_file", c.Keys.SigningRetiredKeysFile)
 	}
@@ -448,6 +469,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.CheckpointInterval < time.Second {
 		v.Add("audit.checkpoint_interval", "minimum", "must be at least 1s")
+	}
+	if err := audit.ValidOrigin(c.Audit.Origin); err != nil {
+		v.Add("audit.origin", "format", "%q %v", c.Audit.Origin, err)
 	}
 	if c.Audit.Retention < 24*time.Hour {
 		v.Add("audit.retention", "minimum", "must be at least 24h")
@@ -567,6 +591,8 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Keys.PseudonymKeyFile)
 	abs(&c.Keys.AuditKeyFile)
 	abs(&c.Keys.AuditRetiredKeysFile)
+	abs(&c.Keys.CheckpointKeyFile)
+	abs(&c.Keys.CheckpointRetiredKeysFile)
 	abs(&c.Keys.SigningRetiredKeysFile)
 }
 

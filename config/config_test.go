@@ -16,7 +16,7 @@ import (
 func writeConfig(t *testing.T, extra string) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key", "pseudonym.key", "audit.jwk"} {
+	for _, f := range []string{"gw.crt", "gw.key", "ca.crt", "signing.jwk", "subject.key", "pseudonym.key", "audit.jwk", "checkpoint.key"} {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600))
 	}
 	base := `listen: 127.0.0.1:8443
@@ -37,6 +37,7 @@ keys:
   subject_key_file: subject.key
   pseudonym_key_file: pseudonym.key
   audit_key_file: audit.jwk
+  checkpoint_key_file: checkpoint.key
 `
 	p := filepath.Join(dir, "gatehouse.yaml")
 	require.NoError(t, os.WriteFile(p, []byte(base+extra), 0o600))
@@ -53,14 +54,16 @@ func TestLoadValid(t *testing.T) {
 	require.Equal(t, filepath.Join(filepath.Dir(p), "data/gatehouse.db"), c.Database.DSN)
 	require.Equal(t, "gatehouse-payloads", c.Objects.Bucket, "defaults fill the gaps")
 	require.Equal(t, ByteSize(1<<20), c.Limits.MaxJSONBody)
+	require.Equal(t, "gatehouse/audit", c.Audit.Origin, "the log's origin derives from the issuer")
+	require.Equal(t, time.Minute, c.Audit.CheckpointInterval)
 }
 
 func TestLoadRejectsUnknownKeysWithPath(t *testing.T) {
 	p := writeConfig(t, "database2: {}\nlimits:\n  max_payload: 1GiB\n")
 	_, err := Load(p, nil)
 	require.Error(t, err)
-	require.Contains(t, err.Error(), "database2: is not a setting (line 19)")
-	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 21)")
+	require.Contains(t, err.Error(), "database2: is not a setting (line 20)")
+	require.Contains(t, err.Error(), "limits.max_payload: is not a setting (line 22)")
 }
 
 func TestLoadNamesTypeErrors(t *testing.T) {
@@ -72,7 +75,7 @@ func TestLoadNamesTypeErrors(t *testing.T) {
 }
 
 func TestValidateReportsEveryProblem(t *testing.T) {
-	p := writeConfig(t, "log:\n  level: loud\naudit:\n  bucket: gatehouse-payloads\n  lock_mode: off\n  checkpoint_every: -1\n")
+	p := writeConfig(t, "log:\n  level: loud\naudit:\n  bucket: gatehouse-payloads\n  lock_mode: off\n  checkpoint_every: -1\n  origin: council audit+log\n")
 	raw, err := os.ReadFile(p)
 	require.NoError(t, err)
 	bad := strings.Replace(string(raw), "driver: sqlite", "driver: mysql", 1)
@@ -89,6 +92,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"audit.bucket: must differ from objects.bucket",
 		`audit.lock_mode: "off" is not one of compliance, governance, none`,
 		"audit.checkpoint_every: must be between 1 and 1000000",
+		`audit.origin: "council audit+log" must be 1 to 255 characters with no white space, control character or '+'`,
 	} {
 		require.Contains(t, err.Error(), want)
 	}

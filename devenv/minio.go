@@ -22,6 +22,9 @@ type MinIO struct {
 
 	cmd  *exec.Cmd
 	done chan error
+	// What Restart needs to start the same server again.
+	bin, dataDir string
+	log          io.Writer
 }
 
 // MinIOBinary finds the pinned MinIO server: $GATEHOUSE_MINIO_BIN, else
@@ -81,6 +84,16 @@ func StartMinIO(ctx context.Context, bin, dataDir, addr, accessKey, secretKey st
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, err
 	}
+	m := &MinIO{Endpoint: addr, AccessKey: accessKey, SecretKey: secretKey, bin: bin, dataDir: dataDir, log: log}
+	if err := m.start(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *MinIO) start(ctx context.Context) error {
+	bin, dataDir, addr, log := m.bin, m.dataDir, m.Endpoint, m.log
+	accessKey, secretKey := m.AccessKey, m.SecretKey
 	cmd := exec.Command(bin, "server", dataDir, "--address", addr, "--quiet")
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+accessKey,
@@ -93,15 +106,45 @@ func StartMinIO(ctx context.Context, bin, dataDir, addr, accessKey, secretKey st
 	// parent first and the parent stops MinIO in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting MinIO: %w", err)
+		return fmt.Errorf("starting MinIO: %w", err)
 	}
-	m := &MinIO{Endpoint: addr, AccessKey: accessKey, SecretKey: secretKey, cmd: cmd, done: make(chan error, 1)}
+	m.cmd, m.done = cmd, make(chan error, 1)
 	go func() { m.done <- cmd.Wait() }()
 	if err := m.waitReady(ctx, 60*time.Second); err != nil {
 		_ = m.Stop()
-		return nil, err
+		return err
 	}
-	return m, nil
+	return nil
+}
+
+func (m *MinIO) answers(ctx context.Context, url string, status int) bool {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == status
+}
+
+// Kill ends the server at once (SIGKILL), as a crash or a power cut
+// would, in the middle of whatever it was doing.
+func (m *MinIO) Kill() error {
+	_ = m.cmd.Process.Kill()
+	err := <-m.done
+	m.done <- err
+	return nil
+}
+
+// Restart starts a server that was stopped or killed again, on the same
+// address and data, and waits until it is ready.
+func (m *MinIO) Restart(ctx context.Context) error {
+	select {
+	case <-m.done:
+	default:
+		return errors.New("MinIO is still running")
+	}
+	return m.start(ctx)
 }
 
 func (m *MinIO) waitReady(ctx context.Context, timeout time.Duration) error {
@@ -116,13 +159,10 @@ func (m *MinIO) waitReady(ctx context.Context, timeout time.Duration) error {
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if m.answers(ctx, url, http.StatusOK) && m.answers(ctx, "http://"+m.Endpoint+"/", http.StatusForbidden) {
+			// Ready, and its S3 API past "Server not initialized yet"
+			// (503): an anonymous listing is refused, not postponed.
+			return nil
 		}
 	}
 	return fmt.Errorf("MinIO at %s not ready after %s", m.Endpoint, timeout)

@@ -19,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
@@ -150,6 +151,11 @@ func Prepare(dir string, o Options) (*Env, error) {
 			return nil, err
 		}
 	}
+	if path := filepath.Join(dir, "keys", "checkpoint.key"); !exists(path) {
+		if _, err := WriteCheckpointKey(path, devIssuer+"/audit"); err != nil {
+			return nil, err
+		}
+	}
 
 	driver, dsn := o.DatabaseDriver, o.DatabaseDSN
 	if driver == "" {
@@ -162,7 +168,7 @@ func Prepare(dir string, o Options) (*Env, error) {
 	cfg := &config.Config{
 		Listen:      o.Listen,
 		TrustDomain: o.TrustDomain,
-		Issuer:      "gatehouse-dev",
+		Issuer:      devIssuer,
 		TLS: config.TLS{
 			CertFile:      "pki/gateway.crt",
 			KeyFile:       "pki/gateway.key",
@@ -178,6 +184,7 @@ func Prepare(dir string, o Options) (*Env, error) {
 		Keys: config.Keys{
 			SigningKeyFile: "keys/signing.jwk", SubjectKeyFile: "keys/subject.key",
 			PseudonymKeyFile: "keys/pseudonym.key", AuditKeyFile: "keys/audit.jwk",
+			CheckpointKeyFile: "keys/checkpoint.key",
 		},
 		// Checkpoints every minute, so that a development session sees them.
 		Audit: config.Audit{CheckpointInterval: time.Minute},
@@ -289,4 +296,26 @@ func MintToken(keyFile, issuer, audience, subject string, roles []string, ttl ti
 		return "", err
 	}
 	return string(b), nil
+}
+
+// devIssuer names the development gateway.
+const devIssuer = "gatehouse-dev"
+
+// WriteCheckpointKey creates a checkpoint note signing key named origin
+// at path (readable by its owner only; an existing file is an error) and
+// returns its verifier key.
+func WriteCheckpointKey(path, origin string) (vkey string, err error) {
+	skey, vkey, err := audit.GenerateCheckpointKey(origin)
+	if err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.WriteString(skey + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return vkey, err
 }

@@ -176,7 +176,8 @@ func TestConfigCheck(t *testing.T) {
 	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
 	out, _, err := gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile, "--connect")
 	require.NoError(t, err, out)
-	for _, want := range []string{"✓ configuration", "✓ keys.audit_key_file", "✓ database: sqlite reachable, schema version", "✓ audit.bucket:", "with Object Lock"} {
+	for _, want := range []string{"✓ configuration", "✓ keys.audit_key_file", "✓ keys.checkpoint_key_file: Ed25519 checkpoint key gatehouse-dev/audit+",
+		"✓ database: sqlite reachable, schema version", "✓ audit.bucket:", "with Object Lock"} {
 		require.Contains(t, out, want)
 	}
 
@@ -200,6 +201,13 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 	require.Contains(t, failed, "keys.pseudonym_key_file")
+
+	// A checkpoint key named for another log than audit.origin.
+	t.Setenv("GATEHOUSE_AUDIT_ORIGIN", "council.elsewhere/audit")
+	out, _, err = gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile)
+	require.Error(t, err)
+	require.Contains(t, out, `the key is named "gatehouse-dev/audit" but audit.origin is "council.elsewhere/audit"`)
+	t.Setenv("GATEHOUSE_AUDIT_ORIGIN", "gatehouse-dev/audit")
 	t.Setenv("GATEHOUSE_KEYS_AUDIT_KEY_FILE", filepath.Join(t.TempDir(), "missing.jwk"))
 	_, _, err = gatehouse(t, "config", "check", "--config", gw.Env.ConfigFile)
 	require.ErrorContains(t, err, "keys.audit_key_file")

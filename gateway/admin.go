@@ -46,6 +46,7 @@ func (s *Server) adminRoutes() {
 	app.Get("/openapi.json", s.openapi)
 	// The keys that verify exports and checkpoints, for whoever holds one.
 	app.Get("/.well-known/jwks.json", s.jwks)
+	app.Get("/.well-known/gatehouse-checkpoint-key", s.checkpointKey)
 	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
 	a.Get("/certificates", s.listCertificates)
 	a.Post("/certificates/inspect", s.inspectCertificate)

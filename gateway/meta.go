@@ -32,6 +32,14 @@ func (s *Server) jwks(c *fiber.Ctx) error {
 	return c.JSON(s.opts.JWKS)
 }
 
+// GET /.well-known/gatehouse-checkpoint-key: the verifier key of the audit
+// log's checkpoint notes.
+func (s *Server) checkpointKey(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "max-age=300")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
+	return c.SendString(s.opts.CheckpointKey + "\n")
+}
+
 // GET /openapi.json: api/openapi.yaml, as JSON.
 func (s *Server) openapi(c *fiber.Ctx) error {
 	b, err := openAPI()
@@ -88,11 +96,14 @@ func (s *Server) readiness(ctx context.Context) api.Health {
 			result := "ok"
 			if err := rc.Check(ctx); err != nil {
 				result = "failing"
-				s.log.Warn("readiness check failing", logkey.Component, rc.Name, logkey.Error, err)
+				if rc.Warn {
+					result = "warning"
+				}
+				s.log.Warn("readiness check "+result, logkey.Component, rc.Name, logkey.Error, err)
 			}
 			mu.Lock()
 			out.Checks[rc.Name] = result
-			if result != "ok" {
+			if result == "failing" {
 				out.Status = "unavailable"
 			}
 			mu.Unlock()

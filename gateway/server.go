@@ -59,6 +59,10 @@ type Registry interface {
 type ReadyCheck struct {
 	Name  string
 	Check func(context.Context) error
+	// Warn makes a failing check a warning: it shows as "warning" and
+	// leaves the gateway ready (the gateway still works; an operator
+	// should look).
+	Warn bool
 }
 
 // Options wires the gateway to the domain.
@@ -67,10 +71,12 @@ type Options struct {
 	Exchanges   Exchanges
 	Registry    Registry
 	// JWKS is the gateway's public signing keys.
-	JWKS        jwk.Set
-	Ready       []ReadyCheck
-	MaxJSONBody int64
-	Limits      config.Limits
+	JWKS jwk.Set
+	// CheckpointKey is the verifier key of the audit log's checkpoint notes.
+	CheckpointKey string
+	Ready         []ReadyCheck
+	MaxJSONBody   int64
+	Limits        config.Limits
 	// Identify names the party of a verified connection.
 	Identify func(ctx context.Context, cs *tls.ConnectionState) (string, error)
 	// Certificates tracks the party certificates in use.
@@ -159,6 +165,7 @@ func (s *Server) routes() {
 	app.Use(s.snapshot, s.identify, s.limitParty)
 	app.Use(checkIdempotencyKey)
 	app.Get("/.well-known/jwks.json", s.jwks)
+	app.Get("/.well-known/gatehouse-checkpoint-key", s.checkpointKey)
 	v1 := app.Group("/v1")
 	v1.Get("/whoami", s.whoami)
 	v1.Post("/exchanges", s.declareExchange)

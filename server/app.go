@@ -49,9 +49,13 @@ type App struct {
 	AuditArchive *objectstore.Store
 	// AuditSigner signs checkpoints and exports; AuditKeys verifies them
 	// (the current audit key and any retired ones).
-	AuditSigner  *seal.Signer
-	AuditKeys    jwk.Set
-	Checkpointer *audit.Checkpointer
+	AuditSigner *seal.Signer
+	AuditKeys   jwk.Set
+	// CheckpointKey signs checkpoint notes; NoteKeys verifies them (the
+	// current checkpoint key and any retired ones).
+	CheckpointKey *audit.CheckpointKey
+	NoteKeys      *audit.NoteKeys
+	Checkpointer  *audit.Checkpointer
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server
@@ -128,6 +132,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if a.AuditSigner, a.AuditKeys, err = AuditKeys(cfg); err != nil {
 		return nil, err
 	}
+	if a.CheckpointKey, a.NoteKeys, err = CheckpointKeys(cfg); err != nil {
+		return nil, err
+	}
 	for i := range a.AuditKeys.Len() {
 		pub, _ := a.AuditKeys.Key(i)
 		if err := jwks.AddKey(pub); err != nil {
@@ -160,7 +167,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			metrics.CertificateExpiryDays.WithLabelValues(party, serial).Set(days)
 		})
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
-	a.Checkpointer = NewCheckpointer(cfg, a.DB, a.AuditArchive, a.AuditSigner, log.With(logkey.Component, "audit"))
+	a.Checkpointer = NewCheckpointer(cfg, a.DB, a.AuditArchive, a.AuditSigner, a.CheckpointKey, log.With(logkey.Component, "audit"))
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
@@ -172,25 +179,27 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
 	}, a.DB.Compliance(), a.AuditSigner)
 	opts := gateway.Options{
-		Compliance:   a.Compliance,
-		TrustDomain:  cfg.TrustDomain,
-		Exchanges:    a.Service,
-		Registry:     a.Registry,
-		Agreements:   a.Agreements,
-		JWKS:         jwks,
-		MaxJSONBody:  int64(cfg.Limits.MaxJSONBody),
-		Limits:       cfg.Limits,
-		Identify:     a.TLS.Identify,
-		Certificates: a.Expiry,
-		Inspect:      a.TLS.Inspect,
-		PublishCRL:   cfg.TLS.PublishCRL,
-		Log:          log,
+		Compliance:    a.Compliance,
+		TrustDomain:   cfg.TrustDomain,
+		Exchanges:     a.Service,
+		Registry:      a.Registry,
+		Agreements:    a.Agreements,
+		JWKS:          jwks,
+		CheckpointKey: a.CheckpointKey.VerifierKey,
+		MaxJSONBody:   int64(cfg.Limits.MaxJSONBody),
+		Limits:        cfg.Limits,
+		Identify:      a.TLS.Identify,
+		Certificates:  a.Expiry,
+		Inspect:       a.TLS.Inspect,
+		PublishCRL:    cfg.TLS.PublishCRL,
+		Log:           log,
 		Ready: []gateway.ReadyCheck{
 			{Name: "database", Check: a.DB.Ping},
 			{Name: "audit", Check: a.DB.ProbeAudit},
 			{Name: "objects", Check: a.Objects.Ping},
 			{Name: "audit-archive", Check: a.AuditArchive.Ping},
 			{Name: "keys", Check: func(context.Context) error { return probeKeys(jwks, signer, a.AuditSigner) }},
+			{Name: "audit-checkpoints", Check: a.Checkpointer.Stale, Warn: true},
 		},
 	}
 	a.Server = gateway.New(opts)
@@ -220,13 +229,23 @@ func ObjectsConfig(cfg *config.Config, bucket, lockMode string) objectstore.Conf
 }
 
 // NewCheckpointer is the checkpointer the configuration describes, for the
-// chain in log and the archive.
-func NewCheckpointer(cfg *config.Config, log audit.Log, archive audit.Archive, signer audit.Signer, logger *slog.Logger) *audit.Checkpointer {
+// record in log and the archive.
+func NewCheckpointer(cfg *config.Config, log audit.CheckpointLog, archive audit.Archive, signer audit.Signer, notes *audit.CheckpointKey, logger *slog.Logger) *audit.Checkpointer {
 	return &audit.Checkpointer{
-		Log: log, Archive: archive, Signer: signer, Issuer: cfg.Issuer,
+		Log: log, Archive: archive, Signer: signer, Notes: notes.Signer, Issuer: cfg.Issuer, Origin: cfg.Audit.Origin,
 		Every: cfg.Audit.CheckpointEvery, Interval: cfg.Audit.CheckpointInterval, Retention: cfg.Audit.Retention,
-		Logger: logger,
-		Signed: func(int64) { metrics.AuditCheckpoints.Inc() },
+		// A write to the store that makes no progress for io_timeout fails;
+		// a small segment takes a few of those at most.
+		RequestTimeout: 4 * cfg.Objects.IOTimeout,
+		Logger:         logger,
+		Signed:         func(int64) { metrics.AuditCheckpoints.Inc() },
+		Failed: func(n int) {
+			if n > 0 {
+				metrics.AuditCheckpointFailures.Inc()
+			}
+			metrics.AuditCheckpointFailing.Set(float64(n))
+		},
+		Unarchived: func(age time.Duration) { metrics.AuditUnarchivedAge.Set(age.Seconds()) },
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
@@ -51,6 +52,27 @@ func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
 		return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
 	}
 	return signer, set, nil
+}
+
+// CheckpointKeys reads the checkpoint note key, which must be named after
+// audit.origin, and the retired checkpoint verifier keys.
+func CheckpointKeys(cfg *config.Config) (*audit.CheckpointKey, *audit.NoteKeys, error) {
+	key, err := audit.ReadCheckpointKey(cfg.Keys.CheckpointKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys.checkpoint_key_file: %w", err)
+	}
+	if name := key.Signer.Name(); name != cfg.Audit.Origin {
+		return nil, nil, fmt.Errorf("keys.checkpoint_key_file: the key is named %q but audit.origin is %q; set audit.origin: %s, or create a key for the origin with gatehouse keys init --origin %s in an empty folder", name, cfg.Audit.Origin, name, cfg.Audit.Origin)
+	}
+	keys := &audit.NoteKeys{Origin: cfg.Audit.Origin, Keys: []note.Verifier{key.Verifier}}
+	if f := cfg.Keys.CheckpointRetiredKeysFile; f != "" {
+		retired, err := audit.ReadCheckpointVerifiers(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("keys.checkpoint_retired_keys_file: %w", err)
+		}
+		keys.Keys = append(keys.Keys, retired...)
+	}
+	return key, keys, nil
 }
 
 // addRetired adds the public keys of a JWKS file of retired keys (if

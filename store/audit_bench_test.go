@@ -141,6 +141,9 @@ func (emptyArchive) PutSegment(context.Context, string, []byte, time.Time) (stri
 func (emptyArchive) SegmentVersions(context.Context) ([]audit.ArchivedSegment, error) {
 	return nil, nil
 }
+func (emptyArchive) SegmentKeyVersions(context.Context, string) ([]audit.ArchivedSegment, error) {
+	return nil, nil
+}
 func (emptyArchive) OpenSegment(context.Context, string, string) (io.ReadCloser, error) {
 	return nil, io.EOF
 }

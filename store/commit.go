@@ -193,14 +193,15 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 		if _, err := t.tx.ExecContext(context.Background(), "SAVEPOINT unit"); err != nil {
 			return err
 		}
-		head, pending := t.head, len(t.head.pending)
+		head := t.head.snapshot()
 		if results[i] = u.fn(t); results[i] != nil {
 			if _, err := t.tx.ExecContext(context.Background(), "ROLLBACK TO SAVEPOINT unit"); err != nil {
 				return err
 			}
-			// The chain head rolls back with the unit's entries.
+			// The chain head and the tree roll back with the unit's entries.
+			pending := len(head.pending)
 			t.head = head
-			t.head.pending = t.head.pending[:pending]
+			t.head.pending, t.head.nodes = t.head.pending[:pending], t.head.nodes[:pending]
 		}
 		if _, err := t.tx.ExecContext(context.Background(), "RELEASE SAVEPOINT unit"); err != nil {
 			return err

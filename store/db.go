@@ -129,7 +129,7 @@ func open(ctx context.Context, driver, dsn string, log *slog.Logger, mode openMo
 		d.commits = newCommitter(d)
 		return d, nil
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations()...)}
 	if driver == Postgres {
 		// Nodes starting together take turns to migrate.
 		locker, err := lock.NewPostgresSessionLocker()
@@ -278,7 +278,7 @@ func (d *DB) SchemaStatus(ctx context.Context) (version int64, pending int, err 
 	if d.driver == Postgres {
 		dialect, schema = goose.DialectPostgres, mustSub(migrations.Postgres, "postgres")
 	}
-	provider, err := goose.NewProvider(dialect, d.db, schema, goose.WithDisableGlobalRegistry(true))
+	provider, err := goose.NewProvider(dialect, d.db, schema, goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		return 0, 0, err
 	}

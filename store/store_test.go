@@ -35,6 +35,14 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
+// A record written before the tree was kept gets its tree on migration.
+func TestAuditTreeMigration(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) {
+		storetest.RunTreeMigration(t, store.SQLite, filepath.Join(t.TempDir(), "gatehouse.db"))
+	})
+	t.Run("postgres", func(t *testing.T) { storetest.RunTreeMigration(t, store.Postgres, testenv.Postgres(t)) })
+}
+
 func TestOpenRejectsUnknownDriver(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql", "x", nil)
 	require.ErrorIs(t, err, store.ErrUnknownDriver)
@@ -76,10 +84,28 @@ func TestPostgresAuditIsAppendOnly(t *testing.T) {
 		"TRUNCATE audit_log",
 		"UPDATE audit_checkpoints SET jws = ''",
 		"DELETE FROM audit_segments",
+		"UPDATE audit_tree SET nodes = ''",
+		"DELETE FROM audit_tree",
 	} {
 		_, err := gateway.SQL().ExecContext(ctx, stmt)
 		require.ErrorContains(t, err, "permission denied", "the gateway's role: %s", stmt)
 		_, err = owner.SQL().ExecContext(ctx, stmt)
 		require.ErrorContains(t, err, "append-only", "the owner: %s", stmt)
 	}
+
+	// The head: the gateway's role moves it forward, but neither it nor
+	// the owner can move it back, change its hash in place or remove it.
+	for _, c := range []struct{ stmt, gatewayErr string }{
+		{"UPDATE audit_head SET seq = seq - 1", "only moves forward"},
+		{"UPDATE audit_head SET seq = 0, hash = '0000000000000000000000000000000000000000000000000000000000000000'", "only moves forward"},
+		{"UPDATE audit_head SET hash = 'x'", "only moves forward"},
+		{"DELETE FROM audit_head", "permission denied"},
+		{"TRUNCATE audit_head", "permission denied"},
+	} {
+		_, err := gateway.SQL().ExecContext(ctx, c.stmt)
+		require.ErrorContains(t, err, c.gatewayErr, "the gateway's role: %s", c.stmt)
+		_, err = owner.SQL().ExecContext(ctx, c.stmt)
+		require.ErrorContains(t, err, "only moves forward", "the owner: %s", c.stmt)
+	}
+	require.NoError(t, appendEntry(gateway), "and the head still moves forward")
 }

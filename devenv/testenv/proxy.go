@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -16,7 +17,11 @@ type Proxy struct {
 	ln     net.Listener
 	mu     sync.Mutex
 	cut    bool
-	conns  map[net.Conn]struct{}
+	// muteAfter ≥ 0: requests still reach the server, but its answers on
+	// a connection are dropped once the client has sent more than this
+	// many bytes on it.
+	muteAfter int64
+	conns     map[net.Conn]struct{}
 }
 
 // StartProxy forwards a new loopback port to target until the test ends.
@@ -26,7 +31,7 @@ func StartProxy(t testing.TB, target string) *Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]struct{}{}, muteAfter: -1}
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.Cut() })
 	return p
@@ -65,12 +70,30 @@ func (p *Proxy) forward(c net.Conn) {
 	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+	var sent atomic.Int64
+	go func() {
+		_, _ = io.Copy(up, countingReader{c, &sent})
 		done <- struct{}{}
-	}
-	go pipe(up, c)
-	go pipe(c, up)
+	}()
+	go func() {
+		// The server's answers, unless muted.
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := up.Read(buf)
+			p.mu.Lock()
+			muted := p.muteAfter >= 0 && sent.Load() > p.muteAfter
+			p.mu.Unlock()
+			if n > 0 && !muted {
+				if _, werr := c.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		done <- struct{}{}
+	}()
 	<-done
 	c.Close()
 	up.Close()
@@ -91,9 +114,31 @@ func (p *Proxy) Cut() {
 	clear(p.conns)
 }
 
-// Restore forwards new connections again.
+// Restore forwards new connections again, and answers.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
-	p.cut = false
+	p.cut, p.muteAfter = false, -1
 	p.mu.Unlock()
+}
+
+// MuteAfter lets requests through to the server but drops its answers on
+// every connection over which the client has sent more than n bytes: the
+// server does what it was asked, and the client never hears of it, as
+// when the network fails just after a write reached the server. Small
+// requests on fresh connections are still answered.
+func (p *Proxy) MuteAfter(n int64) {
+	p.mu.Lock()
+	p.muteAfter = n
+	p.mu.Unlock()
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
 }

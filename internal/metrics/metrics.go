@@ -77,6 +77,25 @@ var (
 		Help: "Checkpoints signed and archived by this node.",
 	})
 
+	// AuditCheckpointFailures counts failed checkpoint rounds (signing or
+	// archiving), and AuditCheckpointFailing is how many failed in a row.
+	AuditCheckpointFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "audit_checkpoint_failures_total",
+		Help: "Checkpoint rounds (sign, archive, record) that failed on this node.",
+	})
+	AuditCheckpointFailing = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "audit_checkpoint_consecutive_failures",
+		Help: "Checkpoint rounds in a row that failed on this node (0 once one succeeds).",
+	})
+
+	// AuditUnarchivedAge is how old the oldest entry not yet in a signed,
+	// archived checkpoint is: checkpoints are stale when it passes twice
+	// audit.checkpoint_interval and a minute.
+	AuditUnarchivedAge = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "audit_unarchived_age_seconds",
+		Help: "Age of the oldest audit entry not yet covered by a signed, archived checkpoint (0 when none).",
+	})
+
 	// StoreErrors counts failed database and object-store operations.
 	StoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse", Name: "store_errors_total",
@@ -90,5 +109,6 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		HandshakesRefused, CertificateExpiryDays, RateLimited,
 		Decisions, BytesSealed, HTTPDuration, CommitDuration, CommitBatch, AuditAppends, AuditCheckpoints, StoreErrors,
+		AuditCheckpointFailures, AuditCheckpointFailing, AuditUnarchivedAge,
 	)
 }

@@ -23,4 +23,7 @@ $$;
 GRANT USAGE ON SCHEMA public TO gatehouse_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO gatehouse_app;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO gatehouse_app;
-REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_checkpoints, audit_segments FROM gatehouse_app;
+REVOKE UPDATE, DELETE, TRUNCATE ON audit_log, audit_tree, audit_checkpoints, audit_segments FROM gatehouse_app;
+-- The chain's head: the gateway moves it forward (a trigger refuses any other
+-- change, for the owner too); it may not delete it.
+REVOKE DELETE, TRUNCATE ON audit_head FROM gatehouse_app;

@@ -32,16 +32,25 @@ func (s *Store) PutSegment(ctx context.Context, key string, body []byte, retainU
 	return info.VersionID, nil
 }
 
+// SegmentKeyVersions lists every stored version of one segment, oldest first.
+func (s *Store) SegmentKeyVersions(ctx context.Context, key string) ([]audit.ArchivedSegment, error) {
+	return s.listSegments(ctx, key, func(k string) bool { return k == key })
+}
+
 // SegmentVersions lists every stored version of every audit segment, by key
 // and then oldest first. Delete markers are skipped: the versions they hide
 // are still listed and checked.
 func (s *Store) SegmentVersions(ctx context.Context) ([]audit.ArchivedSegment, error) {
+	return s.listSegments(ctx, audit.SegmentPrefix, func(string) bool { return true })
+}
+
+func (s *Store) listSegments(ctx context.Context, prefix string, keep func(string) bool) ([]audit.ArchivedSegment, error) {
 	var out []audit.ArchivedSegment
-	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: audit.SegmentPrefix, Recursive: true, WithVersions: true}) {
+	for obj := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true, WithVersions: true}) {
 		if obj.Err != nil {
 			return nil, obj.Err
 		}
-		if obj.IsDeleteMarker {
+		if obj.IsDeleteMarker || !keep(obj.Key) {
 			continue
 		}
 		out = append(out, audit.ArchivedSegment{Key: obj.Key, Version: obj.VersionID, ArchivedAt: obj.LastModified})

@@ -32,6 +32,10 @@ func Run(t *testing.T, open Open) {
 	t.Run("audit-atomic-with-change", func(t *testing.T) { testAuditAtomic(t, open(t)) })
 	t.Run("audit-append-only", func(t *testing.T) { testAuditAppendOnly(t, open(t)) })
 	t.Run("audit-concurrent", func(t *testing.T) { testAuditConcurrent(t, open(t)) })
+	t.Run("audit-tree-proofs", func(t *testing.T) { testAuditTreeProofs(t, open(t)) })
+	t.Run("audit-head-forward-only", func(t *testing.T) { testAuditHeadForwardOnly(t, open(t)) })
+	t.Run("audit-archiver-lease", func(t *testing.T) { testArchiverLease(t, open(t)) })
+	t.Run("audit-checkpoint-claim", func(t *testing.T) { testCheckpointClaim(t, open(t)) })
 	t.Run("group-commit-isolation", func(t *testing.T) { testBatchIsolation(t, open(t)) })
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
@@ -179,6 +183,7 @@ func verifyAll(t *testing.T, db *store.DB) int64 {
 	require.NoError(t, err)
 	require.Equal(t, headSeq, seq)
 	require.Equal(t, headHash, hash)
+	verifyTree(t, db, recs)
 	return seq
 }
 

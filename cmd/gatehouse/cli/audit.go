@@ -83,12 +83,16 @@ It only reads: the database schema is not migrated.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			head, _, err := db.AuditHead(ctx)
+			_, notes, err := server.CheckpointKeys(cfg)
 			if err != nil {
-				return &exitError{code: 2, err: fmt.Errorf("read the chain's head: %w", err)}
+				return &exitError{code: 2, err: err}
+			}
+			head, err := db.AuditMaxSeq(ctx)
+			if err != nil {
+				return &exitError{code: 2, err: fmt.Errorf("read the chain: %w", err)}
 			}
 			progress, done := verifyProgress(cmd.ErrOrStderr(), head)
-			rep, err := audit.Check(ctx, db, archive, audit.CheckOptions{Keys: keys, Issuer: cfg.Issuer, Progress: progress})
+			rep, err := audit.Check(ctx, db, archive, audit.CheckOptions{Keys: keys, Issuer: cfg.Issuer, Notes: notes, Progress: progress})
 			done()
 			if err != nil {
 				return &exitError{code: 2, err: err}
@@ -186,7 +190,11 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 			if err != nil {
 				return err
 			}
-			cp := server.NewCheckpointer(cfg, db, archive, signer, server.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()))
+			notes, _, err := server.CheckpointKeys(cfg)
+			if err != nil {
+				return err
+			}
+			cp := server.NewCheckpointer(cfg, db, archive, signer, notes, server.NewLogger(config.Log{Level: "warn", Format: "text"}, cmd.ErrOrStderr()))
 			n, err := cp.Once(ctx, true)
 			if err != nil {
 				return err

@@ -141,6 +141,14 @@ func checkFiles(cfg *config.Config) []configCheck {
 	} else if err != nil {
 		out = append(out, result("keys.audit_retired_keys_file", "", err))
 	}
+	if key, notes, err := server.CheckpointKeys(cfg); err == nil {
+		out = append(out, configCheck{Name: "keys.checkpoint_key_file", Detail: "Ed25519 checkpoint key " + key.VerifierKey})
+		if cfg.Keys.CheckpointRetiredKeysFile != "" {
+			out = append(out, configCheck{Name: "keys.checkpoint_retired_keys_file", Detail: fmt.Sprintf("%d retired key(s)", len(notes.Keys)-1)})
+		}
+	} else {
+		out = append(out, result("keys.checkpoint_key_file", "", err))
+	}
 	if cfg.Admin.Listen != "" && cfg.Admin.JWKSFile != "" {
 		set, err := jwk.ReadFile(cfg.Admin.JWKSFile)
 		n := 0

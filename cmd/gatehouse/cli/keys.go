@@ -14,17 +14,22 @@ import (
 
 func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Create the gateway's own keys"}
-	var dir string
+	var dir, origin string
 	initCmd := &cobra.Command{
-		Use:   "init --dir DIR",
-		Short: "Create the gateway's signing, audit, subject and pseudonym keys (existing files are kept)",
+		Use:   "init --dir DIR [--origin ORIGIN]",
+		Short: "Create the gateway's signing, audit, checkpoint, subject and pseudonym keys (existing files are kept)",
 		Long: `Create, in DIR, the keys a gateway needs, each readable only by its owner:
 
-  signing.jwk    ES256 key that signs manifests        (keys.signing_key_file)
-  audit.jwk      ES256 key that signs checkpoints and   (keys.audit_key_file)
-                 compliance exports
-  subject.key    HMAC key for subject identifiers       (keys.subject_key_file)
-  pseudonym.key  master key for pseudonymised fields    (keys.pseudonym_key_file)
+  signing.jwk     ES256 key that signs manifests        (keys.signing_key_file)
+  audit.jwk       ES256 key that signs checkpoints,     (keys.audit_key_file)
+                  receipts and compliance exports
+  checkpoint.key  Ed25519 key that signs the audit      (keys.checkpoint_key_file)
+                  log's checkpoint notes, named ORIGIN
+  subject.key     HMAC key for subject identifiers      (keys.subject_key_file)
+  pseudonym.key   master key for pseudonymised fields   (keys.pseudonym_key_file)
+
+ORIGIN must be the gateway's audit.origin (by default its issuer followed by
+"/audit"): witnesses know the log by that name.
 
 A file that exists is never overwritten: losing subject.key or pseudonym.key
 makes earlier subject keys and pseudonyms unmatchable. Back them up with the
@@ -54,6 +59,15 @@ database (see docs/operations.md).`,
 				kid, _ := k.KeyID()
 				fmt.Fprintf(out, "created  %s (kid %s)\n", path, kid)
 			}
+			if path := filepath.Join(dir, "checkpoint.key"); fileExists(path) {
+				fmt.Fprintf(out, "kept     %s\n", path)
+			} else {
+				vkey, err := devenv.WriteCheckpointKey(path, origin)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "created  %s (verifier key %s)\n", path, vkey)
+			}
 			for _, name := range []string{"subject.key", "pseudonym.key"} {
 				path := filepath.Join(dir, name)
 				if _, err := os.Stat(path); err == nil {
@@ -77,6 +91,7 @@ database (see docs/operations.md).`,
 		},
 	}
 	initCmd.Flags().StringVar(&dir, "dir", "", "folder for the keys")
+	initCmd.Flags().StringVar(&origin, "origin", "gatehouse/audit", "the audit log's origin (audit.origin), which names the checkpoint key")
 	cmd.AddCommand(initCmd)
 	return cmd
 }

@@ -36,15 +36,24 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := NewRoot(os.Stdout, os.Stderr)
-	if err := root.ExecuteContext(ctx); err != nil {
+	err := root.ExecuteContext(ctx)
+	if err != nil {
 		printError(os.Stderr, err)
-		var ex *exitError
-		if errors.As(err, &ex) {
-			return ex.code
-		}
-		return 1
 	}
-	return 0
+	return ExitCode(err)
+}
+
+// ExitCode is the exit code of a command that returned err: 0 for none,
+// the code the command chose, or 1.
+func ExitCode(err error) int {
+	var ex *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ex):
+		return ex.code
+	}
+	return 1
 }
 
 // exitError carries a specific exit code.
