@@ -3,7 +3,6 @@ package agreements
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/public"
+	"github.com/gatehouse-gw/gatehouse/internal/strictjson"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -162,7 +162,7 @@ func checkPublicJWK(b []byte) error {
 		Y   string `json:"y"`
 		D   string `json:"d"`
 	}
-	if err := json.Unmarshal(b, &k); err != nil {
+	if err := strictjson.DecodeOpen(b, &k); err != nil {
 		return fmt.Errorf("not a JWK: %v", err)
 	}
 	switch {

@@ -1,19 +1,16 @@
 package gateway
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/internal/strictjson"
 )
 
 // readJSON strictly decodes the request body into dst: the body must be
@@ -39,81 +36,27 @@ func (s *Server) readJSON(c *fiber.Ctx, dst any) error {
 	return decodeStrict(body, dst)
 }
 
-// decodeStrict decodes one JSON value into dst, refusing unknown keys and
-// trailing data, and names the field of any type error.
+// decodeStrict decodes one JSON value into dst with the one strict decoder
+// (internal/strictjson): unknown, duplicate and case-variant keys, trailing
+// data, invalid UTF-8 and deep nesting are refused, each naming the key.
 func decodeStrict(body []byte, dst any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(dst)
+	err := strictjson.Decode(body, dst)
 	if err == nil {
-		if _, tokErr := dec.Token(); tokErr != io.EOF {
-			return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").
-				withDetail("unexpected data after the JSON object")
-		}
 		return nil
 	}
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
-	switch {
-	case errors.As(err, &syntax):
-		return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").
-			withDetail(fmt.Sprintf("at byte %d: %v", syntax.Offset, syntax))
-	case errors.As(err, &typ):
-		field := jsonPath(typ.Field)
-		if field == "" {
-			field = "(body)"
+	var e *strictjson.Error
+	if !errors.As(err, &e) || e.Syntax() {
+		msg := err.Error()
+		if e != nil {
+			msg = e.Message
 		}
-		return fieldProblem(field, "type", fmt.Sprintf("must be %s, not %s", jsonKind(typ.Type.Kind().String()), typ.Value))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return fieldProblem(field, "unknown-field", "is not a field of this request")
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").withDetail("the body is empty or cut short")
+		return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").withDetail(msg)
 	}
-	// Errors from custom unmarshalers (dates, durations) name their rule.
-	return problem(http.StatusBadRequest, CodeInvalidJSON, "The request body is not valid JSON.").withDetail(err.Error())
-}
-
-// jsonPath writes encoding/json's dotted field path ("subjects.0.type") the
-// way validation errors name fields: "subjects[0].type".
-func jsonPath(dotted string) string {
-	if dotted == "" {
-		return ""
-	}
-	var b strings.Builder
-	for i, part := range strings.Split(dotted, ".") {
-		if _, err := strconv.Atoi(part); err == nil && i > 0 {
-			b.WriteString("[" + part + "]")
-			continue
-		}
-		if i > 0 {
-			b.WriteByte('.')
-		}
-		b.WriteString(part)
-	}
-	return b.String()
+	return fieldProblem(e.Field, e.Rule, e.Message)
 }
 
 func fieldProblem(field, rule, msg string) *Error {
 	e := problem(http.StatusBadRequest, CodeInvalidRequest, "The request is not valid.").withDetail(field + ": " + msg)
 	e.Fields = []api.FieldError{{Field: field, Rule: rule, Message: msg}}
 	return e
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "string":
-		return "a string"
-	case "int", "int64", "int32", "uint", "uint64", "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "slice", "array":
-		return "an array"
-	case "struct", "map", "ptr":
-		return "an object"
-	}
-	return goKind
 }

@@ -62,6 +62,9 @@ func TestDecodeStrict(t *testing.T) {
 		"trailing data": {`{"agreement":"nfi"} {}`, CodeInvalidJSON, "", ""},
 		"empty":         {``, CodeInvalidJSON, "", ""},
 		"not an object": {`[]`, CodeInvalidRequest, "(body)", "type"},
+		"duplicate key": {`{"recipient":"dwp","size":1,"recipient":"police.northshire"}`, CodeInvalidRequest, "recipient", "duplicate-key"},
+		"case variant":  {`{"Recipient":"police.northshire"}`, CodeInvalidRequest, "Recipient", "case-variant"},
+		"bad utf-8":     {"{\"recipient\":\"\xff\"}", CodeInvalidJSON, "", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
