@@ -59,7 +59,7 @@ type check struct {
 func TestDecode(t *testing.T) {
 	deep := strings.Repeat(`{"a":`, strictjson.MaxDepth) + "1" + strings.Repeat("}", strictjson.MaxDepth)
 	tests := []struct {
-		name, body string
+		name, body  string
 		field, rule string
 		syntax      bool
 		want        check
