@@ -5,9 +5,11 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/stretchr/testify/require"
@@ -123,13 +125,20 @@ func TestDisclosureRegisterGolden(t *testing.T) {
 			"urgency": "emergency", "override_review_by": "2026-11-23T08:00:00Z", "reasons": "emergency disclosure to protect life",
 		},
 	}
+	// Text a partner wrote, with what hides a formula or rewrites a line.
+	hostile := deny
+	hostile.Seq, hostile.Failed = 45, []string{"agreement.exists"}
+	hostile.Detail = map[string]string{
+		"justification": "\u200b=HYPERLINK(\"http://x\")", "authoriser": "DI \x1b[31mSmith\x07", "authoriser_rank": "\u00a0+inspector",
+		"reasons": "\t@SUM(A1)", "urgency": "＝1+1", "requested_by": "invoice\u202egnp.exe",
+	}
 	requests := map[string]*exchange.Request{answer.Request: {
 		ID: answer.Request, Requester: "police.northshire",
 		Meta: exchange.RequestMeta{Meta: exchange.Meta{RequestedBy: "DC Jo Hale", Authoriser: &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"}},
 			StatutoryPower: "DPA 2018 Sch 2 para 2 request, form DP2"},
 	}}
 	tb := table()
-	compliance.DisclosureRegister(tb, []audit.Entry{allow, deny, override, answer}, requests, fixtureRefs())
+	compliance.DisclosureRegister(tb, []audit.Entry{allow, deny, override, answer, hostile}, requests, fixtureRefs())
 	golden(t, tb)
 }
 
@@ -222,6 +231,68 @@ func TestCSVDefusesFormulas(t *testing.T) {
 	got, err := tb.Bytes(compliance.FormatCSV)
 	require.NoError(t, err)
 	require.Equal(t, "a,b,c\r\n'=1+1,-3.5,'@SUM(A1)\r\n", string(got))
+}
+
+func TestCSVCell(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"ok/plain", "Named suspect", "Named suspect"},
+		{"ok/negative-number", "-3.5", "-3.5"},
+		{"ok/inner-equals", "a=b", "a=b"},
+		{"ok/multi-line", "line one\nline two", "line one\nline two"},
+		{"ok/unicode-text", "Zoë Ó Briain", "Zoë Ó Briain"},
+		{"defuse/equals", "=1+1", "'=1+1"},
+		{"defuse/plus", "+44 cmd", "'+44 cmd"},
+		{"defuse/minus-formula", "-2+3", "'-2+3"},
+		{"defuse/at", "@SUM(A1)", "'@SUM(A1)"},
+		{"defuse/pipe", "|calc", "'|calc"},
+		{"defuse/leading-space", " =1+1", "' =1+1"},
+		{"defuse/leading-tab", "\t=1+1", "'\t=1+1"},
+		{"defuse/leading-cr", "\r=1+1", "'\\x0d=1+1"},
+		{"defuse/leading-lf", "\n=1+1", "'\n=1+1"},
+		{"defuse/leading-nbsp", "\u00a0=1+1", "'\u00a0=1+1"},
+		{"defuse/leading-zero-width-space", "\u200b=1+1", "'\\u200b=1+1"},
+		{"defuse/leading-bom", "\ufeff=1+1", "'\\ufeff=1+1"},
+		{"defuse/leading-ideographic-space", "\u3000@x", "'\u3000@x"},
+		{"defuse/full-width-equals", "＝1+1", "'＝1+1"},
+		{"defuse/full-width-plus", "＋1", "'＋1"},
+		{"defuse/full-width-minus", "－1", "'－1"},
+		{"defuse/full-width-at", "＠x", "'＠x"},
+		{"defuse/minus-sign", "\u22121+1", "'\u22121+1"},
+		{"defuse/spaced-number", " -3", "' -3"},
+		{"escape/esc-bel", "DI \x1b[31mSmith\x07", "DI \\x1b[31mSmith\\x07"},
+		{"escape/c1", "a\u0085b", "a\\x85b"},
+		{"escape/bidi-override", "invoice\u202egnp.exe", "invoice\\u202egnp.exe"},
+		{"escape/nul", "a\x00b", "a\\x00b"},
+		{"escape/invalid-utf8", "a\xffb", "a\\ufffdb"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, compliance.Cell(tt.in))
+		})
+	}
+}
+
+// FuzzCSVCell: no cell comes out with a hidden character, or with a
+// formula trigger as its first visible character.
+func FuzzCSVCell(f *testing.F) {
+	for _, s := range []string{"=1", " \u200b=1", "-3.5", "\x1b=", "＝"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := compliance.Cell(s)
+		for _, r := range out {
+			require.False(t, r < 0x20 && r != '\t' && r != '\n', "control character %U in %q", r, out)
+			require.False(t, r >= 0x7f && r < 0xa0, "C1 control %U in %q", r, out)
+			require.False(t, unicode.Is(unicode.Cf, r), "format character %U in %q", r, out)
+		}
+		first := strings.TrimLeftFunc(out, unicode.IsSpace)
+		if _, err := strconv.ParseFloat(out, 64); err == nil {
+			return // a number is data
+		}
+		if first != "" && strings.ContainsRune("=+-@|＝＋－＠", []rune(first)[0]) {
+			t.Fatalf("%q starts with a formula trigger", out)
+		}
+	})
 }
 
 func keys(t *testing.T) (*seal.Signer, jwk.Set) {

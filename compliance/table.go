@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Export kinds.
@@ -76,10 +78,8 @@ func (t *Table) Bytes(format string) ([]byte, error) {
 }
 
 // CSV writes a header row of column names, then one row per record (RFC
-// 4180, CRLF line ends). Lists are joined with "; ". A cell that a
-// spreadsheet would take for a formula (it starts with =, +, -, @, tab or
-// carriage return) is prefixed with an apostrophe: partners write some of
-// this text.
+// 4180, CRLF line ends). Lists are joined with "; ". Partners write some of
+// this text, so every cell is made safe for a spreadsheet (Cell).
 func (t *Table) CSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
@@ -93,7 +93,7 @@ func (t *Table) CSV(w io.Writer) error {
 	rec := make([]string, len(t.Columns))
 	for _, row := range t.Rows {
 		for i, v := range row {
-			rec[i] = defuse(cellText(v))
+			rec[i] = Cell(cellText(v))
 		}
 		if err := cw.Write(rec); err != nil {
 			return err
@@ -103,14 +103,94 @@ func (t *Table) CSV(w io.Writer) error {
 	return cw.Error()
 }
 
-func defuse(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		// A negative number is data, not a formula.
-		if _, err := strconv.ParseFloat(s, 64); err != nil {
-			return "'" + s
+// Cell makes one CSV cell safe for a spreadsheet. Control characters
+// (other than tab and newline), C1 controls, bidirectional overrides and
+// zero-width characters are written as visible escapes (\x1b, \u202e), so
+// that nothing hidden reaches the register. A cell whose first visible
+// character could start a formula (= + - @ |, or their full-width and small
+// forms), whatever white or invisible characters come before it, is
+// prefixed with an apostrophe; a plain number such as -3.5 is data and is
+// left alone.
+func Cell(s string) string {
+	s = escapeHidden(s)
+	rest := strings.TrimLeftFunc(s, func(r rune) bool {
+		return unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || unicode.IsControl(r)
+	})
+	// The escapes above begin with a backslash, which is not a trigger; an
+	// escaped leading control character still counts as white space here.
+	for {
+		trimmed := trimEscape(rest)
+		if trimmed == rest {
+			break
+		}
+		rest = strings.TrimLeftFunc(trimmed, unicode.IsSpace)
+	}
+	r, _ := utf8.DecodeRuneInString(rest)
+	if !strings.ContainsRune(formulaTriggers, r) {
+		return s
+	}
+	if rest == s {
+		if _, err := strconv.ParseFloat(s, 64); err == nil {
+			return s
 		}
 	}
+	return "'" + s
+}
+
+// formulaTriggers are the characters a spreadsheet may read as the start
+// of a formula or command, with their full-width and small forms.
+const formulaTriggers = "=+-@|\uFF1D\uFF0B\uFF0D\uFF20\uFF5C\uFE66\uFE62\uFE63\uFE6B\u2212"
+
+// hidden reports whether r would be invisible or change how a cell reads.
+func hidden(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n':
+		return false
+	case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		return true
+	case r == utf8.RuneError:
+		return true
+	}
+	return unicode.Is(unicode.Cf, r) // bidi controls, zero-width, BOM
+}
+
+func escapeHidden(s string) string {
+	if !strings.ContainsFunc(s, hidden) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if !hidden(r) {
+			b.WriteRune(r)
+			continue
+		}
+		if r < 0x100 {
+			fmt.Fprintf(&b, "\\x%02x", r)
+		} else {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String()
+}
+
+// trimEscape removes one leading escape written by escapeHidden.
+func trimEscape(s string) string {
+	switch {
+	case len(s) >= 4 && s[0] == '\\' && s[1] == 'x' && isHex(s[2:4]):
+		return s[4:]
+	case len(s) >= 6 && s[0] == '\\' && s[1] == 'u' && isHex(s[2:6]):
+		return s[6:]
+	}
 	return s
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !strings.ContainsRune("0123456789abcdef", rune(s[i])) {
+			return false
+		}
+	}
+	return true
 }
 
 func cellText(v any) string {
