@@ -43,6 +43,10 @@ type Party struct {
 	// Identity binds certificates to the party. The zero value is the default
 	// rule: exactly one URI SAN spiffe://<trust-domain>/party/<id>.
 	Identity IdentityRule `json:"identity,omitzero" yaml:"identity,omitempty"`
+	// RevocationHosts are the hosts (name or name:port) that the CRL
+	// distribution points and OCSP responders named in this party's
+	// certificates may be fetched from; any other address is not contacted.
+	RevocationHosts []string `json:"revocation_hosts,omitempty" yaml:"revocation_hosts,omitempty"`
 	// EncryptionKey is the public JWK that payload manifests are sealed to.
 	EncryptionKey json.RawMessage `json:"encryption_key,omitempty" yaml:"-"`
 	UpdatedAt     time.Time       `json:"updated_at,omitzero" yaml:"-"`

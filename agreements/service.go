@@ -111,6 +111,9 @@ func (s *Service) entry(actor Actor, typ string) *audit.Entry {
 	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: map[string]string{"roles": fmt.Sprint(actor.Roles)}}
 }
 
+// MaxRevocationHosts is the most revocation hosts a party may register.
+const MaxRevocationHosts = 16
+
 // ValidateParty checks a party registration.
 func ValidateParty(p *Party) error {
 	var v valid.Errors
@@ -140,6 +143,14 @@ func ValidateParty(p *Party) error {
 					v.Add(valid.Path("trust_anchors", i), "ca", "certificate %q is not a CA certificate", c.Subject.CommonName)
 				}
 			}
+		}
+	}
+	if len(p.RevocationHosts) > MaxRevocationHosts {
+		v.Add("revocation_hosts", "max-items", "names more than %d hosts", MaxRevocationHosts)
+	}
+	for i, h := range p.RevocationHosts {
+		if !valid.Host(h) {
+			v.Add(valid.Path("revocation_hosts", i), "format", "%s is not a host name or address (with an optional :port)", strictjson.Quote(h))
 		}
 	}
 	if id := p.Identity; id.SubjectDN != "" || id.IssuerFingerprint != "" {

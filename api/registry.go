@@ -24,6 +24,9 @@ type Party struct {
 	// Identity, if set, binds by subject DN and issuing-CA fingerprint
 	// instead of the URI SAN.
 	Identity *IdentityRule `json:"identity,omitempty"`
+	// RevocationHosts are the hosts the CRL and OCSP addresses in the
+	// party's certificates may be fetched from.
+	RevocationHosts []string `json:"revocation_hosts,omitempty"`
 	// EncryptionKey is the public JWK payload manifests are sealed to.
 	EncryptionKey json.RawMessage `json:"encryption_key,omitempty"`
 	UpdatedAt     time.Time       `json:"updated_at,omitzero"`

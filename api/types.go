@@ -159,6 +159,9 @@ type PartyRegistration struct {
 	TrustAnchors string `json:"trust_anchors,omitempty"`
 	// Identity binds by subject DN and issuing-CA fingerprint instead of URI SAN.
 	Identity *IdentityRule `json:"identity,omitempty"`
+	// RevocationHosts are the hosts (name or name:port) that the CRL and
+	// OCSP addresses in the party's certificates may be fetched from.
+	RevocationHosts []string `json:"revocation_hosts,omitempty"`
 	// EncryptionKey is the public P-256 JWK payloads are sealed to.
 	EncryptionKey json.RawMessage `json:"encryption_key"`
 }

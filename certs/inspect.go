@@ -83,10 +83,14 @@ func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*
 	if berr != nil {
 		chain = chains[0]
 	}
+	hosts := ts.RevocationHosts(party, chain)
+	if berr != nil {
+		hosts = nil // no party: nothing a certificate names is fetched
+	}
 	for i, c := range chain {
 		ic := describe(c)
 		if i+1 < len(chain) {
-			ic.Revocation, ic.RevocationBy = s.checker.Status(ctx, c, chain[i+1])
+			ic.Revocation, ic.RevocationBy = s.checker.Status(ctx, c, chain[i+1], hosts)
 		}
 		out.Chain = append(out.Chain, ic)
 	}
@@ -98,7 +102,7 @@ func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*
 	default:
 		if err := CheckKey(leaf, s.cfg.MinRSABits); err != nil {
 			out.Problem = err.Error()
-		} else if err := s.checker.CheckChain(ctx, chain); err != nil {
+		} else if err := s.checker.CheckChain(ctx, chain, hosts); err != nil {
 			out.Problem = err.Error()
 		}
 	}

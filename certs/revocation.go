@@ -12,8 +12,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +55,7 @@ type RevocationPolicy struct {
 	// default it is refused.
 	AllowUnknown bool
 	// HTTPClient fetches CRLs and OCSP answers; nil means a client with a
-	// 5 s timeout.
+	// 5 s timeout that follows no redirects.
 	HTTPClient *http.Client
 }
 
@@ -116,7 +118,8 @@ type Checker struct {
 func NewChecker(p RevocationPolicy) (*Checker, error) {
 	c := &Checker{policy: p, hc: p.HTTPClient, now: time.Now, crls: map[string][]*crl{}, byURL: map[string]*crl{}, ocsp: map[string]ocspAnswer{}}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: 5 * time.Second}
+		// No redirects: an allowed host must not send the gateway elsewhere.
+		c.hc = &http.Client{Timeout: 5 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	return c, c.Reload(context.Background())
 }
@@ -229,18 +232,43 @@ func (c *Checker) fetchCRL(ctx context.Context, url string) (*crl, error) {
 	return newCRL(l, url), nil
 }
 
+// Hosts are the hosts (a name, or name:port) that the CRL distribution
+// points and OCSP responders a certificate names may be fetched from. A
+// partner's CA chooses those addresses, so the gateway contacts only the
+// hosts registered for that party (or configured for its own CA); any
+// other address is not fetched, and says nothing about the certificate.
+type Hosts []string
+
+// MaxHosts is the most revocation hosts one list may name.
+const MaxHosts = 16
+
+// Allows reports whether rawURL is an http(s) URL on one of the hosts.
+func (h Hosts) Allows(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return false
+	}
+	for _, allowed := range h {
+		if strings.EqualFold(allowed, u.Host) || strings.EqualFold(allowed, u.Hostname()) && u.Port() == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // CheckChain checks every certificate of a verified chain but its root (a
-// trust anchor is trusted by being configured; withdraw it to revoke it).
-// It returns nil, ErrRevoked or, if the policy refuses unknown status,
+// trust anchor is trusted by being configured; withdraw it to revoke it),
+// fetching the addresses the certificates name only from hosts. It returns
+// nil, ErrRevoked or, if the policy refuses unknown status,
 // ErrRevocationUnknown, each naming the certificate.
-func (c *Checker) CheckChain(ctx context.Context, chain []*x509.Certificate) error {
+func (c *Checker) CheckChain(ctx context.Context, chain []*x509.Certificate, hosts Hosts) error {
 	for i := 0; i+1 < len(chain); i++ {
-		switch st, src := c.Status(ctx, chain[i], chain[i+1]); st {
+		switch st, src := c.Status(ctx, chain[i], chain[i+1], hosts); st {
 		case StatusRevoked:
 			return fmt.Errorf("%w: %s (serial %s, per %s)", ErrRevoked, chain[i].Subject, hex.EncodeToString(chain[i].SerialNumber.Bytes()), src)
 		case StatusUnknown:
 			if !c.policy.AllowUnknown {
-				return fmt.Errorf("%w: %s (serial %s): no current CRL or OCSP answer", ErrRevocationUnknown, chain[i].Subject, hex.EncodeToString(chain[i].SerialNumber.Bytes()))
+				return fmt.Errorf("%w: %s (serial %s): %s", ErrRevocationUnknown, chain[i].Subject, hex.EncodeToString(chain[i].SerialNumber.Bytes()), src)
 			}
 		}
 	}
@@ -248,20 +276,30 @@ func (c *Checker) CheckChain(ctx context.Context, chain []*x509.Certificate) err
 }
 
 // Status returns the revocation status of cert, issued by issuer, and what
-// said so.
-func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (Status, string) {
+// said so. The certificate is revoked if any current CRL correctly signed
+// by its issuer lists it, whichever is looked at first; it is good if at
+// least one such CRL covers it and none lists it; otherwise OCSP (if on)
+// decides, or the status is unknown. Distribution points and OCSP
+// responders are fetched only from hosts.
+func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate, hosts Hosts) (Status, string) {
 	now := c.now()
 	serial := string(cert.SerialNumber.Bytes())
 	c.mu.RLock()
-	candidates := c.crls[string(cert.RawIssuer)]
+	candidates := slices.Clone(c.crls[string(cert.RawIssuer)])
 	c.mu.RUnlock()
+	skipped := ""
 	if c.policy.UseDistributionPoints {
 		for _, u := range cert.CRLDistributionPoints {
+			if !hosts.Allows(u) {
+				skipped = "; distribution point " + boundedURL(u) + " is not on an allowed host"
+				continue
+			}
 			if l := c.distributionPoint(ctx, u, now); l != nil {
 				candidates = append(candidates, l)
 			}
 		}
 	}
+	var good *crl
 	for _, l := range candidates {
 		if !l.current(now) || !l.signedBy(issuer) {
 			continue
@@ -269,12 +307,25 @@ func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate) (S
 		if l.revoked[serial] {
 			return StatusRevoked, "CRL " + l.source
 		}
-		return StatusGood, "CRL " + l.source
+		if good == nil {
+			good = l
+		}
+	}
+	if good != nil {
+		return StatusGood, "CRL " + good.source
 	}
 	if c.policy.OCSP && len(cert.OCSPServer) > 0 {
-		return c.ocspStatus(ctx, cert, issuer, now)
+		return c.ocspStatus(ctx, cert, issuer, now, hosts)
 	}
-	return StatusUnknown, "no current CRL"
+	return StatusUnknown, "no current CRL or OCSP answer" + skipped
+}
+
+// boundedURL is a certificate's URL as far as a log line or answer shows it.
+func boundedURL(u string) string {
+	if len(u) > 100 {
+		u = u[:100] + "…"
+	}
+	return strconv.Quote(u)
 }
 
 // distributionPoint returns the cached CRL at url, fetching it if it is
@@ -309,7 +360,7 @@ func (c *Checker) distributionPoint(ctx context.Context, url string, now time.Ti
 
 // ocspStatus asks the certificate's OCSP responder, caching the answer
 // until its next update.
-func (c *Checker) ocspStatus(ctx context.Context, cert, issuer *x509.Certificate, now time.Time) (Status, string) {
+func (c *Checker) ocspStatus(ctx context.Context, cert, issuer *x509.Certificate, now time.Time, hosts Hosts) (Status, string) {
 	key := fingerprint(issuer) + ":" + cert.SerialNumber.String()
 	c.mu.RLock()
 	a, ok := c.ocsp[key]
@@ -321,7 +372,12 @@ func (c *Checker) ocspStatus(ctx context.Context, cert, issuer *x509.Certificate
 	if err != nil {
 		return StatusUnknown, "OCSP request: " + err.Error()
 	}
+	asked := false
 	for _, server := range cert.OCSPServer {
+		if !hosts.Allows(server) {
+			continue
+		}
+		asked = true
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, server, bytes.NewReader(reqBytes))
 		if err != nil {
 			continue
@@ -358,6 +414,9 @@ func (c *Checker) ocspStatus(ctx context.Context, cert, issuer *x509.Certificate
 		c.ocsp[key] = ocspAnswer{status: st, nextUpdate: next}
 		c.mu.Unlock()
 		return st, "OCSP " + server
+	}
+	if !asked {
+		return StatusUnknown, "no current CRL, and no OCSP responder on an allowed host"
 	}
 	return StatusUnknown, "no OCSP answer"
 }

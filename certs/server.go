@@ -23,6 +23,10 @@ type ServerConfig struct {
 	// ClientCAFiles are anchors trusted for every party.
 	ClientCAFiles []string
 	Revocation    RevocationPolicy
+	// RevocationHosts are the hosts that the CRL and OCSP addresses in
+	// certificates issued under ClientCAFiles may be fetched from; each
+	// party registers its own.
+	RevocationHosts Hosts
 	// MaxChain is the most certificates a client may present.
 	MaxChain int
 	// MinRSABits is the smallest RSA key accepted.
@@ -185,7 +189,7 @@ func (s *Server) trustStore(ctx context.Context) (*TrustStore, error) {
 		s.trustAt = time.Now()
 		return s.trust, nil
 	}
-	ts, err := NewTrustStore(s.cfg.TrustDomain, *global, reg.Parties())
+	ts, err := NewTrustStore(s.cfg.TrustDomain, *global, s.cfg.RevocationHosts, reg.Parties())
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +248,7 @@ func (s *Server) verifyState(ctx context.Context, cs *tls.ConnectionState) error
 	if err != nil {
 		return err
 	}
-	_, chain, err := ts.Bind(cs)
+	party, chain, err := ts.Bind(cs)
 	if err != nil {
 		return err
 	}
@@ -253,7 +257,7 @@ func (s *Server) verifyState(ctx context.Context, cs *tls.ConnectionState) error
 			return fmt.Errorf("issuer %s: %w", c.Subject, err)
 		}
 	}
-	return s.checker.CheckChain(ctx, chain)
+	return s.checker.CheckChain(ctx, chain, ts.RevocationHosts(party, chain))
 }
 
 // refusalReason is a short, stable label for metrics.

@@ -45,14 +45,20 @@ type TrustStore struct {
 	parties     map[string][]*x509.Certificate
 	uriBound    map[string]bool
 	dnRules     []dnRule
+	// hosts are each party's revocation hosts; globalHosts those of the
+	// anchors trusted for every party (the deployment's own CA).
+	hosts       map[string]Hosts
+	globalHosts Hosts
 }
 
 // NewTrustStore builds the trust store. A party whose anchors do not parse is
 // an error: it must not silently lose (or gain) the ability to connect.
-func NewTrustStore(trustDomain string, global []*x509.Certificate, parties []*agreements.Party) (*TrustStore, error) {
+// globalHosts are the revocation hosts of the global anchors.
+func NewTrustStore(trustDomain string, global []*x509.Certificate, globalHosts Hosts, parties []*agreements.Party) (*TrustStore, error) {
 	ts := &TrustStore{
 		trustDomain: trustDomain, pool: x509.NewCertPool(), global: global,
 		parties: map[string][]*x509.Certificate{}, uriBound: map[string]bool{},
+		hosts: map[string]Hosts{}, globalHosts: globalHosts,
 	}
 	for _, c := range global {
 		ts.pool.AddCert(c)
@@ -68,6 +74,7 @@ func NewTrustStore(trustDomain string, global []*x509.Certificate, parties []*ag
 			}
 			ts.parties[p.ID] = anchors
 		}
+		ts.hosts[p.ID] = Hosts(p.RevocationHosts)
 		if p.Identity.SubjectDN != "" {
 			ts.dnRules = append(ts.dnRules, dnRule{party: p.ID, subjectDN: p.Identity.SubjectDN, issuerFP: p.Identity.IssuerFingerprint})
 		} else {
@@ -157,6 +164,22 @@ func (ts *TrustStore) Bind(cs *tls.ConnectionState) (string, []*x509.Certificate
 		return "", nil, fmt.Errorf("%w (subject %q)", ErrNoBinding, dn)
 	}
 	return "", nil, fmt.Errorf("%w: %s and %s", ErrAmbiguousBinding, matches[0].party, matches[1].party)
+}
+
+// RevocationHosts are the hosts that the CRL and OCSP addresses in a
+// chain that binds party may be fetched from: the deployment's own list
+// for a chain that ends at a global anchor, else the party's own list.
+func (ts *TrustStore) RevocationHosts(party string, chain []*x509.Certificate) Hosts {
+	if len(chain) == 0 {
+		return nil
+	}
+	root := chain[len(chain)-1]
+	for _, a := range ts.global {
+		if root.Equal(a) {
+			return ts.globalHosts
+		}
+	}
+	return ts.hosts[party]
 }
 
 func (ts *TrustStore) registered(id string) bool {

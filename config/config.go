@@ -106,10 +106,18 @@ type TLS struct {
 	// CRLURLs are CRLs fetched over http(s) and refreshed at their nextUpdate.
 	CRLURLs []string `yaml:"crl_urls"`
 	// CRLDistributionPoints also fetches the CRLs that certificates name in
-	// their distribution points.
+	// their distribution points, from allowed hosts only (revocation_hosts
+	// here, and each party's own revocation_hosts).
 	CRLDistributionPoints *bool `yaml:"crl_distribution_points"`
-	// OCSP asks a certificate's OCSP responder when no CRL covers it.
+	// OCSP asks a certificate's OCSP responder when no CRL covers it, on an
+	// allowed host only.
 	OCSP bool `yaml:"ocsp"`
+	// RevocationHosts are the hosts (name, or name:port) that the CRL
+	// distribution points and OCSP responders named in certificates issued
+	// under client_ca_files may be fetched from. A partner's CA names its
+	// own addresses, so each party registers its own list; an address on
+	// no list is never contacted, and the status it would give is unknown.
+	RevocationHosts []string `yaml:"revocation_hosts"`
 	// AllowUnknownRevocation lets a certificate whose revocation status
 	// cannot be established through; by default it is refused.
 	AllowUnknownRevocation bool `yaml:"allow_unknown_revocation"`
@@ -494,6 +502,14 @@ func (c *Config) Validate() error {
 	}
 	for i, f := range c.TLS.CRLFiles {
 		requireFile(&v, valid.Path("tls.crl_files", i), f)
+	}
+	if len(c.TLS.RevocationHosts) > certs.MaxHosts {
+		v.Add("tls.revocation_hosts", "max-items", "names more than %d hosts", certs.MaxHosts)
+	}
+	for i, h := range c.TLS.RevocationHosts {
+		if !valid.Host(h) {
+			v.Add(valid.Path("tls.revocation_hosts", i), "format", "%q is not a host name or address (with an optional :port)", h)
+		}
 	}
 	for i, u := range c.TLS.CRLURLs {
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {

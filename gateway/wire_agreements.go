@@ -23,7 +23,8 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 }
 
 func partyOf(d *api.PartyRegistration) *agreements.Party {
-	p := &agreements.Party{ID: d.ID, Kind: agreements.PartyKind(d.Kind), Name: d.Name, TrustAnchors: d.TrustAnchors, EncryptionKey: []byte(d.EncryptionKey)}
+	p := &agreements.Party{ID: d.ID, Kind: agreements.PartyKind(d.Kind), Name: d.Name, TrustAnchors: d.TrustAnchors,
+		RevocationHosts: d.RevocationHosts, EncryptionKey: []byte(d.EncryptionKey)}
 	if d.Identity != nil {
 		p.Identity = agreements.IdentityRule{SubjectDN: d.Identity.SubjectDN, IssuerFingerprint: d.Identity.IssuerFingerprint}
 	}
@@ -33,7 +34,7 @@ func partyOf(d *api.PartyRegistration) *agreements.Party {
 func partyView(p *agreements.Party) api.Party {
 	v := api.Party{
 		ID: p.ID, Kind: string(p.Kind), Name: p.Name, Status: string(p.Status),
-		TrustAnchors: p.TrustAnchors, EncryptionKey: p.EncryptionKey, UpdatedAt: p.UpdatedAt,
+		TrustAnchors: p.TrustAnchors, RevocationHosts: p.RevocationHosts, EncryptionKey: p.EncryptionKey, UpdatedAt: p.UpdatedAt,
 	}
 	if p.Identity != (agreements.IdentityRule{}) {
 		v.Identity = &api.IdentityRule{SubjectDN: p.Identity.SubjectDN, IssuerFingerprint: p.Identity.IssuerFingerprint}

@@ -150,6 +150,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.TLS, err = certs.NewServer(certs.ServerConfig{
 		TrustDomain: cfg.TrustDomain, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,
 		ClientCAFiles: cfg.TLS.ClientCAFiles, MaxChain: cfg.TLS.MaxChain, MinRSABits: cfg.TLS.MinRSABits,
+		RevocationHosts: cfg.TLS.RevocationHosts,
 		Revocation: certs.RevocationPolicy{
 			CRLFiles: cfg.TLS.CRLFiles, CRLURLs: cfg.TLS.CRLURLs, UseDistributionPoints: *cfg.TLS.CRLDistributionPoints,
 			OCSP: cfg.TLS.OCSP, AllowUnknown: cfg.TLS.AllowUnknownRevocation,
