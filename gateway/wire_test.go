@@ -45,9 +45,10 @@ func fullAgreement() *agreements.Agreement {
 func fullParty() *agreements.Party {
 	return &agreements.Party{
 		ID: "police.northshire", Kind: agreements.KindPolice, Name: "Northshire Police", Status: agreements.PartySuspended,
-		TrustAnchors:  "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n",
-		Identity:      agreements.IdentityRule{SubjectDN: "CN=gateway,O=Northshire Police", IssuerFingerprint: "ab12"},
-		EncryptionKey: json.RawMessage(`{"kty":"EC","crv":"P-256","x":"x","y":"y"}`), UpdatedAt: wireTime,
+		TrustAnchors:    "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n",
+		Identity:        agreements.IdentityRule{SubjectDN: "CN=gateway,O=Northshire Police", IssuerFingerprint: "ab12"},
+		RevocationHosts: []string{"crl.police.example"},
+		EncryptionKey:   json.RawMessage(`{"kty":"EC","crv":"P-256","x":"x","y":"y"}`), UpdatedAt: wireTime,
 	}
 }
 
