@@ -166,13 +166,13 @@ func dialResumed(t *testing.T, gw *testenv.Gateway, cert *tls.Certificate, cache
 }
 
 // registerParty registers a party with its own CA (and optional DN rule).
-func registerParty(t *testing.T, gw *testenv.Gateway, id string, kind agreements.PartyKind, anchor *ca, identity agreements.IdentityRule) {
+func registerParty(t *testing.T, gw *testenv.Gateway, id string, kind agreements.PartyKind, anchor *ca, identity agreements.IdentityRule, revocationHosts ...string) {
 	t.Helper()
 	key, err := seal.GenerateKey(seal.UseEncryption)
 	require.NoError(t, err)
 	pub, err := seal.PublicJSON(key)
 	require.NoError(t, err)
-	p := &api.PartyRegistration{ID: id, Kind: string(kind), Name: id, EncryptionKey: pub}
+	p := &api.PartyRegistration{ID: id, Kind: string(kind), Name: id, EncryptionKey: pub, RevocationHosts: revocationHosts}
 	if identity != (agreements.IdentityRule{}) {
 		p.Identity = &api.IdentityRule{SubjectDN: identity.SubjectDN, IssuerFingerprint: identity.IssuerFingerprint}
 	}
@@ -231,7 +231,8 @@ func TestHandshakes(t *testing.T) {
 	responder := &ocspResponder{issuer: ocspCA, revoked: map[string]bool{}}
 	ocspServer := httptest.NewServer(responder)
 	defer ocspServer.Close()
-	registerParty(t, gw, "agency.ocsp", agreements.KindCourt, ocspCA, agreements.IdentityRule{})
+	// Its certificates name the responder; the party registers its host.
+	registerParty(t, gw, "agency.ocsp", agreements.KindCourt, ocspCA, agreements.IdentityRule{}, ocspServer.Listener.Addr().String())
 	noCRL := newCA(t, "Agency without revocation CA")
 	registerParty(t, gw, "agency.nocrl", agreements.KindCourt, noCRL, agreements.IdentityRule{})
 	legacy := newCA(t, "Legacy Court CA")
