@@ -89,7 +89,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="gatehouse-admin"`)
 		return problem(http.StatusUnauthorized, CodeTokenMissing, "A bearer token is required.")
 	}
-	actor, err := s.opts.Tokens.Verify(c.UserContext(), strings.TrimSpace(raw))
+	actor, err := s.admin.Tokens.Verify(c.UserContext(), strings.TrimSpace(raw))
 	if err != nil {
 		if !errors.Is(err, ErrToken) {
 			return unavailable(err)
@@ -108,7 +108,7 @@ func (s *Server) adminWhoami(c *fiber.Ctx) error {
 }
 
 func (s *Server) listParties(c *fiber.Ctx) error {
-	ps, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c))
+	ps, err := s.admin.Agreements.Parties(c.UserContext(), actorOf(c))
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *Server) listParties(c *fiber.Ctx) error {
 }
 
 func (s *Server) showParty(c *fiber.Ctx) error {
-	p, err := s.opts.Agreements.Party(c.UserContext(), actorOf(c), c.Params("id"))
+	p, err := s.admin.Agreements.Party(c.UserContext(), actorOf(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func (s *Server) registerParty(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &d); err != nil {
 		return err
 	}
-	p, err := s.opts.Agreements.RegisterParty(c.UserContext(), actorOf(c), partyOf(&d), c.Get(idem.Header))
+	p, err := s.admin.Agreements.RegisterParty(c.UserContext(), actorOf(c), partyOf(&d), c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (s *Server) updateParty(c *fiber.Ctx) error {
 		return fieldProblem("id", "match", "must match the party in the URL")
 	}
 	d.ID = c.Params("id")
-	p, err := s.opts.Agreements.UpdateParty(c.UserContext(), actorOf(c), partyOf(&d))
+	p, err := s.admin.Agreements.UpdateParty(c.UserContext(), actorOf(c), partyOf(&d))
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {
 		if err := s.readJSON(c, &b); err != nil {
 			return err
 		}
-		p, err := s.opts.Agreements.SetPartyStatus(c.UserContext(), actorOf(c), c.Params("id"), status, b.Reason)
+		p, err := s.admin.Agreements.SetPartyStatus(c.UserContext(), actorOf(c), c.Params("id"), status, b.Reason)
 		if err != nil {
 			return err
 		}
@@ -171,7 +171,7 @@ func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {
 }
 
 func (s *Server) listAgreements(c *fiber.Ctx) error {
-	list, err := s.opts.Agreements.List(c.UserContext(), actorOf(c))
+	list, err := s.admin.Agreements.List(c.UserContext(), actorOf(c))
 	if err != nil {
 		return err
 	}
@@ -196,7 +196,7 @@ func (s *Server) registerAgreement(c *fiber.Ctx) error {
 	} else if doc, err = agreements.DecodeYAML(body); err != nil {
 		return problem(http.StatusBadRequest, CodeInvalidRequest, "The agreement document is not valid YAML for an agreement.").withDetail(err.Error())
 	}
-	a, err := s.opts.Agreements.Register(c.UserContext(), actorOf(c), doc, c.Get(idem.Header))
+	a, err := s.admin.Agreements.Register(c.UserContext(), actorOf(c), doc, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (s *Server) registerAgreement(c *fiber.Ctx) error {
 }
 
 func (s *Server) showAgreement(c *fiber.Ctx) error {
-	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	versions, err := s.admin.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func (s *Server) showAgreement(c *fiber.Ctx) error {
 }
 
 func (s *Server) agreementVersions(c *fiber.Ctx) error {
-	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	versions, err := s.admin.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -225,7 +225,7 @@ func (s *Server) agreementVersion(c *fiber.Ctx) error {
 	if err != nil || n < 1 {
 		return fieldProblem("version", "format", "must be a version number (1, 2, …)")
 	}
-	versions, err := s.opts.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
+	versions, err := s.admin.Agreements.Versions(c.UserContext(), actorOf(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -245,7 +245,7 @@ func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context,
 				return err
 			}
 		}
-		a, err := fn(s.opts.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Version)
+		a, err := fn(s.admin.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Version)
 		if err != nil {
 			return err
 		}
@@ -259,7 +259,7 @@ func (s *Server) agreementReasonAction(fn func(AgreementAdmin, context.Context, 
 		if err := s.readJSON(c, &b); err != nil {
 			return err
 		}
-		a, err := fn(s.opts.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
+		a, err := fn(s.admin.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
 		if err != nil {
 			return err
 		}
@@ -277,10 +277,10 @@ func (s *Server) adminDryRun(c *fiber.Ctx) error {
 	if !agreements.ValidPartyID(b.Sender) {
 		return fieldProblem("sender", "required", "is required: the party whose disclosure to decide")
 	}
-	if _, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
+	if _, err := s.admin.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
 		return err // the actor's roles must allow reading the registry
 	}
-	dec, err := s.opts.Exchanges.Check(c.UserContext(), b.Sender, &b.Declaration)
+	dec, err := s.admin.Decisions.Check(c.UserContext(), b.Sender, &b.Declaration)
 	if err != nil {
 		return prefixFields(err, "declaration")
 	}
@@ -299,19 +299,6 @@ func prefixFields(err error, prefix string) error {
 		out[i] = p
 	}
 	return out
-}
-
-// dryRun is POST /v1/decisions: would this disclosure be allowed?
-func (s *Server) dryRun(c *fiber.Ctx) error {
-	var d api.ExchangeDeclaration
-	if err := s.readJSON(c, &d); err != nil {
-		return err
-	}
-	dec, err := s.opts.Exchanges.Check(c.UserContext(), caller(c).ID, &d)
-	if err != nil {
-		return err
-	}
-	return c.JSON(decisionView(&dec))
 }
 
 // readBody reads a body of one of the given media types, within the JSON limit.

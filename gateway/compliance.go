@@ -16,12 +16,17 @@ import (
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
-// Compliance is what the gateway needs of the compliance record.
+// Compliance is what the admin API needs of the compliance record.
 type Compliance interface {
 	Export(ctx context.Context, actor agreements.Actor, req compliance.ExportRequest) (*compliance.Export, error)
 	ReviewOverride(ctx context.Context, actor agreements.Actor, exchangeID string, r *api.OverrideReview) (*compliance.Override, error)
 	RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*compliance.Notification, error)
 	Rectify(ctx context.Context, actor agreements.Actor, r *api.RectificationRequest, idempotencyKey string) (*compliance.Rectification, error)
+}
+
+// Notices is what the partner API needs of the compliance record: the
+// rectification notices sent to a party, and their acknowledgement.
+type Notices interface {
 	Notices(ctx context.Context, party string, pending bool) ([]*compliance.Notice, error)
 	AcknowledgeNotice(ctx context.Context, party, id string) (*compliance.Notice, error)
 }
@@ -67,7 +72,7 @@ func (s *Server) exportSubjectAccess(c *fiber.Ctx) error {
 }
 
 func (s *Server) sendExport(c *fiber.Ctx, req compliance.ExportRequest) error {
-	ex, err := s.opts.Compliance.Export(c.UserContext(), actorOf(c), req)
+	ex, err := s.admin.Compliance.Export(c.UserContext(), actorOf(c), req)
 	if err != nil {
 		return err
 	}
@@ -111,7 +116,7 @@ func (s *Server) reviewOverride(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &body); err != nil {
 		return err
 	}
-	o, err := s.opts.Compliance.ReviewOverride(c.UserContext(), actorOf(c), c.Params("id"), &body)
+	o, err := s.admin.Compliance.ReviewOverride(c.UserContext(), actorOf(c), c.Params("id"), &body)
 	if err != nil {
 		return err
 	}
@@ -125,7 +130,7 @@ func (s *Server) recordNotification(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &body); err != nil {
 		return err
 	}
-	n, err := s.opts.Compliance.RecordNotification(c.UserContext(), actorOf(c), c.Params("id"), &body)
+	n, err := s.admin.Compliance.RecordNotification(c.UserContext(), actorOf(c), c.Params("id"), &body)
 	if err != nil {
 		return err
 	}
@@ -139,7 +144,7 @@ func (s *Server) rectify(c *fiber.Ctx) error {
 	if err := s.readJSON(c, &body); err != nil {
 		return err
 	}
-	r, err := s.opts.Compliance.Rectify(c.UserContext(), actorOf(c), &body, c.Get(idem.Header))
+	r, err := s.admin.Compliance.Rectify(c.UserContext(), actorOf(c), &body, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -150,7 +155,7 @@ func (s *Server) rectify(c *fiber.Ctx) error {
 // GET /v1/notices: the rectification notices sent to the caller
 // (?pending=true: only those not yet acknowledged).
 func (s *Server) listNotices(c *fiber.Ctx) error {
-	ns, err := s.opts.Compliance.Notices(c.UserContext(), caller(c).ID, c.QueryBool("pending"))
+	ns, err := s.partner.Notices.Notices(c.UserContext(), caller(c).ID, c.QueryBool("pending"))
 	if err != nil {
 		return err
 	}
@@ -163,7 +168,7 @@ func (s *Server) listNotices(c *fiber.Ctx) error {
 
 // POST /v1/notices/{id}/ack: the recipient acted on a notice.
 func (s *Server) ackNotice(c *fiber.Ctx) error {
-	n, err := s.opts.Compliance.AcknowledgeNotice(c.UserContext(), caller(c).ID, c.Params("id"))
+	n, err := s.partner.Notices.AcknowledgeNotice(c.UserContext(), caller(c).ID, c.Params("id"))
 	if err != nil {
 		return err
 	}

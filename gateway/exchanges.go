@@ -29,7 +29,7 @@ func (s *Server) declareExchange(c *fiber.Ctx) error {
 	if wait, ok := s.limits.allow(p.ID, d.Agreement); !ok {
 		return rateLimited(p.ID, "agreement "+d.Agreement, wait)
 	}
-	e, err := s.opts.Exchanges.Declare(c.UserContext(), p.ID, &d, c.Get(idem.Header))
+	e, err := s.partner.Exchanges.Declare(c.UserContext(), p.ID, &d, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) declareExchange(c *fiber.Ctx) error {
 // POST /v1/exchanges/{id}/ack: the recipient records receipt.
 func (s *Server) ackExchange(c *fiber.Ctx) error {
 	p := caller(c)
-	e, err := s.opts.Exchanges.Acknowledge(c.UserContext(), p.ID, c.Params("id"))
+	e, err := s.partner.Exchanges.Acknowledge(c.UserContext(), p.ID, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func checkIdempotencyKey(c *fiber.Ctx) error {
 // GET /v1/exchanges/{id}: the sender or recipient reads the exchange.
 func (s *Server) getExchange(c *fiber.Ctx) error {
 	p := caller(c)
-	e, err := s.opts.Exchanges.Get(c.UserContext(), p.ID, c.Params("id"))
+	e, err := s.partner.Exchanges.Get(c.UserContext(), p.ID, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func (s *Server) uploadPayload(c *fiber.Ctx) error {
 		contentLength = -1 // chunked: the body's own end is checked against the declared size
 	}
 	body := &progressReader{r: c.Context().RequestBodyStream(), conn: c.Context().Conn(), idle: s.opts.Limits.TransferIdleTimeout}
-	e, err := s.opts.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), body, contentLength)
+	e, err := s.partner.Exchanges.Upload(c.UserContext(), p.ID, c.Params("id"), body, contentLength)
 	if err != nil {
 		// The body may be partly unread, and the client still sending it.
 		// Closing at once would reset the connection and lose the answer:
@@ -120,7 +120,7 @@ func answerThenLinger(rc *fasthttp.RequestCtx) {
 
 // GET /v1/exchanges/{id}/envelope: the recipient's sealed manifest (JWE).
 func (s *Server) getEnvelope(c *fiber.Ctx) error {
-	e, err := s.opts.Exchanges.Envelope(c.UserContext(), caller(c).ID, c.Params("id"))
+	e, err := s.partner.Exchanges.Envelope(c.UserContext(), caller(c).ID, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (s *Server) downloadPayload(c *fiber.Ctx) error {
 			return r, err
 		}
 	}
-	e, rng, body, err := s.opts.Exchanges.OpenPayload(c.UserContext(), caller(c).ID, c.Params("id"), resolve)
+	e, rng, body, err := s.partner.Exchanges.OpenPayload(c.UserContext(), caller(c).ID, c.Params("id"), resolve)
 	if err != nil {
 		return err
 	}
@@ -273,7 +273,7 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 		}
 	}
 	p := caller(c)
-	list, err := s.opts.Exchanges.Inbox(c.UserContext(), p.ID, q)
+	list, err := s.partner.Exchanges.Inbox(c.UserContext(), p.ID, q)
 	if err != nil {
 		return err
 	}
@@ -285,14 +285,14 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 		out.Next = list[len(list)-1].ID
 	}
 	if q.After == "" {
-		reqs, err := s.opts.Exchanges.Requests(c.UserContext(), p.ID, true, []exchange.RequestState{exchange.RequestOpen, exchange.RequestAccepted}, "", 500)
+		reqs, err := s.partner.Exchanges.Requests(c.UserContext(), p.ID, true, []exchange.RequestState{exchange.RequestOpen, exchange.RequestAccepted}, "", 500)
 		if err != nil {
 			return err
 		}
 		for _, r := range reqs {
 			out.Requests = append(out.Requests, requestView(r, s.now()))
 		}
-		ns, err := s.opts.Compliance.Notices(c.UserContext(), p.ID, true)
+		ns, err := s.partner.Notices.Notices(c.UserContext(), p.ID, true)
 		if err != nil {
 			return err
 		}
@@ -301,4 +301,17 @@ func (s *Server) inbox(c *fiber.Ctx) error {
 		}
 	}
 	return c.JSON(out)
+}
+
+// dryRun is POST /v1/decisions: would this disclosure be allowed?
+func (s *Server) dryRun(c *fiber.Ctx) error {
+	var d api.ExchangeDeclaration
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	dec, err := s.partner.Exchanges.Check(c.UserContext(), caller(c).ID, &d)
+	if err != nil {
+		return err
+	}
+	return c.JSON(decisionView(&dec))
 }

@@ -37,7 +37,7 @@ func caller(c *fiber.Ctx) *agreements.Party {
 // Nothing in the request itself can name the caller.
 func (s *Server) identify(c *fiber.Ctx) error {
 	cs := tlsState(c)
-	id, err := s.opts.Identify(c.UserContext(), cs)
+	id, err := s.partner.Identify(c.UserContext(), cs)
 	if errors.Is(err, certs.ErrRegistryUnavailable) {
 		return unavailable(err)
 	}
@@ -56,8 +56,8 @@ func (s *Server) identify(c *fiber.Ctx) error {
 			withDetail("party " + id + " is " + string(p.Status))
 	}
 	c.Locals(callerKey{}, p)
-	if s.opts.Certificates != nil {
-		s.opts.Certificates.Seen(p.ID, cs.PeerCertificates[0], s.now())
+	if s.partner.Certificates != nil {
+		s.partner.Certificates.Seen(p.ID, cs.PeerCertificates[0], s.now())
 	}
 	return c.Next()
 }

@@ -50,8 +50,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	slices.Sort(documented)
 
-	opts := Options{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	served := slices.Concat(routes(New(opts)), routes(NewAdmin(opts)))
+	common := Common{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	served := slices.Concat(routes(New(PartnerOptions{Common: common})), routes(NewAdmin(AdminOptions{Common: common})))
 	slices.Sort(served)
 	served = slices.Compact(served)
 	for _, r := range served {

@@ -33,10 +33,10 @@ func (s *Server) crl(c *fiber.Ctx) error {
 
 // GET /admin/v1/certificates: the party certificates seen, soonest to expire first.
 func (s *Server) listCertificates(c *fiber.Ctx) error {
-	if _, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
+	if _, err := s.admin.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
 		return err // any gatehouse role may read
 	}
-	list, err := s.opts.Certificates.List(c.UserContext(), s.now())
+	list, err := s.admin.Certificates.List(c.UserContext(), s.now())
 	if err != nil {
 		return unavailable(err)
 	}
@@ -51,14 +51,14 @@ func (s *Server) listCertificates(c *fiber.Ctx) error {
 // certificate chain (leaf first): the party, the chain, expiry and
 // revocation, and why it would be refused.
 func (s *Server) inspectCertificate(c *fiber.Ctx) error {
-	if _, err := s.opts.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
+	if _, err := s.admin.Agreements.Parties(c.UserContext(), actorOf(c)); err != nil {
 		return err
 	}
 	body, _, err := s.readBody(c, "application/x-pem-file", "text/plain", "application/pem-certificate-chain")
 	if err != nil {
 		return err
 	}
-	out, err := s.opts.Inspect(c.UserContext(), body, s.now())
+	out, err := s.admin.Inspect(c.UserContext(), body, s.now())
 	if err != nil {
 		return fieldProblem("(body)", "pem", err.Error())
 	}

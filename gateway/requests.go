@@ -23,7 +23,7 @@ func (s *Server) submitRequest(c *fiber.Ctx) error {
 	if wait, ok := s.limits.allow(p.ID, q.Agreement); !ok {
 		return rateLimited(p.ID, "agreement "+q.Agreement, wait)
 	}
-	r, err := s.opts.Exchanges.SubmitRequest(c.UserContext(), p.ID, &q, c.Get(idem.Header))
+	r, err := s.partner.Exchanges.SubmitRequest(c.UserContext(), p.ID, &q, c.Get(idem.Header))
 	if err != nil {
 		return err
 	}
@@ -36,7 +36,7 @@ func (s *Server) submitRequest(c *fiber.Ctx) error {
 
 // GET /v1/requests/{id}: the requester follows it; the handler reads it.
 func (s *Server) getRequest(c *fiber.Ctx) error {
-	r, err := s.opts.Exchanges.GetRequest(c.UserContext(), caller(c).ID, c.Params("id"))
+	r, err := s.partner.Exchanges.GetRequest(c.UserContext(), caller(c).ID, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func (s *Server) listRequests(c *fiber.Ctx) error {
 			states = append(states, state)
 		}
 	}
-	list, err := s.opts.Exchanges.Requests(c.UserContext(), caller(c).ID, role == "received", states, c.Query("after"), limit)
+	list, err := s.partner.Exchanges.Requests(c.UserContext(), caller(c).ID, role == "received", states, c.Query("after"), limit)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (s *Server) respondRequest(accept bool) fiber.Handler {
 				return err
 			}
 		}
-		r, err := s.opts.Exchanges.RespondRequest(c.UserContext(), caller(c).ID, c.Params("id"), accept, b.Reason)
+		r, err := s.partner.Exchanges.RespondRequest(c.UserContext(), caller(c).ID, c.Params("id"), accept, b.Reason)
 		if err != nil {
 			return err
 		}

@@ -65,11 +65,8 @@ type ReadyCheck struct {
 	Warn bool
 }
 
-// Options wires the gateway to the domain.
-type Options struct {
-	TrustDomain string
-	Exchanges   Exchanges
-	Registry    Registry
+// Common is what both listeners need.
+type Common struct {
 	// JWKS is the gateway's public signing keys.
 	JWKS jwk.Set
 	// CheckpointKey is the verifier key of the audit log's checkpoint notes.
@@ -77,61 +74,93 @@ type Options struct {
 	Ready         []ReadyCheck
 	MaxJSONBody   int64
 	Limits        config.Limits
-	// Identify names the party of a verified connection.
-	Identify func(ctx context.Context, cs *tls.ConnectionState) (string, error)
-	// Certificates tracks the party certificates in use.
-	Certificates Certificates
-	// Inspect reports what the gateway makes of a certificate chain.
-	Inspect func(ctx context.Context, chainPEM []byte, now time.Time) (*certs.Inspection, error)
 	// PublishCRL is a CRL file served at /pki/crl.
 	PublishCRL string
 	Log        *slog.Logger
-
-	// Compliance is the compliance record: notices for partners, exports
-	// and reviews for the admin API.
-	Compliance Compliance
-
-	// The admin API's parts (NewAdmin).
-	Agreements AgreementAdmin
-	Tokens     TokenVerifier
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
 }
 
-// Server is the gateway's HTTP front.
+// PartnerOptions wires the partner API, the mutual-TLS front, to the
+// domain.
+type PartnerOptions struct {
+	Common
+	TrustDomain string
+	Exchanges   Exchanges
+	Registry    Registry
+	// Identify names the party of a verified connection.
+	Identify func(ctx context.Context, cs *tls.ConnectionState) (string, error)
+	// Certificates notes the party certificates in use; may be nil.
+	Certificates CertificatesSeen
+	// Notices are the Art 19 notices partners read and acknowledge.
+	Notices Notices
+}
+
+// AdminOptions wires the admin API, for the second listener, to the domain.
+type AdminOptions struct {
+	Common
+	Agreements AgreementAdmin
+	// Decisions decides a declaration without storing anything.
+	Decisions DryRunner
+	Tokens    TokenVerifier
+	// Certificates lists the party certificates the gateway has seen.
+	Certificates CertificateList
+	// Inspect reports what the gateway makes of a certificate chain.
+	Inspect func(ctx context.Context, chainPEM []byte, now time.Time) (*certs.Inspection, error)
+	// Compliance is the compliance record: exports, reviews, notification
+	// decisions and rectifications.
+	Compliance Compliance
+}
+
+// Server is the gateway's HTTP front: one listener's routes.
 type Server struct {
 	// listener is "partner" or "admin", for metrics.
 	listener string
-	opts     Options
-	app      *fiber.App
-	log      *slog.Logger
-	limits   *rateLimits
-	ready    readyState
+	opts     Common
+	// partner or admin is set, for the listener's routes.
+	partner *PartnerOptions
+	admin   *AdminOptions
+	app     *fiber.App
+	log     *slog.Logger
+	limits  *rateLimits
+	ready   readyState
 }
 
 // New builds the partner API: the mutual-TLS front.
-func New(opts Options) *Server {
-	s := newServer(opts)
+func New(opts PartnerOptions) *Server {
+	s := newServer(opts.Common)
 	s.listener = "partner"
+	s.partner = &opts
 	s.routes()
 	return s
 }
 
 // NewAdmin builds the admin API, for the second listener.
-func NewAdmin(opts Options) *Server {
-	s := newServer(opts)
+func NewAdmin(opts AdminOptions) *Server {
+	s := newServer(opts.Common)
 	s.listener = "admin"
+	s.admin = &opts
 	s.adminRoutes()
 	return s
 }
 
-// Certificates tracks the party certificates in use.
-type Certificates interface {
+// CertificatesSeen notes the party certificates in use.
+type CertificatesSeen interface {
 	Seen(party string, leaf *x509.Certificate, now time.Time)
+}
+
+// CertificateList lists the party certificates seen, soonest to expire first.
+type CertificateList interface {
 	List(ctx context.Context, now time.Time) ([]certs.SeenCertificate, error)
 }
 
-func newServer(opts Options) *Server {
+// DryRunner decides a declaration as its sender would make it, storing
+// nothing.
+type DryRunner interface {
+	Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error)
+}
+
+func newServer(opts Common) *Server {
 	s := &Server{opts: opts, log: opts.Log, limits: newRateLimits(opts.Limits.Rate)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "gatehouse",

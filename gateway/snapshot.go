@@ -14,7 +14,7 @@ import (
 // (store.RegistryCache), which returns the request's snapshot when there is
 // one. An unreadable registry fails closed with 503.
 func (s *Server) snapshot(c *fiber.Ctx) error {
-	reg, err := s.opts.Registry.Snapshot(c.UserContext())
+	reg, err := s.partner.Registry.Snapshot(c.UserContext())
 	if err != nil {
 		return unavailable(err)
 	}

@@ -179,19 +179,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Compliance = compliance.NewService(compliance.Config{
 		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
 	}, a.DB.Compliance(), a.AuditSigner)
-	opts := gateway.Options{
-		Compliance:    a.Compliance,
-		TrustDomain:   cfg.TrustDomain,
-		Exchanges:     a.Service,
-		Registry:      a.Registry,
-		Agreements:    a.Agreements,
+	common := gateway.Common{
 		JWKS:          jwks,
 		CheckpointKey: a.CheckpointKey.VerifierKey,
 		MaxJSONBody:   int64(cfg.Limits.MaxJSONBody),
 		Limits:        cfg.Limits,
-		Identify:      a.TLS.Identify,
-		Certificates:  a.Expiry,
-		Inspect:       a.TLS.Inspect,
 		PublishCRL:    cfg.TLS.PublishCRL,
 		Log:           log,
 		Ready: []gateway.ReadyCheck{
@@ -203,18 +195,33 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			{Name: "audit-checkpoints", Check: a.Checkpointer.Stale, Warn: true},
 		},
 	}
-	a.Server = gateway.New(opts)
+	a.Server = gateway.New(gateway.PartnerOptions{
+		Common:       common,
+		TrustDomain:  cfg.TrustDomain,
+		Exchanges:    a.Service,
+		Registry:     a.Registry,
+		Identify:     a.TLS.Identify,
+		Certificates: a.Expiry,
+		Notices:      a.Compliance,
+	})
 	if cfg.Admin.Listen != "" {
 		keys, err := tokenKeys(ctx, cfg.Admin)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		opts.Tokens = &gateway.JWTVerifier{
-			Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
-			RolesClaim: cfg.Admin.RolesClaim, MaxLifetime: 24 * time.Hour,
-		}
-		a.Admin = gateway.NewAdmin(opts)
+		a.Admin = gateway.NewAdmin(gateway.AdminOptions{
+			Common:       common,
+			Agreements:   a.Agreements,
+			Decisions:    a.Service,
+			Certificates: a.Expiry,
+			Inspect:      a.TLS.Inspect,
+			Compliance:   a.Compliance,
+			Tokens: &gateway.JWTVerifier{
+				Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
+				RolesClaim: cfg.Admin.RolesClaim, MaxLifetime: 24 * time.Hour,
+			},
+		})
 	}
 	return a, nil
 }
