@@ -16,7 +16,7 @@ const module = "github.com/gatehouse-gw/gatehouse"
 // package must be placed here before it builds into the test.
 var layers = [][]string{
 	{"internal/valid", "internal/idem", "internal/logkey", "internal/metrics", "internal/tracing", "internal/public", "internal/strictjson"},
-	{"api"},
+	{"api", "internal/health"},
 	{"audit", "exchange/minimise"},
 	{"exchange/seal", "agreements"},
 	{"certs", "client", "devenv/demo"},

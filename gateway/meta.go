@@ -59,8 +59,11 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 }
 
 // GET /readyz: every dependency answers. The checks run together, each
-// with a short timeout, and their result is kept for readyCache so that
-// frequent probes (a load balancer, several of them) do not become load.
+// with a short timeout, and their result is kept for ReadyCache so that
+// frequent probes (a load balancer, several of them) do not become load —
+// but no longer than until a store's writes change between working and
+// failing (Common.ReadyGeneration): a failed commit or upload turns the
+// answer not-ready at once, and the next write that succeeds turns it back.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	out := s.readiness(c.UserContext())
 	if out.Status != "ok" {
@@ -69,19 +72,26 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// readyCache is how long a readiness result is reused.
-const readyCache = 2 * time.Second
+// ReadyCache is how long a readiness result is reused, and how old the
+// outcome of a store's last write may be before readiness writes to it
+// itself.
+const ReadyCache = 2 * time.Second
 
 type readyState struct {
 	mu   sync.Mutex
 	at   time.Time
+	gen  uint64
 	last api.Health
 }
 
 func (s *Server) readiness(ctx context.Context) api.Health {
 	s.ready.mu.Lock()
 	defer s.ready.mu.Unlock()
-	if time.Since(s.ready.at) < readyCache {
+	var gen uint64
+	if s.opts.ReadyGeneration != nil {
+		gen = s.opts.ReadyGeneration()
+	}
+	if time.Since(s.ready.at) < ReadyCache && gen == s.ready.gen {
 		return s.ready.last
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -110,6 +120,8 @@ func (s *Server) readiness(ctx context.Context) api.Health {
 		})
 	}
 	wg.Wait()
-	s.ready.at, s.ready.last = time.Now(), out
+	// The generation read before the checks: a change during them shows
+	// at the next request.
+	s.ready.at, s.ready.gen, s.ready.last = time.Now(), gen, out
 	return out
 }

@@ -72,8 +72,12 @@ type Common struct {
 	// CheckpointKey is the verifier key of the audit log's checkpoint notes.
 	CheckpointKey string
 	Ready         []ReadyCheck
-	MaxJSONBody   int64
-	Limits        config.Limits
+	// ReadyGeneration, if set, changes whenever a store's writes change
+	// between working and failing; a cached readiness result is dropped
+	// when it does.
+	ReadyGeneration func() uint64
+	MaxJSONBody     int64
+	Limits          config.Limits
 	// PublishCRL is a CRL file served at /pki/crl.
 	PublishCRL string
 	Log        *slog.Logger

@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/gateway"
+	"github.com/gatehouse-gw/gatehouse/internal/health"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/internal/tracing"
@@ -61,6 +62,9 @@ type App struct {
 	TLS    *certs.Server
 	Expiry *certs.ExpiryTracker
 
+	// health counts changes of the stores' write outcomes, for readiness.
+	health *health.Board
+
 	// stopTracing flushes and stops the span exporter.
 	stopTracing func(context.Context) error
 
@@ -84,7 +88,7 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 
 // New opens the stores and keys and builds the gateway. Close releases them.
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
-	a := &App{Config: cfg, Log: log}
+	a := &App{Config: cfg, Log: log, health: &health.Board{}}
 	var err error
 	if a.stopTracing, err = tracing.Setup(ctx, tracing.Config{
 		Endpoint: cfg.Tracing.Endpoint, SampleRatio: cfg.Tracing.SampleRatio, ServiceName: "gatehouse", Instance: cfg.Issuer,
@@ -180,20 +184,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
 	}, a.DB.Compliance(), a.AuditSigner)
 	common := gateway.Common{
-		JWKS:          jwks,
-		CheckpointKey: a.CheckpointKey.VerifierKey,
-		MaxJSONBody:   int64(cfg.Limits.MaxJSONBody),
-		Limits:        cfg.Limits,
-		PublishCRL:    cfg.TLS.PublishCRL,
-		Log:           log,
-		Ready: []gateway.ReadyCheck{
-			{Name: "database", Check: a.DB.Ping},
-			{Name: "audit", Check: a.DB.ProbeAudit},
-			{Name: "objects", Check: a.Objects.Ping},
-			{Name: "audit-archive", Check: a.AuditArchive.Ping},
-			{Name: "keys", Check: func(context.Context) error { return probeKeys(jwks, signer, a.AuditSigner) }},
-			{Name: "audit-checkpoints", Check: a.Checkpointer.Stale, Warn: true},
-		},
+		JWKS:            jwks,
+		CheckpointKey:   a.CheckpointKey.VerifierKey,
+		MaxJSONBody:     int64(cfg.Limits.MaxJSONBody),
+		Limits:          cfg.Limits,
+		PublishCRL:      cfg.TLS.PublishCRL,
+		Log:             log,
+		Ready:           a.readyChecks(jwks, signer),
+		ReadyGeneration: a.health.Generation,
 	}
 	a.Server = gateway.New(gateway.PartnerOptions{
 		Common:       common,
@@ -226,13 +224,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	return a, nil
 }
 
+// readyChecks are what /readyz checks. The stores are checked by what
+// writes to them do: the outcome of the last real write if it is recent,
+// else a real small write that leaves nothing behind (docs/operations.md).
+func (a *App) readyChecks(jwks jwk.Set, signer *seal.Signer) []gateway.ReadyCheck {
+	for _, w := range []*health.Writes{a.DB.Writes(), a.Objects.Writes(), a.AuditArchive.Writes()} {
+		w.Watch(a.health)
+	}
+	window := gateway.ReadyCache
+	return []gateway.ReadyCheck{
+		{Name: "database", Check: a.DB.Ping},
+		{Name: "audit", Check: func(ctx context.Context) error { return a.DB.CheckWrites(ctx, window) }},
+		{Name: "objects", Check: func(ctx context.Context) error { return a.Objects.CheckWrites(ctx, window) }},
+		{Name: "audit-archive", Check: func(ctx context.Context) error { return a.AuditArchive.CheckWrites(ctx, window) }},
+		{Name: "keys", Check: func(context.Context) error { return probeKeys(jwks, signer, a.AuditSigner) }},
+		{Name: "audit-checkpoints", Check: a.Checkpointer.Stale, Warn: true},
+	}
+}
+
 // ObjectsConfig is the object-store connection to one bucket, as the
 // configuration describes it.
 func ObjectsConfig(cfg *config.Config, bucket, lockMode string) objectstore.Config {
+	role := "objects"
+	if bucket == cfg.Audit.Bucket {
+		role = "audit-archive"
+	}
 	return objectstore.Config{
 		Endpoint: cfg.Objects.Endpoint, Region: cfg.Objects.Region, Bucket: bucket,
 		AccessKey: cfg.Objects.AccessKey, SecretKey: cfg.Objects.SecretKey,
 		TLS: cfg.Objects.TLS, CAFile: cfg.Objects.CAFile, LockMode: lockMode, IOTimeout: cfg.Objects.IOTimeout,
+		Role: role,
 	}
 }
 
@@ -272,16 +293,36 @@ func openObjects(ctx context.Context, cfg *config.Config, bucket, lockMode strin
 	return st, nil
 }
 
-// OpenArchive connects to the audit archive bucket and checks that it has
-// the Object Lock that audit.lock_mode asks for.
+// OpenArchive connects to the audit archive bucket (creating it if
+// objects.create_bucket says so) and checks that it has the Object Lock
+// that audit.lock_mode asks for.
 func OpenArchive(ctx context.Context, cfg *config.Config) (*objectstore.Store, error) {
 	st, err := openObjects(ctx, cfg, cfg.Audit.Bucket, cfg.Audit.LockMode)
 	if err != nil {
 		return nil, err
 	}
+	return checkArchiveLock(ctx, cfg, st)
+}
+
+// OpenArchiveReadOnly connects to the audit archive bucket for reading: it
+// never creates the bucket or writes to it, whatever objects.create_bucket
+// says, and fails with objectstore.ErrUnreachable when the store cannot be
+// reached. audit verify uses it.
+func OpenArchiveReadOnly(ctx context.Context, cfg *config.Config) (*objectstore.Store, error) {
+	st, err := objectstore.New(ObjectsConfig(cfg, cfg.Audit.Bucket, cfg.Audit.LockMode))
+	if err != nil {
+		return nil, fmt.Errorf("objects: %w", err)
+	}
+	if err := st.Ping(ctx); err != nil {
+		return nil, fmt.Errorf("audit.bucket %s: %w", cfg.Audit.Bucket, objectstore.Unreachable(st, err))
+	}
+	return checkArchiveLock(ctx, cfg, st)
+}
+
+func checkArchiveLock(ctx context.Context, cfg *config.Config, st *objectstore.Store) (*objectstore.Store, error) {
 	locked, err := st.DetectObjectLock(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit.bucket %s: %w", cfg.Audit.Bucket, err)
+		return nil, fmt.Errorf("audit.bucket %s: %w", cfg.Audit.Bucket, objectstore.Unreachable(st, err))
 	}
 	if !locked && cfg.Audit.LockMode != "none" {
 		return nil, fmt.Errorf("audit.bucket %s has no Object Lock: archived audit segments could be deleted; enable Object Lock on the bucket, or set audit.lock_mode: none to accept that", cfg.Audit.Bucket)

@@ -336,23 +336,3 @@ func (d *DB) RecordAuditSegment(ctx context.Context, seg audit.ArchivedSegment) 
 		return nil
 	})
 }
-
-// ProbeAudit checks that the audit chain can be written: it takes the
-// chain's head as a writer would and inserts a probe entry, then rolls
-// everything back. Readiness checks call it; it changes nothing.
-func (d *DB) ProbeAudit(ctx context.Context) error {
-	sqlTx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	defer sqlTx.Rollback() //nolint:errcheck // the probe is never committed
-	t := &tx{d: d, tx: sqlTx}
-	if err := t.loadHead(ctx); err != nil {
-		return err
-	}
-	if _, err := sqlTx.ExecContext(ctx, "INSERT INTO audit_log (seq, time, type, body, hash) VALUES ($1, $2, $3, $4, $5)",
-		-1, utc(time.Now()), "readiness-probe", "{}", ""); err != nil {
-		return fmt.Errorf("store: the audit chain cannot be written: %w", err)
-	}
-	return nil
-}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"slices"
@@ -127,7 +128,9 @@ func (c *committer) run(batch []*unit) {
 				}
 				if results[i] = u.fn(t); results[i] != nil {
 					failed = i
-					return errUnitFailed
+					// The unit's own error shows through, so that a
+					// write fault inside it is seen as one.
+					return fmt.Errorf("%w: %w", errUnitFailed, results[i])
 				}
 			}
 			return nil
@@ -213,28 +216,71 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 // transact runs fn in one database transaction and commits it. On
 // PostgreSQL it first takes the audit chain's head row, so that every
 // node's writers queue on the same lock in the same order: no deadlocks.
+//
+// Its outcome is the database's write health (DB.Writes). A transaction
+// that failed on a read-only SQLite connection runs again at once on a fresh
+// one: nothing of it was written, and the file may be writable again while
+// the pool still holds connections opened when it was not.
 func (d *DB) transact(fn func(*tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err, kind := d.transactOnce(fn)
+		switch {
+		case err == nil:
+			d.writes.Record(nil)
+			return nil
+		case kind == notAFault:
+			return err
+		}
+		d.writes.Record(err)
+		d.writeFailed(err)
+		if kind != readOnlyConn || attempt >= readOnlyRetries {
+			return err
+		}
+	}
+}
+
+// readOnlyRetries is how many fresh connections a transaction that met a
+// read-only one tries: as many as the pool may hold, each fails at once
+// if the file is still read-only.
+const readOnlyRetries = sqliteMaxOpen
+
+// transactOnce runs fn in one transaction on one connection. It returns
+// what kind of fault the error is; a failure to begin, save or commit is
+// always a write fault, and the connection is not reused after one.
+func (d *DB) transactOnce(fn func(*tx) error) (err error, kind faultKind) {
 	ctx := context.Background()
 	start := time.Now()
-	sqlTx, err := d.db.BeginTx(ctx, nil)
+	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("sql", "begin").Inc()
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: connect: %w", err), max(classify(err), writeFault)
+	}
+	defer func() {
+		if kind != notAFault {
+			// Close the connection rather than return it to the pool.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		_ = conn.Close()
+	}()
+	sqlTx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		metrics.StoreErrors.WithLabelValues("sql", "begin").Inc()
+		return fmt.Errorf("store: begin: %w", err), max(classify(err), writeFault)
 	}
 	t := &tx{d: d, tx: sqlTx}
 	if d.driver == Postgres {
 		if err := t.loadHead(ctx); err != nil {
 			_ = sqlTx.Rollback()
-			return err
+			return err, max(classify(err), writeFault)
 		}
 	}
 	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
-		return err
+		return err, classify(err)
 	}
 	if err := t.saveHead(ctx); err != nil {
 		_ = sqlTx.Rollback()
-		return err
+		return err, max(classify(err), writeFault)
 	}
 	err = sqlTx.Commit()
 	if t.registryChanged {
@@ -244,9 +290,9 @@ func (d *DB) transact(fn func(*tx) error) error {
 	}
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("sql", "commit").Inc()
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", err), max(classify(err), writeFault)
 	}
 	metrics.CommitDuration.Observe(time.Since(start).Seconds())
 	metrics.AuditAppends.Add(float64(len(t.head.pending)))
-	return nil
+	return nil, notAFault
 }

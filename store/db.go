@@ -22,6 +22,7 @@ import (
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/gatehouse-gw/gatehouse/internal/health"
 	"github.com/gatehouse-gw/gatehouse/store/migrations"
 )
 
@@ -30,6 +31,9 @@ const (
 	SQLite   = "sqlite"
 	Postgres = "postgres"
 )
+
+// sqliteMaxOpen bounds SQLite's connection pool.
+const sqliteMaxOpen = 8
 
 // ErrUnknownDriver is returned for a driver that is neither sqlite nor postgres.
 var ErrUnknownDriver = errors.New("store: driver must be sqlite or postgres")
@@ -46,6 +50,14 @@ type DB struct {
 	// registryWrites counts committed registry changes made by this process.
 	registryWrites atomic.Int64
 	closeOnce      sync.Once
+
+	// writes is the outcome of the last commit; recovering is set while a
+	// loop reconnects after a write fault (writeFailed).
+	writes     *health.Writes
+	recovering atomic.Bool
+	recoverWG  sync.WaitGroup
+	closing    chan struct{}
+	log        *slog.Logger
 }
 
 // Open connects to the database and applies any pending migrations.
@@ -115,16 +127,20 @@ func open(ctx context.Context, driver, dsn string, log *slog.Logger, mode openMo
 	}
 	if driver == SQLite {
 		// One writer at a time; readers run beside it under WAL.
-		db.SetMaxOpenConns(8)
+		db.SetMaxOpenConns(sqliteMaxOpen)
 	} else {
 		db.SetMaxOpenConns(32)
 	}
+	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	d := &DB{db: db, driver: driver, forUpdate: forUpdate}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &DB{db: db, driver: driver, forUpdate: forUpdate, writes: health.NewWrites("database"), closing: make(chan struct{}), log: log}
 	if mode != openMigrate {
 		d.commits = newCommitter(d)
 		return d, nil
@@ -206,6 +222,8 @@ func (d *DB) Driver() string { return d.driver }
 func (d *DB) Close() error {
 	var err error
 	d.closeOnce.Do(func() {
+		close(d.closing)
+		d.recoverWG.Wait()
 		d.commits.close()
 		d.closeStmts()
 		err = d.db.Close()
@@ -272,23 +290,51 @@ func nullTime(t time.Time) sql.NullTime {
 func (d *DB) SQL() *sql.DB { return d.db }
 
 // SchemaStatus returns the schema version the database is at and how many
-// migrations are pending, without applying any.
+// migrations are pending, without applying any and without writing: it
+// reads goose's version table (a database that has none is at version 0)
+// rather than let goose create it.
 func (d *DB) SchemaStatus(ctx context.Context) (version int64, pending int, err error) {
 	dialect, schema := goose.DialectSQLite3, mustSub(migrations.SQLite, "sqlite")
+	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'"
 	if d.driver == Postgres {
 		dialect, schema = goose.DialectPostgres, mustSub(migrations.Postgres, "postgres")
+		exists = "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'goose_db_version' AND schemaname = ANY (current_schemas(false))"
 	}
 	provider, err := goose.NewProvider(dialect, d.db, schema, goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations()...))
 	if err != nil {
 		return 0, 0, err
 	}
-	statuses, err := provider.Status(ctx)
-	if err != nil {
-		return 0, 0, err
+	applied := map[int64]bool{}
+	var n int
+	if err := d.db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		return 0, 0, fmt.Errorf("store: schema version: %w", err)
 	}
-	for _, s := range statuses {
-		if s.State == goose.StateApplied {
-			version = max(version, s.Source.Version)
+	if n > 0 {
+		// The latest row for a version says whether it is applied.
+		rows, err := d.db.QueryContext(ctx, "SELECT version_id, is_applied FROM goose_db_version ORDER BY id DESC")
+		if err != nil {
+			return 0, 0, fmt.Errorf("store: schema version: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				v  int64
+				ok bool
+			)
+			if err := rows.Scan(&v, &ok); err != nil {
+				return 0, 0, err
+			}
+			if _, seen := applied[v]; !seen {
+				applied[v] = ok
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return 0, 0, err
+		}
+	}
+	for _, src := range provider.ListSources() {
+		if applied[src.Version] {
+			version = max(version, src.Version)
 		} else {
 			pending++
 		}

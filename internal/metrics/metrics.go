@@ -101,6 +101,28 @@ var (
 		Namespace: "gatehouse", Name: "store_errors_total",
 		Help: "Failed storage operations by store (sql, objects) and operation.",
 	}, []string{"store", "op"})
+
+	// StoreWritable is 1 while the last write to a store succeeded, 0
+	// while it failed: database, objects or audit-archive.
+	StoreWritable = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "store_writable",
+		Help: "1 if the last write (real or readiness probe) to the store succeeded, 0 if it failed, by store (database, objects, audit-archive).",
+	}, []string{"store"})
+
+	// OrphanObjects counts payload objects that no exchange records, found
+	// by the reconciler, by what it did: deleted, or kept because a lock
+	// still holds them.
+	OrphanObjects = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "orphan_objects_total",
+		Help: "Payload objects no exchange records, found by the reconciler, by action (deleted, kept-locked, kept-report-only, delete-failed).",
+	}, []string{"action"})
+
+	// OrphanObjectsHeld is how many orphaned payload objects the last
+	// reconciliation left in the store, under a lock or in report-only mode.
+	OrphanObjectsHeld = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "orphan_objects_held",
+		Help: "Orphaned payload objects recorded and not yet deleted (under an Object Lock, or kept by retention.delete_orphans: false).",
+	})
 )
 
 func init() {
@@ -110,5 +132,6 @@ func init() {
 		HandshakesRefused, CertificateExpiryDays, RateLimited,
 		Decisions, BytesSealed, HTTPDuration, CommitDuration, CommitBatch, AuditAppends, AuditCheckpoints, StoreErrors,
 		AuditCheckpointFailures, AuditCheckpointFailing, AuditUnarchivedAge,
+		StoreWritable, OrphanObjects, OrphanObjectsHeld,
 	)
 }

@@ -27,8 +27,12 @@ func (s *Store) PutSegment(ctx context.Context, key string, body []byte, retainU
 	}
 	info, err := s.c.PutObject(ctx, s.bucket, key, bytes.NewReader(body), int64(len(body)), opts)
 	if err != nil {
+		if ctx.Err() == nil {
+			s.writes.Record(storeError(err))
+		}
 		return "", err
 	}
+	s.writes.Record(nil)
 	return info.VersionID, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/health"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/internal/tracing"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	// LockMode is the Object Lock mode for retention: governance (default),
 	// compliance, or none. It applies only if the bucket has Object Lock.
 	LockMode string
+	// Role names the bucket's job in the gatehouse_store_writable metric:
+	// objects (the default) or audit-archive.
+	Role string
 	// IOTimeout is how long a connection to the store may make no progress
 	// (no byte written or read) before the request fails: a store that
 	// stops answering fails the request in seconds, however large the
@@ -60,6 +64,8 @@ type Store struct {
 	// lockMode is the Object Lock retention mode for payloads; empty when
 	// the bucket has no Object Lock.
 	lockMode minio.RetentionMode
+	// writes is the outcome of the last write to the bucket.
+	writes *health.Writes
 }
 
 var _ exchange.Objects = (*Store)(nil)
@@ -122,7 +128,11 @@ func New(cfg Config) (*Store, error) {
 	if part == 0 {
 		part = DefaultPartSize
 	}
-	st := &Store{c: c, bucket: cfg.Bucket, partSize: part}
+	role := cfg.Role
+	if role == "" {
+		role = "objects"
+	}
+	st := &Store{c: c, bucket: cfg.Bucket, partSize: part, writes: health.NewWrites(role)}
 	switch cfg.LockMode {
 	case "", "governance":
 		st.lockMode = minio.Governance
@@ -209,16 +219,37 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 		opts.Mode = s.lockMode
 		opts.RetainUntilDate = retainUntil.UTC()
 	}
-	info, err := s.c.PutObject(ctx, s.bucket, key, r, size, opts)
+	body := &bodyReader{r: r}
+	info, err := s.c.PutObject(ctx, s.bucket, key, body, size, opts)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("objects", "put").Inc()
+		if body.err == nil && ctx.Err() == nil {
+			// The store refused or could not take it, not the client.
+			s.writes.Record(storeError(err))
+		}
 		return exchange.ObjectInfo{}, storeError(err)
 	}
+	s.writes.Record(nil)
 	if size >= 0 && info.Size != size {
 		_ = s.Remove(context.WithoutCancel(ctx), key, info.VersionID)
 		return exchange.ObjectInfo{}, fmt.Errorf("object store took %d bytes, want %d", info.Size, size)
 	}
 	return exchange.ObjectInfo{Bucket: s.bucket, Key: key, Version: info.VersionID, Size: info.Size}, nil
+}
+
+// bodyReader remembers the error reading the body gave, so that a failed
+// upload is blamed on the client or the store correctly.
+type bodyReader struct {
+	r   io.Reader
+	err error
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
 }
 
 // progressConn fails a read or write that makes no progress for idle.

@@ -56,8 +56,10 @@ signed), and every version of every segment archived to the audit bucket.
 
 It reports the first bad sequence number and why: edited, missing, reordered or
 bad-signature. The exit code is 0 when the record is sound, 1 when it is not,
-and 2 when the check could not run. With --json the report is JSON on stdout.
-It only reads: the database schema is not migrated.`,
+and 2 when the check could not run (the database or the object store
+unreachable, the archive bucket missing). With --json the report is JSON on
+stdout. It only reads: the database schema is not migrated, and the archive
+bucket is neither created nor written, whatever objects.create_bucket says.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configFile)
@@ -70,7 +72,8 @@ It only reads: the database schema is not migrated.`,
 				return &exitError{code: 2, err: err}
 			}
 			defer db.Close()
-			archive, err := server.OpenArchive(ctx, cfg)
+			// Never created or written, whatever objects.create_bucket says.
+			archive, err := server.OpenArchiveReadOnly(ctx, cfg)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}

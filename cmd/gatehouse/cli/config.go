@@ -221,7 +221,7 @@ func checkConnections(ctx context.Context, cfg *config.Config) []configCheck {
 			continue
 		}
 		if err := st.Ping(ctx); err != nil {
-			out = append(out, result(b.name, "", err))
+			out = append(out, result(b.name, "", objectstore.Unreachable(st, err)))
 			continue
 		}
 		locked, err := st.DetectObjectLock(ctx)

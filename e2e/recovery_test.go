@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/gateway"
+)
+
+// notReadyWithin waits (no longer than the readiness cache window, and a
+// little time for the request) for /readyz to answer 503 with check failing.
+func notReadyWithin(t *testing.T, gw *testenv.Gateway, check string) {
+	t.Helper()
+	deadline := time.Now().Add(gateway.ReadyCache + time.Second)
+	for {
+		status, h := readyz(t, gw)
+		if status == http.StatusServiceUnavailable && h.Checks[check] == "failing" {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "/readyz still %d %v, want %s failing within the cache window", status, h.Checks, check)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readyAgain waits for /readyz to answer 200 with every check ok.
+func readyAgain(t *testing.T, gw *testenv.Gateway, within time.Duration) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		status, _ := readyz(t, gw)
+		return status == http.StatusOK
+	}, within, 100*time.Millisecond, "/readyz did not come back")
+}
+
+// SQLite's files are made unwritable (the immutable attribute, which stops
+// root too, and writes through files already open) for a few seconds: every
+// write fails closed with 503 and /readyz turns not-ready at once; once the
+// files are writable again the gateway takes writes and is ready again
+// without a restart — including on connections it opened while the files
+// were unwritable, which SQLite had opened read-only.
+func TestSQLiteReadOnlyRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	dbFile := gw.Env.Config.Database.DSN
+	require.True(t, filepath.IsAbs(dbFile), "the test needs the database's path: %s", dbFile)
+	testenv.RequireImmutableEnforced(t, filepath.Dir(dbFile))
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	_, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	readyAgain(t, gw, 5*time.Second)
+
+	// The database file and its write-ahead log. The shared-memory index is
+	// left alone: SQLite maps it into memory, and a write to a mapped page
+	// of an immutable file would kill the process rather than fail.
+	files := []string{dbFile, dbFile + "-wal"}
+	testenv.SetImmutable(t, true, files...)
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	notReadyWithin(t, gw, "audit")
+	// Reads still work meanwhile. Many at once make the pool open new
+	// connections, which SQLite opens read-only now and would keep so.
+	for range 4 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				_, err := police.Inbox(ctx, "", 0)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		t.Logf("pool: %+v", gw.App.DB.SQL().Stats())
+		time.Sleep(500 * time.Millisecond) // a spell of the reconnect backoff
+	}
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+
+	testenv.SetImmutable(t, false, files...)
+	readyAgain(t, gw, 10*time.Second)
+	// Every write now succeeds at the first try (no client retries), while
+	// reads shuffle the pool's connections — those opened read-only too.
+	raw := testenv.PartyHTTPClient(t, gw, "council.revenues")
+	declaration, err := json.Marshal(policeDisclosure(16))
+	require.NoError(t, err)
+	for round := range 8 {
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() { _, _ = police.Inbox(ctx, "", 0) })
+		}
+		resp, err := raw.Post(gw.URL+"/v1/exchanges", "application/json", bytes.NewReader(declaration))
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "declaration %d after the files are writable again: %s", round, body)
+		wg.Wait()
+	}
+	for i := range 5 {
+		e, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+		require.NoError(t, err, "exchange %d after the files are writable again", i)
+		var out bytes.Buffer
+		_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+		require.NoError(t, err)
+	}
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// SQLite's disk (a tmpfs the test mounts) fills up: commits fail, /readyz
+// turns not-ready at once — the readiness heartbeat commits for real, so it
+// needs room too — and once there is room again the gateway takes writes and
+// is ready again without a restart.
+func TestSQLiteDiskFullRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	disk := testenv.Tmpfs(t, 32<<20)
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Configure: func(c *config.Config) {
+		c.Database.DSN = filepath.Join(disk, "gatehouse.db")
+	}})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	_, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	readyAgain(t, gw, 5*time.Second)
+
+	free := testenv.Fill(t, disk)
+	// The write-ahead log may still have room it took before; it runs out
+	// within a few commits.
+	failed := false
+	for i := 0; i < 200 && !failed; i++ {
+		_, err = council.Declare(ctx, policeDisclosure(16))
+		failed = err != nil
+	}
+	require.True(t, failed, "declarations kept committing on a full disk")
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	notReadyWithin(t, gw, "audit")
+	time.Sleep(2 * gateway.ReadyCache) // the heartbeat, not only the last failure, says so
+	status, h := readyz(t, gw)
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Equal(t, "failing", h.Checks["audit"])
+	require.Equal(t, "ok", h.Checks["database"], "reads still work")
+
+	free()
+	readyAgain(t, gw, 10*time.Second)
+	e, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	var out bytes.Buffer
+	_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err)
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+}
