@@ -235,6 +235,16 @@ type Retention struct {
 	LockMode string `yaml:"lock_mode"`
 	// IdempotencyKeys is how long Idempotency-Keys are remembered.
 	IdempotencyKeys time.Duration `yaml:"idempotency_keys"`
+	// OrphanGrace is how old a payload object that no exchange records
+	// must be before the sweeper treats it as orphaned (an upload stored
+	// whose commit was lost): longer than any upload's commit can take and
+	// any clock difference with the object store. Default 1h.
+	OrphanGrace time.Duration `yaml:"orphan_grace"`
+	// DeleteOrphans deletes orphaned payload objects that no Object Lock
+	// holds (default true; each deletion is audited). False only records and
+	// reports them: for a while after restoring the database from a backup,
+	// whose rows lack the exchanges delivered after it.
+	DeleteOrphans *bool `yaml:"delete_orphans"`
 }
 
 // Limits bound what one request may ask of the gateway.
@@ -344,6 +354,13 @@ func (c *Config) Defaults() {
 	}
 	if c.Retention.IdempotencyKeys == 0 {
 		c.Retention.IdempotencyKeys = 24 * time.Hour
+	}
+	if c.Retention.OrphanGrace == 0 {
+		c.Retention.OrphanGrace = time.Hour
+	}
+	if c.Retention.DeleteOrphans == nil {
+		yes := true
+		c.Retention.DeleteOrphans = &yes
 	}
 	if c.TLS.MaxChain == 0 {
 		c.TLS.MaxChain = 5
@@ -494,6 +511,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retention.SweepInterval < 0 {
 		v.Add("retention.sweep_interval", "minimum", "must not be negative (0 disables the sweeper)")
+	}
+	if c.Retention.OrphanGrace < time.Second {
+		v.Add("retention.orphan_grace", "minimum", "must be at least 1s (default 1h): an upload's object is stored a moment before its commit")
 	}
 	switch c.Retention.LockMode {
 	case "governance", "compliance":

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -44,9 +45,12 @@ type gatewayProcess struct {
 	log *bytes.Buffer
 }
 
-func startGatewayProcess(t *testing.T, bin string, env *devenv.Env) *gatewayProcess {
+// startGatewayProcess starts `gatehouse serve` with env's configuration,
+// and extraEnv (GATEHOUSE_… overrides) added to the environment.
+func startGatewayProcess(t *testing.T, bin string, env *devenv.Env, extraEnv ...string) *gatewayProcess {
 	t.Helper()
 	p := &gatewayProcess{cmd: exec.Command(bin, "serve", "--config", env.ConfigFile), log: &bytes.Buffer{}}
+	p.cmd.Env = append(os.Environ(), extraEnv...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	require.NoError(t, p.cmd.Start())

@@ -7,15 +7,19 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/gateway"
+	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
 
 // notReadyWithin waits (no longer than the readiness cache window, and a
@@ -162,6 +166,79 @@ func TestSQLiteDiskFullRecovers(t *testing.T) {
 	var out bytes.Buffer
 	_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
 	require.NoError(t, err)
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// MinIO's disk (a tmpfs the test mounts) fills up: uploads are refused, and
+// /readyz reports objects and audit-archive failing at once — while the
+// store still answers reads, which is all the old check asked — and ready
+// again once there is room. The readiness writes leave nothing behind: the
+// archive holds exactly the segments the database records, and no upload
+// is left open in either bucket.
+func TestObjectStoreDiskFullReadiness(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	disk := testenv.Tmpfs(t, 96<<20)
+	m := testenv.OwnMinIOAt(t, filepath.Join(disk, "data"))
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{MinIO: m})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	_, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	readyAgain(t, gw, 5*time.Second)
+	// Idle for longer than the window: readiness writes to both buckets.
+	time.Sleep(gateway.ReadyCache + 500*time.Millisecond)
+	readyAgain(t, gw, 5*time.Second)
+
+	free := testenv.Fill(t, disk)
+	payload := randomBytes(t, 64<<10)
+	e, err := council.Declare(ctx, policeDisclosure(int64(len(payload))))
+	require.NoError(t, err, "the database is elsewhere and has room")
+	_, err = council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	// MinIO refuses with "storage full" when its free-space check sees the
+	// drive full first, and with an internal error (no space left on
+	// device) when the write itself does: 507 or 503, never a success.
+	var p *api.Problem
+	require.ErrorAs(t, err, &p)
+	require.Contains(t, []string{"storage-full", "unavailable"}, p.Code, "%v", err)
+	notReadyWithin(t, gw, "objects")
+	// With no traffic the archive's check writes for itself.
+	notReadyWithin(t, gw, "audit-archive")
+	require.NoError(t, gw.App.Objects.Ping(ctx), "the store still answers reads: pinging it could not tell")
+
+	free()
+	readyAgain(t, gw, 15*time.Second)
+	sent, err := council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	require.NoError(t, err)
+	require.Equal(t, "delivered", sent.State)
+	var out bytes.Buffer
+	_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err)
+
+	// Nothing left behind by the readiness writes.
+	_, err = gw.App.Checkpointer.Once(ctx, true)
+	require.NoError(t, err)
+	segments, err := gw.App.DB.AuditSegments(ctx)
+	require.NoError(t, err)
+	recorded := map[string]bool{}
+	for _, s := range segments {
+		recorded[s.Key+"@"+s.Version] = true
+	}
+	for _, st := range []*objectstore.Store{gw.App.AuditArchive, gw.App.Objects} {
+		for obj := range st.Client().ListObjects(ctx, st.Bucket(), minio.ListObjectsOptions{Recursive: true, WithVersions: true}) {
+			require.NoError(t, obj.Err)
+			require.False(t, strings.HasPrefix(obj.Key, objectstore.ProbePrefix), "readiness left %s in %s", obj.Key, st.Bucket())
+			if st == gw.App.AuditArchive {
+				require.True(t, recorded[obj.Key+"@"+obj.VersionID], "the archive holds %s (version %s), which no checkpoint records", obj.Key, obj.VersionID)
+			}
+		}
+		for u := range st.Client().ListIncompleteUploads(ctx, st.Bucket(), "", true) {
+			require.NoError(t, u.Err)
+			t.Errorf("upload left open in %s: %s", st.Bucket(), u.Key)
+		}
+	}
+	require.Len(t, recorded, len(segments))
 	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
 	require.True(t, rep.OK(), "%v", rep.Problems)
 }

@@ -91,7 +91,7 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 	defer seal.Wipe(dataKey)
 	aad := seal.AAD(e.ID, decision.Agreement, e.Recipient)
 	p := &pipeline{
-		key: "payloads/" + e.ID + "/" + uuid.NewString(), size: size,
+		key: PayloadPrefix + e.ID + "/" + uuid.NewString(), size: size,
 		dataKey: dataKey, aad: aad, policy: policy, format: format, retainUntil: retainUntil,
 	}
 	res, err := s.sealInto(ctx, p, body)

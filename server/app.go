@@ -57,6 +57,8 @@ type App struct {
 	CheckpointKey *audit.CheckpointKey
 	NoteKeys      *audit.NoteKeys
 	Checkpointer  *audit.Checkpointer
+	// Orphans finds payload objects no exchange records (run by the sweeper).
+	Orphans *exchange.Reconciler
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server
@@ -180,6 +182,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		PseudonymKey:     pseudonymKey,
 		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
+	a.Orphans = &exchange.Reconciler{
+		Store: a.DB, Inventory: a.Objects, Grace: cfg.Retention.OrphanGrace, Delete: *cfg.Retention.DeleteOrphans,
+		Log: log.With(logkey.Component, "sweeper"),
+	}
 	a.Compliance = compliance.NewService(compliance.Config{
 		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
 	}, a.DB.Compliance(), a.AuditSigner)

@@ -5,14 +5,21 @@ import (
 	"time"
 
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/store/objectstore"
 )
 
 // staleUpload is how old an unfinished multipart upload must be before the
 // sweeper aborts it: older than any upload still in progress could be.
 const staleUpload = 24 * time.Hour
 
-// SweepOnce runs one sweep: expired payloads, multipart uploads abandoned
-// when the store was unreachable, then old idempotency keys.
+// orphanBatch bounds how many stored payload versions one sweep looks at
+// for orphans; the next sweep carries on where it stopped.
+const orphanBatch = 5000
+
+// SweepOnce runs one sweep: expired payloads, payload objects no exchange
+// records (orphans), multipart uploads abandoned when the store was
+// unreachable (in both buckets: a readiness probe whose abort failed leaves
+// one), then old idempotency keys.
 func (a *App) SweepOnce(ctx context.Context) {
 	for {
 		n, err := a.Service.Sweep(ctx, 100)
@@ -27,10 +34,15 @@ func (a *App) SweepOnce(ctx context.Context) {
 			break
 		}
 	}
-	if n, err := a.Objects.AbortStale(ctx, time.Now().Add(-staleUpload)); err != nil {
-		a.Log.Warn("aborting abandoned multipart uploads failed", logkey.Error, err)
-	} else if n > 0 {
-		a.Log.Info("aborted abandoned multipart uploads", "count", n)
+	if _, err := a.Orphans.Reconcile(ctx, orphanBatch); err != nil {
+		a.Log.Warn("reconciling payload objects failed", logkey.Error, err)
+	}
+	for _, st := range []*objectstore.Store{a.Objects, a.AuditArchive} {
+		if n, err := st.AbortStale(ctx, time.Now().Add(-staleUpload)); err != nil {
+			a.Log.Warn("aborting abandoned multipart uploads failed", "bucket", st.Bucket(), logkey.Error, err)
+		} else if n > 0 {
+			a.Log.Info("aborted abandoned multipart uploads", "bucket", st.Bucket(), "count", n)
+		}
 	}
 	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
 		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)

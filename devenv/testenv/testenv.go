@@ -79,13 +79,20 @@ func MinIO(t testing.TB) *devenv.MinIO {
 // ends: for tests that pause or stop it.
 func OwnMinIO(t testing.TB) *devenv.MinIO {
 	t.Helper()
+	return OwnMinIOAt(t, filepath.Join(t.TempDir(), "data"))
+}
+
+// OwnMinIOAt is OwnMinIO with its data in dataDir: for tests that fill the
+// file system under it.
+func OwnMinIOAt(t testing.TB, dataDir string) *devenv.MinIO {
+	t.Helper()
 	bin, err := devenv.MinIOBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	m, err := devenv.StartMinIO(ctx, bin, filepath.Join(t.TempDir(), "data"), "", "gatehouse-test", RandomHex(12), io.Discard)
+	m, err := devenv.StartMinIO(ctx, bin, dataDir, "", "gatehouse-test", RandomHex(12), io.Discard)
 	if err != nil {
 		t.Fatalf("MinIO: %v", err)
 	}

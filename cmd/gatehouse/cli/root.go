@@ -114,6 +114,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newPartiesCmd(),
 		newTokenCmd(),
 		newAuditCmd(),
+		newObjectsCmd(),
 		newExportCmd(),
 		newComplianceCmd(),
 		&cobra.Command{
