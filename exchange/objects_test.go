@@ -51,6 +51,8 @@ type memVersion struct {
 	id          string
 	data        []byte
 	retainUntil time.Time
+	lock        lockMode // the mode it was locked in
+	stored      time.Time
 }
 
 type lockMode int
@@ -126,9 +128,9 @@ func (m *memObjects) Put(ctx context.Context, key string, r io.Reader, size int6
 		return exchange.ObjectInfo{}, fmt.Errorf("%w: the store filled up", exchange.ErrStorageFull)
 	}
 	m.versions++
-	v := &memVersion{id: "v" + strconv.Itoa(m.versions), data: buf.Bytes()}
+	v := &memVersion{id: "v" + strconv.Itoa(m.versions), data: buf.Bytes(), stored: m.now()}
 	if m.lock != lockNone {
-		v.retainUntil = retainUntil
+		v.retainUntil, v.lock = retainUntil, m.lock
 	}
 	m.objects[key] = append(m.objects[key], v)
 	m.used += int64(len(v.data))
