@@ -3,9 +3,11 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/gateway"
@@ -55,7 +58,8 @@ func readyAgain(t *testing.T, gw *testenv.Gateway, within time.Duration) {
 func TestSQLiteReadOnlyRecovers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	// No client retries: every failure and every success is the first try's.
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{ClientRetry: client.Retry{Attempts: 1}})
 	dbFile := gw.Env.Config.Database.DSN
 	require.True(t, filepath.IsAbs(dbFile), "the test needs the database's path: %s", dbFile)
 	testenv.RequireImmutableEnforced(t, filepath.Dir(dbFile))
@@ -75,30 +79,31 @@ func TestSQLiteReadOnlyRecovers(t *testing.T) {
 	notReadyWithin(t, gw, "audit")
 	// Reads still work meanwhile. Many at once make the pool open new
 	// connections, which SQLite opens read-only now and would keep so.
-	for range 4 {
-		var wg sync.WaitGroup
-		errs := make(chan error, 16)
-		for range 16 {
-			wg.Go(func() {
-				_, err := police.Inbox(ctx, "", 0)
-				errs <- err
-			})
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			require.NoError(t, err)
-		}
-		t.Logf("pool: %+v", gw.App.DB.SQL().Stats())
-		time.Sleep(500 * time.Millisecond) // a spell of the reconnect backoff
-	}
+	manyReads(t, gw)
 	_, err = council.Declare(ctx, policeDisclosure(16))
 	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
 
 	testenv.SetImmutable(t, false, files...)
 	readyAgain(t, gw, 10*time.Second)
-	// Every write now succeeds at the first try (no client retries), while
-	// reads shuffle the pool's connections — those opened read-only too.
+	writesAtFirstTry(t, gw)
+	for i := range 5 {
+		e, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+		require.NoError(t, err, "exchange %d after the files are writable again", i)
+		var out bytes.Buffer
+		_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+		require.NoError(t, err)
+	}
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
+}
+
+// writesAtFirstTry declares exchanges with no client retries while many
+// reads at once shuffle the pool's connections (those opened while the
+// database could not be written too): every declaration is taken at once.
+func writesAtFirstTry(t *testing.T, gw *testenv.Gateway) {
+	t.Helper()
+	ctx := context.Background()
+	police := gw.Client(t, "police.northshire")
 	raw := testenv.PartyHTTPClient(t, gw, "council.revenues")
 	declaration, err := json.Marshal(policeDisclosure(16))
 	require.NoError(t, err)
@@ -111,12 +116,86 @@ func TestSQLiteReadOnlyRecovers(t *testing.T) {
 		require.NoError(t, err)
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		require.Equal(t, http.StatusCreated, resp.StatusCode, "declaration %d after the files are writable again: %s", round, body)
+		require.Equal(t, http.StatusCreated, resp.StatusCode, "declaration %d after the database is writable again: %s", round, body)
 		wg.Wait()
 	}
-	for i := range 5 {
+}
+
+// manyReads reads the inbox 16 times at once, four times over, with a spell
+// of the reconnect backoff between: the pool opens new connections, which
+// carry the fault while it lasts.
+func manyReads(t *testing.T, gw *testenv.Gateway) {
+	t.Helper()
+	ctx := context.Background()
+	police := gw.Client(t, "police.northshire")
+	for range 4 {
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for range 16 {
+			wg.Go(func() {
+				_, err := police.Inbox(ctx, "", 0)
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err, "reads go on")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// PostgreSQL stops taking writes as a standby after a failover does: the
+// database is made read-only (default_transaction_read_only) and the
+// gateway's connections are cut, so every new one is read-only. Every write
+// fails closed with 503 and /readyz turns not-ready at once while reads go
+// on. The database is then made writable again without cutting anything:
+// the connections the gateway opened meanwhile stay read-only, as
+// connections to a former primary would, and the gateway must replace them
+// by itself — it is ready again and takes every write at the first try,
+// without a restart.
+func TestPostgresReadOnlyRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	name := strings.TrimPrefix(u.Path, "/")
+	admin, err := sql.Open("pgx", testenv.PostgresAdminDSN())
+	require.NoError(t, err)
+	defer admin.Close()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn, ClientRetry: client.Retry{Attempts: 1}})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	_, err = council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
+	require.NoError(t, err)
+	readyAgain(t, gw, 5*time.Second)
+
+	_, err = admin.ExecContext(ctx, "ALTER DATABASE "+name+" SET default_transaction_read_only = on")
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = admin.Exec("ALTER DATABASE " + name + " RESET default_transaction_read_only") })
+	_, err = admin.ExecContext(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+	require.NoError(t, err)
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	notReadyWithin(t, gw, "audit")
+	manyReads(t, gw)
+	_, err = council.Declare(ctx, policeDisclosure(16))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	status, h := readyz(t, gw)
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Equal(t, "failing", h.Checks["audit"])
+	require.Equal(t, "ok", h.Checks["database"], "reads still work")
+
+	// Writable again; the connections opened meanwhile are not.
+	_, err = admin.ExecContext(ctx, "ALTER DATABASE "+name+" RESET default_transaction_read_only")
+	require.NoError(t, err)
+	readyAgain(t, gw, 10*time.Second)
+	writesAtFirstTry(t, gw)
+	for i := range 3 {
 		e, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))
-		require.NoError(t, err, "exchange %d after the files are writable again", i)
+		require.NoError(t, err, "exchange %d after the database is writable again", i)
 		var out bytes.Buffer
 		_, err = police.Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
 		require.NoError(t, err)
@@ -135,7 +214,7 @@ func TestSQLiteDiskFullRecovers(t *testing.T) {
 	disk := testenv.Tmpfs(t, 32<<20)
 	gw := testenv.StartGateway(t, testenv.GatewayOptions{Configure: func(c *config.Config) {
 		c.Database.DSN = filepath.Join(disk, "gatehouse.db")
-	}})
+	}, ClientRetry: client.Retry{Attempts: 1}})
 	council := gw.Client(t, "council.revenues")
 	police := gw.Client(t, "police.northshire")
 	_, err := council.Send(ctx, policeDisclosure(16), bytes.NewReader(randomBytes(t, 16)))

@@ -135,7 +135,10 @@ func (c *committer) run(batch []*unit) {
 			}
 			return nil
 		})
-		if !errors.Is(err, errUnitFailed) {
+		if !errors.Is(err, errUnitFailed) || classify(err) != notAFault {
+			// The transaction failed as a whole, or a change met a write
+			// fault that every other change would meet too: none of them
+			// committed, and none is tried again here.
 			live = live[:0]
 			break
 		}
@@ -218,9 +221,12 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 // node's writers queue on the same lock in the same order: no deadlocks.
 //
 // Its outcome is the database's write health (DB.Writes). A transaction
-// that failed on a read-only SQLite connection runs again at once on a fresh
-// one: nothing of it was written, and the file may be writable again while
-// the pool still holds connections opened when it was not.
+// that failed on a read-only connection runs again at once on a fresh one:
+// nothing of it was written, and the database may be writable again while
+// the pool still holds connections opened when it was not (SQLite opens a
+// connection read-only for good if its file cannot be written at that
+// moment; PostgreSQL's may lead to a former primary, now a standby). Only
+// when fresh connections fail too is the database taken to be failing.
 func (d *DB) transact(fn func(*tx) error) error {
 	for attempt := 0; ; attempt++ {
 		err, kind := d.transactOnce(fn)
@@ -230,18 +236,19 @@ func (d *DB) transact(fn func(*tx) error) error {
 			return nil
 		case kind == notAFault:
 			return err
+		case kind == readOnlyConn && attempt < readOnlyRetries:
+			d.flushIdle() // the failed connection is closed already
+			continue
 		}
 		d.writes.Record(err)
 		d.writeFailed(err)
-		if kind != readOnlyConn || attempt >= readOnlyRetries {
-			return err
-		}
+		return err
 	}
 }
 
 // readOnlyRetries is how many fresh connections a transaction that met a
-// read-only one tries: as many as the pool may hold, each fails at once
-// if the file is still read-only.
+// read-only one tries: as many as SQLite's pool may hold, each failing at
+// once while the database is still read-only.
 const readOnlyRetries = sqliteMaxOpen
 
 // transactOnce runs fn in one transaction on one connection. It returns

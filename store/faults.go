@@ -30,8 +30,10 @@ const (
 	// writeFault: the database could not take the write, and the
 	// connection may be the reason: do not reuse it.
 	writeFault
-	// readOnlyConn: an SQLite connection that is read-only. If the file is
-	// writable again, a fresh connection will be too: try one at once.
+	// readOnlyConn: a connection that is read-only (SQLite opened it while
+	// its file could not be written; PostgreSQL's was opened to a standby,
+	// or while the database was read-only). If the database is writable
+	// again, a fresh connection will be too: try one at once.
 	readOnlyConn
 )
 
@@ -56,9 +58,13 @@ func classify(err error) faultKind {
 		case strings.HasPrefix(pe.Code, "08"), // connection exception
 			strings.HasPrefix(pe.Code, "53"),  // insufficient resources: disk full, out of memory, too many connections
 			strings.HasPrefix(pe.Code, "57P"), // operator intervention: shutdown, crash recovery
-			strings.HasPrefix(pe.Code, "58"),  // system error: I/O
-			pe.Code == "25006":                // read-only transaction: a standby after a failover
+			strings.HasPrefix(pe.Code, "58"):  // system error: I/O
 			return writeFault
+		case pe.Code == "25006":
+			// read-only transaction: a connection to a standby (after a
+			// failover), or one that opened while the database was set
+			// read-only. A fresh connection may reach the new primary.
+			return readOnlyConn
 		}
 		return notAFault
 	}

@@ -25,7 +25,7 @@ func TestClassify(t *testing.T) {
 		{"fault/pg-connection", &pgconn.PgError{Code: "08006"}, writeFault},
 		{"fault/pg-disk-full", &pgconn.PgError{Code: "53100"}, writeFault},
 		{"fault/pg-shutdown", &pgconn.PgError{Code: "57P01"}, writeFault},
-		{"fault/pg-standby", fmt.Errorf("store: commit: %w", &pgconn.PgError{Code: "25006"}), writeFault},
+		{"fault/pg-standby", fmt.Errorf("store: commit: %w", &pgconn.PgError{Code: "25006"}), readOnlyConn},
 		{"fault/net", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, writeFault},
 		{"fault/eof", fmt.Errorf("wrapped: %w", io.ErrUnexpectedEOF), writeFault},
 	}
