@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
@@ -67,7 +69,8 @@ func orphanDeletions(t *testing.T, db interface {
 // whose own object must stay — are deleted by the sweeper once older than
 // the grace period, each deletion audited once however often the sweeper
 // runs; those under an Object Lock (governance or compliance) are kept and
-// reported until the lock ends. gatehouse objects orphans lists them all.
+// reported until the lock ends, and deleted by the first sweep after it.
+// gatehouse objects orphans lists them all.
 func TestOrphansAreDeletedOrReported(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -88,6 +91,10 @@ func TestOrphansAreDeletedOrReported(t *testing.T) {
 		require.NoError(t, err)
 	}
 	until := time.Now().Add(time.Hour).UTC()
+	// A governance lock that ends during the test.
+	shortUntil := time.Now().Add(4 * time.Second).UTC()
+	shortLocked := exchange.PayloadPrefix + uuid.NewString() + "/" + uuid.NewString()
+	put(shortLocked, minio.PutObjectOptions{Mode: minio.Governance, RetainUntilDate: shortUntil})
 	keys := map[string]string{
 		"deleted/no-row":        exchange.PayloadPrefix + uuid.NewString() + "/" + uuid.NewString(),
 		"deleted/row-declared":  exchange.PayloadPrefix + declared.ID + "/" + uuid.NewString(),
@@ -134,8 +141,26 @@ func TestOrphansAreDeletedOrReported(t *testing.T) {
 			require.Zero(t, deletions[key])
 		})
 	}
-	require.Len(t, listed, len(keys))
+	require.Len(t, listed, len(keys)+1)
+	require.Equal(t, "kept-locked", listed[shortLocked]["state"], "its lock has not ended yet")
 	require.GreaterOrEqual(t, testutil.ToFloat64(metrics.OrphanObjects.WithLabelValues("deleted"))-deletedBefore, 3.0)
+
+	// The short lock ends: the next sweep deletes that orphan, audited once.
+	time.Sleep(time.Until(shortUntil) + time.Second)
+	gw.App.SweepOnce(ctx)
+	gw.App.SweepOnce(ctx)
+	exists, err := objs.Exists(ctx, shortLocked)
+	require.NoError(t, err)
+	require.False(t, exists, "deleted once its lock ended")
+	require.Equal(t, "deleted", orphansListed(t, gw.Env.ConfigFile)[shortLocked]["state"])
+	require.Equal(t, 1, orphanDeletions(t, gw.App.DB)[shortLocked])
+	for name, key := range keys {
+		if strings.HasPrefix(name, "kept/") {
+			exists, err := objs.Exists(ctx, key)
+			require.NoError(t, err)
+			require.True(t, exists, "%s: still locked", name)
+		}
+	}
 
 	// The delivered exchange's own object is untouched.
 	var out bytes.Buffer
@@ -243,4 +268,73 @@ func TestKilledBetweenStoreAndCommit(t *testing.T) {
 	verifyOut, _, err := gatehouse(t, "audit", "verify", "--config", env.ConfigFile, "--json")
 	require.NoError(t, err, verifyOut)
 	require.Contains(t, verifyOut, `"ok": true`)
+}
+
+// Payloads are locked in compliance mode, and an upload's commit fails
+// after its object was stored (SQLite's files made immutable at that
+// moment): the upload fails closed with 503, and the gateway cannot remove
+// the object — nobody can before its retention date. The sweeper then
+// reports it, kept-locked in compliance mode until that date, in gatehouse
+// objects orphans and among the objects held; the client's retry is
+// delivered, and its object is no orphan.
+func TestFailedUploadUnderComplianceLockIsReported(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Configure: func(c *config.Config) {
+		c.Retention.LockMode = "compliance"
+		c.Retention.OrphanGrace = time.Second
+		c.Retention.SweepInterval = 0 // the test sweeps
+	}, ClientRetry: client.Retry{Attempts: 1}})
+	dbFile := gw.Env.Config.Database.DSN
+	require.True(t, filepath.IsAbs(dbFile), "the test needs the database's path: %s", dbFile)
+	testenv.RequireImmutableEnforced(t, filepath.Dir(dbFile))
+	council := gw.Client(t, "council.revenues")
+	payload := randomBytes(t, 4<<10)
+	e, err := council.Declare(ctx, policeDisclosure(int64(len(payload))))
+	require.NoError(t, err)
+
+	files := []string{dbFile, dbFile + "-wal"}
+	testenv.SetImmutable(t, true, files...)
+	_, err = council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	requireProblem(t, err, http.StatusServiceUnavailable, "unavailable")
+	testenv.SetImmutable(t, false, files...)
+	objs := gw.App.Objects
+	left, err := objs.Keys(ctx, exchange.PayloadPrefix+e.ID+"/")
+	require.NoError(t, err)
+	require.Len(t, left, 1, "the compliance lock keeps the failed upload's object")
+	failed := left[0]
+	mode, until, err := objs.Retention(ctx, failed, "")
+	require.NoError(t, err)
+	require.Equal(t, "COMPLIANCE", mode)
+	require.True(t, until.After(time.Now().Add(time.Hour)), "locked until %s", until)
+
+	readyAgain(t, gw, 10*time.Second)
+	sent, err := council.Upload(ctx, e.ID, bytes.NewReader(payload), int64(len(payload)))
+	require.NoError(t, err)
+	require.Equal(t, "delivered", sent.State)
+
+	time.Sleep(1100 * time.Millisecond)
+	gw.App.SweepOnce(ctx)
+	listed := orphansListed(t, gw.Env.ConfigFile)
+	require.Len(t, listed, 1, "the delivered payload is no orphan: %v", listed)
+	o := listed[failed]
+	require.NotNil(t, o, "gatehouse objects orphans lists %s: %v", failed, listed)
+	require.Equal(t, "kept-locked", o["state"])
+	require.Equal(t, "COMPLIANCE", o["lock_mode"])
+	require.Equal(t, e.ID, o["exchange"])
+	lockedUntil, err := time.Parse(time.RFC3339, o["locked_until"].(string))
+	require.NoError(t, err)
+	require.WithinDuration(t, until, lockedUntil, time.Second)
+	require.Zero(t, orphanDeletions(t, gw.App.DB)[failed], "nothing claims it was deleted")
+	// What the next pass counts as held (gatehouse_orphan_objects_held).
+	pass, err := gw.App.Orphans.Reconcile(ctx, 5000)
+	require.NoError(t, err)
+	require.Equal(t, exchange.ReconcileReport{Scanned: 2, Orphans: 1, Kept: 1, PassDone: true}, pass)
+
+	var out bytes.Buffer
+	_, err = gw.Client(t, "police.northshire").Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &out)
+	require.NoError(t, err)
+	require.Equal(t, payload, out.Bytes())
+	rep := check(t, gw, gw.App.DB, gw.App.AuditArchive)
+	require.True(t, rep.OK(), "%v", rep.Problems)
 }
