@@ -13,6 +13,9 @@ const (
 	MediaProblem = "application/problem+json"
 	// MediaJOSE is the compact serialization of a JWE or JWS.
 	MediaJOSE = "application/jose"
+	// MediaMultipart is the one-request form of a disclosure: a
+	// "declaration" part, then a "payload" part.
+	MediaMultipart = "multipart/form-data"
 )
 
 // Subject identifies a person the data is about. Values never reach logs or

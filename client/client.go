@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"time"
@@ -35,10 +37,27 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry is how failed requests are repeated; the zero value is the default.
 	Retry Retry
+	// OneRequestMax is the largest payload Send sends together with its
+	// declaration, in one request; larger ones are declared first and then
+	// uploaded. Zero means DefaultOneRequestMax; a negative value always
+	// uses two requests.
+	OneRequestMax int64
 }
 
+// DefaultOneRequestMax is the payload size up to which Send uses one request:
+// well under the gateway's default limits.one_request_max, so that a refused
+// declaration wastes little, and small enough to hold in memory.
+const DefaultOneRequestMax = 1 << 20
+
+// ExpectContinueMin is the payload size above which Upload asks the gateway
+// first (Expect: 100-continue), so that a refused upload never sends its body.
+const ExpectContinueMin = 1 << 20
+
 // Client talks to one gateway as one party.
-type Client struct{ conn }
+type Client struct {
+	conn
+	oneRequestMax int64
+}
 
 // conn is an HTTP connection to one of the gateway's APIs.
 type conn struct {
@@ -78,7 +97,11 @@ func New(cfg Config) (*Client, error) {
 			ReadBufferSize:  256 << 10,
 		}}
 	}
-	return &Client{conn{base: base, hc: hc, retry: cfg.Retry}}, nil
+	one := cfg.OneRequestMax
+	if one == 0 {
+		one = DefaultOneRequestMax
+	}
+	return &Client{conn: conn{base: base, hc: hc, retry: cfg.Retry}, oneRequestMax: one}, nil
 }
 
 func (c *conn) url(path string) string { return c.base.String() + path }
@@ -178,9 +201,11 @@ func (c *Client) Declare(ctx context.Context, d *api.ExchangeDeclaration) (*api.
 }
 
 // Upload streams exactly size bytes of r as the payload of a declared
-// exchange. It is not retried (r is a stream): after a failure, Exchange
-// says whether the payload arrived, and a declared exchange takes a new
-// upload until it expires.
+// exchange (size < 0: chunked, to the end of r). It is not retried (r is a
+// stream): after a failure, Exchange says whether the payload arrived, and a
+// declared exchange takes a new upload until it expires. Above
+// ExpectContinueMin it asks first (Expect: 100-continue): a refused upload
+// never sends its body.
 func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64) (*api.Exchange, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.url("/v1/exchanges/"+url.PathEscape(id)+"/payload"), r)
 	if err != nil {
@@ -190,6 +215,9 @@ func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64)
 	if size == 0 {
 		req.Body = http.NoBody
 	}
+	if size < 0 || size > ExpectContinueMin {
+		req.Header.Set("Expect", "100-continue")
+	}
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Accept", api.MediaJSON)
 	var e api.Exchange
@@ -197,13 +225,94 @@ func (c *Client) Upload(ctx context.Context, id string, r io.Reader, size int64)
 	return &e, decode(resp, err, &e)
 }
 
-// Send declares a disclosure and, if it is allowed, uploads its payload.
+// Send discloses d.Size bytes of r: declared and, if allowed, uploaded.
+// A payload of at most Config.OneRequestMax bytes goes with its declaration
+// in one request (SendOne); a larger one in two (Declare, then Upload). If
+// the gateway takes less in one request than the client was configured for,
+// Send falls back to two. When a declaration was allowed but its upload
+// failed, the declared exchange is returned with the error.
 func (c *Client) Send(ctx context.Context, d *api.ExchangeDeclaration, r io.Reader) (*api.Exchange, error) {
+	if c.oneRequestMax < 0 || d.Size < 0 || d.Size > c.oneRequestMax {
+		return c.sendTwoSteps(ctx, d, r)
+	}
+	payload, err := io.ReadAll(io.LimitReader(r, d.Size+1))
+	if err != nil {
+		return nil, err
+	}
+	e, err := c.SendOne(ctx, d, payload)
+	var p *api.Problem
+	if errors.As(err, &p) && p.Code == CodeOneRequestTooLarge {
+		return c.sendTwoSteps(ctx, d, bytes.NewReader(payload))
+	}
+	return e, err
+}
+
+// CodeOneRequestTooLarge is the gateway's answer to a one-request disclosure
+// whose payload is over its limit.
+const CodeOneRequestTooLarge = "one-request-too-large"
+
+func (c *Client) sendTwoSteps(ctx context.Context, d *api.ExchangeDeclaration, r io.Reader) (*api.Exchange, error) {
 	e, err := c.Declare(ctx, d)
 	if err != nil {
 		return nil, err
 	}
-	return c.Upload(ctx, e.ID, r, d.Size)
+	sent, err := c.Upload(ctx, e.ID, r, d.Size)
+	if err != nil {
+		return e, err
+	}
+	return sent, nil
+}
+
+// SendOne declares a disclosure and sends its payload in one request
+// (multipart/form-data: the declaration part, then the payload part). The
+// gateway decides the declaration before it reads the payload; a refusal is
+// an *api.Problem "refused", as from Declare. It retries with the same
+// Idempotency-Key like every POST: a retry after a lost answer returns the
+// exchange the first attempt delivered.
+func (c *Client) SendOne(ctx context.Context, d *api.ExchangeDeclaration, payload []byte) (*api.Exchange, error) {
+	body, contentType, err := OneRequestBody(d, payload)
+	if err != nil {
+		return nil, err
+	}
+	var e api.Exchange
+	resp, err := c.post(ctx, "/v1/exchanges", contentType, api.MediaJSON, body)
+	return &e, decode(resp, err, &e)
+}
+
+// OneRequestBody encodes a one-request disclosure: the multipart/form-data
+// body (a "declaration" part of JSON, then a "payload" part) and its
+// Content-Type with the boundary.
+func OneRequestBody(d *api.ExchangeDeclaration, payload []byte) ([]byte, string, error) {
+	decl, err := json.Marshal(d)
+	if err != nil {
+		return nil, "", err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(decl) + len(payload) + 512)
+	mw := multipart.NewWriter(&buf)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="declaration"`)
+	h.Set("Content-Type", api.MediaJSON)
+	w, err := mw.CreatePart(h)
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := w.Write(decl); err != nil {
+		return nil, "", err
+	}
+	h = textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="payload"; filename="payload"`)
+	h.Set("Content-Type", "application/octet-stream")
+	if w, err = mw.CreatePart(h); err != nil {
+		return nil, "", err
+	}
+	if _, err := w.Write(payload); err != nil {
+		return nil, "", err
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return buf.Bytes(), mw.FormDataContentType(), nil
 }
 
 // Check asks whether a disclosure would be allowed, without making it: the

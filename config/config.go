@@ -253,6 +253,10 @@ type Limits struct {
 	MaxPayloadSize ByteSize `yaml:"max_payload_size"`
 	// MaxJSONBody is the largest JSON request body accepted.
 	MaxJSONBody ByteSize `yaml:"max_json_body"`
+	// OneRequestMax is the largest payload a declaration may carry in the
+	// same request (multipart POST /v1/exchanges); larger payloads are
+	// declared first and then uploaded with PUT (413 one-request-too-large).
+	OneRequestMax ByteSize `yaml:"one_request_max"`
 	// IdleTimeout closes keep-alive connections that stay idle this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// HeaderTimeout bounds reading a request's headers (and a JSON body).
@@ -401,6 +405,9 @@ func (c *Config) Defaults() {
 	}
 	if c.Limits.MaxJSONBody == 0 {
 		c.Limits.MaxJSONBody = 1 << 20
+	}
+	if c.Limits.OneRequestMax == 0 {
+		c.Limits.OneRequestMax = 4 << 20
 	}
 	if c.Limits.IdleTimeout == 0 {
 		c.Limits.IdleTimeout = 2 * time.Minute
@@ -565,6 +572,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxJSONBody < 1024 {
 		v.Add("limits.max_json_body", "minimum", "must be at least 1KiB")
+	}
+	switch {
+	case c.Limits.OneRequestMax < 0:
+		v.Add("limits.one_request_max", "minimum", "must not be negative")
+	case c.Limits.OneRequestMax > 64<<20:
+		v.Add("limits.one_request_max", "maximum", "must be at most 64MiB: larger payloads belong in the two-step form")
 	}
 	if c.Tracing.Endpoint != "" && !strings.HasPrefix(c.Tracing.Endpoint, "http://") && !strings.HasPrefix(c.Tracing.Endpoint, "https://") {
 		v.Add("tracing.endpoint", "format", "%q is not an http(s) URL", c.Tracing.Endpoint)

@@ -50,7 +50,11 @@ func TestTracing(t *testing.T) {
 		c.Tracing.Endpoint = otlp.URL
 	}})
 	ctx := context.Background()
-	_, err := gw.Client(t, "council.revenues").Send(ctx, policeDisclosure(64), bytes.NewReader(randomBytes(t, 64)))
+	// The two steps of a disclosure: a declaration, then its upload.
+	council := gw.Client(t, "council.revenues")
+	e, err := council.Declare(ctx, policeDisclosure(64))
+	require.NoError(t, err)
+	_, err = council.Upload(ctx, e.ID, bytes.NewReader(randomBytes(t, 64)), 64)
 	require.NoError(t, err)
 
 	// A partner that started a trace of its own.

@@ -118,6 +118,9 @@ type Config struct {
 	Issuer string
 	// MaxPayloadSize is the largest payload accepted, in bytes.
 	MaxPayloadSize int64
+	// OneRequestMax is the largest payload Send takes with its declaration;
+	// zero turns the one-request form off.
+	OneRequestMax int64
 	// SubjectKey is the HMAC key for subject identifiers.
 	SubjectKey []byte
 	// PseudonymKey is the master key for pseudonymised payload fields.

@@ -42,6 +42,32 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // memory as a whole and never stored in clear; on any failure no object
 // remains and the exchange can be uploaded again.
 func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader, contentLength int64) (*Exchange, error) {
+	a, err := s.admitUpload(ctx, caller, id, contentLength)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealPayload(ctx, caller, a, body)
+}
+
+// CheckUpload runs every check Upload runs before it reads a byte of the
+// body, recording a refused re-decision as Upload does: the gateway calls it
+// when a client asks (Expect: 100-continue) whether to send the body at all.
+func (s *Service) CheckUpload(ctx context.Context, caller, id string, contentLength int64) error {
+	_, err := s.admitUpload(ctx, caller, id, contentLength)
+	return err
+}
+
+// admitted is an upload that passed the checks made before the body is read.
+type admitted struct {
+	e        *Exchange
+	reg      *agreements.Registry
+	decision agreements.Decision
+	now      time.Time
+}
+
+// admitUpload checks that caller may upload contentLength bytes (-1: not
+// announced) to exchange id now, and decides the exchange again.
+func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLength int64) (*admitted, error) {
 	e, err := s.store.Exchange(ctx, id)
 	if err != nil {
 		return nil, err
@@ -80,6 +106,13 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 		}
 		return nil, &RefusedError{Decision: decision}
 	}
+	return &admitted{e: e, reg: reg, decision: decision, now: now}, nil
+}
+
+// sealPayload streams an admitted upload's body into object storage and records
+// the delivery.
+func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, body io.Reader) (*Exchange, error) {
+	e, reg, decision, now, size := a.e, a.reg, a.decision, a.now, a.e.Meta.DeclaredSize
 	recipientKey, err := seal.ParseKey(reg.Party(e.Recipient).EncryptionKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRecipientKey, e.Recipient, err)

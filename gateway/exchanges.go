@@ -20,7 +20,11 @@ import (
 )
 
 // POST /v1/exchanges: declare a disclosure; the gateway decides at once.
+// As multipart/form-data, the declaration brings its payload (sendExchange).
 func (s *Server) declareExchange(c *fiber.Ctx) error {
+	if isMultipart(c) {
+		return s.sendExchange(c)
+	}
 	var d api.ExchangeDeclaration
 	if err := s.readJSON(c, &d); err != nil {
 		return err
@@ -54,10 +58,18 @@ func (s *Server) ackExchange(c *fiber.Ctx) error {
 // services that create something honour the key; the other POSTs are
 // idempotent in themselves.
 func checkIdempotencyKey(c *fiber.Ctx) error {
+	if err := idempotencyKeyProblem(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// idempotencyKeyProblem refuses a malformed Idempotency-Key.
+func idempotencyKeyProblem(c *fiber.Ctx) error {
 	if k := c.Get(idem.Header); k != "" && !idem.Valid(k) {
 		return fieldProblem(idem.Header, "format", "must be 1 to 255 printable ASCII characters")
 	}
-	return c.Next()
+	return nil
 }
 
 // GET /v1/exchanges/{id}: the sender or recipient reads the exchange.

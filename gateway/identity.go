@@ -36,28 +36,38 @@ func caller(c *fiber.Ctx) *agreements.Party {
 // registry snapshot (put in the context by snapshot, which runs first).
 // Nothing in the request itself can name the caller.
 func (s *Server) identify(c *fiber.Ctx) error {
+	p, err := s.party(c)
+	if err != nil {
+		return err
+	}
+	c.Locals(callerKey{}, p)
+	if s.partner.Certificates != nil {
+		s.partner.Certificates.Seen(p.ID, tlsState(c).PeerCertificates[0], s.now())
+	}
+	return c.Next()
+}
+
+// party returns the registered, active party the connection's verified
+// certificate names, in the request's registry snapshot.
+func (s *Server) party(c *fiber.Ctx) (*agreements.Party, error) {
 	cs := tlsState(c)
 	id, err := s.partner.Identify(c.UserContext(), cs)
 	if errors.Is(err, certs.ErrRegistryUnavailable) {
-		return unavailable(err)
+		return nil, unavailable(err)
 	}
 	if err != nil {
 		// The handshake already bound the certificate to a party; if that
 		// no longer holds (anchors changed since), refuse.
-		return problem(http.StatusUnauthorized, CodeNoIdentity, "The client certificate identifies no party.").withDetail(err.Error()).withCause(err)
+		return nil, problem(http.StatusUnauthorized, CodeNoIdentity, "The client certificate identifies no party.").withDetail(err.Error()).withCause(err)
 	}
 	p := agreements.RegistryFromContext(c.UserContext()).Party(id)
 	switch {
 	case p == nil:
-		return problem(http.StatusForbidden, CodeUnknownParty, "The certificate names a party that is not registered.").
+		return nil, problem(http.StatusForbidden, CodeUnknownParty, "The certificate names a party that is not registered.").
 			withDetail("party " + id + " is not registered with this gateway")
 	case !p.Active():
-		return problem(http.StatusForbidden, CodeSuspendedParty, "The party is suspended.").
+		return nil, problem(http.StatusForbidden, CodeSuspendedParty, "The party is suspended.").
 			withDetail("party " + id + " is " + string(p.Status))
 	}
-	c.Locals(callerKey{}, p)
-	if s.partner.Certificates != nil {
-		s.partner.Certificates.Seen(p.ID, cs.PeerCertificates[0], s.now())
-	}
-	return c.Next()
+	return p, nil
 }

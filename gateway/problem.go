@@ -156,6 +156,9 @@ func toError(err error) *Error {
 		return problem(http.StatusConflict, CodeExchangeState, "The exchange is not in a state that allows this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, exchange.ErrSizeMismatch):
 		return problem(http.StatusBadRequest, CodeSizeMismatch, "The payload is not the size that was declared; nothing was stored.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, exchange.ErrOneRequestTooLarge):
+		return problem(http.StatusRequestEntityTooLarge, CodeOneRequestTooLarge, "The payload is too large to send with its declaration.").
+			withDetail(publicDetail(err) + "; declare with POST /v1/exchanges (application/json), then upload with PUT /v1/exchanges/{id}/payload").withCause(err)
 	case errors.Is(err, exchange.ErrTooLarge):
 		return problem(http.StatusRequestEntityTooLarge, CodeTooLarge, "The payload is larger than this gateway accepts.").withCause(err)
 	case errors.Is(err, exchange.ErrDigestMismatch):

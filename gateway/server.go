@@ -36,7 +36,12 @@ import (
 // Exchanges is what the gateway needs of the exchange service.
 type Exchanges interface {
 	Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration, idempotencyKey string) (*exchange.Exchange, error)
+	// Send declares and, if allowed, uploads the body payload returns: the
+	// one-request form. payload is not called unless the declaration is allowed.
+	Send(ctx context.Context, caller string, d *api.ExchangeDeclaration, idempotencyKey string, payload func() (io.Reader, error)) (*exchange.Exchange, error)
 	Upload(ctx context.Context, caller, id string, body io.Reader, contentLength int64) (*exchange.Exchange, error)
+	// CheckUpload runs the checks Upload makes before it reads the body.
+	CheckUpload(ctx context.Context, caller, id string, contentLength int64) error
 	Get(ctx context.Context, caller, id string) (*exchange.Exchange, error)
 	Inbox(ctx context.Context, caller string, q exchange.InboxQuery) ([]*exchange.Exchange, error)
 	Envelope(ctx context.Context, caller, id string) (*exchange.Exchange, error)
@@ -136,6 +141,8 @@ func New(opts PartnerOptions) *Server {
 	s.listener = "partner"
 	s.partner = &opts
 	s.routes()
+	// Uploads that ask first are answered before their body is sent.
+	s.app.Server().ExpectHandler = s.expectContinue
 	return s
 }
 
@@ -173,6 +180,10 @@ func newServer(opts Common) *Server {
 		// read before the handler runs. JSON handlers enforce their own limit.
 		StreamRequestBody: true,
 		BodyLimit:         int(opts.MaxJSONBody),
+		// A one-request disclosure is multipart: its parts are read by the
+		// handler, the declaration decided before the payload is read, never
+		// parsed (and spooled to disk) before the handler runs.
+		DisablePreParseMultipartForm: true,
 		// ReadTimeout bounds the headers (and a JSON body read with them);
 		// a payload transfer extends its own deadline while it makes
 		// progress, so a large upload is never cut off mid-stream.

@@ -178,6 +178,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
+		OneRequestMax:    int64(cfg.Limits.OneRequestMax),
 		SubjectKey:       subjectKey,
 		PseudonymKey:     pseudonymKey,
 		DefaultRetention: cfg.Retention.Default,
