@@ -145,3 +145,59 @@ func TestRequestsAreDecidedLikeDisclosures(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, received.Requests, 1)
 }
+
+// An answer inherits what its request said: the agreement, the requester as
+// recipient, the purpose, the basis and exemption, the categories, the
+// necessity and the subjects (by their keyed hashes: the gateway never held
+// them in clear). What it declares itself stands, and is decided as usual.
+func TestAnswerInheritsItsRequest(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	police, legal := gw.Client(t, "police.northshire"), gw.Client(t, "council.legal")
+	q := scheduleTwoRequest()
+	r, err := police.Request(ctx, q)
+	require.NoError(t, err)
+
+	answer := &api.ExchangeDeclaration{
+		RequestRef: r.ID, ContentType: "text/csv", Size: 5,
+		Authoriser: &api.Authoriser{Name: "R. Okafor", Rank: "inspector"},
+	}
+	dry, err := legal.Check(ctx, answer)
+	require.NoError(t, err)
+	require.Equal(t, "allow", dry.Outcome, "a dry run inherits the same way")
+	e, err := legal.Send(ctx, answer, strings.NewReader("addrs"))
+	require.NoError(t, err)
+	require.Equal(t, "delivered", e.State)
+	require.Equal(t, "police.northshire", e.Recipient)
+	require.Equal(t, "police-crime@1", e.Agreement)
+	require.Equal(t, q.Purpose, e.Purpose)
+	require.Equal(t, q.LawfulBasis, e.LawfulBasis)
+	require.Equal(t, q.DataCategories, e.Categories)
+	require.Equal(t, 1, e.Subjects)
+	require.Equal(t, r.ID, e.RequestID)
+
+	entries := adminEntries(t, gw)
+	asked, decided := entries["request.decided"][0], entries["exchange.decided"][0]
+	require.Equal(t, asked.Subjects, decided.Subjects, "the answer is about the people the request named")
+	require.Equal(t, q.Exemption, decided.Exemption)
+	require.Equal(t, q.Necessity, decided.Detail["justification"])
+
+	// What the answer declares stands: a category outside the flow is refused.
+	narrower := *answer
+	narrower.DataCategories = []string{"health"}
+	_, err = legal.Declare(ctx, &narrower)
+	requireFailed(t, err, "categories.permitted")
+}
+
+func TestRequestDeadlineInThePastIsRefused(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	q := scheduleTwoRequest()
+	past := time.Now().Add(-time.Hour)
+	q.Deadline = &past
+	_, err := gw.Client(t, "police.northshire").Request(ctx, q)
+	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	require.Equal(t, "deadline", p.Errors[0].Field)
+	require.Equal(t, "future", p.Errors[0].Rule)
+	require.Empty(t, adminEntries(t, gw)["request.decided"], "nothing decided, nothing recorded")
+}

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"mime"
 	"regexp"
@@ -185,6 +186,10 @@ func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request 
 // nothing but its audit entry. With an idempotency key, a repeat of the same
 // declaration returns the exchange it created (Replayed set).
 func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration, key string) (*Exchange, error) {
+	d, asked, err := s.inherit(ctx, caller, d)
+	if err != nil {
+		return nil, err
+	}
 	if err := ValidateDeclaration(d, s.cfg.MaxPayloadSize); err != nil {
 		return nil, err
 	}
@@ -201,6 +206,10 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	}
 	now := s.now().UTC()
 	meta := s.meta(d)
+	if asked != nil && len(d.Subjects) == 0 && d.SubjectCount == 0 {
+		// The answer is about the people the request named.
+		meta.SubjectKeys, meta.SubjectCount = asked.Meta.SubjectKeys, asked.Meta.SubjectCount
+	}
 	decision, err := s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, now)
 	if err != nil {
 		return nil, err
@@ -260,6 +269,50 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, err
 	}
 	return e, nil
+}
+
+// inherit fills what an answer to a request leaves out from what the request
+// said: the agreement, the recipient (the requester), the purpose, the lawful
+// basis, the conditions and exemption, the data categories, the necessity (as
+// the justification) and, through the request returned, the subjects. What
+// the answer does declare stands, and is decided like any declaration. A
+// request_ref that names no request of this gateway inherits nothing.
+func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*api.ExchangeDeclaration, *Request, error) {
+	if d.RequestRef == "" {
+		return d, nil, nil
+	}
+	r, err := s.store.Request(ctx, d.RequestRef)
+	if errors.Is(err, ErrRequestNotFound) {
+		return d, nil, nil
+	}
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	if r.Handler != caller {
+		return nil, nil, valid.Errors{{Path: "request_ref", Rule: "handler", Message: "answers to a request go from its handler to its requester"}}
+	}
+	out := *d
+	fill := func(v *string, from string) {
+		if *v == "" {
+			*v = from
+		}
+	}
+	fill(&out.Agreement, r.AgreementID)
+	fill(&out.Recipient, r.Requester)
+	fill(&out.Purpose, r.Meta.Purpose)
+	fill(&out.LawfulBasis, r.Meta.LawfulBasis)
+	fill(&out.Exemption, r.Meta.Exemption)
+	fill(&out.Justification, r.Meta.Justification)
+	if len(out.SpecialCategory) == 0 {
+		out.SpecialCategory = r.Meta.SpecialCategory
+	}
+	if len(out.CriminalOffence) == 0 {
+		out.CriminalOffence = r.Meta.CriminalOffence
+	}
+	if len(out.DataCategories) == 0 {
+		out.DataCategories = r.Meta.DataCategories
+	}
+	return &out, r, nil
 }
 
 // countDecision counts a decision for the metrics, by the agreement asked
@@ -347,6 +400,10 @@ func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 
 // Check decides a declaration by caller without storing anything: a dry run.
 func (s *Service) Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error) {
+	d, asked, err := s.inherit(ctx, caller, d)
+	if err != nil {
+		return agreements.Decision{}, err
+	}
 	if err := ValidateDeclaration(d, s.cfg.MaxPayloadSize); err != nil {
 		return agreements.Decision{}, err
 	}
@@ -355,6 +412,9 @@ func (s *Service) Check(ctx context.Context, caller string, d *api.ExchangeDecla
 		return agreements.Decision{}, unavailable(err)
 	}
 	meta := s.meta(d)
+	if asked != nil && len(d.Subjects) == 0 && d.SubjectCount == 0 {
+		meta.SubjectKeys, meta.SubjectCount = asked.Meta.SubjectKeys, asked.Meta.SubjectCount
+	}
 	return s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, s.now().UTC())
 }
 

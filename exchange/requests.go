@@ -177,6 +177,10 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 		}
 	}
 	now := s.now().UTC()
+	if q.Deadline != nil && !q.Deadline.After(now) {
+		return nil, valid.Errors{{Path: "deadline", Rule: "future",
+			Message: fmt.Sprintf("%s has already passed; give a time the handler can still meet", q.Deadline.UTC().Format(time.RFC3339))}}
+	}
 	meta := RequestMeta{
 		Meta: s.meta(d), DataSought: q.DataSought, Offence: q.Offence, WouldPrejudice: q.WouldPrejudice,
 		StatutoryPower: q.StatutoryPower, Reference: q.Reference,

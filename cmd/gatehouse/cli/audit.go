@@ -224,19 +224,26 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 func newAuditSubjectKeyCmd() *cobra.Command {
 	var configFile string
 	cmd := &cobra.Command{
-		Use:   "subject-key TYPE [VALUE]",
+		Use:   "subject-key TYPE:VALUE | TYPE",
 		Short: "Print the key that stands for a subject identifier in the audit record",
 		Long: `Print the keyed HMAC that stands for a data subject's identifier (for example
-"nino QQ123456C") in the audit record and the exchange index: the key to look
-the person up by for a subject access request. The identifier is normalised
-first (type lower-cased; value without spaces, upper-cased). The HMAC key comes
-from keys.subject_key_file and is never printed. Without VALUE, the value is
-read from standard input (unechoed on a terminal), so that it stays out of the
-shell's history.`,
+nino:QQ123456C, written as --subject is everywhere) in the audit record and the
+exchange index: the key to look the person up by for a subject access request.
+The identifier is normalised first (type lower-cased; value without spaces,
+upper-cased). The HMAC key comes from keys.subject_key_file and is never
+printed. Given only TYPE, the value is read from standard input (unechoed on a
+terminal), so that it stays out of the shell's history.`,
 		Example: `  gatehouse audit subject-key --config gatehouse.yaml nino     # asks for the value, unechoed
-  gatehouse audit subject-key --config gatehouse.yaml nino 'QQ 12 34 56 C'`,
+  gatehouse audit subject-key --config gatehouse.yaml 'nino:QQ 12 34 56 C'`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && strings.ContainsAny(args[0], ":=") {
+				s, err := parseSubject(cmd.ErrOrStderr(), args[0])
+				if err != nil {
+					return err
+				}
+				args = []string{s.Type, s.Value}
+			}
 			if len(args) == 1 {
 				// Kept out of the shell's history and the process list.
 				v, err := readSecretLine(cmd, args[0]+" value: ")

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -77,7 +78,14 @@ func newSendCmd(f *clientFlags) *cobra.Command {
 		Short: "Declare a disclosure and, if the gateway allows it, upload FILE sealed for the recipient",
 		Long: `Declare a disclosure; the gateway decides at once against the agreement. If it is
 allowed, FILE is uploaded and sealed for the recipient; if not, nothing is sent and
-the failing checks are printed. FILE may be - for standard input.`,
+the failing checks are printed. FILE may be - for standard input.
+
+An answer to an information request (--request-ref ID) inherits what the request
+said: agreement, recipient, purpose, basis, conditions, exemption, categories,
+necessity and subjects; flags given here narrow or override them.
+
+Payloads up to 1 MiB go with their declaration in one request; larger ones are
+declared first and uploaded once allowed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := f.client()
@@ -89,12 +97,8 @@ the failing checks are printed. FILE may be - for standard input.`,
 				return err
 			}
 			defer cleanup()
-			for _, s := range subjects {
-				typ, val, ok := strings.Cut(s, "=")
-				if !ok {
-					return fmt.Errorf("--subject %q: want TYPE=VALUE, e.g. nino=QQ123456C", s)
-				}
-				d.Subjects = append(d.Subjects, api.Subject{Type: typ, Value: val})
+			if d.Subjects, err = subjectsFlag(cmd, subjects); err != nil {
+				return err
 			}
 			if authoriser != "" || rank != "" {
 				d.Authoriser = &api.Authoriser{Name: authoriser, Rank: rank}
@@ -111,13 +115,14 @@ the failing checks are printed. FILE may be - for standard input.`,
 				d.ContentType = contentTypeOf(args[0])
 			}
 			d.Size = size
-			e, err := c.Declare(cmd.Context(), &d)
+			// Small payloads go with their declaration in one request, larger
+			// ones are declared first and uploaded once allowed.
+			e, err := c.Send(cmd.Context(), &d, newProgress(cmd.ErrOrStderr(), "uploading", size, file))
 			if err != nil {
+				if e != nil && e.ID != "" {
+					return fmt.Errorf("exchange %s was allowed, but the upload failed (run send again to retry): %w", e.ID, err)
+				}
 				return err
-			}
-			e, err = c.Upload(cmd.Context(), e.ID, newProgress(cmd.ErrOrStderr(), "uploading", size, file), size)
-			if err != nil {
-				return fmt.Errorf("exchange %s was allowed, but the upload failed (run send again to retry): %w", e.ID, err)
 			}
 			if f.json {
 				return printJSON(cmd.OutOrStdout(), e)
@@ -136,14 +141,14 @@ the failing checks are printed. FILE may be - for standard input.`,
 	fl.StringSliceVar(&d.CriminalOffence, "criminal-offence", nil, "Art 10 and DPA Sch 1 conditions, e.g. A10,DPA-S1-P2-10")
 	fl.StringVar(&d.Exemption, "exemption", "", "DPA Sch 2 exemption, e.g. DPA-S2-P1-2")
 	fl.StringSliceVar(&d.DataCategories, "category", nil, "data categories, e.g. identity,financial")
-	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE=VALUE (repeatable); only its keyed hash is kept")
+	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE:VALUE, e.g. nino:QQ123456C (repeatable); only its keyed hash is kept")
 	fl.IntVar(&d.SubjectCount, "subject-count", 0, "how many people a bulk payload covers")
 	fl.StringVar(&d.Justification, "justification", "", "why the disclosure is necessary")
 	fl.StringVar(&d.RequestedBy, "requested-by", "", "who asked for the data")
 	fl.StringVar(&authoriser, "authoriser", "", "name of the authorising officer")
 	fl.StringVar(&rank, "rank", "", "rank of the authorising officer, e.g. inspector")
 	fl.StringVar(&d.Urgency, "urgency", "", "routine, urgent or emergency")
-	fl.StringVar(&d.RequestRef, "request-ref", "", "reference of the request this answers")
+	fl.StringVar(&d.RequestRef, "request-ref", "", "the request this answers (its agreement, recipient, purpose, basis, categories and subjects are inherited)")
 	fl.StringVar(&d.ConsentRef, "consent-ref", "", "reference of the data subject's consent record")
 	fl.BoolVar(&notify, "notify", false, "the data subject will be told")
 	fl.StringVar(&withhold, "withhold", "", "the data subject will not be told yet, for this reason")
@@ -380,22 +385,16 @@ council service that handles it; follow it with 'gatehouse client status ID'.`,
 			if err != nil {
 				return err
 			}
-			for _, s := range subjects {
-				typ, val, ok := strings.Cut(s, "=")
-				if !ok {
-					return fmt.Errorf("--subject %q: want TYPE=VALUE, e.g. nino=QQ123456C", s)
-				}
-				q.Subjects = append(q.Subjects, api.Subject{Type: typ, Value: val})
+			if q.Subjects, err = subjectsFlag(cmd, subjects); err != nil {
+				return err
 			}
 			if authoriser != "" || rank != "" {
 				q.Authoriser = &api.Authoriser{Name: authoriser, Rank: rank}
 			}
 			if deadline != "" {
-				t, err := time.Parse(time.RFC3339, deadline)
+				t, err := parseDeadline(deadline, time.Now())
 				if err != nil {
-					if t, err = time.Parse("2006-01-02", deadline); err != nil {
-						return fmt.Errorf("--deadline %q: want 2006-01-02 or RFC 3339", deadline)
-					}
+					return err
 				}
 				q.Deadline = &t
 			}
@@ -420,7 +419,7 @@ council service that handles it; follow it with 'gatehouse client status ID'.`,
 	fl.StringVar(&q.Exemption, "exemption", "", "DPA Sch 2 exemption, e.g. DPA-S2-P1-2")
 	fl.StringSliceVar(&q.DataCategories, "category", nil, "data categories sought")
 	fl.StringVar(&q.DataSought, "data-sought", "", "what information is sought")
-	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE=VALUE (repeatable)")
+	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE:VALUE, e.g. nino:QQ123456C (repeatable)")
 	fl.StringVar(&q.Offence, "offence", "", "the offence under investigation")
 	fl.BoolVar(&q.WouldPrejudice, "would-prejudice", false, "not disclosing would prejudice the prevention or detection of crime")
 	fl.StringVar(&q.StatutoryPower, "statutory-power", "", "the power relied on")
@@ -428,7 +427,7 @@ council service that handles it; follow it with 'gatehouse client status ID'.`,
 	fl.StringVar(&authoriser, "authoriser", "", "name of the authorising officer")
 	fl.StringVar(&rank, "rank", "", "rank of the authorising officer")
 	fl.StringVar(&q.Urgency, "urgency", "", "routine, urgent or emergency")
-	fl.StringVar(&deadline, "deadline", "", "when the answer is needed (2006-01-02 or RFC 3339)")
+	fl.StringVar(&deadline, "deadline", "", "when the answer is needed: a date (2006-01-02, the end of that day in London), RFC 3339, or a time from now (14d, 36h)")
 	fl.StringVar(&q.Reference, "reference", "", "your own reference")
 	return cmd
 }
@@ -503,4 +502,28 @@ func newRespondCmd(f *clientFlags, accept bool) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "the reason (or a note when accepting), shown to the requester")
 	return cmd
+}
+
+// parseDeadline reads a deadline: a date (the end of that day, UK time), an
+// RFC 3339 time, or a time from now in days or hours (14d, 36h).
+func parseDeadline(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if d, err := time.Parse(time.DateOnly, s); err == nil {
+		london, lerr := time.LoadLocation("Europe/London")
+		if lerr != nil {
+			london = time.UTC
+		}
+		return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 59, 0, london), nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days > 0 {
+			return now.AddDate(0, 0, days), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return now.Add(d), nil
+	}
+	return time.Time{}, fmt.Errorf("--deadline %q: want a date (2006-01-02), RFC 3339, or a time from now (14d, 36h)", s)
 }

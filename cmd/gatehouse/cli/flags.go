@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -66,11 +67,41 @@ func subjectFlag(cmd *cobra.Command, flag string) (*api.Subject, error) {
 	if flag == "" {
 		return nil, nil
 	}
-	typ, val, ok := strings.Cut(flag, ":")
-	if !ok {
-		return nil, errors.New("--subject must be TYPE:VALUE, e.g. nino:QQ123456C")
+	s, err := parseSubject(cmd.ErrOrStderr(), flag)
+	if err != nil {
+		return nil, err
 	}
-	return &api.Subject{Type: typ, Value: val}, nil
+	return &s, nil
+}
+
+// subjectType is a subject identifier type: lower-case words joined by '-'.
+var subjectType = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+// parseSubject reads a data subject written TYPE:VALUE, the one syntax of
+// every command (nino:QQ123456C, "name-dob:Jane Doe 1990-04-01"). TYPE=VALUE
+// is accepted too, with a hint on hints.
+func parseSubject(hints io.Writer, s string) (api.Subject, error) {
+	if typ, val, ok := strings.Cut(s, ":"); ok && subjectType.MatchString(typ) && val != "" {
+		return api.Subject{Type: typ, Value: val}, nil
+	}
+	if typ, val, ok := strings.Cut(s, "="); ok && subjectType.MatchString(typ) && val != "" {
+		fmt.Fprintf(hints, "hint: --subject %s:… is the usual form; %s=… is read the same way\n", typ, typ)
+		return api.Subject{Type: typ, Value: val}, nil
+	}
+	return api.Subject{}, fmt.Errorf("--subject %q: want TYPE:VALUE, e.g. nino:QQ123456C", s)
+}
+
+// subjectsFlag reads every --subject TYPE:VALUE.
+func subjectsFlag(cmd *cobra.Command, flags []string) ([]api.Subject, error) {
+	var out []api.Subject
+	for _, f := range flags {
+		s, err := parseSubject(cmd.ErrOrStderr(), f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // clientFlags are the connection flags every client command shares. Each
