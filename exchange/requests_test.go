@@ -83,7 +83,7 @@ func TestSubmitRequest(t *testing.T) {
 		edit    func(q *api.InformationRequest)
 		handler string
 		failed  string // a check the refusal names
-		field   string // a validation error's path
+		field   string // a validation error's path, and :rule if not "required"
 	}{
 		{"ok/routed-to-the-flows-handler", police, func(*api.InformationRequest) {}, legal, "", ""},
 		{"ok/to-the-named-handler", police, func(q *api.InformationRequest) { q.To = legal; q.Deadline = &deadline }, legal, "", ""},
@@ -93,6 +93,8 @@ func TestSubmitRequest(t *testing.T) {
 		{"deny/not-a-sender-under-the-agreement", dwp, func(q *api.InformationRequest) { q.To = legal }, "", agreements.CheckPartyIsSender, ""},
 		{"deny/purpose-not-permitted", police, func(q *api.InformationRequest) { q.Purpose = "tax-assessment-collection" }, "", agreements.CheckPurposePermitted, ""},
 		{"deny/to-a-service-the-flow-does-not-name", police, func(q *api.InformationRequest) { q.To = revenues }, "", agreements.CheckFlowPermitted, ""},
+		{"err/deadline-already-passed", police, func(q *api.InformationRequest) { past := t0.Add(-time.Minute); q.Deadline = &past }, "", "", "deadline:future"},
+		{"err/deadline-now", police, func(q *api.InformationRequest) { now := t0; q.Deadline = &now }, "", "", "deadline:future"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,7 +107,11 @@ func TestSubmitRequest(t *testing.T) {
 			entries := r.entries(t)
 			switch {
 			case tt.field != "":
-				requireProblem(t, err, tt.field, "required")
+				field, rule, ok := strings.Cut(tt.field, ":")
+				if !ok {
+					rule = "required"
+				}
+				requireProblem(t, err, field, rule)
 				require.Len(t, entries, before, "nothing was decided")
 				return
 			case tt.failed != "":
@@ -495,4 +501,42 @@ func TestAnswerToARequestDeclinedSinceItsDeclaration(t *testing.T) {
 	require.Equal(t, "on review, not necessary", stored.Response.Reason)
 	require.Empty(t, stored.Response.Exchanges)
 	require.Empty(t, r.entries(t, exchange.TypeRequestAnswered))
+}
+
+// An answer inherits what its request said and the answer leaves out; what
+// it declares stands.
+func TestAnswerInheritsItsRequest(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	req := r.requestIn(t, exchange.RequestAccepted)
+	asked := policeRequest()
+	bare := &api.ExchangeDeclaration{RequestRef: req.ID, ContentType: "text/csv", Size: 6}
+
+	dry, err := r.svc.Check(r.ctx, legal, bare)
+	require.NoError(t, err)
+	require.Equal(t, agreements.Allow, dry.Outcome, "the dry run inherits alike")
+	e, err := r.svc.Declare(r.ctx, legal, bare, "")
+	require.NoError(t, err)
+	require.Equal(t, police, e.Recipient)
+	require.Equal(t, "police-crime", e.AgreementID)
+	require.Equal(t, asked.Purpose, e.Meta.Purpose)
+	require.Equal(t, asked.LawfulBasis, e.Meta.LawfulBasis)
+	require.Equal(t, asked.DataCategories, e.Meta.DataCategories)
+	require.Equal(t, asked.Necessity, e.Meta.Justification)
+	require.Equal(t, req.Meta.SubjectKeys, e.Meta.SubjectKeys)
+	require.Equal(t, req.ID, e.RequestID)
+	require.Empty(t, bare.Recipient, "the caller's declaration is not changed")
+
+	// What the answer declares stands.
+	narrower := *bare
+	narrower.DataCategories = []string{"identity"}
+	narrower.Subjects = []api.Subject{{Type: "nino", Value: "AB123456C"}}
+	e, err = r.svc.Declare(r.ctx, legal, &narrower, "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"identity"}, e.Meta.DataCategories)
+	require.NotEqual(t, req.Meta.SubjectKeys, e.Meta.SubjectKeys)
+
+	// Only the handler inherits anything.
+	_, err = r.svc.Declare(r.ctx, revenues, bare, "")
+	requireProblem(t, err, "request_ref", "handler")
 }

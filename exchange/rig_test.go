@@ -46,6 +46,9 @@ const (
 // defaultMaxPayload is the tests' limits.max_payload_size.
 const defaultMaxPayload = 1 << 20
 
+// oneRequestMax is the tests' limits.one_request_max.
+const oneRequestMax = 64 << 10
+
 // clock is a settable time source shared by the service and the object store.
 type clock struct {
 	mu  sync.Mutex
@@ -168,7 +171,7 @@ func newRig(t *testing.T) *rig {
 // limits.max_payload_size (as a restart with a new setting would).
 func (r *rig) service(maxPayload int64) *exchange.Service {
 	svc := exchange.New(exchange.Config{
-		Issuer: "gatehouse.test", MaxPayloadSize: maxPayload,
+		Issuer: "gatehouse.test", MaxPayloadSize: maxPayload, OneRequestMax: oneRequestMax,
 		SubjectKey: bytes.Repeat([]byte{7}, 32), PseudonymKey: bytes.Repeat([]byte{9}, 32),
 		DefaultRetention: 30 * 24 * time.Hour,
 	}, r.store, r.objects, r.db.Registry(agreements.DefaultPolicy), r.signer, slog.New(slog.DiscardHandler))

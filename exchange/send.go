@@ -3,10 +3,10 @@ package exchange
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
 
 // ErrOneRequestTooLarge: the payload is over the limit of the one-request
@@ -27,7 +27,7 @@ var ErrOneRequestTooLarge = errors.New("payload is too large to send with its de
 // error, so that the caller can point the client at it.
 func (s *Service) Send(ctx context.Context, caller string, d *api.ExchangeDeclaration, key string, payload func() (io.Reader, error)) (*Exchange, error) {
 	if d.Size > s.cfg.OneRequestMax {
-		return nil, fmt.Errorf("%w: %d bytes declared, at most %d in one request", ErrOneRequestTooLarge, d.Size, s.cfg.OneRequestMax)
+		return nil, public.Errorf(ErrOneRequestTooLarge, "%d bytes declared, at most %d in one request", d.Size, s.cfg.OneRequestMax)
 	}
 	e, err := s.Declare(ctx, caller, d, key)
 	if err != nil {
