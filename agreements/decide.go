@@ -134,10 +134,13 @@ type Policy struct {
 	ReviewGrace time.Duration
 	// OverrideReview is how soon the DPO must review an emergency override.
 	OverrideReview time.Duration
+	// DPIAReview is how old a DPIA may get before it lapses and sharing
+	// pauses until it is revisited; zero: DPIAs do not lapse.
+	DPIAReview time.Duration
 }
 
 // DefaultPolicy is used when a registry is built without one.
-var DefaultPolicy = Policy{ReviewGrace: 30 * 24 * time.Hour, OverrideReview: 72 * time.Hour}
+var DefaultPolicy = Policy{ReviewGrace: 30 * 24 * time.Hour, OverrideReview: 72 * time.Hour, DPIAReview: 365 * 24 * time.Hour}
 
 // decider accumulates checks. Deny by default: the outcome is allow only if
 // every check that ran passed.
@@ -244,10 +247,14 @@ func (x *decider) checkAgreement(req *Request, ag *Agreement, policy Policy, now
 	} else {
 		x.fail(CheckAgreementReview, fmt.Sprintf("agreement %s was due for review on %s; sharing pauses until it is reviewed", ag.Ref(), ag.ReviewBy))
 	}
-	if ag.DPIA.Complete(now) {
-		x.pass(CheckAgreementDPIA, "a privacy impact assessment was completed before sharing")
-	} else {
+	switch {
+	case !ag.DPIA.Complete(now):
 		x.fail(CheckAgreementDPIA, "agreement "+ag.Ref()+" has no completed, approved privacy impact assessment")
+	case ag.DPIA.Lapsed(now, policy.DPIAReview):
+		x.fail(CheckAgreementDPIA, fmt.Sprintf("the privacy impact assessment of %s (%s, completed %s) lapsed on %s; sharing pauses until it is revisited",
+			ag.Ref(), ag.DPIA.Reference, ag.DPIA.Completed, ag.DPIA.LapsesAt(policy.DPIAReview).Format(time.DateOnly)))
+	default:
+		x.pass(CheckAgreementDPIA, "a privacy impact assessment was completed before sharing and is current")
 	}
 
 	sends := false

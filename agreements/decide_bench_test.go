@@ -12,7 +12,7 @@ import (
 // request matches its last one, so Decide scans every flow.
 func benchRegistry(b *testing.B) (*agreements.Registry, agreements.Request) {
 	b.Helper()
-	base := demo.Agreements()[4] // police-crime
+	base := demo.AgreementsAt(now)[4] // police-crime
 	var ags []*agreements.Agreement
 	for i := range 9999 {
 		a := *base

@@ -25,7 +25,7 @@ func testRegistry(t testing.TB) *agreements.Registry {
 	)
 	byID := map[string]*agreements.Agreement{}
 	var ags []*agreements.Agreement
-	for _, a := range demo.Agreements() {
+	for _, a := range demo.AgreementsAt(now) {
 		a.Version, a.Status = 1, agreements.StatusActive
 		require.NoError(t, a.Validate(), a.ID)
 		byID[a.ID] = a

@@ -143,6 +143,23 @@ func (d *DPIA) Complete(now time.Time) bool {
 	return d.Outcome == DPIAApproved || d.Outcome == DPIAApprovedWithMitigations
 }
 
+// LapsesAt is when the assessment lapses, interval after its completion; the
+// zero time if it never does (no interval, or no completion date).
+func (d *DPIA) LapsesAt(interval time.Duration) time.Time {
+	if d == nil || d.Completed.IsZero() || interval <= 0 {
+		return time.Time{}
+	}
+	return d.Completed.Start().Add(interval)
+}
+
+// Lapsed reports whether the assessment is older than interval at now: the
+// decision then refuses sharing (agreement.dpia-complete) and the agreements
+// export lists it as dpia-lapsed, by this one rule.
+func (d *DPIA) Lapsed(now time.Time, interval time.Duration) bool {
+	at := d.LapsesAt(interval)
+	return !at.IsZero() && !now.Before(at)
+}
+
 // Notification is the agreement's default for telling data subjects.
 type Notification struct {
 	// Default is notify or withhold.

@@ -14,7 +14,7 @@ import (
 
 func TestDemoAgreementsAreValid(t *testing.T) {
 	reg := agreements.NewRegistry(demo.Parties(), nil)
-	for _, a := range demo.Agreements() {
+	for _, a := range demo.AgreementsAt(now) {
 		require.NoError(t, a.Validate(), a.ID)
 		require.NoError(t, a.CheckActivation(reg, now), a.ID)
 	}
@@ -90,7 +90,7 @@ func TestValidateReportsEveryProblemWithItsPath(t *testing.T) {
 }
 
 func TestSpecialCategoryNeedsCondition(t *testing.T) {
-	a := demo.Agreements()[1] // dwp-benefits
+	a := demo.AgreementsAt(now)[1] // dwp-benefits
 	require.Equal(t, "dwp-benefits", a.ID)
 	a.Flows[1].SpecialCategory = nil
 	err := a.Validate()
@@ -99,20 +99,20 @@ func TestSpecialCategoryNeedsCondition(t *testing.T) {
 
 func TestCheckActivation(t *testing.T) {
 	reg := agreements.NewRegistry(demo.Parties(), nil)
-	a := demo.Agreements()[0] // court-orders
+	a := demo.AgreementsAt(now)[0] // court-orders
 	a.DPIA = nil
 	require.ErrorContains(t, a.CheckActivation(reg, now), "dpia: required before activation")
 
-	a = demo.Agreements()[0]
+	a = demo.AgreementsAt(now)[0]
 	a.DPIA.Completed = agreements.MustDate("2027-01-01")
 	require.ErrorContains(t, a.CheckActivation(reg, now), "dpia.completed: the privacy impact assessment must be completed before activation")
 
-	a = demo.Agreements()[0]
+	a = demo.AgreementsAt(now)[0]
 	a.Flows[0].To = []string{"court.elsewhere"}
 	require.ErrorContains(t, a.CheckActivation(reg, now), `flows[0].to[0]: party "court.elsewhere" is not registered`)
 
 	for _, p := range []string{"police-crime"} {
-		for _, ag := range demo.Agreements() {
+		for _, ag := range demo.AgreementsAt(now) {
 			if ag.ID == p {
 				ag.Flows[1].Handler = "police.northshire"
 				ag.Flows[1].To = []string{"police.northshire", "council.legal"}
@@ -139,7 +139,7 @@ func TestDecodeIsStrict(t *testing.T) {
 }
 
 func TestCodecRoundTrip(t *testing.T) {
-	for _, a := range demo.Agreements() {
+	for _, a := range demo.AgreementsAt(now) {
 		b, err := json.Marshal(a)
 		require.NoError(t, err)
 		back, err := agreements.DecodeJSON(b)

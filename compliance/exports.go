@@ -380,10 +380,10 @@ func AgreementsDue(t *Table, versions []*agreements.Agreement, within, dpiaInter
 		case a.DPIA == nil || a.DPIA.Reference == "" || a.DPIA.Completed.IsZero():
 			add("dpia-missing", now, "complete a DPIA: no sharing may start without one")
 		case dpiaInterval > 0:
-			lapses := a.DPIA.Completed.Start().Add(dpiaInterval)
+			lapses := a.DPIA.LapsesAt(dpiaInterval)
 			switch {
-			case lapses.Before(now):
-				add("dpia-lapsed", lapses, fmt.Sprintf("revisit DPIA %s (completed %s)", a.DPIA.Reference, a.DPIA.Completed))
+			case a.DPIA.Lapsed(now, dpiaInterval):
+				add("dpia-lapsed", lapses, fmt.Sprintf("revisit DPIA %s (completed %s): sharing is paused until then", a.DPIA.Reference, a.DPIA.Completed))
 			case lapses.Before(now.Add(within)):
 				add("dpia-review-due", lapses, fmt.Sprintf("revisit DPIA %s (completed %s) before this date", a.DPIA.Reference, a.DPIA.Completed))
 			}

@@ -30,7 +30,8 @@ type Config struct {
 	Issuer string
 	// SubjectKey is the HMAC key for subject identifiers.
 	SubjectKey []byte
-	// DPIAReview is how old a DPIA may get before it is reported lapsed.
+	// DPIAReview is how old a DPIA may get before it lapses (the decision's
+	// policy.dpia_review: one rule for both).
 	DPIAReview time.Duration
 }
 

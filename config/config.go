@@ -86,8 +86,10 @@ type Policy struct {
 	ReviewGrace time.Duration `yaml:"review_grace"`
 	// OverrideReview is how soon the DPO must review an emergency override.
 	OverrideReview time.Duration `yaml:"override_review"`
-	// DPIAReview is how old a DPIA may get before the agreements export
-	// reports it lapsed.
+	// DPIAReview is how old a DPIA may get before it lapses: sharing under
+	// the agreement then pauses (agreement.dpia-complete fails) until the
+	// DPIA is revisited, and the agreements export lists it, first as
+	// dpia-review-due, then as dpia-lapsed.
 	DPIAReview time.Duration `yaml:"dpia_review"`
 }
 

@@ -151,7 +151,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
-	policy := agreements.Policy{ReviewGrace: cfg.Policy.ReviewGrace, OverrideReview: cfg.Policy.OverrideReview}
+	policy := agreements.Policy{ReviewGrace: cfg.Policy.ReviewGrace, OverrideReview: cfg.Policy.OverrideReview, DPIAReview: cfg.Policy.DPIAReview}
 	a.Registry = a.DB.Registry(policy)
 	a.TLS, err = certs.NewServer(certs.ServerConfig{
 		TrustDomain: cfg.TrustDomain, CertFile: cfg.TLS.CertFile, KeyFile: cfg.TLS.KeyFile,

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
+	"time"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 )
@@ -46,13 +48,31 @@ func PartyIDs() []string {
 	return ids
 }
 
-// Agreements returns the demo agreements as documents (version 0, no status).
-func Agreements() []*agreements.Agreement {
+// writtenAsOf is the day the demo agreements' dates are written for. They
+// are loaded relative to today (AgreementsAt), so that the demo is always
+// in force, its DPIAs current and no review lapsed.
+var writtenAsOf = agreements.MustDate("2026-01-15")
+
+// Agreements returns the demo agreements as documents (version 0, no
+// status), their dates as of today.
+func Agreements() []*agreements.Agreement { return AgreementsAt(time.Now()) }
+
+// AgreementsAt returns the demo agreements with every date moved by the days
+// from writtenAsOf to the day of now: signed, assessed, in force and due for
+// review as long before or after now as they are before or after
+// writtenAsOf in the files.
+func AgreementsAt(now time.Time) []*agreements.Agreement {
 	names, err := fs.Glob(files, "agreements/*.yaml")
 	if err != nil {
 		panic(err)
 	}
 	slices.Sort(names)
+	shift := int(math.Round(agreements.NewDate(now).Start().Sub(writtenAsOf.Start()).Hours() / 24))
+	move := func(d *agreements.Date) {
+		if !d.IsZero() {
+			*d = d.AddDays(shift)
+		}
+	}
 	var out []*agreements.Agreement
 	for _, n := range names {
 		b, err := files.ReadFile(n)
@@ -63,6 +83,15 @@ func Agreements() []*agreements.Agreement {
 		if err != nil {
 			panic(fmt.Sprintf("demo agreement %s: %v", path.Base(n), err))
 		}
+		for i := range a.Signatories {
+			move(&a.Signatories[i].SignedOn)
+		}
+		if a.DPIA != nil {
+			move(&a.DPIA.Completed)
+		}
+		move(&a.EffectiveFrom)
+		move(&a.ExpiresAt)
+		move(&a.ReviewBy)
 		out = append(out, a)
 	}
 	return out
