@@ -34,7 +34,7 @@ GATEHOUSE_CLIENT_KEY and GATEHOUSE_CLIENT_CA.`,
 	pf.StringVar(&f.cert, "cert", "", "your party's client certificate (PEM)")
 	pf.StringVar(&f.key, "key", "", "your party's client key (PEM)")
 	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (PEM)")
-	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
+	addOutputFlags(pf, &f.json)
 	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f), newAckCmd(f),
 		newRequestCmd(f), newStatusCmd(f), newRespondCmd(f, true), newRespondCmd(f, false),
 		newNoticesCmd(f), newNoticeAckCmd(f))

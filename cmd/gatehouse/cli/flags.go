@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
@@ -26,7 +27,38 @@ func (f *adminFlags) register(cmd *cobra.Command) {
 	pf.StringVar(&f.url, "admin", "", "admin API URL, e.g. https://127.0.0.1:8444 (or GATEHOUSE_ADMIN_URL)")
 	pf.StringVar(&f.token, "token", "", "bearer token (or GATEHOUSE_ADMIN_TOKEN)")
 	pf.StringVar(&f.ca, "ca", "", "CA certificate of the gateway's server certificate (or GATEHOUSE_ADMIN_CA)")
-	pf.BoolVar(&f.json, "json", false, "print JSON instead of text")
+	addOutputFlags(pf, &f.json)
+}
+
+// outputFlag is --output text|json, bound to whether to print JSON.
+type outputFlag struct{ json *bool }
+
+func (o outputFlag) String() string {
+	if o.json != nil && *o.json {
+		return "json"
+	}
+	return "text"
+}
+
+func (o outputFlag) Set(v string) error {
+	switch v {
+	case "json":
+		*o.json = true
+	case "text":
+		*o.json = false
+	default:
+		return fmt.Errorf("%q is not text or json", v)
+	}
+	return nil
+}
+
+func (outputFlag) Type() string { return "text|json" }
+
+// addOutputFlags adds --output text|json (text, for people, by default) and
+// --json, the same as --output json.
+func addOutputFlags(fs *pflag.FlagSet, json *bool) {
+	fs.Var(outputFlag{json}, "output", "text (for people; the default) or json (for machines)")
+	fs.BoolVar(json, "json", false, "the same as --output json")
 }
 
 // config is the connection as far as flags and environment give it.
