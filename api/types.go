@@ -53,10 +53,14 @@ type ExchangeDeclaration struct {
 	SpecialCategory []string `json:"special_category,omitempty"`
 	// CriminalOffence lists the Art 10 and Sch 1 conditions relied on for
 	// criminal-offence data, e.g. ["A10", "DPA-S1-P2-10"].
-	CriminalOffence []string  `json:"criminal_offence,omitempty"`
-	Exemption       string    `json:"exemption,omitempty"`
-	DataCategories  []string  `json:"data_categories"`
-	Subjects        []Subject `json:"subjects,omitempty"`
+	CriminalOffence []string `json:"criminal_offence,omitempty"`
+	Exemption       string   `json:"exemption,omitempty"`
+	// Instrument is the one statutory instrument of the flow the disclosure
+	// relies on: its code (its title if it has none). Required when the flow
+	// lists more than one, unless the exchange answers a request.
+	Instrument     string    `json:"instrument,omitempty"`
+	DataCategories []string  `json:"data_categories"`
+	Subjects       []Subject `json:"subjects,omitempty"`
 	// SubjectCount is how many people a bulk payload covers when they are
 	// not named one by one.
 	SubjectCount  int           `json:"subject_count,omitempty"`

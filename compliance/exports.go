@@ -68,7 +68,7 @@ var registerColumns = []Column{
 	{"exchange", "Exchange id (empty for a refusal: nothing was stored)"},
 	{"discloser", "The party disclosing the data"},
 	{"recipient", "The party the data goes to"},
-	{"requester", "Who asked for the data: the requesting party, or the recipient"},
+	{"requester", "Who asked for the data: the requesting party for an answer to a request, the discloser itself for a disclosure of its own motion"},
 	{"requester_role", "The requester's kind of body, and the requesting officer and rank where given"},
 	{"data_description", "Categories of data, format and number of subjects"},
 	{"agreement", "Data-sharing agreement id@version"},
@@ -79,7 +79,7 @@ var registerColumns = []Column{
 	{"special_category_conditions", "Art 9(2) and DPA 2018 Sch 1 conditions"},
 	{"criminal_offence_conditions", "Art 10 and DPA 2018 Sch 1 conditions"},
 	{"exemption", "DPA 2018 Sch 2 exemption relied on"},
-	{"legal_power", "Statutory power or instrument for the disclosure"},
+	{"legal_power", "The statutory instrument the disclosure relied on (declared per exchange), or the power the request cited"},
 	{"dpia", "Data protection impact assessment: reference, outcome, date"},
 	{"retention", "How long the recipient's copy is kept by the gateway"},
 	{"reasons", "Why the decision came out as it did"},
@@ -99,16 +99,13 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 		a := refs.Agreements[e.Agreement]
 		flow := refs.flow(e.Agreement, d)
 
-		requester, role := e.Recipient, refs.partyKind(e.Recipient)
+		// A disclosure of the discloser's own motion was asked for by the
+		// discloser itself (its officer in requested_by); an answer, by the
+		// party whose request it answers.
+		requester, role := e.Actor, strings.Trim(refs.partyKind(e.Actor)+", own motion", ", ")
 		officer := d["requested_by"]
-		legal := ""
-		if flow != nil {
-			var ins []string
-			for _, in := range flow.Instruments {
-				ins = append(ins, strings.TrimSpace(in.Code+" "+in.Title))
-			}
-			legal = strings.Join(ins, "; ")
-		}
+		// The one instrument the disclosure relied on, as declared.
+		legal := instrumentTitle(flow, d["instrument"])
 		if q := requests[e.Request]; q != nil {
 			requester, role = q.Requester, refs.partyKind(q.Requester)
 			if q.Meta.RequestedBy != "" {
@@ -117,7 +114,7 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 			if q.Meta.Authoriser != nil {
 				officer = strings.TrimSpace(officer + ", authorised by " + authoriser(q.Meta.Authoriser.Name, q.Meta.Authoriser.Rank))
 			}
-			if q.Meta.StatutoryPower != "" {
+			if q.Meta.StatutoryPower != "" && legal == "" {
 				legal = q.Meta.StatutoryPower
 			}
 		}
@@ -164,6 +161,22 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 			e.Exemption, legal, dpia, retention, d["reasons"], e.Failed, maker, d["urgency"], e.Request, e.Seq,
 		})
 	}
+}
+
+// instrumentTitle is the instrument named (by code, or by title where it
+// has none) with its code and title from the flow, or the name alone.
+func instrumentTitle(f *agreements.Flow, name string) string {
+	if name == "" {
+		return ""
+	}
+	if f != nil {
+		for _, in := range f.Instruments {
+			if in.Code == name || (in.Code == "" && in.Title == name) {
+				return strings.TrimSpace(in.Code + " " + in.Title)
+			}
+		}
+	}
+	return name
 }
 
 func authoriser(name, rank string) string {

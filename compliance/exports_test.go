@@ -103,7 +103,7 @@ func TestDisclosureRegisterGolden(t *testing.T) {
 		Outcome: "allow", Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e", Exemption: "DPA-S2-P1-2",
 		Conditions: []string{"A10", "DPA-S1-P2-10"}, Categories: []string{"identity", "financial"}, Subjects: []string{subjectKey},
 		Detail: map[string]string{
-			"justification": "Named suspect in investigation NP-2026-0142", "authoriser": "DI Sam Patel", "authoriser_rank": "inspector",
+			"justification": "Named suspect in investigation NP-2026-0142", "instrument": "Crime and Disorder Act 1998 s115", "authoriser": "DI Sam Patel", "authoriser_rank": "inspector",
 			"content_type": "text/csv", "subject_count": "1", "flow": "0", "reasons": "every check passed", "urgency": "routine",
 			"criminal_offence": "A10 DPA-S1-P2-10", "request_ref": "NP-REQ-7",
 		},

@@ -81,11 +81,12 @@ func TestCommandLine(t *testing.T) {
 	payloadFile := filepath.Join(dir, "case.csv")
 	require.NoError(t, os.WriteFile(payloadFile, []byte("nino,amount\nQQ123456C,1200\n"), 0o600))
 	send := append(partner("council.revenues"), "send", payloadFile, "--agreement", "police-crime", "--to", "police.northshire",
-		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2",
+		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2", "--instrument", "CDA-1998-S115",
 		"--category", "identity,financial", "--subject", "nino=QQ123456C", "--authoriser", "DI Sam Patel", "--rank", "inspector",
 		"--justification", "Named suspect", "--json")
-	out, _, err = gatehouse(t, append([]string{"client"}, send...)...)
+	out, errOut, err := gatehouse(t, append([]string{"client"}, send...)...)
 	require.NoError(t, err)
+	require.Contains(t, errOut, "hint: --subject nino:… is the usual form", "TYPE=VALUE is read, with a hint")
 	var sent api.Exchange
 	require.NoError(t, json.Unmarshal([]byte(out), &sent))
 	require.Equal(t, "delivered", sent.State)

@@ -31,6 +31,7 @@ func policeDisclosure(size int64) *api.ExchangeDeclaration {
 		Purpose:         "crime-prevention-detection",
 		LawfulBasis:     "A6-1-e",
 		Exemption:       "DPA-S2-P1-2",
+		Instrument:      "CDA-1998-S115",
 		CriminalOffence: []string{"A10", "DPA-S1-P2-10"},
 		DataCategories:  []string{"identity", "financial"},
 		Subjects:        []api.Subject{{Type: "nino", Value: "QQ123456C"}},

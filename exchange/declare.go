@@ -227,6 +227,10 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, valid.Errors{{Path: "content_type", Rule: "structured",
 			Message: fmt.Sprintf("%q cannot be minimised: this flow keeps only listed fields, so send JSON or CSV", d.ContentType)}}
 	}
+	if err := instrumentRelied(decidedFlow(reg, &decision), &meta, asked != nil); err != nil {
+		return nil, err
+	}
+	entry = decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	requestID := ""
 	if d.RequestRef != "" {
 		if requestID, err = s.answerable(ctx, caller, d); err != nil {
@@ -269,6 +273,40 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, err
 	}
 	return e, nil
+}
+
+// instrumentRelied checks the instrument the disclosure relies on against
+// the flow's: a declared one must be among them; a flow with just one
+// implies it; a flow with several needs one named, unless the exchange
+// answers a request (whose statutory power then stands). The register names
+// the one relied on.
+func instrumentRelied(f *agreements.Flow, m *Meta, answer bool) error {
+	if f == nil || len(f.Instruments) == 0 {
+		if m.Instrument != "" {
+			return valid.Errors{{Path: "instrument", Rule: "flow", Message: "this flow names no statutory instrument"}}
+		}
+		return nil
+	}
+	var names []string
+	for _, in := range f.Instruments {
+		name := in.Code
+		if name == "" {
+			name = in.Title
+		}
+		if m.Instrument == name {
+			return nil
+		}
+		names = append(names, name)
+	}
+	switch {
+	case m.Instrument != "":
+		return valid.Errors{{Path: "instrument", Rule: "flow", Message: fmt.Sprintf("%q is not an instrument of this flow (%s)", m.Instrument, strings.Join(names, ", "))}}
+	case len(names) == 1:
+		m.Instrument = names[0]
+	case !answer:
+		return valid.Errors{{Path: "instrument", Rule: "required", Message: fmt.Sprintf("this flow relies on one of %s: name the one this disclosure relies on", strings.Join(names, ", "))}}
+	}
+	return nil
 }
 
 // inherit fills what an answer to a request leaves out from what the request
@@ -382,6 +420,7 @@ func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 		SpecialCategory: d.SpecialCategory,
 		CriminalOffence: d.CriminalOffence,
 		Exemption:       d.Exemption,
+		Instrument:      d.Instrument,
 		DataCategories:  d.DataCategories,
 		SubjectKeys:     keys,
 		SubjectCount:    max(d.SubjectCount, len(d.Subjects)),

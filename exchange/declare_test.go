@@ -531,3 +531,62 @@ func TestDeclareFailsClosedWithoutAudit(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, e.Replayed, "the failed attempt left nothing to replay")
 }
+
+// The one instrument a disclosure relies on is declared, and must be the
+// flow's; a flow with one implies it; an answer may rely on its request's.
+func TestDeclareInstrumentRelied(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	two := fixtureAgreement("instruments", 30*24*time.Hour, agreements.Flow{
+		From: []string{revenues}, To: []string{police}, Purposes: []string{"crime-prevention-detection"}, LawfulBases: []string{"A6-1-e"},
+		DataCategories: []string{"identity"},
+		Instruments:    []agreements.Instrument{{Code: "CDA-1998-S115", Title: "Crime and Disorder Act 1998 s.115"}, {Title: "A court order"}},
+	})
+	one := fixtureAgreement("one-instrument", 30*24*time.Hour, agreements.Flow{
+		From: []string{revenues}, To: []string{police}, Purposes: []string{"crime-prevention-detection"}, LawfulBases: []string{"A6-1-e"},
+		DataCategories: []string{"identity"},
+		Instruments:    []agreements.Instrument{{Code: "CA-2004-S11", Title: "Children Act 2004 s.11"}},
+	})
+	for _, a := range []*agreements.Agreement{two, one} {
+		a.SubjectNotification = agreements.Notification{Default: "notify"}
+		require.NoError(t, a.Validate())
+		require.NoError(t, r.db.PutAgreement(r.ctx, a))
+	}
+	decl := func(agreement, instrument string) *api.ExchangeDeclaration {
+		d := policeDisclosure(5)
+		d.Agreement, d.Instrument, d.DataCategories = agreement, instrument, []string{"identity"}
+		return d
+	}
+	tests := []struct {
+		name       string
+		d          *api.ExchangeDeclaration
+		rule       string
+		instrument string
+	}{
+		{name: "ok/declared-by-code", d: decl("instruments", "CDA-1998-S115"), instrument: "CDA-1998-S115"},
+		{name: "ok/declared-by-title", d: decl("instruments", "A court order"), instrument: "A court order"},
+		{name: "ok/implied-by-a-flow-with-one", d: decl("one-instrument", ""), instrument: "CA-2004-S11"},
+		{name: "ok/flow-without-instruments", d: decl("police-crime", "")},
+		{name: "deny/not-one-of-the-flows", d: decl("instruments", "CA-2014-S45"), rule: "flow"},
+		{name: "deny/flow-names-none", d: decl("police-crime", "CA-2014-S45"), rule: "flow"},
+		{name: "deny/several-and-none-named", d: decl("instruments", ""), rule: "required"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, err := r.svc.Declare(r.ctx, revenues, tc.d, "")
+			if tc.rule != "" {
+				requireProblem(t, err, "instrument", tc.rule)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.instrument, e.Meta.Instrument)
+			var recorded string
+			for _, en := range r.entries(t, audit.TypeExchangeDecided) {
+				if en.Exchange == e.ID {
+					recorded = en.Detail["instrument"]
+				}
+			}
+			require.Equal(t, tc.instrument, recorded, "the register's legal power")
+		})
+	}
+}

@@ -104,6 +104,7 @@ type Meta struct {
 	SpecialCategory []string          `json:"special_category,omitempty"`
 	CriminalOffence []string          `json:"criminal_offence,omitempty"`
 	Exemption       string            `json:"exemption,omitempty"`
+	Instrument      string            `json:"instrument,omitempty"`
 	DataCategories  []string          `json:"data_categories"`
 	SubjectKeys     []string          `json:"subject_keys,omitempty"`
 	SubjectCount    int               `json:"subject_count"`

@@ -85,7 +85,7 @@ func fixtureAgreement(id string, retention time.Duration, flows ...agreements.Fl
 	}
 	return &agreements.Agreement{Signatories: signatories,
 		ID: id, Version: 1, Status: agreements.StatusActive, Title: id, Controllers: "separate",
-		DPIA:          &agreements.DPIA{Reference: "DPIA-" + id, Completed: agreements.MustDate("2025-12-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
+		DPIA:          &agreements.DPIA{Reference: "DPIA-" + id, Completed: agreements.MustDate("2026-03-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
 		EffectiveFrom: agreements.MustDate("2026-01-01"), ExpiresAt: agreements.MustDate("2028-12-31"), ReviewBy: agreements.MustDate("2027-06-30"),
 		Retention: agreements.Duration(retention), Flows: flows,
 	}

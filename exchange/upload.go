@@ -497,6 +497,7 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 		"requested_by":  m.RequestedBy,
 		"urgency":       m.Urgency,
 		"request_ref":   m.RequestRef,
+		"instrument":    m.Instrument,
 		"consent_ref":   m.ConsentRef,
 		"content_type":  m.ContentType,
 	}

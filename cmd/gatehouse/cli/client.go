@@ -140,6 +140,7 @@ declared first and uploaded once allowed.`,
 	fl.StringSliceVar(&d.SpecialCategory, "special-category", nil, "Art 9 and DPA Sch 1 conditions, e.g. A9-2-b,DPA-S1-P1-1")
 	fl.StringSliceVar(&d.CriminalOffence, "criminal-offence", nil, "Art 10 and DPA Sch 1 conditions, e.g. A10,DPA-S1-P2-10")
 	fl.StringVar(&d.Exemption, "exemption", "", "DPA Sch 2 exemption, e.g. DPA-S2-P1-2")
+	fl.StringVar(&d.Instrument, "instrument", "", "the one statutory instrument of the flow relied on (its code), e.g. CDA-1998-S115")
 	fl.StringSliceVar(&d.DataCategories, "category", nil, "data categories, e.g. identity,financial")
 	fl.StringArrayVar(&subjects, "subject", nil, "a data subject as TYPE:VALUE, e.g. nino:QQ123456C (repeatable); only its keyed hash is kept")
 	fl.IntVar(&d.SubjectCount, "subject-count", 0, "how many people a bulk payload covers")
