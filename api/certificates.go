@@ -24,10 +24,16 @@ type CertificateList struct {
 // Inspection answers POST /admin/v1/certificates/inspect: what the gateway
 // would make of a certificate chain.
 type Inspection struct {
-	// Accepted says whether a handshake with this chain would succeed.
+	// Accepted says whether the gateway would serve requests made with this
+	// chain: the handshake succeeds and it identifies a registered, active
+	// party.
 	Accepted bool `json:"accepted"`
 	// Party is the party it would identify, if any.
 	Party string `json:"party,omitempty"`
+	// Registered says whether Party is registered with the gateway.
+	Registered bool `json:"registered"`
+	// PartyStatus is the registered party's status: active or suspended.
+	PartyStatus string `json:"party_status,omitempty"`
 	// Problem says why it would be refused.
 	Problem string                 `json:"problem,omitempty"`
 	Chain   []InspectedCertificate `json:"chain"`

@@ -10,10 +10,17 @@ import (
 
 // Inspection is what the gateway would make of a certificate chain.
 type Inspection struct {
-	// Accepted says whether a handshake with this chain would succeed.
+	// Accepted says whether the gateway would serve requests made with this
+	// chain: the handshake succeeds and it identifies a registered, active
+	// party (a handshake alone is not enough: the partner listener then
+	// refuses an unregistered or suspended party).
 	Accepted bool `json:"accepted"`
 	// Party is the party it would identify, if any.
 	Party string `json:"party,omitempty"`
+	// Registered says whether Party is registered with the gateway, and
+	// PartyStatus its status there (active, suspended).
+	Registered  bool   `json:"registered"`
+	PartyStatus string `json:"party_status,omitempty"`
 	// Problem says why it would be refused.
 	Problem string           `json:"problem,omitempty"`
 	Chain   []InspectedCert  `json:"chain"`
@@ -40,7 +47,9 @@ type InspectedExpiry struct {
 }
 
 // Inspect runs the handshake's checks on a PEM chain (leaf first) without a
-// handshake.
+// handshake, and then the partner listener's: that the party is registered
+// and active. An error is a chain that does not parse, or
+// ErrRegistryUnavailable.
 func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*Inspection, error) {
 	certs, err := ParseCertificates(chainPEM)
 	if err != nil {
@@ -61,7 +70,7 @@ func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*
 	out.Leaf = &InspectedExpiry{NotAfter: leaf.NotAfter, DaysLeft: int(leaf.NotAfter.Sub(now).Hours() / 24)}
 	ts, err := s.trustStore(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
 	}
 	inter := x509.NewCertPool()
 	for _, c := range certs[1:] {
@@ -107,6 +116,29 @@ func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*
 		}
 	}
 	out.Party = party
+	if party != "" {
+		// What the partner listener does after the handshake (identify):
+		// the party must be registered and active.
+		reg, err := s.cfg.Parties(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
+		}
+		p := reg.Party(party)
+		out.Registered = p != nil
+		switch {
+		case p == nil:
+			if out.Problem == "" {
+				out.Problem = "party " + party + " is not registered with this gateway: the handshake succeeds, but every request is refused (party-unknown)"
+			}
+		case !p.Active():
+			out.PartyStatus = string(p.Status)
+			if out.Problem == "" {
+				out.Problem = "party " + party + " is " + string(p.Status) + ": every request is refused (party-suspended)"
+			}
+		default:
+			out.PartyStatus = string(p.Status)
+		}
+	}
 	out.Accepted = out.Problem == ""
 	return out, nil
 }

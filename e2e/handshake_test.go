@@ -32,6 +32,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
+	"github.com/gatehouse-gw/gatehouse/cmd/gatehouse/cli"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
@@ -411,6 +412,8 @@ func TestInspectCertificate(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, in.Accepted, in.Problem)
 	require.Equal(t, "police.northshire", in.Party)
+	require.True(t, in.Registered)
+	require.Equal(t, "active", in.PartyStatus)
 	require.Len(t, in.Chain, 2)
 	require.Equal(t, string(certs.StatusGood), in.Chain[0].Revocation)
 	require.Greater(t, in.Leaf.DaysLeft, 80)
@@ -421,10 +424,44 @@ func TestInspectCertificate(t *testing.T) {
 	require.False(t, in.Accepted)
 	require.Contains(t, in.Problem, "chain does not verify")
 
-	out, _, err := gatehouse(t, "certs", "inspect", gw.Env.CertFile("dwp"), "--admin", gw.AdminURL, "--token", gw.Token(t, "aziz", "auditor"), "--ca", gw.Env.CAFile())
+	// A certificate of the gateway's own CA for a party it does not know:
+	// the handshake succeeds and the partner listener refuses every request
+	// (party-unknown), so the inspection refuses it too.
+	in, err = admin.Inspect(ctx, pemOf(testenv.Stranger))
 	require.NoError(t, err)
-	require.Contains(t, out, "ACCEPTED: identifies party dwp")
+	require.False(t, in.Accepted)
+	require.Equal(t, testenv.Stranger, in.Party)
+	require.False(t, in.Registered)
+	require.Contains(t, in.Problem, "not registered")
+	_, err = gw.Client(t, testenv.Stranger).WhoAmI(ctx)
+	requireProblem(t, err, http.StatusForbidden, "party-unknown")
+
+	inspect := func(party string) (string, error) {
+		out, _, err := gatehouse(t, "certs", "inspect", gw.Env.CertFile(party), "--admin", gw.AdminURL, "--token", gw.Token(t, "aziz", "auditor"), "--ca", gw.Env.CAFile())
+		return out, err
+	}
+	out, err := inspect("dwp")
+	require.NoError(t, err)
+	require.Contains(t, out, "ACCEPTED: identifies party dwp (registered, active)")
 	require.Contains(t, out, "revocation: good")
+	out, err = inspect(testenv.Stranger)
+	require.Equal(t, 3, cli.ExitCode(err), "a refusal exits 3")
+	require.Contains(t, out, "REFUSED: party "+testenv.Stranger+" is not registered")
+	require.Contains(t, out, "party "+testenv.Stranger+": not registered with this gateway")
+
+	// A suspended party: registered, and refused as the listener refuses it.
+	_, err = gw.Admin(t, "alice", "admin").SuspendParty(ctx, "dwp", "Certificate review")
+	require.NoError(t, err)
+	in, err = admin.Inspect(ctx, pemOf("dwp"))
+	require.NoError(t, err)
+	require.False(t, in.Accepted)
+	require.True(t, in.Registered)
+	require.Equal(t, "suspended", in.PartyStatus)
+	_, err = gw.Client(t, "dwp").WhoAmI(ctx)
+	requireProblem(t, err, http.StatusForbidden, "party-suspended")
+	out, err = inspect("dwp")
+	require.Equal(t, 3, cli.ExitCode(err))
+	require.Contains(t, out, "party dwp: registered, suspended")
 }
 
 // TestImpersonationMatrix: no demo party can read, fetch, acknowledge or

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/pem"
+	"errors"
 	"net/http"
 	"os"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 )
 
@@ -59,6 +61,9 @@ func (s *Server) inspectCertificate(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := s.admin.Inspect(c.UserContext(), body, s.now())
+	if errors.Is(err, certs.ErrRegistryUnavailable) {
+		return unavailable(err)
+	}
 	if err != nil {
 		return fieldProblem("(body)", "pem", err.Error())
 	}

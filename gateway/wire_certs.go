@@ -16,7 +16,7 @@ func seenCertificateView(c *certs.SeenCertificate) api.SeenCertificate {
 
 func inspectionView(in *certs.Inspection) api.Inspection {
 	v := api.Inspection{
-		Accepted: in.Accepted, Party: in.Party, Problem: in.Problem,
+		Accepted: in.Accepted, Party: in.Party, Registered: in.Registered, PartyStatus: in.PartyStatus, Problem: in.Problem,
 		Chain: mapSlice(in.Chain, func(c certs.InspectedCert) api.InspectedCertificate {
 			return api.InspectedCertificate{
 				Subject: c.Subject, Issuer: c.Issuer, Serial: c.Serial, NotBefore: c.NotBefore, NotAfter: c.NotAfter,

@@ -64,7 +64,7 @@ func fullRectification() *compliance.Rectification {
 
 func fullInspection() *certs.Inspection {
 	return &certs.Inspection{
-		Accepted: true, Party: "police.northshire", Problem: "none",
+		Accepted: true, Party: "police.northshire", Registered: true, PartyStatus: "active", Problem: "none",
 		Chain: []certs.InspectedCert{{
 			Subject: "CN=police", Issuer: "CN=CA", Serial: "01", NotBefore: wireTime, NotAfter: wireTime.Add(time.Hour),
 			Fingerprint: "ab12", URIs: []string{"spiffe://gatehouse.test/party/police.northshire"},

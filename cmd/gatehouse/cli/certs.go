@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,8 +10,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/certs"
 )
+
+// defaultPKIDir is where the certs commands keep the CA unless --dir says
+// otherwise: under the data folder (var/, git-ignored), the PKI make run
+// uses.
+var defaultPKIDir = filepath.Join("var", "pki")
 
 func newCertsCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -37,6 +44,13 @@ checked.`,
 			if csrFile == "" || party == "" || trustDomain == "" {
 				return fmt.Errorf("--csr, --party and --trust-domain are required")
 			}
+			if out == "" {
+				out = filepath.Join(dir, party+".crt")
+			}
+			if fileExists(out) {
+				// The certificate there may be in use with its own key.
+				return fmt.Errorf("%s exists: name another file with -o (or remove it first)", out)
+			}
 			ca, err := certs.LoadAuthority(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
 			if err != nil {
 				return err
@@ -49,9 +63,6 @@ checked.`,
 			if err != nil {
 				return err
 			}
-			if out == "" {
-				out = filepath.Join(dir, party+".crt")
-			}
 			if err := certs.WriteCertificate(out, cert); err != nil {
 				return err
 			}
@@ -60,7 +71,7 @@ checked.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "pki", "folder of the CA (ca.crt, ca.key)")
+	f.StringVar(&dir, "dir", defaultPKIDir, "folder of the CA (ca.crt, ca.key)")
 	f.StringVar(&csrFile, "csr", "", "the partner's certificate signing request (PEM)")
 	f.StringVar(&party, "party", "", "the party id the certificate identifies")
 	f.StringVar(&trustDomain, "trust-domain", "", "SPIFFE trust domain")
@@ -113,7 +124,7 @@ resumed sessions included.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "pki", "folder of the CA")
+	f.StringVar(&dir, "dir", defaultPKIDir, "folder of the CA")
 	f.StringVar(&serial, "serial", "", "serial number (hex) of the certificate to revoke")
 	f.StringVar(&certFile, "cert", "", "the certificate to revoke (PEM)")
 	f.StringVar(&reason, "reason", "unspecified", "key-compromise, affiliation-changed, superseded, cessation-of-operation, privilege-withdrawn, …")
@@ -144,7 +155,7 @@ func newCertsCRLCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "pki", "folder of the CA")
+	cmd.Flags().StringVar(&dir, "dir", defaultPKIDir, "folder of the CA")
 	cmd.Flags().DurationVar(&validity, "crl-validity", 7*24*time.Hour, "how long the CRL stays current")
 	return cmd
 }
@@ -153,14 +164,26 @@ func newCertsInspectCmd() *cobra.Command {
 	f := &adminFlags{}
 	cmd := &cobra.Command{
 		Use:   "inspect CERT.pem",
-		Short: "Ask the gateway what it makes of a certificate: party, chain, expiry, revocation",
-		Args:  cobra.ExactArgs(1),
+		Short: "Ask the gateway what it makes of a certificate: party, registration, chain, expiry, revocation (exit 3 if refused)",
+		Long: `Ask a running gateway what it would make of a client certificate (a PEM file:
+the leaf, then any intermediates): the party it identifies and whether that
+party is registered and active, the chain it verifies to, expiry, and the
+revocation status of each link. ACCEPTED means the gateway would serve requests
+made with it; anything else prints REFUSED with the reason and exits with
+status 3.
+
+It asks the admin API, so it needs an admin token of any role (auditor is
+enough): --token or GATEHOUSE_ADMIN_TOKEN, with --admin and --ca as for every
+admin command.`,
+		Example: `  export GATEHOUSE_ADMIN_TOKEN=$(gatehouse token mint --key var/keys/admin-token.jwk --subject aziz --role auditor)
+  gatehouse certs inspect --admin https://127.0.0.1:8444 --ca var/pki/ca.crt var/pki/police.northshire.crt`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
+			pem, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
-			pem, err := os.ReadFile(args[0])
+			c, err := f.client()
 			if err != nil {
 				return err
 			}
@@ -169,28 +192,43 @@ func newCertsInspectCmd() *cobra.Command {
 				return err
 			}
 			if f.json {
-				return printJSON(cmd.OutOrStdout(), in)
-			}
-			w := cmd.OutOrStdout()
-			if in.Accepted {
-				fmt.Fprintf(w, "ACCEPTED: identifies party %s\n", in.Party)
+				err = printJSON(cmd.OutOrStdout(), in)
 			} else {
-				fmt.Fprintf(w, "REFUSED: %s\n", in.Problem)
+				printInspection(cmd.OutOrStdout(), in)
 			}
-			if in.Leaf != nil {
-				fmt.Fprintf(w, "expires %s (%d days)\n", in.Leaf.NotAfter.Format(time.RFC3339), in.Leaf.DaysLeft)
+			if err == nil && !in.Accepted {
+				return &exitError{code: 3, err: fmt.Errorf("the gateway would refuse %s", args[0])}
 			}
-			for i, c := range in.Chain {
-				fmt.Fprintf(w, "  [%d] %s\n      issuer %s, serial %s\n", i, c.Subject, c.Issuer, c.Serial)
-				if c.Revocation != "" {
-					fmt.Fprintf(w, "      revocation: %s (%s)\n", c.Revocation, c.RevocationSource)
-				}
-			}
-			return nil
+			return err
 		},
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// printInspection writes what the gateway makes of a certificate for a person.
+func printInspection(w io.Writer, in *api.Inspection) {
+	if in.Accepted {
+		fmt.Fprintf(w, "ACCEPTED: identifies party %s (registered, %s)\n", in.Party, in.PartyStatus)
+	} else {
+		fmt.Fprintf(w, "REFUSED: %s\n", in.Problem)
+		switch {
+		case in.Party == "":
+		case !in.Registered:
+			fmt.Fprintf(w, "party %s: not registered with this gateway\n", in.Party)
+		default:
+			fmt.Fprintf(w, "party %s: registered, %s\n", in.Party, in.PartyStatus)
+		}
+	}
+	if in.Leaf != nil {
+		fmt.Fprintf(w, "expires %s (%d days)\n", in.Leaf.NotAfter.Format(time.RFC3339), in.Leaf.DaysLeft)
+	}
+	for i, c := range in.Chain {
+		fmt.Fprintf(w, "  [%d] %s\n      issuer %s, serial %s\n", i, c.Subject, c.Issuer, c.Serial)
+		if c.Revocation != "" {
+			fmt.Fprintf(w, "      revocation: %s (%s)\n", c.Revocation, c.RevocationSource)
+		}
+	}
 }
 
 func newCertsInitCmd() *cobra.Command {
@@ -269,7 +307,7 @@ Keys are ECDSA P-256, written with mode 0600. Existing files are kept.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "dir", "pki", "output folder")
+	f.StringVar(&dir, "dir", defaultPKIDir, "output folder (under the data folder by default, as make run's PKI)")
 	f.StringVar(&trustDomain, "trust-domain", "", "SPIFFE trust domain of party identities (required)")
 	f.StringSliceVar(&parties, "party", nil, "party id to issue a client certificate for (repeatable)")
 	f.StringVar(&serverName, "server-name", "gatehouse", "server certificate common name")
