@@ -238,7 +238,7 @@ func cellJSON(v any) any {
 }
 
 // JSON writes the export's description and its rows as objects keyed by
-// column name, in column order, one row per line.
+// column name, in column order, indented for a person to read.
 func (t *Table) JSON(w io.Writer) error {
 	head, err := json.Marshal(t)
 	if err != nil {
@@ -270,7 +270,13 @@ func (t *Table) JSON(w io.Writer) error {
 	if len(t.Rows) > 0 {
 		b.WriteByte('\n')
 	}
-	b.WriteString("]}\n")
-	_, err = w.Write(b.Bytes())
+	b.WriteString("]}")
+	var out bytes.Buffer
+	out.Grow(b.Len() * 5 / 4)
+	if err := json.Indent(&out, b.Bytes(), "", "  "); err != nil {
+		return err
+	}
+	out.WriteByte('\n')
+	_, err = w.Write(out.Bytes())
 	return err
 }

@@ -117,7 +117,7 @@ bucket is neither created nor written, whatever objects.create_bucket says.`,
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	addOutputFlags(cmd.Flags(), &asJSON)
 	cmd.Flags().StringVar(&jwksFile, "jwks", "", "verify checkpoints with the public keys in this JWKS file (default: the keys of keys.audit_key_file and keys.audit_retired_keys_file)")
 	return cmd
 }

@@ -127,8 +127,20 @@ declared first and uploaded once allowed.`,
 			if f.json {
 				return printJSON(cmd.OutOrStdout(), e)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "exchange %s %s to %s under %s (%d bytes, sha256 %s)\n",
-				e.ID, e.State, e.Recipient, e.Agreement, e.Payload.Size, e.Payload.SHA256)
+			under := e.Agreement
+			if under == "" {
+				under = "no agreement"
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "exchange %s %s to %s under %s (%s, sha256 %s)\n",
+				e.ID, e.State, e.Recipient, under, humanBytes(e.Payload.Size), e.Payload.SHA256)
+			if d := e.Decision; d != nil && d.Outcome == "allow-override" {
+				fmt.Fprint(w, "  an emergency override: a DPO must review it")
+				if d.ReviewBy != nil {
+					fmt.Fprintf(w, " by %s", d.ReviewBy.Format(time.RFC3339))
+				}
+				fmt.Fprintln(w)
+			}
 			return nil
 		},
 	}

@@ -70,7 +70,7 @@ Exit code 0: all checks pass; 1: some fail.`,
 	}
 	check.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML; or GATEHOUSE_CONFIG)")
 	check.Flags().BoolVar(&connect, "connect", false, "also reach the database and the object store")
-	check.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	addOutputFlags(check.Flags(), &asJSON)
 	cmd.AddCommand(check)
 	return cmd
 }

@@ -57,7 +57,7 @@ func (outputFlag) Type() string { return "text|json" }
 // addOutputFlags adds --output text|json (text, for people, by default) and
 // --json, the same as --output json.
 func addOutputFlags(fs *pflag.FlagSet, json *bool) {
-	fs.Var(outputFlag{json}, "output", "text (for people; the default) or json (for machines)")
+	fs.Var(outputFlag{json}, "output", "text (for people) or json (for machines)")
 	fs.BoolVar(json, "json", false, "the same as --output json")
 }
 

@@ -1,9 +1,13 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -62,7 +66,11 @@ func newPartiesCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(cmd.OutOrStdout(), p)
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			printParty(cmd.OutOrStdout(), p)
+			return nil
 		}),
 	}
 	register := &cobra.Command{
@@ -133,4 +141,39 @@ func newPartiesCmd() *cobra.Command {
 	})
 	cmd.AddCommand(list, show, register, suspend, resume)
 	return cmd
+}
+
+// printParty writes a party for a person: who it is, how it is identified
+// and the key its payloads are sealed to.
+func printParty(w io.Writer, p *api.Party) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "party:\t%s (%s)\n", p.ID, p.Kind)
+	fmt.Fprintf(tw, "name:\t%s\n", p.Name)
+	fmt.Fprintf(tw, "status:\t%s\n", p.Status)
+	switch {
+	case p.Identity != nil:
+		fmt.Fprintf(tw, "identity:\tsubject %q issued by the CA with SHA-256 %s\n", p.Identity.SubjectDN, p.Identity.IssuerFingerprint)
+	default:
+		fmt.Fprintf(tw, "identity:\tURI SAN spiffe://<trust domain>/party/%s\n", p.ID)
+	}
+	anchors := "the deployment's own CA"
+	if n := strings.Count(p.TrustAnchors, "BEGIN CERTIFICATE"); n > 0 {
+		anchors = fmt.Sprintf("%d CA certificate(s) of its own", n)
+	}
+	fmt.Fprintf(tw, "trust anchors:\t%s\n", anchors)
+	key := "none registered"
+	if len(p.EncryptionKey) > 0 {
+		var k struct {
+			Kid string `json:"kid"`
+			Crv string `json:"crv"`
+		}
+		if json.Unmarshal(p.EncryptionKey, &k) == nil {
+			key = strings.TrimSpace(k.Crv + " kid " + k.Kid)
+		}
+	}
+	fmt.Fprintf(tw, "encryption key:\t%s\n", key)
+	if !p.UpdatedAt.IsZero() {
+		fmt.Fprintf(tw, "updated:\t%s\n", p.UpdatedAt.Format(time.RFC3339))
+	}
+	_ = tw.Flush()
 }
