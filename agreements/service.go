@@ -25,8 +25,21 @@ const (
 
 // Actor is a person acting on the registry, from a verified token.
 type Actor struct {
+	// Subject is the person's stable id (the identity provider's id claim).
 	Subject string
-	Roles   []string
+	// Name is their display name, if the identity provider gave one.
+	Name  string
+	Roles []string
+}
+
+// AuditDetail is what an audit entry records of the actor beside its id:
+// the roles acted under and the display name.
+func (a Actor) AuditDetail() map[string]string {
+	d := map[string]string{"roles": fmt.Sprint(a.Roles)}
+	if a.Name != "" {
+		d["actor_name"] = a.Name
+	}
+	return d
 }
 
 // Has reports whether the actor holds role.
@@ -108,7 +121,7 @@ func needRole(actor Actor, roles ...string) error {
 }
 
 func (s *Service) entry(actor Actor, typ string) *audit.Entry {
-	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: map[string]string{"roles": fmt.Sprint(actor.Roles)}}
+	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: actor.AuditDetail()}
 }
 
 // MaxRevocationHosts is the most revocation hosts a party may register.

@@ -63,7 +63,7 @@ func needRole(actor agreements.Actor, roles ...string) error {
 }
 
 func (s *Service) entry(actor agreements.Actor, typ string) *audit.Entry {
-	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: map[string]string{"roles": fmt.Sprint(actor.Roles)}}
+	return &audit.Entry{Time: s.now().UTC(), Type: typ, Actor: actor.Subject, Detail: actor.AuditDetail()}
 }
 
 // ExportRequest asks for one export.
@@ -176,7 +176,7 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 		return nil, err
 	}
 
-	t := &Table{GeneratedAt: now, GeneratedBy: s.cfg.Issuer, RequestedBy: actor.Subject, Parameters: params}
+	t := &Table{GeneratedAt: now, GeneratedBy: s.cfg.Issuer, RequestedBy: actor.Subject, RequestedByName: actor.Name, Parameters: params}
 	if err := s.build(ctx, t, req, key, now); err != nil {
 		return nil, unavailable(err)
 	}
@@ -186,7 +186,7 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 	}
 	sig, err := Sign(s.signer, body, Signed{
 		Kind: t.Kind, Format: req.Format, GeneratedAt: now, GeneratedBy: s.cfg.Issuer,
-		RequestedBy: actor.Subject, Parameters: params, Rows: len(t.Rows),
+		RequestedBy: actor.Subject, RequestedByName: actor.Name, Parameters: params, Rows: len(t.Rows),
 	})
 	if err != nil {
 		return nil, err

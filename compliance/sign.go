@@ -23,13 +23,15 @@ const headerExport = "gatehouse_export"
 // Signed describes a signed export; it travels in the signature's protected
 // header, so it is as trustworthy as the signature.
 type Signed struct {
-	Kind        string            `json:"kind"`
-	Format      string            `json:"format"`
-	GeneratedAt time.Time         `json:"generated_at"`
-	GeneratedBy string            `json:"generated_by"`
-	RequestedBy string            `json:"requested_by"`
-	Parameters  map[string]string `json:"parameters,omitempty"`
-	Rows        int               `json:"rows"`
+	Kind        string    `json:"kind"`
+	Format      string    `json:"format"`
+	GeneratedAt time.Time `json:"generated_at"`
+	GeneratedBy string    `json:"generated_by"`
+	RequestedBy string    `json:"requested_by"`
+	// RequestedByName is the display name of the person who asked for it.
+	RequestedByName string            `json:"requested_by_name,omitempty"`
+	Parameters      map[string]string `json:"parameters,omitempty"`
+	Rows            int               `json:"rows"`
 	// SHA256 is the hex SHA-256 of the export's bytes.
 	SHA256 string `json:"sha256"`
 	// KeyID is the audit key that signed it (set when verified).

@@ -47,14 +47,16 @@ type Column struct {
 // rows. A cell is a string, []string, int, int64, bool or time.Time (the
 // zero time renders as empty).
 type Table struct {
-	Kind        string            `json:"export"`
-	Title       string            `json:"title"`
-	GeneratedAt time.Time         `json:"generated_at"`
-	GeneratedBy string            `json:"generated_by"`
-	RequestedBy string            `json:"requested_by"`
-	Parameters  map[string]string `json:"parameters"`
-	Columns     []Column          `json:"columns"`
-	Rows        [][]any           `json:"-"`
+	Kind        string    `json:"export"`
+	Title       string    `json:"title"`
+	GeneratedAt time.Time `json:"generated_at"`
+	GeneratedBy string    `json:"generated_by"`
+	RequestedBy string    `json:"requested_by"`
+	// RequestedByName is the display name of the person who asked for it.
+	RequestedByName string            `json:"requested_by_name,omitempty"`
+	Parameters      map[string]string `json:"parameters"`
+	Columns         []Column          `json:"columns"`
+	Rows            [][]any           `json:"-"`
 }
 
 // Render writes t in format (csv or json).

@@ -73,10 +73,34 @@ type Admin struct {
 	Issuer string `yaml:"issuer"`
 	// Audience must be in the token's aud.
 	Audience string `yaml:"audience"`
-	// RolesClaim names the claim holding the roles: admin, dpo, auditor.
+	// RolesClaim names the claim holding the roles: admin, dpo, auditor
+	// (Entra ID app roles arrive in roles).
 	RolesClaim string `yaml:"roles_claim"`
+	// GroupsClaim names a claim of group ids or names that group_roles maps
+	// to roles; empty means roles come from roles_claim only.
+	GroupsClaim string `yaml:"groups_claim"`
+	// GroupRoles maps groups (as the groups claim carries them) to roles,
+	// each entry GROUP=ROLE (e.g. an Entra group's object id=dpo).
+	GroupRoles []string `yaml:"group_roles"`
+	// IDClaim names the claim that identifies a person stably in the audit
+	// and exports (Entra ID: oid); default sub.
+	IDClaim string `yaml:"id_claim"`
+	// NameClaims are tried in order for the person's display name; default
+	// name, then preferred_username.
+	NameClaims []string `yaml:"name_claims"`
 	// JWKSRefresh is how often a JWKS URL is fetched again at most.
 	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+}
+
+// GroupRoleMap returns group_roles as a map from group to roles.
+func (a Admin) GroupRoleMap() map[string][]string {
+	m := map[string][]string{}
+	for _, e := range a.GroupRoles {
+		if g, r, ok := strings.Cut(e, "="); ok {
+			m[strings.TrimSpace(g)] = append(m[strings.TrimSpace(g)], strings.TrimSpace(r))
+		}
+	}
+	return m
 }
 
 // Policy holds the deployment's decision settings.
@@ -325,6 +349,10 @@ func (c *Config) Defaults() {
 	}
 	set(&c.Log.Format, "json")
 	set(&c.Admin.RolesClaim, "roles")
+	set(&c.Admin.IDClaim, "sub")
+	if len(c.Admin.NameClaims) == 0 {
+		c.Admin.NameClaims = []string{"name", "preferred_username"}
+	}
 	if c.Admin.JWKSRefresh == 0 {
 		c.Admin.JWKSRefresh = 15 * time.Minute
 	}
@@ -471,6 +499,19 @@ func (c *Config) Validate() error {
 		}
 		v.Required("admin.issuer", c.Admin.Issuer)
 		v.Required("admin.audience", c.Admin.Audience)
+		v.Required("admin.id_claim", c.Admin.IDClaim)
+		if c.Admin.GroupsClaim == "" && len(c.Admin.GroupRoles) > 0 {
+			v.Add("admin.groups_claim", "required", "admin.groups_claim is required when admin.group_roles is set")
+		}
+		for i, e := range c.Admin.GroupRoles {
+			g, r, ok := strings.Cut(e, "=")
+			switch {
+			case !ok || strings.TrimSpace(g) == "":
+				v.Add(fmt.Sprintf("admin.group_roles[%d]", i), "format", "%q is not GROUP=ROLE", e)
+			case r != "admin" && r != "dpo" && r != "auditor":
+				v.Add(fmt.Sprintf("admin.group_roles[%d]", i), "enum", "role %q is not one of admin, dpo, auditor", r)
+			}
+		}
 	}
 	if c.Policy.ReviewGrace < 0 {
 		v.Add("policy.review_grace", "minimum", "must not be negative")

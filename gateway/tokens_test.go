@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"testing"
@@ -37,7 +39,8 @@ func newTokenFixture(t *testing.T) *tokenFixture {
 	require.NoError(t, err)
 	set := jwk.NewSet()
 	require.NoError(t, set.AddKey(pub))
-	require.NoError(t, CheckTokenKeys(set))
+	set, err = PrepareTokenKeys(set)
+	require.NoError(t, err)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	return &tokenFixture{priv: priv, set: set, now: now, v: &JWTVerifier{
 		Keys:   func(context.Context) (jwk.Set, error) { return set, nil },
@@ -141,19 +144,91 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-func TestCheckTokenKeysRefusesDangerousSets(t *testing.T) {
+func TestPrepareTokenKeysRefusesDangerousSets(t *testing.T) {
 	f := newTokenFixture(t)
 	sym, err := jwk.Import([]byte("0123456789abcdef0123456789abcdef"))
 	require.NoError(t, err)
 	require.NoError(t, sym.Set(jwk.KeyIDKey, "k"))
 	require.NoError(t, sym.Set(jwk.AlgorithmKey, jwa.HS256()))
-	noAlg, err := f.priv.PublicKey()
+	hsOnEC, err := f.priv.PublicKey()
 	require.NoError(t, err)
-	require.NoError(t, noAlg.Remove(jwk.AlgorithmKey))
-	for name, k := range map[string]jwk.Key{"symmetric": sym, "private": f.priv, "no alg": noAlg} {
+	require.NoError(t, hsOnEC.Set(jwk.AlgorithmKey, jwa.HS256()))
+	x, err := ecdh.X25519().GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	xk, err := jwk.Import(x.PublicKey())
+	require.NoError(t, err)
+	require.NoError(t, xk.Set(jwk.KeyIDKey, "x"))
+	noKid, err := f.priv.PublicKey()
+	require.NoError(t, err)
+	require.NoError(t, noKid.Remove(jwk.KeyIDKey))
+	for name, k := range map[string]jwk.Key{"symmetric": sym, "private": f.priv, "hs alg on an EC key": hsOnEC, "X25519 fixes no alg": xk, "no kid": noKid} {
 		set := jwk.NewSet()
 		require.NoError(t, set.AddKey(k))
-		require.Error(t, CheckTokenKeys(set), name)
+		_, err := PrepareTokenKeys(set)
+		require.Error(t, err, name)
 	}
-	require.Error(t, CheckTokenKeys(jwk.NewSet()), "empty")
+	_, err = PrepareTokenKeys(jwk.NewSet())
+	require.Error(t, err, "empty")
+}
+
+// Entra ID publishes RSA keys with kty, use, kid, x5t, n, e and x5c, and no
+// alg; its v2 tokens carry the person in oid, name and preferred_username,
+// and app roles in roles.
+func TestPrepareTokenKeysEntraShaped(t *testing.T) {
+	raw, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	pub, err := jwk.Import(raw.Public())
+	require.NoError(t, err)
+	require.NoError(t, pub.Set(jwk.KeyIDKey, "nOo3ZDrODXEK1jKWhXslHR_KXEg"))
+	require.NoError(t, pub.Set(jwk.KeyUsageKey, "sig"))
+	_, hasAlg := pub.Algorithm()
+	require.False(t, hasAlg)
+	set := jwk.NewSet()
+	require.NoError(t, set.AddKey(pub))
+	ready, err := PrepareTokenKeys(set)
+	require.NoError(t, err)
+	k, _ := ready.Key(0)
+	alg, _ := k.Algorithm()
+	require.Equal(t, "RS256", alg.String())
+
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	issuer := "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
+	v := &JWTVerifier{
+		Keys:   func(context.Context) (jwk.Set, error) { return ready, nil },
+		Issuer: issuer, Audience: "6731de76-14a6-49ae-97bc-6eba6914391e", RolesClaim: "roles", IDClaim: "oid",
+		GroupsClaim: "groups", GroupRoles: map[string][]string{"0b4f2cdd-auditors": {"auditor"}},
+		MaxLifetime: 24 * time.Hour, Clock: func() time.Time { return now },
+	}
+	priv, err := jwk.Import(raw)
+	require.NoError(t, err)
+	require.NoError(t, priv.Set(jwk.KeyIDKey, "nOo3ZDrODXEK1jKWhXslHR_KXEg"))
+	sign := func(alg jwa.SignatureAlgorithm, edit func(*jwt.Builder) *jwt.Builder) string {
+		b := jwt.NewBuilder().Issuer(issuer).Audience([]string{"6731de76-14a6-49ae-97bc-6eba6914391e"}).
+			Subject("AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ").IssuedAt(now.Add(-time.Minute)).Expiration(now.Add(time.Hour)).
+			Claim("ver", "2.0").Claim("tid", "9188040d-6c67-4c5b-b112-36a304b66dad").
+			Claim("oid", "00000000-0000-0000-66f3-3332eca7ea81").Claim("name", "Dana Okafor").
+			Claim("preferred_username", "dana.okafor@northshire.gov.uk").Claim("roles", []string{"dpo"}).
+			Claim("groups", []string{"0b4f2cdd-auditors", "everyone"})
+		if edit != nil {
+			b = edit(b)
+		}
+		tok, err := b.Build()
+		require.NoError(t, err)
+		out, err := jwt.Sign(tok, jwt.WithKey(alg, priv))
+		require.NoError(t, err)
+		return string(out)
+	}
+	actor, err := v.Verify(context.Background(), sign(jwa.RS256(), nil))
+	require.NoError(t, err)
+	require.Equal(t, agreements.Actor{Subject: "00000000-0000-0000-66f3-3332eca7ea81", Name: "Dana Okafor", Roles: []string{"dpo", "auditor"}}, actor)
+
+	actor, err = v.Verify(context.Background(), sign(jwa.RS256(), func(b *jwt.Builder) *jwt.Builder { return b.Claim("name", "") }))
+	require.NoError(t, err)
+	require.Equal(t, "dana.okafor@northshire.gov.uk", actor.Name, "preferred_username when there is no name")
+
+	_, err = v.Verify(context.Background(), sign(jwa.PS256(), nil))
+	require.ErrorIs(t, err, ErrToken, "an RSA key without alg verifies RS256 only")
+
+	_, err = v.Verify(context.Background(), sign(jwa.RS256(), func(b *jwt.Builder) *jwt.Builder { return b.Claim("oid", "") }))
+	require.ErrorIs(t, err, ErrToken, "no stable id")
 }

@@ -224,7 +224,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Compliance:   a.Compliance,
 			Tokens: &gateway.JWTVerifier{
 				Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
-				RolesClaim: cfg.Admin.RolesClaim, MaxLifetime: 24 * time.Hour,
+				RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),
+				IDClaim: cfg.Admin.IDClaim, NameClaims: cfg.Admin.NameClaims, MaxLifetime: 24 * time.Hour,
 			},
 		})
 	}

@@ -20,10 +20,11 @@ func tokenKeys(ctx context.Context, cfg config.Admin) (func(context.Context) (jw
 		if err != nil {
 			return nil, fmt.Errorf("admin.jwks_file: %w", err)
 		}
-		if err := gateway.CheckTokenKeys(set); err != nil {
+		ready, err := gateway.PrepareTokenKeys(set)
+		if err != nil {
 			return nil, fmt.Errorf("admin.jwks_file: %w", err)
 		}
-		return func(context.Context) (jwk.Set, error) { return set, nil }, nil
+		return func(context.Context) (jwk.Set, error) { return ready, nil }, nil
 	}
 	cache, err := jwk.NewCache(context.WithoutCancel(ctx), httprc.NewClient())
 	if err != nil {
@@ -37,9 +38,6 @@ func tokenKeys(ctx context.Context, cfg config.Admin) (func(context.Context) (jw
 		if err != nil {
 			return nil, err
 		}
-		if err := gateway.CheckTokenKeys(set); err != nil {
-			return nil, err
-		}
-		return set, nil
+		return gateway.PrepareTokenKeys(set)
 	}, nil
 }

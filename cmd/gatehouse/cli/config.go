@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/gateway"
 	"github.com/gatehouse-gw/gatehouse/server"
 	"github.com/gatehouse-gw/gatehouse/store"
 	"github.com/gatehouse-gw/gatehouse/store/objectstore"
@@ -153,9 +154,9 @@ func checkFiles(cfg *config.Config) []configCheck {
 		set, err := jwk.ReadFile(cfg.Admin.JWKSFile)
 		n := 0
 		if err == nil {
-			n = set.Len()
-			if n == 0 {
-				err = errors.New("holds no keys")
+			// The check start-up makes, so that the two agree.
+			if set, err = gateway.PrepareTokenKeys(set); err == nil {
+				n = set.Len()
 			}
 		}
 		out = append(out, result("admin.jwks_file", fmt.Sprintf("%d token-signing key(s)", n), err))
