@@ -157,7 +157,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		RequestRef:  e.Meta.RequestRef,
 		Minimised:   minimisation(res.report),
 		Plaintext:   seal.Digest{Size: res.size, SHA256: res.digest},
-		Ciphertext:  seal.Digest{Size: res.info.Size},
+		Ciphertext:  seal.Digest{Size: res.info.Size, SHA256: res.ctDigest},
 		Object:      seal.Object{Bucket: res.info.Bucket, Key: res.info.Key, Version: res.info.Version},
 		Encryption:  seal.NewEncryption(dataKey, aad),
 	}
@@ -276,6 +276,7 @@ type sealResult struct {
 	rawDigest string // SHA-256 of the body as received
 	digest    string // SHA-256 of the plaintext sealed (after minimisation)
 	size      int64  // size of the plaintext sealed
+	ctDigest  string // SHA-256 of the ciphertext stored
 	info      ObjectInfo
 	report    *minimise.Report
 }
@@ -341,7 +342,8 @@ func (c *counter) Write(b []byte) (int, error) { c.n += int64(len(b)); return le
 // encryptBody reads exactly p.size bytes of body, minimises them if the flow
 // says so, and encrypts the result into w, recording sizes and digests in res.
 func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sealResult) error {
-	enc, err := seal.Encrypt(w, p.dataKey, p.aad)
+	ctHash := sha256.New()
+	enc, err := seal.Encrypt(io.MultiWriter(w, ctHash), p.dataKey, p.aad)
 	if err != nil {
 		return err
 	}
@@ -382,6 +384,7 @@ func (s *Service) encryptBody(w io.Writer, body io.Reader, p *pipeline, res *sea
 	res.rawDigest = hex.EncodeToString(rawHash.Sum(nil))
 	res.digest = hex.EncodeToString(plainHash.Sum(nil))
 	res.size = plainCount.n
+	res.ctDigest = hex.EncodeToString(ctHash.Sum(nil))
 	return nil
 }
 

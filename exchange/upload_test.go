@@ -3,6 +3,8 @@ package exchange_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -280,8 +282,12 @@ func TestUploadSealsThePayloadForTheRecipient(t *testing.T) {
 	require.Equal(t, "crime-prevention-detection", m.Purpose)
 	require.Equal(t, "text/plain", m.ContentType)
 	require.Equal(t, seal.Object{Bucket: "payloads-test", Key: e.Payload.ObjectKey, Version: e.Payload.ObjectVersion}, m.Object)
-	require.Equal(t, seal.AAD(e.ID, "police-crime@1", police), m.Encryption.AAD)
+	require.Equal(t, seal.AAD(e.ID, "police-crime@1", police), []byte(m.Encryption.AAD))
 	require.Nil(t, m.Minimised)
+	require.Equal(t, seal.ManifestVersion, m.Version)
+	objectSum := sha256.Sum256(object)
+	require.Equal(t, seal.Digest{Size: int64(len(object)), SHA256: hex.EncodeToString(objectSum[:])}, m.Ciphertext,
+		"the manifest gives the stored ciphertext's size and SHA-256")
 
 	// Bound to its recipient: another party's key does not open the
 	// envelope, and the ciphertext does not open under another binding.
@@ -351,7 +357,7 @@ func TestUploadDecidesAgain(t *testing.T) {
 				require.Equal(t, tt.ref, got.Decision.Agreement)
 				m, _ := r.open(t, police, e.ID)
 				require.Equal(t, tt.ref, m.Agreement)
-				require.Equal(t, seal.AAD(e.ID, tt.ref, police), m.Encryption.AAD)
+				require.Equal(t, seal.AAD(e.ID, tt.ref, police), []byte(m.Encryption.AAD))
 				return
 			}
 			var refused *exchange.RefusedError
@@ -588,5 +594,5 @@ func TestUploadEmergencyUnderNoAgreement(t *testing.T) {
 	m, plain := r.open(t, police, e.ID)
 	require.Equal(t, []byte("urgent"), plain)
 	require.Empty(t, m.Agreement)
-	require.Equal(t, seal.AAD(e.ID, "", police), m.Encryption.AAD)
+	require.Equal(t, seal.AAD(e.ID, "", police), []byte(m.Encryption.AAD))
 }

@@ -112,6 +112,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err := addRetired(jwks, cfg.Keys.SigningRetiredKeysFile); err != nil {
 		return nil, fmt.Errorf("keys.signing_retired_keys_file: %w", err)
 	}
+	if err := seal.MarkSigns(jwks, seal.SignsManifests); err != nil {
+		return nil, err
+	}
 	subjectKey, err := ReadHexKey(cfg.Keys.SubjectKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.subject_key_file: %w", err)

@@ -51,6 +51,9 @@ func AuditKeys(cfg *config.Config) (*seal.Signer, jwk.Set, error) {
 	if err := addRetired(set, cfg.Keys.AuditRetiredKeysFile); err != nil {
 		return nil, nil, fmt.Errorf("keys.audit_retired_keys_file: %w", err)
 	}
+	if err := seal.MarkSigns(set, seal.SignsAudit); err != nil {
+		return nil, nil, err
+	}
 	return signer, set, nil
 }
 

@@ -103,3 +103,58 @@ func PublicJSON(key jwk.Key) ([]byte, error) {
 	}
 	return json.Marshal(pub)
 }
+
+// What a gateway signing key signs, as the "signs" member of its JWK in the
+// published JWKS (RFC 7517 §4 allows further members; JOSE libraries ignore
+// it). Manifests are signed by one key, checkpoints, exports and receipts by
+// another, so a verifier can hold each to its own key.
+const (
+	SignsMember    = "signs"
+	SignsManifests = "manifests"
+	SignsAudit     = "audit"
+)
+
+// MarkSigns marks every key of set as signing what (SignsManifests or
+// SignsAudit).
+func MarkSigns(set jwk.Set, what string) error {
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if err := k.Set(SignsMember, what); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Signs returns what key is marked as signing, or "" if it is not marked.
+func Signs(key jwk.Key) string {
+	var what string
+	if err := key.Get(SignsMember, &what); err != nil {
+		return ""
+	}
+	return what
+}
+
+// ManifestKeys returns the keys of set that may sign manifests: those marked
+// SignsManifests, or every key when none is marked (the JWKS of a gateway
+// from before the marking).
+func ManifestKeys(set jwk.Set) (jwk.Set, error) {
+	out, marked := jwk.NewSet(), false
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		switch Signs(k) {
+		case "":
+		case SignsManifests:
+			marked = true
+			if err := out.AddKey(k); err != nil {
+				return nil, err
+			}
+		default:
+			marked = true
+		}
+	}
+	if !marked {
+		return set, nil
+	}
+	return out, nil
+}

@@ -1,9 +1,11 @@
 package seal
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -18,9 +20,48 @@ const (
 	ManifestType = "gatehouse-manifest+jws"
 	// EnvelopeContentType is the JWE "cty": the envelope holds a signed manifest.
 	EnvelopeContentType = "gatehouse-manifest+jws"
-	// ManifestVersion is the manifest format version.
-	ManifestVersion = 1
+	// ManifestVersion is the manifest format version written: 2 encodes
+	// binary values as base64url and fills ciphertext.sha256. Version 1
+	// (standard base64, no ciphertext digest) is still read.
+	ManifestVersion = 2
 )
+
+// Bytes is a binary value of a manifest: base64url without padding (RFC 4648
+// §5), as in every JOSE object around it. Decoding also accepts the
+// standard alphabet with padding, which version 1 manifests used.
+type Bytes []byte
+
+// MarshalJSON encodes b as a base64url string without padding.
+func (b Bytes) MarshalJSON() ([]byte, error) {
+	return json.Marshal(base64.RawURLEncoding.EncodeToString(b))
+}
+
+// UnmarshalJSON decodes a base64url string, with or without padding, or a
+// standard base64 one.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	v, err := DecodeBase64(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// DecodeBase64 decodes base64url (RFC 4648 §5) with or without padding, and
+// the standard alphabet of version 1 manifests.
+func DecodeBase64(s string) ([]byte, error) {
+	s = strings.TrimRight(s, "=")
+	s = strings.NewReplacer("+", "-", "/", "_").Replace(s)
+	v, err := base64.RawURLEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("seal: not base64url: %w", err)
+	}
+	return v, nil
+}
 
 // Manifest describes one sealed payload: what it is, where it is stored, and
 // the key to open it. It is signed by the gateway and encrypted to the
@@ -57,7 +98,8 @@ type Minimisation struct {
 	Pseudonymised []string `json:"pseudonymised,omitempty"`
 }
 
-// Digest is a size and SHA-256 (lower-case hex).
+// Digest is a size and SHA-256 (lower-case hex). The ciphertext's digest is
+// empty in version 1 manifests.
 type Digest struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
@@ -78,9 +120,9 @@ type Encryption struct {
 	SegmentSize int    `json:"segment_size"`
 	HKDFHash    string `json:"hkdf_hash"`
 	// AAD is the associated data the ciphertext is bound to.
-	AAD []byte `json:"aad"`
+	AAD Bytes `json:"aad"`
 	// Key is the 32-byte data key.
-	Key []byte `json:"key"`
+	Key Bytes `json:"key"`
 }
 
 // NewEncryption describes the payload encryption with key and aad.
@@ -211,13 +253,18 @@ func (s *Signer) SealManifest(m *Manifest, recipient jwk.Key) ([]byte, error) {
 var ErrEnvelope = errors.New("seal: envelope cannot be opened")
 
 // OpenEnvelope decrypts env with the recipient's private key, verifies the
-// gateway's signature against gatewayKeys and returns the manifest.
+// gateway's signature against the manifest keys of gatewayKeys
+// (ManifestKeys) and returns the manifest.
 func OpenEnvelope(env []byte, recipient jwk.Key, gatewayKeys jwk.Set) (*Manifest, error) {
 	signed, err := jwe.Decrypt(env, jwe.WithKey(jwa.ECDH_ES_A256KW(), recipient))
 	if err != nil {
 		return nil, fmt.Errorf("%w: decrypt: %v", ErrEnvelope, err)
 	}
-	payload, err := jws.Verify(signed, jws.WithKeySet(gatewayKeys, jws.WithRequireKid(true)))
+	keys, err := ManifestKeys(gatewayKeys)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrEnvelope, err)
+	}
+	payload, err := jws.Verify(signed, jws.WithKeySet(keys, jws.WithRequireKid(true)))
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrEnvelope, err)
 	}
@@ -232,7 +279,7 @@ func OpenEnvelope(env []byte, recipient jwk.Key, gatewayKeys jwk.Set) (*Manifest
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, fmt.Errorf("%w: manifest: %v", ErrEnvelope, err)
 	}
-	if m.Version != ManifestVersion {
+	if m.Version != 1 && m.Version != ManifestVersion {
 		return nil, fmt.Errorf("%w: manifest version %d", ErrEnvelope, m.Version)
 	}
 	if err := m.Encryption.Check(); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"testing"
 	"time"
@@ -181,4 +183,76 @@ func TestEnvelope(t *testing.T) {
 		_, err = seal.ParseKey([]byte(`{"kty":"oct","k":"AAAA","kid":"x"}`))
 		require.Error(t, err)
 	})
+}
+
+// Manifests encode binary values as base64url without padding; those of
+// version 1 (standard base64, padded) still decode.
+func TestManifestBase64(t *testing.T) {
+	key := bytes.Repeat([]byte{0xfb, 0xff}, 16) // '+' and '/' in standard base64
+	m := testManifest(key)
+	b, err := json.Marshal(m)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"key":"`+base64.RawURLEncoding.EncodeToString(key)+`"`)
+
+	var old map[string]any
+	require.NoError(t, json.Unmarshal(b, &old))
+	enc := old["encryption"].(map[string]any)
+	enc["key"] = base64.StdEncoding.EncodeToString(key)
+	enc["aad"] = base64.StdEncoding.EncodeToString(m.Encryption.AAD)
+	old["v"] = 1
+	b, err = json.Marshal(old)
+	require.NoError(t, err)
+	var got seal.Manifest
+	require.NoError(t, json.Unmarshal(b, &got))
+	require.Equal(t, key, []byte(got.Encryption.Key))
+	require.Equal(t, []byte(m.Encryption.AAD), []byte(got.Encryption.AAD))
+
+	for _, bad := range []string{`"not base64!"`, `"QR"`, `12`} {
+		var v seal.Bytes
+		require.Error(t, json.Unmarshal([]byte(bad), &v), bad)
+	}
+}
+
+// A JWKS that marks its keys yields only the manifest keys for manifests:
+// an audit key cannot pass a manifest off as the gateway's.
+func TestManifestKeys(t *testing.T) {
+	manifestKey, err := seal.GenerateKey(seal.UseSignature)
+	require.NoError(t, err)
+	auditKey, err := seal.GenerateKey(seal.UseSignature)
+	require.NoError(t, err)
+	manifestSigner, err := seal.NewSigner(manifestKey)
+	require.NoError(t, err)
+	auditSigner, err := seal.NewSigner(auditKey)
+	require.NoError(t, err)
+	set, err := manifestSigner.PublicSet()
+	require.NoError(t, err)
+	require.NoError(t, seal.MarkSigns(set, seal.SignsManifests))
+	auditSet, err := auditSigner.PublicSet()
+	require.NoError(t, err)
+	require.NoError(t, seal.MarkSigns(auditSet, seal.SignsAudit))
+	k, _ := auditSet.Key(0)
+	require.NoError(t, set.AddKey(k))
+
+	b, err := json.Marshal(set)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"signs":"manifests"`)
+	require.Contains(t, string(b), `"signs":"audit"`)
+
+	police, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	m := testManifest(seal.NewDataKey())
+	env, err := manifestSigner.SealManifest(m, police)
+	require.NoError(t, err)
+	_, err = seal.OpenEnvelope(env, police, set)
+	require.NoError(t, err)
+	forged, err := auditSigner.SealManifest(m, police)
+	require.NoError(t, err)
+	_, err = seal.OpenEnvelope(forged, police, set)
+	require.ErrorIs(t, err, seal.ErrEnvelope, "a manifest signed by the audit key")
+
+	// An unmarked JWKS (an older gateway's) verifies with any of its keys.
+	unmarked, err := auditSigner.PublicSet()
+	require.NoError(t, err)
+	_, err = seal.OpenEnvelope(forged, police, unmarked)
+	require.NoError(t, err)
 }
