@@ -19,7 +19,7 @@ var layers = [][]string{
 	{"api", "internal/health"},
 	{"audit", "exchange/minimise"},
 	{"exchange/seal", "agreements"},
-	{"certs", "client", "devenv/demo"},
+	{"certs", "client", "devenv/demo", "devenv/idp"},
 	{"config", "exchange"},
 	{"compliance", "store/objectstore", "store/migrations"},
 	{"store"},
