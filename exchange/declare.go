@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"regexp"
 	"slices"
@@ -230,13 +231,50 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	if err := instrumentRelied(decidedFlow(reg, &decision), &meta, asked != nil); err != nil {
 		return nil, err
 	}
-	entry = decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	requestID := ""
 	if d.RequestRef != "" {
 		if requestID, err = s.answerable(ctx, caller, d); err != nil {
 			return nil, err
 		}
 	}
+	for attempt := 0; ; attempt++ {
+		e, err := s.create(ctx, reg, caller, d, key, fingerprint, &meta, decision, requestID, now)
+		if !errors.Is(err, errVolumeReached) || attempt > 0 {
+			if err != nil {
+				// A concurrent retry with the same key may have won the claim.
+				if id, rerr := s.replay(ctx, caller, key, fingerprint); rerr == nil && id != "" {
+					return s.replayed(ctx, id)
+				}
+				return nil, err
+			}
+			return e, nil
+		}
+		// Concurrent declarations used up the flow's daily limit between
+		// the decision and the reservation: decide again at the limit. An
+		// emergency may still go (an override waives the volume, never the
+		// law); anything else is refused and recorded as such.
+		decision = s.decideAtLimit(reg, caller, d.Recipient, d.Agreement, &meta, now)
+		if !decision.Outcome.Allowed() {
+			entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
+			if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
+				return nil, err
+			}
+			return nil, &RefusedError{Decision: decision}
+		}
+	}
+}
+
+// errVolumeReached: the reservation found the flow's daily limit reached.
+var errVolumeReached = errors.New("exchange: the flow's daily limit is reached")
+
+// create records an allowed declaration: its audit entry, the exchange, the
+// idempotency key and, on a flow with a daily limit, its place in the day's
+// volume, all in one transaction. The reservation is the store's
+// conditional update, so that concurrent declarations cannot together pass
+// the limit (errVolumeReached: nothing was written).
+func (s *Service) create(ctx context.Context, reg *agreements.Registry, caller string, d *api.ExchangeDeclaration, key, fingerprint string,
+	meta *Meta, decision agreements.Decision, requestID string, now time.Time) (*Exchange, error) {
+	entry := decisionEntry(now, caller, d.Recipient, meta, &decision)
 	agreementID, version := splitRef(decision.Agreement)
 	e := &Exchange{
 		ID:               uuid.Must(uuid.NewV7()).String(),
@@ -245,7 +283,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		Recipient:        d.Recipient,
 		AgreementID:      agreementID,
 		AgreementVersion: version,
-		Meta:             meta,
+		Meta:             *meta,
 		Decision:         decision,
 		CreatedAt:        now,
 		UpdatedAt:        now,
@@ -254,7 +292,17 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	e.Notify = notifyPlan(reg, &decision, d.Notification, now)
 	entry.Exchange = e.ID
 	entry.Request = requestID
-	err = s.update(ctx, func(tx Tx) error {
+	limit, counted := volumeLimit(reg, &decision)
+	err := s.update(ctx, func(tx Tx) error {
+		if counted {
+			ok, err := tx.ReserveVolume(ctx, agreementID, caller, d.Recipient, now, limit)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errVolumeReached
+			}
+		}
 		if key != "" {
 			if err := tx.ClaimKey(ctx, caller, key, fingerprint, e.ID, now); err != nil {
 				return err
@@ -266,13 +314,24 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return tx.CreateExchange(ctx, e)
 	})
 	if err != nil {
-		// A concurrent retry with the same key may have won the claim.
-		if id, rerr := s.replay(ctx, caller, key, fingerprint); rerr == nil && id != "" {
-			return s.replayed(ctx, id)
-		}
 		return nil, err
 	}
 	return e, nil
+}
+
+// volumeLimit says whether a decision's exchange counts towards its flow's
+// daily limit and what the reservation may not pass: the flow's limit for
+// an allow, none (0) for an override, which waives the volume but still
+// counts.
+func volumeLimit(reg *agreements.Registry, d *agreements.Decision) (limit int, counted bool) {
+	f := decidedFlow(reg, d)
+	if f == nil || f.DailyVolume <= 0 {
+		return 0, false
+	}
+	if d.Outcome == agreements.AllowOverride {
+		return 0, true
+	}
+	return f.DailyVolume, true
 }
 
 // instrumentRelied checks the instrument the disclosure relies on against
@@ -470,6 +529,14 @@ func (s *Service) decide(ctx context.Context, reg *agreements.Registry, sender, 
 		req.SentToday = n
 	}
 	return agreements.Decide(req, reg, now), nil
+}
+
+// decideAtLimit decides a declaration as if the flow's daily limit were
+// reached: what a declaration that lost the race for the last place is.
+func (s *Service) decideAtLimit(reg *agreements.Registry, sender, recipient, agreement string, m *Meta, now time.Time) agreements.Decision {
+	req := m.Request(sender, recipient, agreement)
+	req.SentToday = math.MaxInt32
+	return agreements.Decide(req, reg, now)
 }
 
 func dailyLimited(reg *agreements.Registry, req *agreements.Request) bool {

@@ -590,3 +590,39 @@ func TestDeclareInstrumentRelied(t *testing.T) {
 		})
 	}
 }
+
+// Declarations that race for the last places of a day each reserve one in
+// their own transaction: however many run at once, no more than the limit
+// are created, and the rest are refused by name and recorded.
+func TestDeclareDailyVolumeReservedAtomically(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	const n = 16
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = r.svc.Declare(r.ctx, revenues, benefitsDisclosure("application/json", 10), "")
+		})
+	}
+	close(start)
+	wg.Wait()
+	allowed := 0
+	for _, err := range errs {
+		if err == nil {
+			allowed++
+			continue
+		}
+		var refused *exchange.RefusedError
+		require.ErrorAs(t, err, &refused)
+		require.Equal(t, []string{agreements.CheckVolumeWithinLimit}, refused.Decision.FailedCodes())
+	}
+	require.Equal(t, 2, allowed, "the flow allows two a day")
+	outcomes := map[string]int{}
+	for _, e := range r.entries(t, audit.TypeExchangeDecided) {
+		outcomes[e.Outcome]++
+	}
+	require.Equal(t, map[string]int{"allow": 2, "deny": n - 2}, outcomes)
+}

@@ -76,6 +76,10 @@ type Tx interface {
 	// LockRequest reads a request for update.
 	LockRequest(ctx context.Context, id string) (*Request, error)
 	SaveRequest(ctx context.Context, r *Request) error
+	// ReserveVolume counts one more exchange from sender to recipient under
+	// agreement on day (UTC), only while fewer than limit are counted
+	// (limit 0: always); false means the limit is reached and nothing changed.
+	ReserveVolume(ctx context.Context, agreement, sender, recipient string, day time.Time, limit int) (bool, error)
 	// ClaimKey claims an idempotency key for what this transaction creates.
 	ClaimKey(ctx context.Context, scope, key, fingerprint, resource string, now time.Time) error
 }
@@ -162,7 +166,7 @@ func (s *Service) update(ctx context.Context, fn func(Tx) error) error {
 		return nil
 	}
 	var refused *RefusedError
-	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRequestNotFound) || errors.Is(err, ErrState) || errors.As(err, &refused) {
+	if errors.Is(err, ErrNotFound) || errors.Is(err, ErrRequestNotFound) || errors.Is(err, ErrState) || errors.Is(err, errVolumeReached) || errors.As(err, &refused) {
 		return err
 	}
 	if _, ok := valid.As(err); ok {

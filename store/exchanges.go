@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -184,4 +185,28 @@ func timeOf(t sql.NullTime) time.Time {
 func (s exchangeStore) Expired(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	return queryAll(ctx, s.d, func(row scanner) (id string, err error) { return id, row.Scan(&id) },
 		`SELECT id FROM exchanges WHERE object_key <> '' AND expires_at <= $1 ORDER BY expires_at LIMIT $2`, utc(before), limit)
+}
+
+// ReserveVolume counts one more exchange from sender to recipient under
+// agreement on day (UTC). With limit > 0 it does so only while fewer than
+// limit are counted, and reports false (changing nothing) once limit are:
+// the conditional update runs under the row's lock, so concurrent
+// declarations, on one node or several, can never together pass the limit.
+func (t *tx) ReserveVolume(ctx context.Context, agreement, sender, recipient string, day time.Time, limit int) (bool, error) {
+	if limit <= 0 {
+		limit = math.MaxInt32
+	}
+	res, err := t.exec(ctx, `INSERT INTO volume_reservations (agreement_id, sender, recipient, day, reserved)
+		VALUES ($1, $2, $3, $4, 1)
+		ON CONFLICT (agreement_id, sender, recipient, day)
+		DO UPDATE SET reserved = volume_reservations.reserved + 1 WHERE volume_reservations.reserved < $5`,
+		agreement, sender, recipient, day.UTC().Format(time.DateOnly), limit)
+	if err != nil {
+		return false, fmt.Errorf("store: reserve volume: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: reserve volume: %w", err)
+	}
+	return n == 1, nil
 }

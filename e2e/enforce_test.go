@@ -1,0 +1,144 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+)
+
+// The tests here try the paths around an agreement a hostile or careless
+// sender would try: each must be closed, and the record must say so.
+
+// housingYAML is an agreement between the council's revenues service and
+// the police with one disclosure a day.
+const housingYAML = `
+id: housing-checks
+title: Tenancy fraud checks
+controllers: separate
+signatories:
+  - {party: council.revenues, name: R. Khan, role: Head of Revenues}
+  - {party: police.northshire, name: Supt. K. Moss, role: Head of Public Protection}
+appropriate_policy_document: NSC-APD-2025-03
+dpia: {reference: NSC-DPIA-2026-011, completed: 2026-02-01, outcome: approved, approver: DPO}
+effective_from: 2026-03-01
+review_by: 2027-03-01
+retention: 30d
+subject_notification: {default: notify}
+flows:
+  - from: [council.revenues]
+    to: [police.northshire]
+    purposes: [crime-prevention-detection]
+    lawful_bases: [A6-1-e]
+    data_categories: [identity, housing]
+    daily_volume: 1
+`
+
+// housingDisclosure is a lawful disclosure under housing-checks.
+func housingDisclosure(ref string) *api.ExchangeDeclaration {
+	return &api.ExchangeDeclaration{
+		Agreement: "housing-checks", Recipient: "police.northshire", Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e",
+		DataCategories: []string{"identity", "housing"}, Subjects: []api.Subject{{Type: "council-ref", Value: ref}},
+		ContentType: "text/plain", Size: 3,
+	}
+}
+
+// putInForce registers an agreement as alice (admin), has dana (DPO)
+// approve it and alice activate it.
+func putInForce(t *testing.T, gw *testenv.Gateway, doc string) *api.Agreement {
+	t.Helper()
+	ctx := context.Background()
+	alice, dana := gw.Admin(t, "alice", "admin"), gw.Admin(t, "dana", "dpo")
+	a, err := alice.Register(ctx, []byte(doc), "application/yaml")
+	require.NoError(t, err)
+	_, err = dana.Approve(ctx, a.ID, a.Version)
+	require.NoError(t, err)
+	a, err = alice.Activate(ctx, a.ID, a.Version)
+	require.NoError(t, err)
+	return a
+}
+
+// Concurrent declarations over their own mutual-TLS connections race for a
+// daily limit of one: exactly one wins, on SQLite and on PostgreSQL, and
+// every loser is refused by name and recorded.
+func TestDailyVolumeRace(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			gw := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: backend == "postgres"})
+			putInForce(t, gw, housingYAML)
+
+			const n = 8
+			clients := make([]*client.Client, n)
+			for i := range clients {
+				clients[i] = gw.Client(t, "council.revenues") // a connection of its own each
+				_, err := clients[i].WhoAmI(ctx)
+				require.NoError(t, err)
+			}
+			start := make(chan struct{})
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i, c := range clients {
+				wg.Go(func() {
+					<-start
+					_, errs[i] = c.Declare(ctx, housingDisclosure("HC-"+strings.Repeat("1", i+1)))
+				})
+			}
+			close(start)
+			wg.Wait()
+
+			allowed := 0
+			for _, err := range errs {
+				if err == nil {
+					allowed++
+					continue
+				}
+				var p *api.Problem
+				require.True(t, errors.As(err, &p), "%v", err)
+				require.Equal(t, http.StatusForbidden, p.Status)
+				require.Equal(t, []string{"volume.within-limit"}, failedCodes(p.Decision))
+			}
+			require.Equal(t, 1, allowed, "a daily limit of one lets exactly one through")
+
+			// One exchange exists; every decision is recorded.
+			count, err := gw.App.DB.CountExchanges(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, count)
+			outcomes := map[string]int{}
+			for _, e := range adminEntries(t, gw)["exchange.decided"] {
+				if strings.HasPrefix(e.Agreement, "housing-checks@") {
+					outcomes[e.Outcome]++
+				}
+			}
+			require.Equal(t, map[string]int{"allow": 1, "deny": n - 1}, outcomes)
+
+			// The next declaration of the day is refused as well.
+			_, err = clients[0].Declare(ctx, housingDisclosure("HC-9"))
+			requireFailed(t, err, "volume.within-limit")
+		})
+	}
+}
+
+// failedCodes lists the checks of a decision that did not pass.
+func failedCodes(d *api.Decision) []string {
+	var out []string
+	if d == nil {
+		return out
+	}
+	for _, c := range d.Checks {
+		if !c.Passed {
+			out = append(out, c.Code)
+		}
+	}
+	return out
+}
