@@ -55,6 +55,7 @@ func (a *Agreement) Validate() error {
 			needsAPD = true
 		}
 	}
+	duplicateFlows(&v, a.Flows)
 	if needsAPD && strings.TrimSpace(a.AppropriatePolicyDocument) == "" {
 		v.Add("appropriate_policy_document", "required", "a DPA Sch 1 Part 2 condition is relied on, so the controller's appropriate policy document (Sch 1 Pt 4) must be referenced")
 	}

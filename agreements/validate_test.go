@@ -125,13 +125,13 @@ func TestCheckActivation(t *testing.T) {
 
 func TestDecodeIsStrict(t *testing.T) {
 	_, err := agreements.DecodeYAML([]byte("id: x\nflows:\n  - from: [a]\n    too: [b]\n"))
-	require.ErrorContains(t, err, "field too not found")
+	require.ErrorContains(t, err, "flows[0].too: is not a field of this document")
 	_, err = agreements.DecodeJSON([]byte(`{"id":"x","flow":[]}`))
-	require.ErrorContains(t, err, `unknown field "flow"`)
+	require.ErrorContains(t, err, "flow: is not a field of this document")
 	_, err = agreements.DecodeJSON([]byte(`{"id":"x"} {}`))
 	require.Error(t, err)
 	_, err = agreements.DecodeYAML([]byte("id: x\n---\nid: y\n"))
-	require.ErrorContains(t, err, "more than one YAML document")
+	require.ErrorContains(t, err, "holds more than one YAML document")
 	_, err = agreements.DecodeYAML([]byte("id: x\nretention: 90\n"))
 	require.ErrorContains(t, err, "is not a duration")
 	_, err = agreements.DecodeYAML([]byte("id: x\neffective_from: 1st May\n"))

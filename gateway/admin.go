@@ -187,14 +187,13 @@ func (s *Server) registerAgreement(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var doc *agreements.Agreement
+	decode := agreements.DecodeYAML
 	if mt == api.MediaJSON {
-		doc = new(agreements.Agreement)
-		if err := decodeStrict(body, doc); err != nil {
-			return err
-		}
-	} else if doc, err = agreements.DecodeYAML(body); err != nil {
-		return problem(http.StatusBadRequest, CodeInvalidRequest, "The agreement document is not valid YAML for an agreement.").withDetail(err.Error())
+		decode = agreements.DecodeJSON
+	}
+	doc, err := decode(body)
+	if err != nil {
+		return err // every problem with its path, bounded (agreements/codec.go)
 	}
 	a, err := s.admin.Agreements.Register(c.UserContext(), actorOf(c), doc, c.Get(idem.Header))
 	if err != nil {

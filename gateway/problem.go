@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -214,12 +215,12 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		level = slog.LevelError
 	}
 	attrs := []any{logkey.ErrorID, id, logkey.Code, e.Code, logkey.Status, e.Status,
-		logkey.Method, c.Method(), logkey.Path, c.Path()}
+		logkey.Method, clip(c.Method(), 16), logkey.Path, clip(c.Path(), maxInstance)}
 	if p := callerParty(c); p != "" {
 		attrs = append(attrs, logkey.Party, p)
 	}
 	if e.Cause != nil {
-		attrs = append(attrs, logkey.Error, e.Cause.Error())
+		attrs = append(attrs, logkey.Error, clip(e.Cause.Error(), maxDetail))
 	}
 	s.log.Log(c.UserContext(), level, "request failed", attrs...)
 
@@ -227,11 +228,11 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		Type:     ProblemTypeBase + e.Code,
 		Title:    e.Title,
 		Status:   e.Status,
-		Detail:   e.Detail,
-		Instance: c.OriginalURL(),
+		Detail:   clip(e.Detail, maxDetail),
+		Instance: clip(c.OriginalURL(), maxInstance),
 		Code:     e.Code,
 		ErrorID:  id,
-		Errors:   e.Fields,
+		Errors:   clipFields(e.Fields),
 		Decision: e.Decision,
 	}
 	b, mErr := json.Marshal(&body)
@@ -243,4 +244,39 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	c.Set(fiber.HeaderContentType, api.MediaProblem)
 	return c.Status(e.Status).Send(b)
+}
+
+// Caps of a problem document and its log line, whatever the request held:
+// an answer stays well under 64 KiB and a log line under a few KiB.
+const (
+	maxDetail   = 1024
+	maxInstance = 256
+	maxFields   = 100
+	maxFieldMsg = 300
+)
+
+// clip cuts s to at most n bytes, on a character boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n - len("…")
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
+}
+
+func clipFields(fs []api.FieldError) []api.FieldError {
+	if len(fs) > maxFields {
+		fs = fs[:maxFields]
+	}
+	out := make([]api.FieldError, len(fs))
+	for i, f := range fs {
+		out[i] = api.FieldError{Field: clip(f.Field, maxInstance), Rule: clip(f.Rule, 64), Message: clip(f.Message, maxFieldMsg)}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
