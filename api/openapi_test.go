@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
 
 // schemaTypes is the Go type of every schema in api/openapi.yaml.
@@ -31,6 +33,10 @@ var schemaTypes = map[string]any{
 	"SubjectAccessRequest": SubjectAccessRequest{}, "OverrideReview": OverrideReview{},
 	"NotificationUpdate": NotificationUpdate{}, "RectificationRequest": RectificationRequest{},
 	"FieldError": FieldError{}, "Problem": Problem{},
+	// The manifest inside an envelope is the envelope code's own type, which
+	// the partner SDK links as well.
+	"Manifest": seal.Manifest{}, "ManifestDigest": seal.Digest{}, "ManifestObject": seal.Object{},
+	"ManifestEncryption": seal.Encryption{}, "Minimisation": seal.Minimisation{},
 }
 
 type openAPIDoc struct {
