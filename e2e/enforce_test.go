@@ -142,3 +142,53 @@ func failedCodes(d *api.Decision) []string {
 	}
 	return out
 }
+
+// safeguardingDisclosure is an emergency disclosure from children's social
+// care to the police under police-crime, allowed without an override while
+// the agreement is active.
+func safeguardingDisclosure(size int64) *api.ExchangeDeclaration {
+	return &api.ExchangeDeclaration{
+		Agreement: "police-crime", Recipient: "police.northshire", Purpose: "safeguarding-child", LawfulBasis: "A6-1-e",
+		Instrument: "CA-2004-S11", DataCategories: []string{"identity", "address-history"},
+		Subjects:      []api.Subject{{Type: "council-ref", Value: "CS-3141"}},
+		Justification: "Child at immediate risk; officers attending now", Urgency: "emergency",
+		Authoriser:  &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"},
+		ContentType: "text/plain", Size: size,
+	}
+}
+
+// An upload whose re-decision is worse than its declaration is refused and
+// recorded with its checks; it never goes as an override nobody reviews.
+func TestUploadWorseThanDeclarationIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	care := gw.Client(t, "council.social-care")
+	alice := gw.Admin(t, "alice", "admin")
+	auditor := gw.Admin(t, "aziz", "auditor")
+
+	e, err := care.Declare(ctx, safeguardingDisclosure(5))
+	require.NoError(t, err)
+	_, err = alice.Suspend(ctx, "police-crime", "Breach reported by the recipient")
+	require.NoError(t, err)
+	_, err = care.Upload(ctx, e.ID, strings.NewReader("alert"), 5)
+	requireFailed(t, err, "agreement.active")
+	requireFailed(t, err, "override.emergency")
+	var p *api.Problem
+	require.ErrorAs(t, err, &p)
+	require.Equal(t, "deny", p.Decision.Outcome)
+	require.Nil(t, p.Decision.ReviewBy)
+
+	got, err := care.Exchange(ctx, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, "declared", got.State, "nothing was delivered")
+	entries := adminEntries(t, gw)
+	last := entries["exchange.decided"][len(entries["exchange.decided"])-1]
+	require.Equal(t, e.ID, last.Exchange)
+	require.Equal(t, "deny", last.Outcome)
+	require.Equal(t, "upload", last.Detail["stage"])
+	require.Contains(t, last.Failed, "agreement.active")
+	require.Empty(t, entries["exchange.sealed"])
+	ex, err := auditor.Export(ctx, "overrides", nil)
+	require.Zero(t, download(t, gw, ex, err).Count, "no override was made")
+}

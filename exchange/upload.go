@@ -97,6 +97,7 @@ func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLen
 	if err != nil {
 		return nil, err
 	}
+	decision = noWorseThan(e.Decision, decision)
 	if !decision.Outcome.Allowed() {
 		entry := decisionEntry(now, caller, e.Recipient, &e.Meta, &decision)
 		entry.Exchange = e.ID
@@ -107,6 +108,29 @@ func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLen
 		return nil, &RefusedError{Decision: decision}
 	}
 	return &admitted{e: e, reg: reg, decision: decision, now: now}, nil
+}
+
+// noWorseThan holds a re-decision (at upload or fetch) to the declaration's
+// outcome: one that is worse refuses, and is never turned into an override
+// the declaration did not have, which would deliver data under an override
+// that no DPO review and no export knows of. A re-decision as good as the
+// declaration or better stands, but an override declared stays the
+// override recorded (and reviewed) for the exchange.
+func noWorseThan(declared, again agreements.Decision) agreements.Decision {
+	switch {
+	case !again.Outcome.Allowed():
+		return again
+	case declared.Outcome == agreements.Allow && again.Outcome == agreements.AllowOverride:
+		refused := again
+		refused.Outcome, refused.ReviewBy = agreements.Deny, time.Time{}
+		refused.Checks = slices.DeleteFunc(slices.Clone(again.Checks), func(c agreements.Check) bool { return c.Code == agreements.CheckOverrideEmergency })
+		refused.Checks = append(refused.Checks, agreements.Check{Code: agreements.CheckOverrideEmergency, Passed: false,
+			Message: "the declaration was allowed without an override and the checks now fail: an override is decided at declaration, with its review, never at a later step; declare the exchange again"})
+		return refused
+	case declared.Outcome == agreements.AllowOverride:
+		return declared
+	}
+	return again
 }
 
 // sealPayload streams an admitted upload's body into object storage and records

@@ -596,3 +596,57 @@ func TestUploadEmergencyUnderNoAgreement(t *testing.T) {
 	require.Empty(t, m.Agreement)
 	require.Equal(t, seal.AAD(e.ID, "", police), []byte(m.Encryption.AAD))
 }
+
+// An upload whose re-decision is worse than its declaration is refused:
+// a declaration allowed without an override never goes as one at upload,
+// which would deliver it with no DPO review. An override declared stays
+// the override recorded.
+func TestUploadNeverBecomesAnOverride(t *testing.T) {
+	t.Parallel()
+	emergency := func() *api.ExchangeDeclaration {
+		d := policeDisclosure(6)
+		d.Purpose, d.Urgency, d.LawfulBasis = "safeguarding-child", exchange.UrgencyEmergency, "A6-1-e"
+		d.Authoriser = &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"}
+		return d
+	}
+	t.Run("deny/allowed-then-agreement-suspended", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t)
+		e := r.declare(t, revenues, emergency())
+		require.Equal(t, agreements.Allow, e.Decision.Outcome)
+		a := fixtureAgreements()[0]
+		a.Status = agreements.StatusSuspended
+		require.NoError(t, r.db.PutAgreement(r.ctx, a))
+
+		_, err := r.svc.Upload(r.ctx, revenues, e.ID, strings.NewReader("urgent"), 6)
+		var refused *exchange.RefusedError
+		require.ErrorAs(t, err, &refused)
+		require.Equal(t, agreements.Deny, refused.Decision.Outcome)
+		require.Contains(t, refused.Decision.FailedCodes(), agreements.CheckAgreementActive)
+		require.Contains(t, refused.Decision.FailedCodes(), agreements.CheckOverrideEmergency)
+		require.Zero(t, refused.Decision.ReviewBy)
+		require.Equal(t, exchange.StateDeclared, r.exchange(t, e.ID).State)
+		require.Empty(t, r.objects.Keys())
+		decided := r.entries(t, audit.TypeExchangeDecided)
+		last := decided[len(decided)-1]
+		require.Equal(t, "deny", last.Outcome)
+		require.Equal(t, "upload", last.Detail["stage"])
+		require.Contains(t, last.Failed, agreements.CheckAgreementActive)
+		require.Empty(t, r.entries(t, audit.TypeExchangeSealed))
+	})
+	t.Run("ok/override-declared-stays-the-override", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t)
+		a := fixtureAgreements()[0]
+		a.Status = agreements.StatusSuspended
+		require.NoError(t, r.db.PutAgreement(r.ctx, a))
+		d := emergency()
+		d.Agreement = ""
+		e := r.declare(t, revenues, d)
+		require.Equal(t, agreements.AllowOverride, e.Decision.Outcome)
+		r.clock.Advance(time.Hour)
+		got := r.upload(t, revenues, e.ID, []byte("urgent"))
+		require.Equal(t, agreements.AllowOverride, got.Decision.Outcome)
+		require.Equal(t, e.Decision.ReviewBy, got.Decision.ReviewBy, "the review the declaration set")
+	})
+}
