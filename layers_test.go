@@ -22,6 +22,7 @@ var layers = [][]string{
 	{"certs", "client", "devenv/demo", "devenv/idp"},
 	{"config", "exchange"},
 	{"compliance", "store/objectstore", "store/migrations"},
+	{"alerts"},
 	{"store"},
 	{"store/storetest", "gateway"},
 	{"server", "devenv"},

@@ -20,7 +20,7 @@ var schemaTypes = map[string]any{
 	"Decision": Decision{}, "DecisionCheck": DecisionCheck{}, "Payload": Payload{}, "Exchange": Exchange{},
 	"InformationRequest": InformationRequest{}, "Request": Request{}, "RequestList": RequestList{},
 	"Inbox": Inbox{}, "Notice": Notice{}, "Notices": Notices{}, "Reason": Reason{},
-	"VersionSelector": VersionSelector{}, "AdminWhoAmI": AdminWhoAmI{},
+	"VersionSelector": VersionSelector{}, "AdminWhoAmI": AdminWhoAmI{}, "AlertDelivery": AlertDelivery{}, "AlertDeliveryList": AlertDeliveryList{},
 	"PartyRegistration": PartyRegistration{}, "IdentityRule": IdentityRule{},
 	"Party": Party{}, "PartyList": PartyList{},
 	"Agreement": Agreement{}, "Signatory": Signatory{}, "DPIA": DPIA{}, "NotificationPolicy": NotificationPolicy{},

@@ -50,6 +50,82 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Tracing sends OpenTelemetry spans to a collector (optional).
 	Tracing Tracing `yaml:"tracing"`
+	// Alerts tells people (e-mail) and partner systems (signed webhooks)
+	// what needs their attention (docs/alerts.md).
+	Alerts Alerts `yaml:"alerts"`
+}
+
+// Alerts configures the outbox's deliveries: e-mail to role mailboxes and
+// party contacts, and Standard Webhooks to partner and role endpoints.
+type Alerts struct {
+	// ConsoleURL is the console's base URL; messages link to its pages
+	// (empty: no links).
+	ConsoleURL string `yaml:"console_url"`
+	// Email sends alerts by SMTP (optional).
+	Email Email `yaml:"email"`
+	// Webhooks are the endpoints that receive events.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Poll is how often each node reads the outbox.
+	Poll time.Duration `yaml:"poll"`
+	// RetryMin is the wait after a delivery's first failed attempt; each
+	// further failure doubles it, up to RetryMax.
+	RetryMin time.Duration `yaml:"retry_min"`
+	// RetryMax is the longest wait between two attempts.
+	RetryMax time.Duration `yaml:"retry_max"`
+	// MaxAttempts is how many attempts a delivery gets before it is marked
+	// failed and waits for a manual retry.
+	MaxAttempts int `yaml:"max_attempts"`
+	// Lease is how long a node holds a delivery it is attempting; another
+	// node tries it once the lease has run out (a node that died mid-way).
+	Lease time.Duration `yaml:"lease"`
+	// DueWithin is how far ahead reminders look: an agreement review or
+	// DPIA, a withheld notification or a request deadline due within it.
+	DueWithin time.Duration `yaml:"due_within"`
+	// DigestAt is the time of day (HH:MM, Europe/London) of the daily
+	// digest of what is due; "off" sends none.
+	DigestAt string `yaml:"digest_at"`
+}
+
+// Email is the SMTP server alerts are sent through and who receives them.
+type Email struct {
+	// SMTP is the mail server's host:port; empty disables e-mail.
+	SMTP string `yaml:"smtp"`
+	// TLS says how the connection is secured: starttls (required, the
+	// default), implicit (TLS from the first byte, port 465) or none (only
+	// for a server on a loopback address).
+	TLS string `yaml:"tls"`
+	// CAFile is the CA of the mail server's certificate, if not a public one.
+	CAFile string `yaml:"ca_file"`
+	// Username authenticates to the server, with PasswordFile (optional).
+	Username string `yaml:"username"`
+	// PasswordFile holds the SMTP password.
+	PasswordFile string `yaml:"password_file"`
+	// From is the sender address.
+	From string `yaml:"from"`
+	// Roles lists mailboxes by role: dpo, admin (information governance),
+	// auditor, operator.
+	Roles map[string][]string `yaml:"roles"`
+	// Parties lists each partner's contacts, by party id.
+	Parties map[string][]string `yaml:"parties"`
+}
+
+// Webhook is an endpoint that receives events, signed with its own secret.
+type Webhook struct {
+	// Name identifies the endpoint in deliveries and metrics.
+	Name string `yaml:"name"`
+	// URL is the https URL events are posted to.
+	URL string `yaml:"url"`
+	// Party receives the events for this party; set Party or Role.
+	Party string `yaml:"party"`
+	// Role receives the events for people with this role.
+	Role string `yaml:"role"`
+	// SecretFile holds the endpoint's secret, whsec_ and base64 of 24 to 64
+	// random bytes (gatehouse alerts secret makes one).
+	SecretFile string `yaml:"secret_file"`
+	// CAFile is the CA of the endpoint's certificate, if not a public one.
+	CAFile string `yaml:"ca_file"`
+	// Events limits the endpoint to these event types; empty means all.
+	Events []string `yaml:"events"`
 }
 
 // Tracing is optional OpenTelemetry tracing over OTLP/HTTP.
@@ -442,6 +518,26 @@ func (c *Config) Defaults() {
 	if c.Limits.IdleTimeout == 0 {
 		c.Limits.IdleTimeout = 2 * time.Minute
 	}
+	if c.Alerts.Poll == 0 {
+		c.Alerts.Poll = time.Second
+	}
+	if c.Alerts.RetryMin == 0 {
+		c.Alerts.RetryMin = 10 * time.Second
+	}
+	if c.Alerts.RetryMax == 0 {
+		c.Alerts.RetryMax = time.Hour
+	}
+	if c.Alerts.MaxAttempts == 0 {
+		c.Alerts.MaxAttempts = 15
+	}
+	if c.Alerts.Lease == 0 {
+		c.Alerts.Lease = 2 * time.Minute
+	}
+	if c.Alerts.DueWithin == 0 {
+		c.Alerts.DueWithin = 14 * 24 * time.Hour
+	}
+	set(&c.Alerts.DigestAt, "07:00")
+	set(&c.Alerts.Email.TLS, "starttls")
 }
 
 // Validate reports every problem at once, each with its key path.
@@ -628,6 +724,7 @@ func (c *Config) Validate() error {
 	if c.Tracing.SampleRatio < 0 || c.Tracing.SampleRatio > 1 {
 		v.Add("tracing.sample_ratio", "range", "must be between 0 and 1")
 	}
+	c.validateAlerts(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -686,6 +783,12 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Keys.CheckpointKeyFile)
 	abs(&c.Keys.CheckpointRetiredKeysFile)
 	abs(&c.Keys.SigningRetiredKeysFile)
+	abs(&c.Alerts.Email.CAFile)
+	abs(&c.Alerts.Email.PasswordFile)
+	for i := range c.Alerts.Webhooks {
+		abs(&c.Alerts.Webhooks[i].SecretFile)
+		abs(&c.Alerts.Webhooks[i].CAFile)
+	}
 }
 
 // Load reads the file at path, applies environment overrides from environ

@@ -73,6 +73,8 @@ func (s *Server) adminRoutes() {
 	a.Post("/overrides/:id/review", s.reviewOverride)
 	a.Post("/notifications/:id", s.recordNotification)
 	a.Post("/rectifications", s.rectify)
+	a.Get("/alerts/deliveries", s.listDeliveries)
+	a.Post("/alerts/deliveries/:id/retry", s.retryDelivery)
 }
 
 type actorKey struct{}

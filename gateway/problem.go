@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/exchange"
@@ -89,6 +90,8 @@ const (
 	CodeExpired          = "payload-expired"
 	CodeStorageFull      = "storage-full"
 	CodeRecordNotFound   = "record-not-found"
+	CodeDeliveryNotFound = "delivery-not-found"
+	CodeDeliveryState    = "delivery-state"
 	CodeRecordState      = "record-state"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
@@ -178,6 +181,10 @@ func toError(err error) *Error {
 		return problem(http.StatusNotFound, CodeRecordNotFound, "No such override, notification or notice.").withCause(err)
 	case errors.Is(err, compliance.ErrState):
 		return problem(http.StatusConflict, CodeRecordState, "The record's state does not allow this.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, alerts.ErrNotFound):
+		return problem(http.StatusNotFound, CodeDeliveryNotFound, "No such alert delivery.").withCause(err)
+	case errors.Is(err, alerts.ErrState):
+		return problem(http.StatusConflict, CodeDeliveryState, "The alert was delivered already.").withCause(err)
 	case errors.As(err, &fiberE):
 		switch fiberE.Code {
 		case http.StatusNotFound:

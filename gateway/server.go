@@ -119,6 +119,8 @@ type AdminOptions struct {
 	// Compliance is the compliance record: exports, reviews, notification
 	// decisions and rectifications.
 	Compliance Compliance
+	// Outbox lists alert deliveries and retries them.
+	Outbox Outbox
 }
 
 // Server is the gateway's HTTP front: one listener's routes.

@@ -17,6 +17,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/compliance"
@@ -59,6 +60,8 @@ type App struct {
 	Checkpointer  *audit.Checkpointer
 	// Orphans finds payload objects no exchange records (run by the sweeper).
 	Orphans *exchange.Reconciler
+	// Alerts delivers the outbox: e-mail and webhooks (docs/alerts.md).
+	Alerts *alerts.Dispatcher
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server
@@ -154,6 +157,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err != nil {
 		return nil, err
 	}
+	if a.Alerts, err = a.newDispatcher(cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
 	policy := agreements.Policy{ReviewGrace: cfg.Policy.ReviewGrace, OverrideReview: cfg.Policy.OverrideReview, DPIAReview: cfg.Policy.DPIAReview}
 	a.Registry = a.DB.Registry(policy)
 	a.TLS, err = certs.NewServer(certs.ServerConfig{
@@ -225,6 +232,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Certificates: a.Expiry,
 			Inspect:      a.TLS.Inspect,
 			Compliance:   a.Compliance,
+			Outbox:       &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
 			Tokens: &gateway.JWTVerifier{
 				Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
 				RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),

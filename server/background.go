@@ -63,6 +63,19 @@ func (a *App) startBackground() {
 	a.bgDone.Go(func() { a.TLS.Watch(ctx, a.Config.TLS.ReloadInterval) })
 	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
 	a.bgDone.Go(func() { a.Checkpointer.Run(ctx, checkpointPoll(a.Config.Audit.CheckpointInterval)) })
+	a.bgDone.Go(func() { a.Alerts.Run(ctx) })
+	a.bgDone.Go(func() {
+		t := time.NewTicker(alertGauges)
+		defer t.Stop()
+		for {
+			a.gaugeAlerts(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
 	if every := a.Config.Retention.SweepInterval; every > 0 {
 		a.bgDone.Go(func() {
 			t := time.NewTicker(every)
@@ -89,6 +102,9 @@ func (a *App) stopBackground() {
 		a.bgCancel = nil
 	}
 }
+
+// alertGauges is how often the outbox and override gauges are read.
+const alertGauges = 10 * time.Second
 
 // checkpointPoll is how often the checkpointer looks at the chain.
 func checkpointPoll(interval time.Duration) time.Duration {

@@ -57,7 +57,8 @@ func (t *tx) AppendAudit(ctx context.Context, e *audit.Entry) error {
 	t.head.seq, t.head.hash, t.head.dirty = rec.Seq, rec.Hash, true
 	t.head.pending = append(t.head.pending, rec)
 	t.head.nodes = append(t.head.nodes, t.head.tree.Append(audit.LeafHash(rec.Body)))
-	return nil
+	// The events the change causes go to the outbox in its transaction.
+	return t.emitFor(ctx, e)
 }
 
 func (t *tx) loadHead(ctx context.Context) error {

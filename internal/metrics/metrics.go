@@ -125,6 +125,35 @@ var (
 	})
 )
 
+var (
+	// OverridesAwaiting is how many emergency overrides await the DPO's review.
+	OverridesAwaiting = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "overrides_awaiting_review",
+		Help: "Emergency overrides that await the DPO's review.",
+	})
+
+	// OutboxDepth is what the outbox holds that is not delivered, by
+	// state (unrouted events; pending and failed deliveries) and channel.
+	OutboxDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "outbox_depth",
+		Help: "Alerts not yet delivered: events not routed yet (state unrouted), deliveries waiting for an attempt (pending) and deliveries that gave up (failed), by channel (webhook, email).",
+	}, []string{"state", "channel"})
+
+	// AlertAttempts counts delivery attempts by channel and outcome
+	// (delivered, failed, gave-up).
+	AlertAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "alert_attempts_total",
+		Help: "Alert delivery attempts by channel (webhook, email) and outcome (delivered, failed, gave-up).",
+	}, []string{"channel", "outcome"})
+
+	// AlertDeliveriesFailed counts deliveries that gave up after their last
+	// attempt, by channel.
+	AlertDeliveriesFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "alert_deliveries_failed_total",
+		Help: "Alert deliveries that failed for good (every attempt failed) and wait for a manual retry, by channel.",
+	}, []string{"channel"})
+)
+
 func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
@@ -133,5 +162,6 @@ func init() {
 		Decisions, BytesSealed, HTTPDuration, CommitDuration, CommitBatch, AuditAppends, AuditCheckpoints, StoreErrors,
 		AuditCheckpointFailures, AuditCheckpointFailing, AuditUnarchivedAge,
 		StoreWritable, OrphanObjects, OrphanObjectsHeld,
+		OverridesAwaiting, OutboxDepth, AlertAttempts, AlertDeliveriesFailed,
 	)
 }

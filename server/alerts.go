@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/alerts"
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+)
+
+// newDispatcher builds the outbox's dispatcher from alerts: the webhook
+// endpoints and the mail server it delivers to.
+func (a *App) newDispatcher(cfg *config.Config) (*alerts.Dispatcher, error) {
+	ac := cfg.Alerts
+	link := alerts.ConsoleLink(ac.ConsoleURL)
+	routes := &alerts.Routes{PartyMail: ac.Email.Parties, RoleMail: ac.Email.Roles}
+	clients := map[string]*alerts.Webhooks{}
+	for i, w := range ac.Webhooks {
+		path := fmt.Sprintf("alerts.webhooks[%d]", i)
+		raw, err := os.ReadFile(w.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s.secret_file: %w", path, err)
+		}
+		key, err := alerts.ParseSecret(string(raw))
+		if err != nil {
+			return nil, fmt.Errorf("%s.secret_file: %w", path, err)
+		}
+		client, err := alerts.WebhookClient(w.CAFile, 15*time.Second)
+		if err != nil {
+			return nil, fmt.Errorf("%s.ca_file: %w", path, err)
+		}
+		// Each endpoint has its own client: its own CA and connections.
+		clients[w.Name] = &alerts.Webhooks{Endpoints: map[string]alerts.Endpoint{w.Name: {Name: w.Name, URL: w.URL, Key: key}}, Client: client, Link: link}
+		routes.Webhooks = append(routes.Webhooks, alerts.RouteWebhook{Name: w.Name, Party: w.Party, Role: w.Role, Events: w.Events})
+	}
+	channels := map[string]alerts.Channel{alerts.ChannelWebhook: byEndpoint(clients)}
+	if ac.Email.SMTP != "" {
+		var password string
+		if ac.Email.PasswordFile != "" {
+			raw, err := os.ReadFile(ac.Email.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("alerts.email.password_file: %w", err)
+			}
+			password = strings.TrimSpace(string(raw))
+		}
+		m, err := alerts.NewMailer(alerts.MailConfig{
+			Addr: ac.Email.SMTP, TLS: ac.Email.TLS, CAFile: ac.Email.CAFile,
+			Username: ac.Email.Username, Password: password, From: ac.Email.From, Issuer: cfg.Issuer,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("alerts.email: %w", err)
+		}
+		m.Link = link
+		channels[alerts.ChannelEmail] = m
+	}
+	host, _ := os.Hostname()
+	nonce := make([]byte, 4)
+	_, _ = rand.Read(nonce)
+	return &alerts.Dispatcher{
+		Store: a.DB.Outbox(), Channels: channels, Route: routes.Targets,
+		Holder: fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(nonce)),
+		Poll:   ac.Poll, Lease: ac.Lease, RetryMin: ac.RetryMin, RetryMax: ac.RetryMax, MaxAttempts: ac.MaxAttempts,
+		Log: a.Log.With(logkey.Component, "alerts"),
+		Attempted: func(channel string, err error, gaveUp bool) {
+			switch {
+			case err == nil:
+				metrics.AlertAttempts.WithLabelValues(channel, "delivered").Inc()
+			case gaveUp:
+				metrics.AlertAttempts.WithLabelValues(channel, "gave-up").Inc()
+				metrics.AlertDeliveriesFailed.WithLabelValues(channel).Inc()
+			default:
+				metrics.AlertAttempts.WithLabelValues(channel, "failed").Inc()
+			}
+		},
+	}, nil
+}
+
+// byEndpoint sends each webhook delivery with its endpoint's own client.
+type byEndpoint map[string]*alerts.Webhooks
+
+func (b byEndpoint) Send(ctx context.Context, d *alerts.Delivery) error {
+	w, ok := b[d.Target]
+	if !ok {
+		return &alerts.PermanentError{Err: fmt.Errorf("webhook %s is not configured", d.Target)}
+	}
+	return w.Send(ctx, d)
+}
+
+// gaugeAlerts sets the outbox and override gauges.
+func (a *App) gaugeAlerts(ctx context.Context) {
+	depth, err := a.DB.Outbox().Depth(ctx)
+	if err != nil {
+		a.Log.Warn("reading the outbox's depth failed", logkey.Error, err)
+		return
+	}
+	metrics.OutboxDepth.WithLabelValues("unrouted", "").Set(float64(depth.Unrouted))
+	for _, ch := range []string{alerts.ChannelWebhook, alerts.ChannelEmail} {
+		metrics.OutboxDepth.WithLabelValues(alerts.StatePending, ch).Set(float64(depth.Pending[ch]))
+		metrics.OutboxDepth.WithLabelValues(alerts.StateFailed, ch).Set(float64(depth.Failed[ch]))
+	}
+	if n, err := a.DB.OverridesAwaiting(ctx); err == nil {
+		metrics.OverridesAwaiting.Set(float64(n))
+	}
+}
