@@ -16,7 +16,7 @@ const module = "github.com/gatehouse-gw/gatehouse"
 // package must be placed here before it builds into the test.
 var layers = [][]string{
 	{"internal/valid", "internal/idem", "internal/logkey", "internal/metrics", "internal/tracing", "internal/public", "internal/strictjson", "internal/subject"},
-	{"api", "internal/health"},
+	{"api", "internal/health", "tlog"},
 	{"audit", "exchange/minimise"},
 	{"exchange/seal", "agreements"},
 	{"certs", "client", "devenv/demo", "devenv/idp"},
@@ -33,7 +33,7 @@ var layers = [][]string{
 
 // sdk is all of ours that the partner SDK may link: a partner's binary
 // needs nothing of the server.
-var sdk = []string{"api", "exchange/seal"}
+var sdk = []string{"api", "exchange/seal", "tlog"}
 
 // serverOnly are modules a partner's binary must never link.
 var serverOnly = []string{

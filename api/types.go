@@ -18,6 +18,10 @@ const (
 	MediaMultipart = "multipart/form-data"
 )
 
+// ReceiptHeader carries the receipt of an answer that has no JSON body of
+// its own to carry it in: the envelope and the payload a recipient fetches.
+const ReceiptHeader = "Gatehouse-Receipt"
+
 // Subject identifies a person the data is about. Values never reach logs or
 // the audit record; only their keyed HMAC is kept.
 type Subject struct {
@@ -136,6 +140,9 @@ type Request struct {
 	Decision  *Decision `json:"decision,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Receipt is the signed receipt of the audit entry this answer
+	// recorded (the decision, an acceptance or a refusal by the handler).
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // RequestList is a page of requests.
@@ -241,6 +248,15 @@ type Exchange struct {
 	RequestID string `json:"request_id,omitempty"`
 	// Links are the next things a client may do with the exchange.
 	Links map[string]string `json:"links,omitempty"`
+	// Receipt is the signed receipt (a compact JWS, docs/audit.md) of the
+	// audit entry this answer recorded: the decision, the delivery or the
+	// acknowledgement. Absent from answers that recorded nothing (a read,
+	// a replay).
+	Receipt string `json:"receipt,omitempty"`
+	// Receipts are every receipt of the answer, in order, when it recorded
+	// more than one entry (the one-request form: the decision, then the
+	// delivery); Receipt is then the last.
+	Receipts []string `json:"receipts,omitempty"`
 }
 
 // ExchangeList is a page of exchanges.
@@ -278,6 +294,9 @@ type Problem struct {
 	ErrorID  string       `json:"error_id,omitempty"`
 	Errors   []FieldError `json:"errors,omitempty"`
 	Decision *Decision    `json:"decision,omitempty"`
+	// Receipt is the signed receipt of a refusal's audit entry (on a 403
+	// that records the decision).
+	Receipt string `json:"receipt,omitempty"`
 }
 
 // FieldError names one invalid field and the rule it broke.

@@ -8,11 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"unicode"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/gatehouse-gw/gatehouse/tlog"
 )
 
 // A tree head is published as a checkpoint in the C2SP tlog-checkpoint
@@ -27,21 +28,13 @@ import (
 // "— <key name> <base64(key hash || Ed25519 signature)>". The key is named
 // after the origin, so off-the-shelf verifiers and witnesses read it.
 
-// TreeHead is what a checkpoint note says: the log, its size and its root.
-type TreeHead struct {
-	Origin string
-	Size   uint64
-	Root   []byte
-}
-
-// Text is the note text of the tree head.
-func (t TreeHead) Text() string {
-	return fmt.Sprintf("%s\n%d\n%s\n", t.Origin, t.Size, base64.StdEncoding.EncodeToString(t.Root))
-}
+// TreeHead is what a checkpoint note says: the log, its size and its root
+// (tlog reads and checks checkpoints for anyone outside the gateway).
+type TreeHead = tlog.TreeHead
 
 // ErrNote is returned for a checkpoint note that is unreadable, unsigned by
 // the expected key or not for the expected log.
-var ErrNote = errors.New("bad checkpoint note")
+var ErrNote = tlog.ErrNote
 
 // SignTreeHead signs t as a checkpoint note.
 func SignTreeHead(s note.Signer, t TreeHead) (string, error) {
@@ -55,59 +48,14 @@ func SignTreeHead(s note.Signer, t TreeHead) (string, error) {
 	return string(msg), nil
 }
 
-// maxNote bounds a checkpoint note read from anywhere.
-const maxNote = 16 << 10
-
 // OpenTreeHead verifies a checkpoint note for the log named origin against
-// the log's keys (named origin: the current key and any retired ones) and
-// returns the tree head it signs. Other signatures (a witness's
-// cosignature) are allowed; one of the log's must be there.
+// the log's keys and returns the tree head it signs (tlog.OpenTreeHead).
 func OpenTreeHead(msg []byte, origin string, keys ...note.Verifier) (*TreeHead, error) {
-	if len(msg) > maxNote {
-		return nil, fmt.Errorf("%w: longer than %d bytes", ErrNote, maxNote)
-	}
-	var mine []note.Verifier
-	for _, k := range keys {
-		if k.Name() == origin {
-			mine = append(mine, k)
-		}
-	}
-	if len(mine) == 0 {
-		return nil, fmt.Errorf("%w: no checkpoint key named %q", ErrNote, origin)
-	}
-	n, err := note.Open(msg, note.VerifierList(mine...))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNote, err)
-	}
-	t, err := ParseTreeHead(n.Text)
-	if err != nil {
-		return nil, err
-	}
-	if t.Origin != origin {
-		return nil, fmt.Errorf("%w: it is for log %q, not %q", ErrNote, t.Origin, origin)
-	}
-	return t, nil
+	return tlog.OpenTreeHead(msg, origin, keys...)
 }
 
-// ParseTreeHead reads the text of a checkpoint note (not its signatures).
-// Extension lines after the root are allowed, as the format says, and ignored.
-func ParseTreeHead(text string) (*TreeHead, error) {
-	lines := strings.SplitAfter(text, "\n")
-	if len(lines) < 4 || lines[len(lines)-1] != "" {
-		return nil, fmt.Errorf("%w: the text is not at least three lines", ErrNote)
-	}
-	origin := strings.TrimSuffix(lines[0], "\n")
-	sizeLine := strings.TrimSuffix(lines[1], "\n")
-	size, err := strconv.ParseUint(sizeLine, 10, 64)
-	if err != nil || origin == "" || (len(sizeLine) > 1 && sizeLine[0] == '0') {
-		return nil, fmt.Errorf("%w: unreadable origin or size", ErrNote)
-	}
-	root, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(lines[2], "\n"))
-	if err != nil || len(root) != HashSize {
-		return nil, fmt.Errorf("%w: the root is not a base64 SHA-256 hash", ErrNote)
-	}
-	return &TreeHead{Origin: origin, Size: size, Root: root}, nil
-}
+// ParseTreeHead reads the text of a checkpoint note (tlog.ParseTreeHead).
+func ParseTreeHead(text string) (*TreeHead, error) { return tlog.ParseTreeHead(text) }
 
 // ValidOrigin reports why origin cannot name a log (and its key), or nil.
 // A key name is non-empty UTF-8 with no white space and no "+".

@@ -221,7 +221,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 			return nil, err
 		}
-		return nil, &RefusedError{Decision: decision}
+		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 	}
 
 	if f := decidedFlow(reg, &decision); f != nil && f.Fields != nil && len(f.Fields.Allow) > 0 && minimise.Format(d.ContentType) == "" {
@@ -259,7 +259,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 			if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 				return nil, err
 			}
-			return nil, &RefusedError{Decision: decision}
+			return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 		}
 	}
 }
@@ -316,6 +316,7 @@ func (s *Service) create(ctx context.Context, reg *agreements.Registry, caller s
 	if err != nil {
 		return nil, err
 	}
+	e.Receipts = appendReceipt(nil, s.receipt(entry))
 	return e, nil
 }
 
@@ -332,6 +333,14 @@ func volumeLimit(reg *agreements.Registry, d *agreements.Decision) (limit int, c
 		return 0, true
 	}
 	return f.DailyVolume, true
+}
+
+// appendReceipt adds a receipt to a list, if there is one.
+func appendReceipt(list []string, r string) []string {
+	if r == "" {
+		return list
+	}
+	return append(list, r)
 }
 
 // instrumentRelied checks the instrument the disclosure relies on against

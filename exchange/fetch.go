@@ -36,15 +36,14 @@ func (s *Service) Envelope(ctx context.Context, caller, id string) (*Exchange, e
 	if err != nil {
 		return nil, err
 	}
-	err = s.update(ctx, func(tx Tx) error {
-		return tx.AppendAudit(ctx, &audit.Entry{
-			Time: s.now().UTC(), Type: audit.TypeEnvelopeFetched, Actor: caller,
-			Exchange: e.ID, Agreement: e.AgreementRef(), Recipient: e.Recipient,
-		})
-	})
-	if err != nil {
+	entry := &audit.Entry{
+		Time: s.now().UTC(), Type: audit.TypeEnvelopeFetched, Actor: caller,
+		Exchange: e.ID, Agreement: e.AgreementRef(), Recipient: e.Recipient,
+	}
+	if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 		return nil, err
 	}
+	e.Receipts = appendReceipt(nil, s.receipt(entry))
 	return e, nil
 }
 
@@ -75,13 +74,15 @@ func (s *Service) OpenPayload(ctx context.Context, caller, id string, resolve fu
 			return nil, Range{}, nil, public.Errorf(ErrRange, "range %d+%d outside %d bytes", r.Offset, r.Length, size)
 		}
 	}
+	var entry *audit.Entry
 	err = s.update(ctx, func(tx Tx) error {
+		entry = nil
 		cur, err := tx.LockExchange(ctx, id)
 		if err != nil {
 			return err
 		}
 		now := s.now().UTC()
-		entry := &audit.Entry{
+		entry = &audit.Entry{
 			Time: now, Type: audit.TypeExchangeFetched, Actor: caller,
 			Exchange: cur.ID, Agreement: cur.AgreementRef(), Recipient: cur.Recipient,
 			PayloadHash: cur.Payload.SHA256, PayloadSize: cur.Payload.Size,
@@ -105,5 +106,6 @@ func (s *Service) OpenPayload(ctx context.Context, caller, id string, resolve fu
 	if err != nil {
 		return nil, Range{}, nil, unavailable(err)
 	}
+	e.Receipts = appendReceipt(nil, s.receipt(entry))
 	return e, r, rc, nil
 }

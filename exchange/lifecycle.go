@@ -18,8 +18,12 @@ const (
 // Acknowledge records that the recipient received the exchange. Acknowledging
 // twice changes nothing.
 func (s *Service) Acknowledge(ctx context.Context, caller, id string) (*Exchange, error) {
-	var out *Exchange
+	var (
+		out   *Exchange
+		entry *audit.Entry
+	)
 	err := s.update(ctx, func(tx Tx) error {
+		out, entry = nil, nil
 		e, err := tx.LockExchange(ctx, id)
 		if err != nil {
 			return err
@@ -37,10 +41,11 @@ func (s *Service) Acknowledge(ctx context.Context, caller, id string) (*Exchange
 		}
 		now := s.now().UTC()
 		e.State, e.AcknowledgedAt, e.UpdatedAt = StateAcknowledged, now, now
-		if err := tx.AppendAudit(ctx, &audit.Entry{
+		entry = &audit.Entry{
 			Time: now, Type: TypeAcknowledged, Actor: caller, Exchange: e.ID,
 			Agreement: e.AgreementRef(), Recipient: e.Recipient, PayloadHash: e.Payload.SHA256,
-		}); err != nil {
+		}
+		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
 		}
 		return tx.SaveExchange(ctx, e)
@@ -48,6 +53,7 @@ func (s *Service) Acknowledge(ctx context.Context, caller, id string) (*Exchange
 	if err != nil {
 		return nil, err
 	}
+	out.Receipts = appendReceipt(nil, s.receipt(entry))
 	return out, nil
 }
 

@@ -59,6 +59,10 @@ type Exchange struct {
 	// Replayed is set (never stored) when a repeated Idempotency-Key returns
 	// the exchange created the first time.
 	Replayed bool
+	// Receipts are the signed receipts (never stored) of the audit entries
+	// the call that returned the exchange recorded, in order: one, or two
+	// for the one-request form (the decision, then the delivery).
+	Receipts []string
 	// Notify is how the data subjects are to be told of the disclosure. It
 	// is set when the exchange is created, and from then on kept (and
 	// changed) by the compliance record, not by the exchange.

@@ -45,7 +45,10 @@ type Request struct {
 	State RequestState
 	// Replayed is set (never stored) when a repeated Idempotency-Key
 	// returns the request created the first time.
-	Replayed         bool
+	Replayed bool
+	// Receipt is the signed receipt (never stored) of the audit entry the
+	// call that returned the request recorded, if it recorded one.
+	Receipt          string
 	Requester        string
 	Handler          string
 	AgreementID      string
@@ -196,7 +199,7 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 			return nil, err
 		}
-		return nil, &RefusedError{Decision: decision}
+		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 	}
 	id, version := splitRef(decision.Agreement)
 	r := &Request{
@@ -224,6 +227,7 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 		}
 		return nil, err
 	}
+	r.Receipt = s.receipt(entry)
 	return r, nil
 }
 
@@ -271,8 +275,12 @@ func (s *Service) RespondRequest(ctx context.Context, caller, id string, accept 
 	if len(reason) > maxTextLength {
 		return nil, valid.Errors{{Path: "reason", Rule: "max-length", Message: fmt.Sprintf("is longer than %d characters", maxTextLength)}}
 	}
-	var out *Request
+	var (
+		out   *Request
+		entry *audit.Entry
+	)
 	err := s.update(ctx, func(tx Tx) error {
+		out, entry = nil, nil
 		r, err := tx.LockRequest(ctx, id)
 		if err != nil {
 			return err
@@ -294,10 +302,11 @@ func (s *Service) RespondRequest(ctx context.Context, caller, id string, accept 
 		now := s.now().UTC()
 		r.State, r.UpdatedAt = next, now
 		r.Response.Reason, r.Response.By, r.Response.At = reason, caller, now
-		if err := tx.AppendAudit(ctx, &audit.Entry{
+		entry = &audit.Entry{
 			Time: now, Type: typ, Actor: caller, Request: r.ID, Agreement: r.Decision.Agreement,
 			Recipient: r.Requester, Subjects: r.Meta.SubjectKeys, Detail: reasonDetail(reason),
-		}); err != nil {
+		}
+		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
 		}
 		out = r
@@ -306,6 +315,7 @@ func (s *Service) RespondRequest(ctx context.Context, caller, id string, accept 
 	if err != nil {
 		return nil, err
 	}
+	out.Receipt = s.receipt(entry)
 	return out, nil
 }
 

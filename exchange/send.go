@@ -44,5 +44,6 @@ func (s *Service) Send(ctx context.Context, caller string, d *api.ExchangeDeclar
 	if err != nil {
 		return e, err
 	}
+	sealed.Receipts = append(e.Receipts, sealed.Receipts...)
 	return sealed, nil
 }

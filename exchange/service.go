@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -42,6 +43,8 @@ var (
 // RefusedError is returned when the decision does not allow the action.
 type RefusedError struct {
 	Decision agreements.Decision
+	// Receipt is the signed receipt of the refusal's audit entry.
+	Receipt string
 }
 
 func (e *RefusedError) Error() string {
@@ -143,6 +146,33 @@ type Service struct {
 	signer   *seal.Signer
 	log      *slog.Logger
 	now      func() time.Time
+	receipts ReceiptIssuer
+}
+
+// ReceiptIssuer signs the receipt of a committed audit entry
+// (audit.Receipts).
+type ReceiptIssuer interface {
+	Issue(e *audit.Entry) (string, error)
+}
+
+// SetReceipts makes every answer that records a decision or a delivery
+// carry the signed receipt of its audit entry.
+func (s *Service) SetReceipts(r ReceiptIssuer) { s.receipts = r }
+
+// receipt is the receipt of a committed entry, or "" if the service signs
+// none. The entry is durable whatever happens here: a receipt that cannot
+// be signed is logged and left out, never turned into a failure of what
+// was done.
+func (s *Service) receipt(e *audit.Entry) string {
+	if s.receipts == nil || e == nil {
+		return ""
+	}
+	r, err := s.receipts.Issue(e)
+	if err != nil {
+		s.log.Error("signing a receipt failed", slog.Int64(logkey.Seq, e.Seq), slog.Any(logkey.Error, err))
+		return ""
+	}
+	return r
 }
 
 // New returns a service.

@@ -105,7 +105,7 @@ func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLen
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 			return nil, err
 		}
-		return nil, &RefusedError{Decision: decision}
+		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 	}
 	return &admitted{e: e, reg: reg, decision: decision, now: now}, nil
 }
@@ -195,8 +195,12 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 	if res.report != nil {
 		detail["minimised"] = res.report.Summary()
 	}
-	var sealed *Exchange
+	var (
+		sealed *Exchange
+		entry  *audit.Entry
+	)
 	err = s.update(ctx, func(tx Tx) error {
+		sealed, entry = nil, nil
 		cur, err := tx.LockExchange(ctx, e.ID)
 		if err != nil {
 			return err
@@ -210,7 +214,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		cur.Payload = Payload{Size: res.size, SHA256: res.digest, CiphertextSize: res.info.Size, ObjectKey: res.info.Key, ObjectVersion: res.info.Version}
 		cur.Envelope = envelope
 		cur.UpdatedAt, cur.DeliveredAt, cur.ExpiresAt = now, now, retainUntil
-		if err := tx.AppendAudit(ctx, &audit.Entry{
+		entry = &audit.Entry{
 			Time:        now,
 			Type:        audit.TypeExchangeSealed,
 			Actor:       caller,
@@ -224,7 +228,8 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 			PayloadHash: res.digest,
 			PayloadSize: res.size,
 			Detail:      detail,
-		}); err != nil {
+		}
+		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
 		}
 		if err := tx.SaveExchange(ctx, cur); err != nil {
@@ -243,6 +248,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		return nil, err
 	}
 	metrics.BytesSealed.WithLabelValues(caller, sealed.AgreementID).Add(float64(res.size))
+	sealed.Receipts = appendReceipt(nil, s.receipt(entry))
 	return sealed, nil
 }
 

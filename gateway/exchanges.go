@@ -104,6 +104,14 @@ func (s *Server) uploadPayload(c *fiber.Ctx) error {
 	return c.JSON(exchangeView(e, p.ID))
 }
 
+// setReceiptHeader sends the receipt of a fetch in the Gatehouse-Receipt
+// header: the envelope and the payload are not JSON.
+func setReceiptHeader(c *fiber.Ctx, e *exchange.Exchange) {
+	if n := len(e.Receipts); n > 0 {
+		c.Set(api.ReceiptHeader, e.Receipts[n-1])
+	}
+}
+
 // Bounds of a lingering close.
 const (
 	lingerFor   = 5 * time.Second
@@ -136,6 +144,7 @@ func (s *Server) getEnvelope(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	setReceiptHeader(c, e)
 	c.Set(fiber.HeaderContentType, api.MediaJOSE)
 	return c.Send(e.Envelope)
 }
@@ -159,6 +168,7 @@ func (s *Server) downloadPayload(c *fiber.Ctx) error {
 	}
 	size := e.Payload.CiphertextSize
 	length := size
+	setReceiptHeader(c, e)
 	c.Set(fiber.HeaderAcceptRanges, "bytes")
 	c.Set(fiber.HeaderContentType, "application/octet-stream")
 	c.Set(fiber.HeaderETag, `"`+e.ID+`"`)

@@ -36,6 +36,8 @@ type Error struct {
 	Detail   string
 	Fields   []api.FieldError
 	Decision *api.Decision
+	// Receipt is the signed receipt of the refusal's audit entry.
+	Receipt string
 	// RetryAfter, if set, is sent as Retry-After (seconds).
 	RetryAfter int
 	Cause      error
@@ -125,6 +127,7 @@ func toError(err error) *Error {
 	case errors.As(err, &refused):
 		e := problem(http.StatusForbidden, CodeRefused, "The disclosure is not allowed.").withCause(err)
 		e.Decision = decisionView(&refused.Decision)
+		e.Receipt = refused.Receipt
 		if failed := refused.Decision.Failed(); len(failed) > 0 {
 			e.Detail = failed[0].Code + ": " + failed[0].Message
 		}
@@ -241,6 +244,7 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		ErrorID:  id,
 		Errors:   clipFields(e.Fields),
 		Decision: e.Decision,
+		Receipt:  e.Receipt,
 	}
 	b, mErr := json.Marshal(&body)
 	if mErr != nil {

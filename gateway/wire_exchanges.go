@@ -56,6 +56,12 @@ func exchangeView(e *exchange.Exchange, caller string) api.Exchange {
 		RequestID:      e.RequestID,
 		Links:          exchangeLinks(e, forSender),
 	}
+	if n := len(e.Receipts); n > 0 {
+		v.Receipt = e.Receipts[n-1]
+		if n > 1 {
+			v.Receipts = e.Receipts
+		}
+	}
 	if forSender {
 		v.Decision = decisionView(&e.Decision)
 	}
@@ -86,7 +92,7 @@ func requestView(r *exchange.Request, now time.Time) api.Request {
 		Necessity: r.Meta.Justification, Authoriser: r.Meta.Authoriser, Urgency: r.Meta.Urgency,
 		Reference: r.Meta.Reference, Overdue: r.Overdue(now), Reason: r.Response.Reason,
 		Exchanges: r.Response.Exchanges, Decision: decisionView(&r.Decision),
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Receipt: r.Receipt,
 	}
 	if r.AgreementID != "" {
 		v.Agreement = agreements.Ref(r.AgreementID, r.AgreementVersion)

@@ -193,6 +193,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		PseudonymKey:     pseudonymKey,
 		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
+	a.Service.SetReceipts(&audit.Receipts{Signer: a.AuditSigner, Origin: cfg.Audit.Origin})
 	a.Orphans = &exchange.Reconciler{
 		Store: a.DB, Inventory: a.Objects, Grace: cfg.Retention.OrphanGrace, Delete: *cfg.Retention.DeleteOrphans,
 		Log: log.With(logkey.Component, "sweeper"),

@@ -23,4 +23,6 @@ const (
 	Outcome   = "outcome"
 	Bytes     = "bytes"
 	Rule      = "rule"
+	// Seq is an audit entry's sequence number.
+	Seq = "seq"
 )
