@@ -283,7 +283,7 @@ func (c *Checker) CheckChain(ctx context.Context, chain []*x509.Certificate, hos
 // responders are fetched only from hosts.
 func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate, hosts Hosts) (Status, string) {
 	now := c.now()
-	serial := string(cert.SerialNumber.Bytes())
+	serial := cert.SerialNumber.Bytes()
 	c.mu.RLock()
 	candidates := slices.Clone(c.crls[string(cert.RawIssuer)])
 	c.mu.RUnlock()
@@ -304,7 +304,7 @@ func (c *Checker) Status(ctx context.Context, cert, issuer *x509.Certificate, ho
 		if !l.current(now) || !l.signedBy(issuer) {
 			continue
 		}
-		if l.revoked[serial] {
+		if l.revoked[string(serial)] {
 			return StatusRevoked, "CRL " + l.source
 		}
 		if good == nil {

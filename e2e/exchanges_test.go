@@ -106,10 +106,7 @@ func TestStructuredPayloadsAreMinimised(t *testing.T) {
 	require.Equal(t, []string{"ethnicity"}, m2.Minimised.Stripped)
 
 	// The audit record says what was stripped, and the digest of what was received.
-	var sealed []audit.Entry
-	for _, en := range adminEntries(t, gw)[audit.TypeExchangeSealed] {
-		sealed = append(sealed, en)
-	}
+	sealed := adminEntries(t, gw)[audit.TypeExchangeSealed]
 	require.Len(t, sealed, 2)
 	require.Equal(t, "json, 2 records, strip; stripped health,religion; pseudonymised nino", sealed[0].Detail["minimised"])
 	require.NotEqual(t, sealed[0].PayloadHash, sealed[0].Detail["received_sha256"])

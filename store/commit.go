@@ -229,7 +229,7 @@ func (c *committer) runIsolated(t *tx, batch []*unit, results []error) error {
 // when fresh connections fail too is the database taken to be failing.
 func (d *DB) transact(fn func(*tx) error) error {
 	for attempt := 0; ; attempt++ {
-		err, kind := d.transactOnce(fn)
+		kind, err := d.transactOnce(fn)
 		switch {
 		case err == nil:
 			d.writes.Record(nil)
@@ -254,13 +254,13 @@ const readOnlyRetries = sqliteMaxOpen
 // transactOnce runs fn in one transaction on one connection. It returns
 // what kind of fault the error is; a failure to begin, save or commit is
 // always a write fault, and the connection is not reused after one.
-func (d *DB) transactOnce(fn func(*tx) error) (err error, kind faultKind) {
+func (d *DB) transactOnce(fn func(*tx) error) (kind faultKind, err error) {
 	ctx := context.Background()
 	start := time.Now()
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("sql", "begin").Inc()
-		return fmt.Errorf("store: connect: %w", err), max(classify(err), writeFault)
+		return max(classify(err), writeFault), fmt.Errorf("store: connect: %w", err)
 	}
 	defer func() {
 		if kind != notAFault {
@@ -272,22 +272,22 @@ func (d *DB) transactOnce(fn func(*tx) error) (err error, kind faultKind) {
 	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("sql", "begin").Inc()
-		return fmt.Errorf("store: begin: %w", err), max(classify(err), writeFault)
+		return max(classify(err), writeFault), fmt.Errorf("store: begin: %w", err)
 	}
 	t := &tx{d: d, tx: sqlTx}
 	if d.driver == Postgres {
 		if err := t.loadHead(ctx); err != nil {
 			_ = sqlTx.Rollback()
-			return err, max(classify(err), writeFault)
+			return max(classify(err), writeFault), err
 		}
 	}
 	if err := fn(t); err != nil {
 		_ = sqlTx.Rollback()
-		return err, classify(err)
+		return classify(err), err
 	}
 	if err := t.saveHead(ctx); err != nil {
 		_ = sqlTx.Rollback()
-		return err, max(classify(err), writeFault)
+		return max(classify(err), writeFault), err
 	}
 	err = sqlTx.Commit()
 	if t.registryChanged {
@@ -297,9 +297,9 @@ func (d *DB) transactOnce(fn func(*tx) error) (err error, kind faultKind) {
 	}
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("sql", "commit").Inc()
-		return fmt.Errorf("store: commit: %w", err), max(classify(err), writeFault)
+		return max(classify(err), writeFault), fmt.Errorf("store: commit: %w", err)
 	}
 	metrics.CommitDuration.Observe(time.Since(start).Seconds())
 	metrics.AuditAppends.Add(float64(len(t.head.pending)))
-	return nil, notAFault
+	return notAFault, nil
 }
