@@ -28,7 +28,7 @@ var layers = [][]string{
 	{"server", "devenv"},
 	{"devenv/testenv"},
 	{"cmd/gatehouse/cli", "bench"},
-	{"cmd/gatehouse", "e2e", "."},
+	{"cmd/gatehouse", "e2e", "scripts/vulndb", "."},
 }
 
 // sdk is all of ours that the partner SDK may link: a partner's binary
