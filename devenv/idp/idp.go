@@ -113,7 +113,7 @@ func Start(o Options) (*Provider, error) {
 		ln.Close()
 		return nil, err
 	}
-	prov, err := op.NewOpenIDProvider(issuer, &op.Config{
+	prov, err := op.NewProvider(&op.Config{
 		CryptoKey:                cryptoKey,
 		DefaultLogoutRedirectURI: "/signed-out",
 		CodeMethodS256:           true,
@@ -121,7 +121,7 @@ func Start(o Options) (*Provider, error) {
 		GrantTypeRefreshToken:    false,
 		SupportedScopes:          []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail},
 		SupportedClaims:          []string{"sub", "oid", "name", "preferred_username", "email", "roles"},
-	}, st, op.WithAllowInsecure(), op.WithLogger(o.Log))
+	}, st, op.StaticIssuer(issuer), op.WithAllowInsecure(), op.WithLogger(o.Log))
 	if err != nil {
 		ln.Close()
 		return nil, err
