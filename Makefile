@@ -45,7 +45,7 @@ interop/node_modules: interop/package.json interop/package-lock.json
 bench: bin/minio postgres
 	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
 
-## load: an open-loop mix of declarations, refusals, uploads and fetches over mTLS at RATE/s (40) for DURATION (60s); checks the audit record afterwards
+## load: an open-loop mix (vegeta) of declarations, refusals, uploads, envelope and payload fetches over mTLS at RATE/s (40) for DURATION (60s); checks the audit record afterwards
 load: bin/minio
 	$(GO) run ./bench -open-load $(if $(RATE),-rate $(RATE)) $(if $(DURATION),-duration $(DURATION))
 
