@@ -33,6 +33,7 @@ var schemaTypes = map[string]any{
 	"SubjectAccessRequest": SubjectAccessRequest{}, "OverrideReview": OverrideReview{},
 	"NotificationUpdate": NotificationUpdate{}, "RectificationRequest": RectificationRequest{},
 	"FieldError": FieldError{}, "Problem": Problem{},
+	"AuditCheckpoint": AuditCheckpoint{}, "InclusionProof": InclusionProof{}, "ConsistencyProof": ConsistencyProof{},
 	// The manifest inside an envelope is the envelope code's own type, which
 	// the partner SDK links as well.
 	"Manifest": seal.Manifest{}, "ManifestDigest": seal.Digest{}, "ManifestObject": seal.Object{},

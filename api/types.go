@@ -377,3 +377,36 @@ type RectificationRequest struct {
 	Action      string `json:"action"`
 	Description string `json:"description"`
 }
+
+// AuditCheckpoint is the latest signed tree head of the audit record: the
+// C2SP tlog-checkpoint note (signed by the checkpoint key of
+// /.well-known/gatehouse-checkpoint-key) and what it says.
+type AuditCheckpoint struct {
+	Origin   string `json:"origin"`
+	TreeSize uint64 `json:"tree_size"`
+	// Root is the tree's root hash, standard base64.
+	Root string `json:"root"`
+	// Note is the signed note, as off-the-shelf verifiers read it.
+	Note string    `json:"note"`
+	Time time.Time `json:"time"`
+}
+
+// InclusionProof proves that the entry at Index (its seq less one) is in
+// the tree of TreeSize entries (RFC 9162 §2.1.3).
+type InclusionProof struct {
+	Index    uint64 `json:"index"`
+	TreeSize uint64 `json:"tree_size"`
+	// LeafHash is SHA-256(0x00 || the entry), standard base64.
+	LeafHash string `json:"leaf_hash"`
+	// Hashes are the proof's hashes, from the leaf up, standard base64.
+	Hashes []string `json:"hashes"`
+}
+
+// ConsistencyProof proves that the tree of To entries extends the tree of
+// From entries (RFC 9162 §2.1.4).
+type ConsistencyProof struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+	// Hashes are the proof's hashes, standard base64.
+	Hashes []string `json:"hashes"`
+}

@@ -75,6 +75,7 @@ func (s *Server) adminRoutes() {
 	a.Post("/rectifications", s.rectify)
 	a.Get("/alerts/deliveries", s.listDeliveries)
 	a.Post("/alerts/deliveries/:id/retry", s.retryDelivery)
+	s.proofRoutes(a, mayAudit)
 }
 
 type actorKey struct{}

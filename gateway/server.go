@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange"
@@ -53,6 +54,9 @@ type Exchanges interface {
 	GetRequest(ctx context.Context, caller, id string) (*exchange.Request, error)
 	Requests(ctx context.Context, caller string, handled bool, states []exchange.RequestState, after string, limit int) ([]*exchange.Request, error)
 	RespondRequest(ctx context.Context, caller, id string, accept bool, reason string) (*exchange.Request, error)
+	// Concerns reports whether an audit entry is about caller's own
+	// exchanges or requests (and so whether caller may have its proofs).
+	Concerns(ctx context.Context, caller string, e *audit.Entry) (bool, error)
 }
 
 // Registry returns the current snapshot of parties and agreements.
@@ -76,7 +80,9 @@ type Common struct {
 	JWKS jwk.Set
 	// CheckpointKey is the verifier key of the audit log's checkpoint notes.
 	CheckpointKey string
-	Ready         []ReadyCheck
+	// Audit serves the record's checkpoint and proofs; may be nil.
+	Audit AuditProofs
+	Ready []ReadyCheck
 	// ReadyGeneration, if set, changes whenever a store's writes change
 	// between working and failing; a cached readiness result is dropped
 	// when it does.
@@ -229,6 +235,7 @@ func (s *Server) routes() {
 	v1.Post("/requests/:id/decline", s.respondRequest(false))
 	v1.Get("/notices", s.listNotices)
 	v1.Post("/notices/:id/ack", s.ackNotice)
+	s.proofRoutes(v1, func(c *fiber.Ctx) error { return c.Next() })
 }
 
 // Serve accepts connections on ln (a TLS listener) until Shutdown.

@@ -204,6 +204,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	common := gateway.Common{
 		JWKS:            jwks,
 		CheckpointKey:   a.CheckpointKey.VerifierKey,
+		Audit:           &audit.Proofs{Log: a.DB},
 		MaxJSONBody:     int64(cfg.Limits.MaxJSONBody),
 		Limits:          cfg.Limits,
 		PublishCRL:      cfg.TLS.PublishCRL,
