@@ -334,6 +334,8 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string, depth int) e
 		return d.mapping(n, v, path, depth)
 	case reflect.Slice:
 		return d.sequence(n, v, path, depth)
+	case reflect.Map:
+		return d.dict(n, v, path, depth)
 	case reflect.String:
 		if s, ok := d.scalar(n, path, "a string", "!!str", "!!timestamp"); ok {
 			v.SetString(s)
@@ -470,6 +472,53 @@ func (d *decoder) mapping(n *yaml.Node, v reflect.Value, path string, depth int)
 		if err := d.value(val, v.Field(idx), fpath, depth+1); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// dict decodes a mapping of names to values (authoriser_rank: a kind of
+// party to a rank).
+func (d *decoder) dict(n *yaml.Node, v reflect.Value, path string, depth int) error {
+	if n.Kind != yaml.MappingNode {
+		if fieldName(path) == "authoriser_rank" {
+			d.add(path, strictjson.RuleType, "names the rank required for each kind of authoriser, e.g. {police: inspector, council-service: service-manager}")
+			return nil
+		}
+		d.add(path, strictjson.RuleType, "must be a mapping, not %s", kindOf(n))
+		return nil
+	}
+	if max := maxItems(path); len(n.Content)/2 > max {
+		d.add(path, RuleMaxItems, "has %d entries (at most %d)", len(n.Content)/2, max)
+		return nil
+	}
+	t := v.Type()
+	if v.IsNil() {
+		v.Set(reflect.MakeMapWithSize(t, len(n.Content)/2))
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.AliasNode && k.Alias != nil {
+			k = k.Alias
+		}
+		if d.nodes++; d.nodes > MaxDocumentNodes {
+			return d.stop(RuleTooLarge, "has more than %d values once its aliases are expanded (at most %d)", MaxDocumentNodes, MaxDocumentNodes)
+		}
+		name, ok := d.scalar(k, path, "a name", "!!str")
+		if !ok {
+			continue
+		}
+		key := reflect.New(t.Key()).Elem()
+		key.SetString(name)
+		kpath := keyPath(path, name)
+		if v.MapIndex(key).IsValid() {
+			d.add(kpath, strictjson.RuleDuplicate, "appears more than once in its mapping; each key may be given once")
+			continue
+		}
+		elem := reflect.New(t.Elem()).Elem()
+		if err := d.value(val, elem, kpath, depth+1); err != nil {
+			return err
+		}
+		v.SetMapIndex(key, elem)
 	}
 	return nil
 }

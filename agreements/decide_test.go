@@ -54,6 +54,42 @@ func testRegistry(t testing.TB) *agreements.Registry {
 		f.DailyVolume = 2
 		a.Flows = []agreements.Flow{f}
 	})
+	variant("police-crime", "police-suspended", func(a *agreements.Agreement) { a.Status = agreements.StatusSuspended })
+	variant("police-crime", "police-no-dpia", func(a *agreements.Agreement) { a.DPIA = nil })
+	variant("police-crime", "police-expired", func(a *agreements.Agreement) { a.ExpiresAt = agreements.MustDate("2026-06-30") })
+	variant("police-crime", "police-review-lapsed", func(a *agreements.Agreement) { a.ReviewBy = agreements.MustDate("2026-09-30") })
+	variant("police-crime", "police-capped", func(a *agreements.Agreement) {
+		f := a.Flows[0]
+		f.DailyVolume = 1
+		a.Flows = []agreements.Flow{f}
+	})
+	variant("hmrc-tax", "hmrc-draft-health", func(a *agreements.Agreement) {
+		a.Status = agreements.StatusDraft
+		f := a.Flows[0]
+		f.Purposes = append(slices.Clone(f.Purposes), "safeguarding-adult")
+		f.LawfulBases = []string{"A6-1-c", "A6-1-d", "A6-1-e"}
+		f.DataCategories = append(slices.Clone(f.DataCategories), "health")
+		f.SpecialCategory = []string{"A9-2-c"}
+		f.EmergencyOverride = true
+		a.Flows = []agreements.Flow{f}
+	})
+	variant("hmrc-tax", "hmrc-notifies", func(a *agreements.Agreement) {
+		a.SubjectNotification = agreements.Notification{Default: "notify"}
+	})
+	// Two flows from council.revenues to HMRC: tax, and fraud with other data.
+	variant("hmrc-tax", "hmrc-two-flows", func(a *agreements.Agreement) {
+		f := a.Flows[0]
+		f.Purposes, f.DataCategories, f.Exemptions = []string{"fraud-prevention-detection"}, []string{"identity", "financial", "benefits"}, nil
+		a.Flows = []agreements.Flow{a.Flows[0], f}
+	})
+	ags = append(ags, &agreements.Agreement{
+		ID: "public-health", Version: 1, Status: agreements.StatusActive, Title: "Outbreak control",
+		Controllers: "separate", EffectiveFrom: agreements.MustDate("2026-01-01"), ReviewBy: agreements.MustDate("2027-12-31"),
+		DPIA:                &agreements.DPIA{Reference: "D-2", Completed: agreements.MustDate("2025-12-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
+		SubjectNotification: agreements.Notification{Default: "notify"},
+		Flows: []agreements.Flow{{From: []string{"council.social-care"}, To: []string{"council.revenues"}, Purposes: []string{"statutory-duty"},
+			LawfulBases: []string{"A6-1-e"}, SpecialCategory: []string{"A9-2-i", "DPA-S1-P1-3"}, DataCategories: []string{"identity", "health"}}},
+	})
 	ags = append(ags, &agreements.Agreement{
 		ID: "council-newsletter", Version: 1, Status: agreements.StatusActive, Title: "Service newsletter",
 		Controllers: "joint", EffectiveFrom: agreements.MustDate("2026-01-01"), ReviewBy: agreements.MustDate("2027-12-31"),
@@ -107,6 +143,14 @@ func courtOrder() agreements.Request {
 		Sender: "council.legal", Recipient: "court.northshire-crown", Agreement: "court-orders", Purpose: "legal-proceedings",
 		LawfulBasis: "A6-1-c", Exemption: "DPA-S2-P1-5", DataCategories: []string{"identity", "family", "health"},
 		SpecialCategory: []string{"A9-2-f"}, NamedSubjects: 2, SubjectCount: 2, Justification: "Order of HHJ Mills, case T20267731",
+	}
+}
+
+func publicHealth() agreements.Request {
+	return agreements.Request{
+		Sender: "council.social-care", Recipient: "council.revenues", Agreement: "public-health", Purpose: "statutory-duty",
+		LawfulBasis: "A6-1-e", DataCategories: []string{"identity", "health"}, SpecialCategory: []string{"A9-2-i", "DPA-S1-P1-3"},
+		NamedSubjects: 1, SubjectCount: 1, Justification: "Notifiable disease; contact tracing",
 	}
 }
 
@@ -169,7 +213,7 @@ func decideCases() []decideCase {
 		}), allow, nil},
 		{"ok/court-order-a9-2-f-health", courtOrder(), allow, nil},
 		{"ok/marketing-with-consent", with(newsletter(), func(r *agreements.Request) {
-			r.Purpose, r.LawfulBasis, r.ConsentRef = "marketing", "A6-1-a", "CONSENT-2026-0091"
+			r.Purpose, r.LawfulBasis, r.ConsentRef, r.ConsentRecords = "marketing", "A6-1-a", "CONSENT-2026-0091", 1
 		}), allow, nil},
 		{"ok/review-within-grace", hmrc("hmrc-review-grace"), allow, nil},
 		{"ok/volume-under-daily-limit", with(nfiBulk(), func(r *agreements.Request) { r.Agreement, r.SentToday = "nfi-capped", 1 }), allow, nil},
@@ -179,9 +223,9 @@ func decideCases() []decideCase {
 		{"override/emergency-to-council-service-without-agreement", with(emergencyNoAgreement(), func(r *agreements.Request) {
 			r.Sender, r.Recipient, r.Purpose = "police.northshire", "council.social-care", "serious-risk-public"
 		}), override, []string{agreements.CheckAgreementExists}},
-		{"override/emergency-over-subject-limit-where-agreement-allows", with(councilToPolice(), func(r *agreements.Request) {
+		{"deny/emergency-over-subject-limit-where-agreement-allows", with(councilToPolice(), func(r *agreements.Request) {
 			r.Purpose, r.Exemption, r.NamedSubjects, r.SubjectCount, r.Emergency = "safeguarding-adult", "", 7, 7, true
-		}), override, []string{agreements.CheckSubjectsWithinLimit}},
+		}), deny, []string{agreements.CheckSubjectsWithinLimit, agreements.CheckOverrideEmergency}},
 		{"override/emergency-unknown-agreement-to-police", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Agreement = "no-such" }), override, []string{agreements.CheckAgreementExists}},
 
 		// Refused: who.
@@ -206,9 +250,10 @@ func decideCases() []decideCase {
 
 		// Refused: purpose and basis.
 		{"deny/marketing-no-consent", with(newsletter(), func(r *agreements.Request) { r.Purpose, r.LawfulBasis = "marketing", "A6-1-a" }), deny,
-			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded}},
-		{"deny/marketing-with-consent-outside-flow", with(councilToPolice(), func(r *agreements.Request) { r.Purpose, r.ConsentRef = "marketing", "CONSENT-1" }), deny,
-			[]string{agreements.CheckPurposePermitted}},
+			[]string{agreements.CheckConsentRecorded}},
+		{"deny/marketing-with-consent-outside-flow", with(councilToPolice(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.Exemption, r.ConsentRef, r.ConsentRecords = "marketing", "A6-1-a", "", "CONSENT-1", 1
+		}), deny, []string{agreements.CheckPurposePermitted, agreements.CheckBasisArticle6}},
 		{"deny/sale-no-consent", with(newsletter(), func(r *agreements.Request) { r.Purpose = "sale" }), deny,
 			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckPurposePermitted}},
 		{"deny/consent-basis-without-consent-record", with(newsletter(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-a" }), deny,
@@ -268,7 +313,7 @@ func decideCases() []decideCase {
 		{"deny/emergency-without-agreement-to-dwp", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Recipient = "dwp" }), deny,
 			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
 		{"deny/emergency-without-justification", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Justification = "" }), deny,
-			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+			[]string{agreements.CheckAgreementExists, agreements.CheckJustificationPresent, agreements.CheckOverrideEmergency}},
 		{"deny/emergency-without-authoriser", with(emergencyNoAgreement(), func(r *agreements.Request) { r.AuthoriserName = "" }), deny,
 			[]string{agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
 		{"deny/emergency-crime-purpose-is-not-vital", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Purpose = "crime-prevention-detection" }), deny,
@@ -278,6 +323,168 @@ func decideCases() []decideCase {
 		}), deny, []string{agreements.CheckPurposePermitted, agreements.CheckOverrideEmergency}},
 		{"deny/emergency-to-suspended-recipient", with(emergencyNoAgreement(), func(r *agreements.Request) { r.Recipient = "police.suspended" }), deny,
 			[]string{agreements.CheckRecipientActive, agreements.CheckAgreementExists, agreements.CheckOverrideEmergency}},
+
+		// Art 10 needs a Sch 1 condition; Sch 1 Part 1 paras 3 and 4 complete A9-2-i and A9-2-j.
+		{"deny/criminal-offence-a10-alone", with(councilToPolice(), func(r *agreements.Request) {
+			r.DataCategories, r.CriminalOffence = []string{"identity", "criminal-offence"}, []string{"A10"}
+		}), deny, []string{agreements.CheckBasisCriminalOffence}},
+		{"deny/criminal-offence-sch1-without-a10", with(councilToPolice(), func(r *agreements.Request) {
+			r.DataCategories, r.CriminalOffence = []string{"identity", "criminal-offence"}, []string{"DPA-S1-P2-10"}
+		}), deny, []string{agreements.CheckBasisCriminalOffence}},
+		{"deny/criminal-offence-art9-code-as-condition", with(councilToPolice(), func(r *agreements.Request) {
+			r.DataCategories, r.CriminalOffence = []string{"identity", "criminal-offence"}, []string{"A10", "A9-2-g"}
+		}), deny, []string{agreements.CheckBasisCriminalOffence}},
+		{"ok/public-health-a9-2-i-with-sch1-p1-3", publicHealth(), allow, nil},
+		{"deny/public-health-a9-2-i-alone", with(publicHealth(), func(r *agreements.Request) { r.SpecialCategory = []string{"A9-2-i"} }), deny,
+			[]string{agreements.CheckBasisSpecialCategory}},
+		{"deny/special-category-part-3-code", with(publicHealth(), func(r *agreements.Request) { r.SpecialCategory = []string{"A9-2-i", "DPA-S1-P3-30"} }), deny,
+			[]string{agreements.CheckBasisSpecialCategory}},
+
+		// Sch 2 Pt 1 para 2 serves crime, offenders and tax only.
+		{"deny/crime-exemption-for-safeguarding", with(councilToPolice(), func(r *agreements.Request) { r.Purpose = "safeguarding-child" }), deny,
+			[]string{agreements.CheckBasisExemption}},
+		{"ok/crime-exemption-for-fraud", with(hmrc("hmrc-two-flows"), func(r *agreements.Request) {
+			r.Purpose, r.DataCategories = "fraud-prevention-detection", []string{"identity", "benefits"}
+		}), allow, nil},
+
+		// Every flow from sender to recipient is considered.
+		{"ok/second-flow-permits", with(hmrc("hmrc-two-flows"), func(r *agreements.Request) {
+			r.Purpose, r.DataCategories = "fraud-prevention-detection", []string{"identity", "benefits"}
+		}), allow, nil},
+		{"deny/no-flow-permits-reports-the-nearest", with(hmrc("hmrc-two-flows"), func(r *agreements.Request) {
+			r.Purpose, r.DataCategories = "fraud-prevention-detection", []string{"identity", "benefits", "tax"}
+		}), deny, []string{agreements.CheckCategoriesPermitted}},
+
+		// Prohibited purposes: consent (A6-1-a) and a record for every subject, however written.
+		{"deny/marketing-under-public-task-with-consent-ref", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.ConsentRef, r.ConsentRecords = "marketing", "CONSENT-1", 1
+		}), deny, []string{agreements.CheckPurposeNotProhibited}},
+		{"deny/marketing-in-capitals", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.ConsentRef = "MARKETING", "A6-1-e", "CONSENT-1"
+		}), deny, []string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckPurposePermitted}},
+		{"deny/direct-marketing-spelt-with-a-space", with(newsletter(), func(r *agreements.Request) { r.Purpose = " Direct Marketing" }), deny,
+			[]string{agreements.CheckPurposeNotProhibited, agreements.CheckConsentRecorded, agreements.CheckPurposePermitted}},
+		{"deny/marketing-to-unnamed-bulk", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.ConsentRef, r.ConsentRecords, r.SubjectCount = "marketing", "A6-1-a", "CONSENT-1", 1, 900
+		}), deny, []string{agreements.CheckConsentRecorded}},
+		{"deny/marketing-one-consent-for-three-subjects", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.ConsentRef, r.ConsentRecords, r.NamedSubjects, r.SubjectCount = "marketing", "A6-1-a", "CONSENT-1", 1, 3, 3
+		}), deny, []string{agreements.CheckConsentRecorded}},
+		{"ok/marketing-a-consent-per-subject", with(newsletter(), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.ConsentRecords, r.NamedSubjects, r.SubjectCount = "marketing", "A6-1-a", 3, 3, 3
+		}), allow, nil},
+
+		// Withholding notification: only under an exemption or the agreement's default, for a bounded time.
+		{"ok/withhold-under-agreement-default", with(councilToPolice(), func(r *agreements.Request) { r.Notification = "withhold" }), allow, nil},
+		{"ok/withhold-under-exemption", with(hmrc("hmrc-notifies"), func(r *agreements.Request) {
+			r.Notification, r.Exemption, r.Justification = "withhold", "DPA-S2-P1-2", "Suspected evasion, case 77"
+			r.NotificationReviewAt = now.Add(30 * 24 * time.Hour)
+		}), allow, nil},
+		{"deny/withhold-without-exemption-where-agreement-notifies", with(hmrc("hmrc-notifies"), func(r *agreements.Request) { r.Notification = "withhold" }), deny,
+			[]string{agreements.CheckNotification}},
+		{"deny/withhold-where-agreement-notifies", with(dwpHealth(), func(r *agreements.Request) { r.Notification = "withhold" }), deny,
+			[]string{agreements.CheckNotification}},
+		{"deny/withhold-for-ever", with(councilToPolice(), func(r *agreements.Request) {
+			r.Notification, r.NotificationReviewAt = "withhold", now.AddDate(10, 0, 0)
+		}), deny, []string{agreements.CheckNotification}},
+		{"ok/withhold-reviewed-within-the-agreements-period", with(councilToPolice(), func(r *agreements.Request) {
+			r.Notification, r.NotificationReviewAt = "withhold", now.Add(180*24*time.Hour)
+		}), allow, nil},
+		{"ok/notify-where-agreement-withholds", with(councilToPolice(), func(r *agreements.Request) { r.Notification = "notify" }), allow, nil},
+
+		// Ranks: each kind of organisation has its own ladder; written forms are accepted.
+		{"ok/rank-written-as-people-write-it", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "Chief Superintendent" }), allow, nil},
+		{"ok/rank-abbreviated", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "Det. Supt." }), allow, nil},
+		{"ok/rank-detective-inspector", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "Detective Inspector" }), allow, nil},
+		{"ok/rank-met-commander", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "Commander" }), allow, nil},
+		{"deny/rank-council-chief-executive-is-not-a-police-rank", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "chief-executive" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
+		{"deny/rank-detective-sergeant", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "DS" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
+		{"ok/council-disclosure-by-head-of-service", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "M. Ade", "Head of Service" }), allow, nil},
+		{"ok/council-disclosure-by-service-manager", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "service-manager" }), allow, nil},
+		{"deny/council-disclosure-by-team-manager", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "team-manager" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
+		{"deny/council-disclosure-by-civil-servant", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "grade-7" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
+
+		// The version relied on must be the one in force.
+		{"ok/version-in-force-named", with(councilToPolice(), func(r *agreements.Request) { r.AgreementVersion = 1 }), allow, nil},
+		{"deny/version-not-in-force-named", with(councilToPolice(), func(r *agreements.Request) { r.AgreementVersion = 2 }), deny,
+			[]string{agreements.CheckAgreementVersion}},
+		{"deny/version-of-a-draft-named", with(hmrc("hmrc-draft"), func(r *agreements.Request) { r.AgreementVersion = 1 }), deny,
+			[]string{agreements.CheckAgreementVersion, agreements.CheckAgreementActive}},
+
+		// An emergency waives paperwork, never the law.
+		{"override/emergency-past-daily-volume", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.SentToday = "police-capped", "safeguarding-adult", "", true, 1
+		}), override, []string{agreements.CheckVolumeWithinLimit}},
+		{"override/emergency-past-review-date", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency = "police-review-lapsed", "safeguarding-adult", "", true
+		}), override, []string{agreements.CheckAgreementReview}},
+		{"override/emergency-vital-interests-basis-not-on-flow", with(councilToPolice(), func(r *agreements.Request) {
+			r.Purpose, r.Exemption, r.Emergency, r.LawfulBasis = "safeguarding-child", "", true, "A6-1-d"
+			r.SentToday = 0
+			r.Agreement = "police-capped"
+			r.SentToday = 1
+		}), override, []string{agreements.CheckVolumeWithinLimit, agreements.CheckBasisArticle6}},
+		{"deny/emergency-a6-1-c-is-not-fit", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.SentToday, r.LawfulBasis = "police-capped", "safeguarding-adult", "", true, 1, "A6-1-c"
+		}), deny, []string{agreements.CheckVolumeWithinLimit, agreements.CheckBasisArticle6, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-a6-1-f", with(emergencyNoAgreement(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-f" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckBasisArticle6, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-public-task-without-a-power", with(emergencyNoAgreement(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-e" }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckBasisArticle6, agreements.CheckOverrideEmergency}},
+		{"override/emergency-public-task-with-a-safeguarding-power", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.LawfulBasis, r.Instrument = "A6-1-e", "CA-2004-S11"
+		}), override, []string{agreements.CheckAgreementExists}},
+		{"override/emergency-public-task-with-the-flows-power", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.SentToday = "police-capped", "safeguarding-adult", "", true, 1
+		}), override, []string{agreements.CheckVolumeWithinLimit}},
+		{"deny/emergency-health-without-vital-interests-condition", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"A9-2-h", "DPA-S1-P1-2"}
+		}), deny, []string{agreements.CheckAgreementExists, agreements.CheckBasisSpecialCategory, agreements.CheckOverrideEmergency}},
+		{"override/emergency-health-a9-2-c", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"A9-2-c"}
+		}), override, []string{agreements.CheckAgreementExists}},
+		{"override/emergency-health-a9-2-g-safeguarding", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"A9-2-g", "DPA-S1-P2-18"}
+		}), override, []string{agreements.CheckAgreementExists}},
+		{"deny/emergency-criminal-offence-a10-alone", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.DataCategories, r.CriminalOffence = []string{"identity", "criminal-offence"}, []string{"A10"}
+		}), deny, []string{agreements.CheckAgreementExists, agreements.CheckBasisCriminalOffence, agreements.CheckOverrideEmergency}},
+		{"override/emergency-criminal-offence-a10-vital-interests", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.DataCategories, r.CriminalOffence = []string{"identity", "criminal-offence"}, []string{"A10", "DPA-S1-P3-30"}
+		}), override, []string{agreements.CheckAgreementExists}},
+		{"deny/emergency-unknown-category", with(emergencyNoAgreement(), func(r *agreements.Request) { r.DataCategories = []string{"identity", "shoe-size"} }), deny,
+			[]string{agreements.CheckAgreementExists, agreements.CheckCategoriesPermitted, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-health-to-hmrc-under-a-draft", with(hmrc("hmrc-draft-health"), func(r *agreements.Request) {
+			r.Purpose, r.LawfulBasis, r.Emergency = "safeguarding-adult", "A6-1-d", true
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"A9-2-c"}
+			r.AuthoriserName, r.Justification = "S. Byrne", "risk to life"
+		}), deny, []string{agreements.CheckAgreementActive, agreements.CheckOverrideEmergency}},
+		{"override/emergency-under-a-suspended-agreement-is-under-none", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.LawfulBasis = "police-suspended", "safeguarding-child", "", true, "A6-1-d"
+		}), override, []string{agreements.CheckAgreementActive, agreements.CheckBasisArticle6}},
+		{"override/emergency-under-an-agreement-without-dpia-is-under-none", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.LawfulBasis = "police-no-dpia", "safeguarding-child", "", true, "A6-1-d"
+		}), override, []string{agreements.CheckAgreementDPIA, agreements.CheckBasisArticle6}},
+		{"override/emergency-under-an-expired-agreement-is-under-none", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.LawfulBasis = "police-expired", "safeguarding-child", "", true, "A6-1-d"
+		}), override, []string{agreements.CheckAgreementInForce, agreements.CheckBasisArticle6}},
+		{"override/emergency-by-a-non-party-is-under-none", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.Sender, r.Recipient, r.Agreement = "council.fraud", "police.northshire", "police-crime"
+		}), override, []string{agreements.CheckPartyIsSender, agreements.CheckFlowPermitted}},
+		{"deny/emergency-authoriser-rank-too-low-under-agreement", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.SentToday, r.AuthoriserRank = "police-capped", "safeguarding-adult", "", true, 1, "officer"
+		}), deny, []string{agreements.CheckVolumeWithinLimit, agreements.CheckAuthoriserRank, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-category-outside-flow-under-agreement", with(councilToPolice(), func(r *agreements.Request) {
+			r.Agreement, r.Purpose, r.Exemption, r.Emergency, r.SentToday = "police-capped", "safeguarding-adult", "", true, 1
+			r.DataCategories = []string{"identity", "education"}
+		}), deny, []string{agreements.CheckVolumeWithinLimit, agreements.CheckCategoriesPermitted, agreements.CheckOverrideEmergency}},
+		{"deny/emergency-withholding-notification-for-ever", with(emergencyNoAgreement(), func(r *agreements.Request) {
+			r.Notification, r.NotificationReviewAt = "withhold", now.AddDate(5, 0, 0)
+		}), deny, []string{agreements.CheckAgreementExists, agreements.CheckNotification, agreements.CheckOverrideEmergency}},
 	}
 }
 
@@ -326,6 +533,32 @@ func emptyNil(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// An emergency that an agreement cannot grant is recorded as made under no
+// agreement, never under that one; one it grants is recorded under it.
+func TestDecideEmergencyRecordsTheAgreementReliedOn(t *testing.T) {
+	reg := testRegistry(t)
+	for _, tc := range decideCases() {
+		if tc.outcome != agreements.AllowOverride {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			req := tc.req
+			d := agreements.Decide(&req, reg, now)
+			a := reg.Agreement(req.Agreement)
+			grants := a != nil && a.Status == agreements.StatusActive && a.DPIA.Complete(now) &&
+				!slices.Contains(d.FailedCodes(), agreements.CheckAgreementInForce) && !slices.Contains(d.FailedCodes(), agreements.CheckPartyIsSender)
+			if grants {
+				require.Equal(t, a.Ref(), d.Agreement)
+				require.GreaterOrEqual(t, d.Flow, 0)
+			} else {
+				require.Empty(t, d.Agreement, "recorded as made under no agreement")
+				require.Equal(t, -1, d.Flow)
+				require.Empty(t, d.Handler)
+			}
+		})
+	}
 }
 
 func TestDecideRecordsAgreementAndHandler(t *testing.T) {

@@ -189,9 +189,11 @@ type Flow struct {
 	// MaxSubjects per exchange; zero means no limit (bulk).
 	MaxSubjects int `json:"max_subjects,omitempty" yaml:"max_subjects,omitempty"`
 	// DailyVolume is the most exchanges per day on this flow; zero means no limit.
-	DailyVolume          int    `json:"daily_volume,omitempty" yaml:"daily_volume,omitempty"`
-	RequiresNamedSubject bool   `json:"requires_named_subject,omitempty" yaml:"requires_named_subject,omitempty"`
-	AuthoriserRank       string `json:"authoriser_rank,omitempty" yaml:"authoriser_rank,omitempty"`
+	DailyVolume          int  `json:"daily_volume,omitempty" yaml:"daily_volume,omitempty"`
+	RequiresNamedSubject bool `json:"requires_named_subject,omitempty" yaml:"requires_named_subject,omitempty"`
+	// AuthoriserRank is the rank an authorising officer must hold, for each
+	// kind of organisation whose officers may authorise on the flow.
+	AuthoriserRank RankRequirements `json:"authoriser_rank,omitempty" yaml:"authoriser_rank,omitempty"`
 	// Handler is the council service that answers inbound requests on this flow.
 	Handler           string `json:"handler,omitempty" yaml:"handler,omitempty"`
 	EmergencyOverride bool   `json:"emergency_override,omitempty" yaml:"emergency_override,omitempty"`

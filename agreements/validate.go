@@ -137,7 +137,7 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 		pp := valid.Path(path, "purposes", i)
 		switch {
 		case Purposes[p] == "":
-			v.Add(pp, "code", "%q is not a known purpose", p)
+			v.Add(pp, "code", "%q is not a known purpose (%s)", p, strings.Join(sortedKeys(Purposes), ", "))
 		case Prohibited(p) && !slices.Contains(f.LawfulBases, BasisConsent):
 			v.Add(pp, "consent", "%q needs a consent record: the flow must rely on consent (A6-1-a)", p)
 		}
@@ -150,7 +150,7 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 		bp := valid.Path(path, "lawful_bases", i)
 		switch {
 		case Article6[b] == "":
-			v.Add(bp, "code", "%q is not an Art 6 lawful basis (A6-1-a … A6-1-f)", b)
+			v.Add(bp, "code", "%q is not an Art 6 lawful basis (%s)", b, strings.Join(sortedKeys(Article6), ", "))
 		case b == BasisLegitimateInterests:
 			v.Add(bp, "public-authority", "%q is not available to a public authority performing its tasks", b)
 		}
@@ -163,7 +163,7 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 	for i, c := range f.DataCategories {
 		switch Categories[c] {
 		case "":
-			v.Add(valid.Path(path, "data_categories", i), "code", "%q is not a known data category", c)
+			v.Add(valid.Path(path, "data_categories", i), "code", "%q is not a known data category (%s)", c, strings.Join(sortedKeys(Categories), ", "))
 		case CategorySpecial:
 			special = true
 		case CategoryCriminalOffence:
@@ -186,8 +186,12 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 			continue
 		}
 		s, ok := Schedule1[c]
-		if !ok {
-			v.Add(cp, "code", "%q is not an Art 9(2) or DPA Sch 1 condition", c)
+		switch {
+		case !ok:
+			v.Add(cp, "code", "%q is not an Art 9(2) or DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(true), ", "))
+			continue
+		case s.Article9 == "":
+			v.Add(cp, "article-10-only", "%q is a Sch 1 Part 3 condition: it serves criminal-offence data (Art 10) only", c)
 			continue
 		}
 		part2 = part2 || s.Part2
@@ -210,7 +214,7 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 			}
 			s, ok := Schedule1[c]
 			if !ok {
-				v.Add(valid.Path(path, "criminal_offence", i), "code", "%q is not a DPA Sch 1 condition", c)
+				v.Add(valid.Path(path, "criminal_offence", i), "code", "%q is not A10 or a DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(false), ", "))
 				continue
 			}
 			sch = true
@@ -225,8 +229,12 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 	}
 
 	for i, e := range f.Exemptions {
-		if Schedule2[e] == "" {
-			v.Add(valid.Path(path, "exemptions", i), "code", "%q is not a DPA Sch 2 exemption", e)
+		ep := valid.Path(path, "exemptions", i)
+		switch {
+		case Schedule2[e] == "":
+			v.Add(ep, "code", "%q is not a DPA Sch 2 exemption (%s)", e, strings.Join(sortedKeys(Schedule2), ", "))
+		case !slices.ContainsFunc(f.Purposes, func(p string) bool { return ExemptionServes(e, p) }):
+			v.Add(ep, "purpose", "%s serves only %s; the flow has none of those purposes", e, strings.Join(ExemptionPurposes[e], ", "))
 		}
 	}
 	for i, in := range f.Instruments {
@@ -256,9 +264,16 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 	if f.DailyVolume < 0 {
 		v.Add(path+".daily_volume", "minimum", "must not be negative (0 means no limit)")
 	}
-	if f.AuthoriserRank != "" {
-		if _, ok := Ranks[f.AuthoriserRank]; !ok {
-			v.Add(path+".authoriser_rank", "code", "%q is not a known rank", f.AuthoriserRank)
+	for _, k := range f.AuthoriserRank.Kinds() {
+		rank, rp := f.AuthoriserRank[k], path+".authoriser_rank."+string(k)
+		l := LadderFor(k)
+		switch {
+		case l == nil:
+			v.Add(rp, "kind", "%q is not a kind of party with ranks (%s)", k, kindList())
+		case l.Level(rank) == 0:
+			v.Add(rp, "code", "%q is not one of the %s (%s)", rank, l.Name, strings.Join(l.Codes(), ", "))
+		case rank != l.Steps[l.Level(rank)-1].Code:
+			v.Add(rp, "code", "write the rank as its code: %q is %s", rank, l.Steps[l.Level(rank)-1].Code)
 		}
 	}
 	if f.Handler != "" {
@@ -332,3 +347,64 @@ func (a *Agreement) EffectiveStatus(now time.Time) Status {
 
 // String names the agreement version for messages.
 func (a *Agreement) String() string { return fmt.Sprintf("%s@%d (%s)", a.ID, a.Version, a.Status) }
+
+func kindList() string {
+	names := make([]string, len(RankKinds))
+	for i, k := range RankKinds {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// conditionCodes lists the condition codes for special-category data (Art
+// 9(2) and the Sch 1 conditions that complete one) or for criminal-offence
+// data (A10 and every Sch 1 condition).
+func conditionCodes(special bool) []string {
+	var out []string
+	if special {
+		out = sortedKeys(Article9)
+	} else {
+		out = []string{ConditionArticle10}
+	}
+	for _, c := range sortedKeys(Schedule1) {
+		if !special || Schedule1[c].Article9 != "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Validate checks that every code a request uses is one the gateway knows,
+// naming the field (as the API spells it) and listing the valid codes: an
+// unknown purpose, basis, condition, exemption, category or rank is a
+// mistake to correct (400), not a refusal. Whether the request is lawful is
+// for Decide, which refuses unknown codes too.
+func (r *Request) Validate() error {
+	var v valid.Errors
+	code := func(path, val string, known bool, list func() []string) {
+		if val != "" && !known {
+			v.Add(path, "code", "%q is not a known code; use one of: %s", val, strings.Join(list(), ", "))
+		}
+	}
+	code("purpose", r.Purpose, Purposes[r.Purpose] != "", func() []string { return sortedKeys(Purposes) })
+	code("lawful_basis", r.LawfulBasis, Article6[r.LawfulBasis] != "", func() []string { return sortedKeys(Article6) })
+	for i, c := range r.SpecialCategory {
+		_, art9 := Article9[c]
+		code(valid.Path("special_category", i), c, art9 || Schedule1[c].Article9 != "", func() []string { return conditionCodes(true) })
+	}
+	for i, c := range r.CriminalOffence {
+		code(valid.Path("criminal_offence", i), c, c == ConditionArticle10 || Article10Condition(c), func() []string { return conditionCodes(false) })
+	}
+	code("exemption", r.Exemption, Schedule2[r.Exemption] != "", func() []string { return sortedKeys(Schedule2) })
+	for i, c := range r.DataCategories {
+		code(valid.Path("data_categories", i), c, Categories[c] != "", func() []string { return sortedKeys(Categories) })
+	}
+	if strings.TrimSpace(r.AuthoriserRank) != "" && !KnownRank(r.AuthoriserRank) {
+		var lists []string
+		for _, l := range []*Ladder{PoliceRanks, CouncilGrades, CivilServiceGrades, HMRCGrades} {
+			lists = append(lists, l.Name+": "+strings.Join(l.Codes(), ", "))
+		}
+		v.Add("authoriser.rank", "code", "%q is not a known rank or grade; use one of the %s", r.AuthoriserRank, strings.Join(lists, "; "))
+	}
+	return v.Err()
+}

@@ -119,9 +119,12 @@ type Flow struct {
 	// MaxSubjects per exchange; zero means no limit.
 	MaxSubjects int `json:"max_subjects,omitempty"`
 	// DailyVolume is the most exchanges per day on the flow; zero means no limit.
-	DailyVolume          int    `json:"daily_volume,omitempty"`
-	RequiresNamedSubject bool   `json:"requires_named_subject,omitempty"`
-	AuthoriserRank       string `json:"authoriser_rank,omitempty"`
+	DailyVolume          int  `json:"daily_volume,omitempty"`
+	RequiresNamedSubject bool `json:"requires_named_subject,omitempty"`
+	// AuthoriserRank is the rank an authorising officer must hold, by the
+	// kind of organisation the officer belongs to, e.g.
+	// {"police": "inspector", "council-service": "service-manager"}.
+	AuthoriserRank map[string]string `json:"authoriser_rank,omitempty"`
 	// Handler is the council service that answers inbound requests on the flow.
 	Handler           string `json:"handler,omitempty"`
 	EmergencyOverride bool   `json:"emergency_override,omitempty"`

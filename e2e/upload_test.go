@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
@@ -121,6 +122,23 @@ func TestBadDeclarationsNameTheField(t *testing.T) {
 		"subjects[0].value": "required",
 		"size":              "minimum",
 	}, fields)
+
+	// Unknown codes are named with the valid ones, as are unknown ranks;
+	// the dry run answers the same.
+	d = policeDisclosure(10)
+	d.Purpose, d.LawfulBasis, d.Authoriser = "Marketing", "A6-1-z", &api.Authoriser{Name: "J. Bloggs", Rank: "captain"}
+	for _, try := range []func() error{
+		func() error { _, err := council.Declare(ctx, d); return err },
+		func() error { _, err := council.Check(ctx, d); return err },
+	} {
+		p = requireProblem(t, try(), http.StatusBadRequest, "invalid-request")
+		fields = map[string]string{}
+		for _, f := range p.Errors {
+			fields[f.Field] = f.Rule
+			require.Contains(t, f.Message, "use one of", f.Field)
+		}
+		require.Equal(t, map[string]string{"purpose": "code", "lawful_basis": "code", "authoriser.rank": "code"}, fields)
+	}
 
 	d = policeDisclosure(1 << 62)
 	_, err = council.Declare(ctx, d)

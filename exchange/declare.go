@@ -174,10 +174,21 @@ func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request 
 		SubjectCount:    m.SubjectCount,
 		Justification:   m.Justification,
 		ConsentRef:      m.ConsentRef,
+		Instrument:      m.Instrument,
 		Emergency:       m.Urgency == UrgencyEmergency,
+	}
+	if m.ConsentRef != "" && len(m.SubjectKeys) == 1 {
+		// The one consent record cited is the one subject's.
+		r.ConsentRecords = 1
 	}
 	if m.Authoriser != nil {
 		r.AuthoriserName, r.AuthoriserRank = m.Authoriser.Name, m.Authoriser.Rank
+	}
+	if n := m.Notification; n != nil {
+		r.Notification = n.Decision
+		if n.ReviewAt != nil {
+			r.NotificationReviewAt = n.ReviewAt.UTC()
+		}
 	}
 	return r
 }
@@ -349,7 +360,12 @@ func appendReceipt(list []string, r string) []string {
 // answers a request (whose statutory power then stands). The register names
 // the one relied on.
 func instrumentRelied(f *agreements.Flow, m *Meta, answer bool) error {
-	if f == nil || len(f.Instruments) == 0 {
+	if f == nil {
+		// Under no agreement (an emergency) the power named stands: the
+		// decision has judged it.
+		return nil
+	}
+	if len(f.Instruments) == 0 {
 		if m.Instrument != "" {
 			return valid.Errors{{Path: "instrument", Rule: "flow", Message: "this flow names no statutory instrument"}}
 		}
@@ -529,6 +545,9 @@ func (s *Service) Check(ctx context.Context, caller string, d *api.ExchangeDecla
 // declared today when the flow has a daily limit (exclude: this exchange).
 func (s *Service) decide(ctx context.Context, reg *agreements.Registry, sender, recipient, agreement, exclude string, m *Meta, now time.Time) (agreements.Decision, error) {
 	req := m.Request(sender, recipient, agreement)
+	if err := req.Validate(); err != nil {
+		return agreements.Decision{}, err
+	}
 	if dailyLimited(reg, req) {
 		y, mo, d := now.Date()
 		n, err := s.store.CountSent(ctx, sender, recipient, agreement, time.Date(y, mo, d, 0, 0, 0, 0, time.UTC), exclude)

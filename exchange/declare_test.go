@@ -238,8 +238,15 @@ func TestDeclareEmergencyOverride(t *testing.T) {
 		outcome   agreements.Outcome
 		agreement string
 	}{
-		{"ok/under-no-agreement-to-the-police", func(d *api.ExchangeDeclaration) { emergency(d); d.Agreement = "" }, agreements.AllowOverride, ""},
-		{"ok/overriding-a-failed-check", func(d *api.ExchangeDeclaration) { emergency(d); d.DataCategories = []string{"health"} }, agreements.AllowOverride, "police-crime@1"},
+		{"ok/under-no-agreement-to-the-police", func(d *api.ExchangeDeclaration) {
+			emergency(d)
+			d.Agreement, d.Instrument = "", "CA-2004-S11" // a safeguarding power: A6-1-e is then fit for an emergency
+		}, agreements.AllowOverride, ""},
+		{"ok/overriding-a-failed-check", func(d *api.ExchangeDeclaration) {
+			emergency(d)
+			d.LawfulBasis = "A6-1-d" // vital interests: not a basis the flow lists
+		}, agreements.AllowOverride, "police-crime@1"},
+		{"deny/health-outside-the-flow", func(d *api.ExchangeDeclaration) { emergency(d); d.DataCategories = []string{"health"} }, agreements.Deny, ""},
 		{"ok/nothing-to-override", emergency, agreements.Allow, "police-crime@1"},
 		{"deny/without-an-authoriser", func(d *api.ExchangeDeclaration) { emergency(d); d.Agreement, d.Authoriser = "", nil }, agreements.Deny, ""},
 		{"deny/not-a-vital-interest", func(d *api.ExchangeDeclaration) {

@@ -583,7 +583,7 @@ func TestUploadEmergencyUnderNoAgreement(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	d := policeDisclosure(6)
-	d.Agreement, d.Purpose, d.Urgency = "", "safeguarding-child", exchange.UrgencyEmergency
+	d.Agreement, d.Purpose, d.Urgency, d.LawfulBasis = "", "safeguarding-child", exchange.UrgencyEmergency, "A6-1-d"
 	d.Authoriser = &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"}
 	e := r.declare(t, revenues, d)
 	r.clock.Advance(time.Hour)
@@ -641,7 +641,7 @@ func TestUploadNeverBecomesAnOverride(t *testing.T) {
 		a.Status = agreements.StatusSuspended
 		require.NoError(t, r.db.PutAgreement(r.ctx, a))
 		d := emergency()
-		d.Agreement = ""
+		d.Agreement, d.Instrument = "", "CA-2004-S11" // A6-1-e under a safeguarding power
 		e := r.declare(t, revenues, d)
 		require.Equal(t, agreements.AllowOverride, e.Decision.Outcome)
 		r.clock.Advance(time.Hour)

@@ -79,7 +79,7 @@ func flowView(f agreements.Flow) api.Flow {
 			return api.Instrument{Code: i.Code, Title: i.Title}
 		}),
 		DataCategories: f.DataCategories, MaxSubjects: f.MaxSubjects, DailyVolume: f.DailyVolume,
-		RequiresNamedSubject: f.RequiresNamedSubject, AuthoriserRank: f.AuthoriserRank,
+		RequiresNamedSubject: f.RequiresNamedSubject, AuthoriserRank: rankView(f.AuthoriserRank),
 		Handler: f.Handler, EmergencyOverride: f.EmergencyOverride,
 	}
 	if p := f.Fields; p != nil {
@@ -93,6 +93,17 @@ func (s *Server) agreementViews(list []*agreements.Agreement) []api.Agreement {
 	out := make([]api.Agreement, len(list))
 	for i, a := range list {
 		out[i] = agreementView(a, now)
+	}
+	return out
+}
+
+func rankView(r agreements.RankRequirements) map[string]string {
+	if len(r) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(r))
+	for k, v := range r {
+		out[string(k)] = v
 	}
 	return out
 }

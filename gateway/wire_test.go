@@ -29,7 +29,7 @@ func fullAgreement() *agreements.Agreement {
 			Instruments:    []agreements.Instrument{{Code: "CDA-1998-S115", Title: "Crime and Disorder Act 1998 s.115"}},
 			DataCategories: []string{"identity"},
 			Fields:         &agreements.FieldPolicy{Allow: []string{"nino", "name"}, Pseudonymise: []string{"nino"}, OnExtra: "strip"},
-			MaxSubjects:    5, DailyVolume: 50, RequiresNamedSubject: true, AuthoriserRank: "inspector",
+			MaxSubjects:    5, DailyVolume: 50, RequiresNamedSubject: true, AuthoriserRank: agreements.RankRequirements{agreements.KindPolice: "inspector"},
 			Handler: "council.legal", EmergencyOverride: true,
 		}},
 		DPIA:                &agreements.DPIA{Reference: "NSC-DPIA-2025-041", Completed: agreements.MustDate("2025-12-01"), Outcome: agreements.DPIAApproved, Approver: "DPO"},
