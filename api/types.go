@@ -360,6 +360,24 @@ type OverrideReview struct {
 	Notes   string `json:"notes"`
 }
 
+// ExchangeRelease is the body of POST /admin/v1/exchanges/{id}/release: a
+// DPO lets the recipient fetch what the state of its agreement or parties
+// holds back.
+type ExchangeRelease struct {
+	Reason string `json:"reason"`
+}
+
+// Released is the answer to a release: who released the exchange, when and why.
+type Released struct {
+	ExchangeID string    `json:"exchange_id"`
+	Recipient  string    `json:"recipient"`
+	Agreement  string    `json:"agreement,omitempty"`
+	State      string    `json:"state"`
+	ReleasedBy string    `json:"released_by"`
+	Reason     string    `json:"reason"`
+	ReleasedAt time.Time `json:"released_at"`
+}
+
 // NotificationUpdate is the body of POST /admin/v1/notifications/{id}:
 // the subjects were told, or telling them is withheld again until ReviewAt.
 type NotificationUpdate struct {

@@ -76,6 +76,13 @@ func (a *Admin) ReviewOverride(ctx context.Context, exchangeID string, r api.Ove
 	return &out, a.postJSON(ctx, "/admin/v1/overrides/"+url.PathEscape(exchangeID)+"/review", r, &out)
 }
 
+// Release lets the recipient fetch an exchange that the state of its
+// agreement or parties holds back (dpo role).
+func (a *Admin) Release(ctx context.Context, exchangeID, reason string) (*api.Released, error) {
+	var out api.Released
+	return &out, a.postJSON(ctx, "/admin/v1/exchanges/"+url.PathEscape(exchangeID)+"/release", api.ExchangeRelease{Reason: reason}, &out)
+}
+
 // RecordNotification records that a disclosure's subjects were told, or
 // that telling them stays withheld.
 func (a *Admin) RecordNotification(ctx context.Context, exchangeID string, u api.NotificationUpdate) (*api.NotificationRecord, error) {

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -191,4 +193,73 @@ func TestUploadWorseThanDeclarationIsRefused(t *testing.T) {
 	require.Empty(t, entries["exchange.sealed"])
 	ex, err := auditor.Export(ctx, "overrides", nil)
 	require.Zero(t, download(t, gw, ex, err).Count, "no override was made")
+}
+
+// What was delivered and not yet fetched is held back while its agreement
+// is suspended or terminated (a breach by the recipient, say): neither the
+// envelope nor the payload is handed over, and the refusals are recorded.
+// A DPO may release one exchange explicitly, which is recorded too.
+func TestFetchHeldBackUntilReleased(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	alice, dana := gw.Admin(t, "alice", "admin"), gw.Admin(t, "dana", "dpo")
+
+	first, err := council.Send(ctx, policeDisclosure(5), strings.NewReader("first"))
+	require.NoError(t, err)
+	second, err := council.Send(ctx, policeDisclosure(6), strings.NewReader("second"))
+	require.NoError(t, err)
+	_, err = alice.Suspend(ctx, "police-crime", "Breach by the recipient under investigation")
+	require.NoError(t, err)
+
+	_, err = police.Envelope(ctx, first.ID)
+	requireFailed(t, err, "agreement.active")
+	_, err = police.PayloadReader(ctx, first.ID, 0)
+	requireFailed(t, err, "agreement.active")
+	_, err = police.Fetch(ctx, first.ID, gw.DecryptKey(t, "police.northshire"), io.Discard)
+	requireFailed(t, err, "agreement.active")
+
+	// Releasing is the DPO's, with a reason, and holds for that exchange.
+	_, err = alice.Release(ctx, first.ID, "Needed now")
+	requireProblem(t, err, http.StatusForbidden, "role-forbidden")
+	_, err = dana.Release(ctx, first.ID, "")
+	requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	rel, err := dana.Release(ctx, first.ID, "Evidence needed for a charging decision today")
+	require.NoError(t, err)
+	require.Equal(t, "dana", rel.ReleasedBy)
+	var got bytes.Buffer
+	_, err = police.Fetch(ctx, first.ID, gw.DecryptKey(t, "police.northshire"), &got)
+	require.NoError(t, err)
+	require.Equal(t, "first", got.String())
+	_, err = police.Envelope(ctx, second.ID)
+	requireFailed(t, err, "agreement.active")
+
+	// Terminated: held back for good, unless released.
+	_, err = alice.Terminate(ctx, "police-crime", "Breach confirmed")
+	require.NoError(t, err)
+	_, err = police.PayloadReader(ctx, second.ID, 0)
+	requireFailed(t, err, "agreement.active")
+	after, err := council.Exchange(ctx, second.ID)
+	require.NoError(t, err)
+	require.Equal(t, "delivered", after.State, "never fetched")
+
+	entries := adminEntries(t, gw)
+	stages := map[string]int{}
+	for _, e := range entries["exchange.decided"] {
+		if e.Actor == "police.northshire" {
+			require.Equal(t, "deny", e.Outcome)
+			require.Equal(t, []string{"agreement.active"}, e.Failed)
+			stages[e.Detail["stage"]]++
+		}
+	}
+	require.Equal(t, map[string]int{"envelope": 3, "payload": 2}, stages)
+	require.Len(t, entries["exchange.released"], 1)
+	require.Equal(t, "dana", entries["exchange.released"][0].Actor)
+	require.Equal(t, first.ID, entries["exchange.released"][0].Exchange)
+	require.Equal(t, "Evidence needed for a charging decision today", entries["exchange.released"][0].Detail["reason"])
+	for _, e := range entries["exchange.fetched"] {
+		require.Equal(t, first.ID, e.Exchange, "only the released exchange was fetched")
+	}
 }

@@ -9,8 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
 // Only the recipient fetches, and only what was delivered and not yet
@@ -237,4 +239,111 @@ func TestFetchStoreUnavailable(t *testing.T) {
 	r.objects.fail(nil, 0, nil, nil)
 	_, plain := r.open(t, police, e.ID)
 	require.Equal(t, []byte("payload"), plain)
+}
+
+// A fetch is a request too: while the agreement is suspended or terminated,
+// the recipient suspended or no flow leads from the sender to it any more,
+// neither the envelope nor the payload is handed over, and the refusal is
+// recorded with its checks. A DPO may release the exchange, which is
+// recorded too.
+func TestFetchDecidesAgain(t *testing.T) {
+	t.Parallel()
+	suspendAgreement := func(status agreements.Status) func(t *testing.T, r *rig) {
+		return func(t *testing.T, r *rig) {
+			a := fixtureAgreements()[0]
+			a.Status = status
+			require.NoError(t, r.db.PutAgreement(r.ctx, a))
+		}
+	}
+	tests := []struct {
+		name   string
+		change func(t *testing.T, r *rig)
+		failed string // "" for allowed
+	}{
+		{"ok/nothing-changed", func(*testing.T, *rig) {}, ""},
+		{"ok/sender-suspended", func(t *testing.T, r *rig) {
+			r.setParty(t, revenues, func(p *agreements.Party) { p.Status = agreements.PartySuspended })
+		}, ""},
+		{"deny/agreement-suspended", suspendAgreement(agreements.StatusSuspended), agreements.CheckAgreementActive},
+		{"deny/agreement-terminated", suspendAgreement(agreements.StatusTerminated), agreements.CheckAgreementActive},
+		{"deny/recipient-suspended", func(t *testing.T, r *rig) {
+			r.setParty(t, police, func(p *agreements.Party) { p.Status = agreements.PartySuspended })
+		}, agreements.CheckRecipientActive},
+		{"deny/no-flow-any-more", func(t *testing.T, r *rig) {
+			v1 := fixtureAgreements()[0]
+			v1.Status = agreements.StatusSuperseded
+			v2 := fixtureAgreements()[0]
+			v2.Version, v2.Flows = 2, v2.Flows[1:]
+			require.NoError(t, r.db.PutAgreement(r.ctx, v1))
+			require.NoError(t, r.db.PutAgreement(r.ctx, v2))
+		}, agreements.CheckFlowPermitted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t)
+			e := r.deliver(t, []byte("payload"))
+			tt.change(t, r)
+			_, envErr := r.svc.Envelope(r.ctx, police, e.ID)
+			payErr := openAndClose(r, e.ID, nil)
+			if tt.failed == "" {
+				require.NoError(t, envErr)
+				require.NoError(t, payErr)
+				return
+			}
+			for _, err := range []error{envErr, payErr} {
+				var refused *exchange.RefusedError
+				require.ErrorAs(t, err, &refused)
+				require.Equal(t, []string{tt.failed}, refused.Decision.FailedCodes())
+			}
+			require.Equal(t, exchange.StateDelivered, r.exchange(t, e.ID).State, "nothing was fetched")
+			require.Empty(t, r.entries(t, audit.TypeExchangeFetched, audit.TypeEnvelopeFetched))
+			decided := r.entries(t, audit.TypeExchangeDecided)
+			require.Len(t, decided, 3, "the declaration, and the two refused fetches")
+			for i, stage := range []string{"envelope", "payload"} {
+				d := decided[1+i]
+				require.Equal(t, "deny", d.Outcome)
+				require.Equal(t, police, d.Actor)
+				require.Equal(t, stage, d.Detail["stage"])
+				require.Equal(t, []string{tt.failed}, d.Failed)
+				require.Equal(t, e.Meta.SubjectKeys, d.Subjects)
+			}
+
+			// Only a DPO releases, with a reason; then the recipient fetches.
+			_, err := r.svc.Release(r.ctx, agreements.Actor{Subject: "alice", Roles: []string{"admin"}}, e.ID, "Needed for a live case")
+			require.ErrorIs(t, err, agreements.ErrForbidden)
+			dpo := agreements.Actor{Subject: "dana", Name: "Dana Price", Roles: []string{"dpo"}}
+			_, err = r.svc.Release(r.ctx, dpo, e.ID, "")
+			var v valid.Errors
+			require.ErrorAs(t, err, &v)
+			released, err := r.svc.Release(r.ctx, dpo, e.ID, "Needed for a live child protection case")
+			require.NoError(t, err)
+			require.Equal(t, "dana", released.Release.By)
+			require.Equal(t, "dana", r.exchange(t, e.ID).Release.By, "the release is stored")
+			_, err = r.svc.Release(r.ctx, dpo, e.ID, "again")
+			require.NoError(t, err, "releasing twice changes nothing")
+			rel := r.entries(t, exchange.TypeReleased)
+			require.Len(t, rel, 1)
+			require.Equal(t, "dana", rel[0].Actor)
+			require.Equal(t, "Needed for a live child protection case", rel[0].Detail["reason"])
+			m, plain := r.open(t, police, e.ID)
+			require.Equal(t, []byte("payload"), plain)
+			require.Equal(t, e.ID, m.Exchange)
+		})
+	}
+}
+
+// A fetch is recorded only once the object is open: a store that cannot
+// give the object records no fetch and moves nothing to fetched.
+func TestFetchRecordedOnlyWhenOpened(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	e := r.deliver(t, []byte("payload"))
+	r.objects.fail(nil, 0, errors.New("object store down"), nil)
+	require.ErrorIs(t, openAndClose(r, e.ID, nil), exchange.ErrUnavailable)
+	require.Empty(t, r.entries(t, audit.TypeExchangeFetched))
+	require.Equal(t, exchange.StateDelivered, r.exchange(t, e.ID).State)
+	r.objects.fail(nil, 0, nil, nil)
+	require.NoError(t, openAndClose(r, e.ID, nil))
+	require.Len(t, r.entries(t, audit.TypeExchangeFetched), 1)
 }

@@ -13,6 +13,9 @@ import (
 const (
 	TypeAcknowledged   = "exchange.acknowledged"
 	TypePayloadDeleted = "exchange.payload-deleted"
+	// TypeReleased: a DPO let the recipient fetch what the state of its
+	// agreement or parties held back.
+	TypeReleased = "exchange.released"
 )
 
 // Acknowledge records that the recipient received the exchange. Acknowledging

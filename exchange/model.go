@@ -63,10 +63,22 @@ type Exchange struct {
 	// the call that returned the exchange recorded, in order: one, or two
 	// for the one-request form (the decision, then the delivery).
 	Receipts []string
+	// Release is set when a DPO released the exchange to its recipient
+	// while its agreement or flow held it back.
+	Release *Release
 	// Notify is how the data subjects are to be told of the disclosure. It
 	// is set when the exchange is created, and from then on kept (and
 	// changed) by the compliance record, not by the exchange.
 	Notify NotifyPlan
+}
+
+// Release is a DPO's decision to let the recipient fetch an exchange that
+// the state of its agreement or parties holds back.
+type Release struct {
+	By     string    `json:"by"`
+	Name   string    `json:"name,omitempty"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
 }
 
 // Notification states in the compliance record.

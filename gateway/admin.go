@@ -71,6 +71,7 @@ func (s *Server) adminRoutes() {
 	a.Post("/exports/subject-access", s.exportSubjectAccess)
 	a.Get("/exports/:kind", s.export)
 	a.Post("/overrides/:id/review", s.reviewOverride)
+	a.Post("/exchanges/:id/release", s.releaseExchange)
 	a.Post("/notifications/:id", s.recordNotification)
 	a.Post("/rectifications", s.rectify)
 	a.Get("/alerts/deliveries", s.listDeliveries)

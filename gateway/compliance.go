@@ -123,6 +123,23 @@ func (s *Server) reviewOverride(c *fiber.Ctx) error {
 	return c.JSON(overrideView(o))
 }
 
+// POST /admin/v1/exchanges/{id}/release: a DPO lets the recipient fetch an
+// exchange its agreement or parties hold back.
+func (s *Server) releaseExchange(c *fiber.Ctx) error {
+	var body api.ExchangeRelease
+	if err := s.readJSON(c, &body); err != nil {
+		return err
+	}
+	e, err := s.admin.Releases.Release(c.UserContext(), actorOf(c), c.Params("id"), body.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(api.Released{
+		ExchangeID: e.ID, Recipient: e.Recipient, Agreement: e.AgreementRef(), State: string(e.State),
+		ReleasedBy: e.Release.By, Reason: e.Release.Reason, ReleasedAt: e.Release.At,
+	})
+}
+
 // POST /admin/v1/notifications/{exchange}: the subjects were told, or
 // telling them stays withheld until a new review date.
 func (s *Server) recordNotification(c *fiber.Ctx) error {

@@ -127,6 +127,14 @@ type AdminOptions struct {
 	Compliance Compliance
 	// Outbox lists alert deliveries and retries them.
 	Outbox Outbox
+	// Releases lets a DPO release an exchange its agreement holds back.
+	Releases Releaser
+}
+
+// Releaser releases to its recipient an exchange that the state of its
+// agreement or parties holds back.
+type Releaser interface {
+	Release(ctx context.Context, actor agreements.Actor, id, reason string) (*exchange.Exchange, error)
 }
 
 // Server is the gateway's HTTP front: one listener's routes.

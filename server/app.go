@@ -235,6 +235,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Inspect:      a.TLS.Inspect,
 			Compliance:   a.Compliance,
 			Outbox:       &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
+			Releases:     a.Service,
 			Tokens: &gateway.JWTVerifier{
 				Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
 				RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),

@@ -47,9 +47,11 @@ func scanExchange(row scanner) (*exchange.Exchange, error) {
 		return nil, err
 	}
 	e.State = exchange.State(state)
-	if err := json.Unmarshal([]byte(meta), &e.Meta); err != nil {
+	doc := metaDoc{Meta: &e.Meta}
+	if err := json.Unmarshal([]byte(meta), &doc); err != nil {
 		return nil, fmt.Errorf("store: exchange %s meta: %w", e.ID, err)
 	}
+	e.Release = doc.Release
 	if err := json.Unmarshal([]byte(decision), &e.Decision); err != nil {
 		return nil, fmt.Errorf("store: exchange %s decision: %w", e.ID, err)
 	}
@@ -156,8 +158,15 @@ func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
 	return nil
 }
 
+// metaDoc is the meta column: what the sender declared and, beside it, a
+// DPO's release of the exchange if there is one.
+type metaDoc struct {
+	*exchange.Meta
+	Release *exchange.Release `json:"release,omitempty"`
+}
+
 func exchangeDocs(e *exchange.Exchange) (meta, decision string, err error) {
-	m, err := json.Marshal(&e.Meta)
+	m, err := json.Marshal(metaDoc{Meta: &e.Meta, Release: e.Release})
 	if err != nil {
 		return "", "", err
 	}

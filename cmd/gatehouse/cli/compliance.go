@@ -43,6 +43,29 @@ func newComplianceCmd() *cobra.Command {
 	review.Flags().StringVar(&outcome, "outcome", "", "justified or not-justified")
 	review.Flags().StringVar(&notes, "notes", "", "the DPO's reasoning")
 
+	var releaseReason string
+	release := &cobra.Command{
+		Use:   "release EXCHANGE --reason TEXT",
+		Short: "Let the recipient fetch an exchange that a suspended or terminated agreement, a suspended recipient or a removed flow holds back",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := f.client()
+			if err != nil {
+				return err
+			}
+			r, err := c.Release(cmd.Context(), args[0], releaseReason)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), r)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "exchange %s released to %s by %s\n", r.ExchangeID, r.Recipient, r.ReleasedBy)
+			return nil
+		},
+	}
+	release.Flags().StringVar(&releaseReason, "reason", "", "why the DPO releases it (recorded)")
+
 	var told bool
 	var reason, reviewAt string
 	notify := &cobra.Command{
@@ -124,6 +147,6 @@ func newComplianceCmd() *cobra.Command {
 	rectify.Flags().StringVar(&action, "action", "", "corrected, erased or restricted")
 	rectify.Flags().StringVar(&description, "description", "", "what changed, for the recipients")
 
-	cmd.AddCommand(review, notify, rectify)
+	cmd.AddCommand(review, release, notify, rectify)
 	return cmd
 }
