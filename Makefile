@@ -14,6 +14,11 @@ LDFLAGS := -X $(MODULE)/cmd/gatehouse/cli.version=$(VERSION)
 MINIO_MODULE  := github.com/minio/minio
 MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 
+# Mailpit catches the alerts' e-mail in development and tests: a real SMTP
+# server (STARTTLS) with a web UI and an HTTP API.
+MAILPIT_MODULE  := github.com/axllent/mailpit
+MAILPIT_VERSION := v1.33.1
+
 .PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres clean FORCE
 
 all: build
@@ -27,12 +32,16 @@ bin/minio:
 	@echo "installing the pinned MinIO server into bin/ (takes a few minutes the first time)"
 	GOBIN=$(CURDIR)/bin $(GO) install $(MINIO_MODULE)@$(MINIO_VERSION)
 
-## run: a development gateway on https://127.0.0.1:8443 with MinIO, SQLite and the demo parties
-run: bin/minio bin/gatehouse
-	bin/gatehouse dev --dir var --minio bin/minio
+bin/mailpit:
+	@echo "installing Mailpit into bin/"
+	GOBIN=$(CURDIR)/bin $(GO) install $(MAILPIT_MODULE)@$(MAILPIT_VERSION)
+
+## run: a development gateway on https://127.0.0.1:8443 with MinIO, SQLite, Mailpit and the demo parties
+run: bin/minio bin/mailpit bin/gatehouse
+	bin/gatehouse dev --dir var --minio bin/minio --mailpit bin/mailpit
 
 ## test: every test, against a real MinIO, SQLite and PostgreSQL
-test: bin/minio postgres interop/node_modules
+test: bin/minio bin/mailpit postgres interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # An independent JOSE implementation (panva/jose, pinned by the lock file)

@@ -120,7 +120,7 @@ type Webhook struct {
 	// Role receives the events for people with this role.
 	Role string `yaml:"role"`
 	// SecretFile holds the endpoint's secret, whsec_ and base64 of 24 to 64
-	// random bytes (gatehouse alerts secret makes one).
+	// random bytes (docs/alerts.md says how to make one).
 	SecretFile string `yaml:"secret_file"`
 	// CAFile is the CA of the endpoint's certificate, if not a public one.
 	CAFile string `yaml:"ca_file"`

@@ -42,6 +42,18 @@ type Options struct {
 	AccessKey       string
 	SecretKey       string
 	Bucket          string
+	// SMTP is a development mail server's host:port (Mailpit, STARTTLS with
+	// the gateway's certificate); alerts are mailed to the DevMailboxes.
+	SMTP string
+}
+
+// DevMailboxes are the role mailboxes of a development gateway; each demo
+// party's contact is <party>@partners.example.
+var DevMailboxes = map[string][]string{
+	"dpo":      {"dpo@council.example"},
+	"admin":    {"information-governance@council.example"},
+	"auditor":  {"audit@council.example"},
+	"operator": {"operators@council.example"},
 }
 
 // Env is a prepared development environment in a folder.
@@ -195,6 +207,24 @@ func Prepare(dir string, o Options) (*Env, error) {
 			Audience: DevTokenAudience,
 		},
 		Log: config.Log{Level: "info", Format: "text"},
+	}
+	if host, port, err := net.SplitHostPort(o.AdminListen); err == nil && port != "0" {
+		cfg.Alerts.ConsoleURL = "https://" + net.JoinHostPort(host, port) + "/console"
+	}
+	if o.SMTP != "" {
+		if path := filepath.Join(dir, "keys", "smtp.password"); !exists(path) {
+			if err := os.WriteFile(path, []byte(RandomSecret(16)+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		parties := map[string][]string{}
+		for _, p := range o.Parties {
+			parties[p] = []string{p + "@partners.example"}
+		}
+		cfg.Alerts.Email = config.Email{
+			SMTP: o.SMTP, TLS: "starttls", CAFile: "pki/ca.crt", Username: "gatehouse", PasswordFile: "keys/smtp.password",
+			From: "gatehouse@council.example", Roles: DevMailboxes, Parties: parties,
+		}
 	}
 	cfg.Defaults()
 	b, err := yaml.Marshal(cfg)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
@@ -108,4 +109,47 @@ func (a *App) gaugeAlerts(ctx context.Context) {
 	if n, err := a.DB.OverridesAwaiting(ctx); err == nil {
 		metrics.OverridesAwaiting.Set(float64(n))
 	}
+}
+
+// dueSource is what falls due: the database's overrides, notifications
+// and requests, and the registry's agreement reviews and DPIAs.
+type dueSource struct{ a *App }
+
+func (s dueSource) DueBefore(ctx context.Context, before time.Time) ([]alerts.Due, error) {
+	out, err := s.a.DB.DueBefore(ctx, before)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := s.a.Registry.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	interval := s.a.Config.Policy.DPIAReview
+	for _, ag := range reg.Agreements() {
+		if ag.Status != agreements.StatusActive {
+			continue
+		}
+		if !ag.ReviewBy.IsZero() && ag.ReviewBy.End().Before(before) {
+			out = append(out, alerts.Due{Kind: alerts.DueReview, ID: ag.Ref(), Deadline: ag.ReviewBy.End()})
+		}
+		if ag.DPIA != nil {
+			if at := ag.DPIA.LapsesAt(interval); !at.IsZero() && at.Before(before) {
+				out = append(out, alerts.Due{Kind: alerts.DueDPIA, ID: ag.Ref(), Deadline: at})
+			}
+		}
+	}
+	return out, nil
+}
+
+// newReminders writes the reminders and digests of what falls due.
+func (a *App) newReminders(cfg *config.Config) *alerts.Reminders {
+	r := &alerts.Reminders{
+		Source: dueSource{a}, Store: a.DB.Outbox(), Within: cfg.Alerts.DueWithin,
+		Stale: a.Checkpointer.Stale,
+		Log:   a.Log.With(logkey.Component, "alerts"),
+	}
+	if at, err := time.Parse("15:04", cfg.Alerts.DigestAt); err == nil {
+		r.Digest, r.DigestAt = true, time.Duration(at.Hour())*time.Hour+time.Duration(at.Minute())*time.Minute
+	}
+	return r
 }

@@ -62,6 +62,8 @@ type App struct {
 	Orphans *exchange.Reconciler
 	// Alerts delivers the outbox: e-mail and webhooks (docs/alerts.md).
 	Alerts *alerts.Dispatcher
+	// Reminders writes the events of deadlines and the daily digest.
+	Reminders *alerts.Reminders
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server
@@ -185,6 +187,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		})
 	a.Agreements = agreements.NewService(a.DB.Agreements(a.Registry))
 	a.Checkpointer = NewCheckpointer(cfg, a.DB, a.AuditArchive, a.AuditSigner, a.CheckpointKey, log.With(logkey.Component, "audit"))
+	a.Reminders = a.newReminders(cfg)
 	a.Service = exchange.New(exchange.Config{
 		Issuer:           cfg.Issuer,
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),

@@ -64,6 +64,7 @@ func (a *App) startBackground() {
 	a.bgDone.Go(func() { a.Expiry.Run(ctx) })
 	a.bgDone.Go(func() { a.Checkpointer.Run(ctx, checkpointPoll(a.Config.Audit.CheckpointInterval)) })
 	a.bgDone.Go(func() { a.Alerts.Run(ctx) })
+	a.bgDone.Go(func() { a.Reminders.Run(ctx, reminderEvery(a.Config.Alerts.Poll)) })
 	a.bgDone.Go(func() {
 		t := time.NewTicker(alertGauges)
 		defer t.Stop()
@@ -105,6 +106,10 @@ func (a *App) stopBackground() {
 
 // alertGauges is how often the outbox and override gauges are read.
 const alertGauges = 10 * time.Second
+
+// reminderEvery is how often reminders are looked for: every minute, or
+// as often as the outbox is read if that is rarer.
+func reminderEvery(poll time.Duration) time.Duration { return max(min(20*poll, time.Minute), poll) }
 
 // checkpointPoll is how often the checkpointer looks at the chain.
 func checkpointPoll(interval time.Duration) time.Duration {

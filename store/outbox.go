@@ -312,3 +312,50 @@ func (d *DB) OverridesAwaiting(ctx context.Context) (int, error) {
 	err := d.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM override_reviews WHERE state = 'awaiting'").Scan(&n)
 	return n, err
 }
+
+// DueBefore lists what falls due before a time, overdue included:
+// overrides awaiting review, notifications due or withheld until a
+// review, open requests with a deadline.
+func (d *DB) DueBefore(ctx context.Context, before time.Time) ([]alerts.Due, error) {
+	before = utc(before)
+	var out []alerts.Due
+	err := d.read(ctx, func(q querier) error {
+		// Each row is an id, one or two times (the first set is the
+		// deadline) and a party.
+		scan := func(kind, query string, args ...any) error {
+			rows, err := q.QueryContext(ctx, query, args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var (
+					it     alerts.Due
+					t1, t2 sql.NullTime
+				)
+				it.Kind = kind
+				if err := rows.Scan(&it.ID, &t1, &t2, &it.Party); err != nil {
+					return err
+				}
+				it.Deadline = timeOf(t1)
+				if !t1.Valid {
+					it.Deadline = timeOf(t2)
+				}
+				if it.Deadline.Before(before) {
+					out = append(out, it)
+				}
+			}
+			return rows.Err()
+		}
+		if err := scan(alerts.DueOverride, "SELECT exchange_id, review_by, NULL, '' FROM override_reviews WHERE state = 'awaiting' AND review_by < $1 ORDER BY review_by", before); err != nil {
+			return err
+		}
+		if err := scan(alerts.DueNotification, `SELECT exchange_id, review_at, updated_at, '' FROM notifications
+			WHERE state = 'due' OR (state = 'withheld' AND review_at IS NOT NULL AND review_at < $1) ORDER BY exchange_id`, before); err != nil {
+			return err
+		}
+		return scan(alerts.DueRequest, `SELECT id, deadline, NULL, handler FROM requests
+			WHERE state IN ('open', 'accepted') AND deadline IS NOT NULL AND deadline < $1 ORDER BY deadline`, before)
+	})
+	return out, err
+}

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ type Gateway struct {
 	URL  string
 	// AdminURL is the admin API's base URL.
 	AdminURL string
+	// Mailpit is the SMTP server alerts go to (with GatewayOptions.Mail).
+	Mailpit *devenv.Mailpit
 	// retry is the policy of the clients Client and Admin return.
 	retry client.Retry
 }
@@ -54,6 +58,8 @@ type GatewayOptions struct {
 	Configure func(*config.Config)
 	// MinIO is the object store to use; nil means the package's shared one.
 	MinIO *devenv.MinIO
+	// Mail starts a Mailpit of the test's own and mails alerts to it.
+	Mail bool
 	// ClientRetry is the retry policy of the gateway's Client and Admin; the
 	// zero value is the client's default. A test of the gateway's own 429
 	// and 503 answers sets Attempts 1, so that the client shows them at once.
@@ -95,6 +101,17 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mailpit *devenv.Mailpit
+	if o.Mail {
+		mailpit = OwnMailpit(t, env)
+		opts.SMTP = mailpit.SMTP
+		if env, err = devenv.Prepare(dir, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Alerts are delivered and retried at once, so that tests need not wait.
+	env.Config.Alerts.Poll, env.Config.Alerts.RetryMin, env.Config.Alerts.RetryMax = 50*time.Millisecond, 200*time.Millisecond, 2*time.Second
+	env.Config.Alerts.Lease = 5 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	level := slog.LevelWarn
@@ -133,11 +150,33 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		}
 	})
 	addr := ls.Partner.Addr().String()
-	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr, retry: o.ClientRetry}
+	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr, retry: o.ClientRetry, Mailpit: mailpit}
 	if ls.Admin != nil {
 		g.AdminURL = "https://" + ls.Admin.Addr().String()
 	}
 	return g
+}
+
+// OwnMailpit starts a Mailpit for this test alone (STARTTLS with env's
+// gateway certificate), stopped when the test ends.
+func OwnMailpit(t testing.TB, env *devenv.Env) *devenv.Mailpit {
+	t.Helper()
+	bin, err := devenv.MailpitBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := io.Discard
+	if os.Getenv("GATEHOUSE_TEST_LOG") != "" {
+		log = os.Stderr
+	}
+	m, err := devenv.StartMailpit(ctx, bin, t.TempDir(), "", "", filepath.Join(env.PKI(), "gateway.crt"), filepath.Join(env.PKI(), "gateway.key"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop() })
+	return m
 }
 
 // Client returns a client that connects as party.

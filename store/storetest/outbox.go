@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/exchange"
@@ -152,4 +153,42 @@ func testOutboxConcurrentClaims(t *testing.T, db *store.DB) {
 	}
 	wg.Wait()
 	require.Len(t, seen, events)
+}
+
+// What falls due: overrides awaiting review, notifications due or
+// withheld until a review, open requests with a deadline.
+func testDueBefore(t *testing.T, db *store.DB) {
+	ctx := context.Background()
+	s := db.Exchanges()
+	ov := newExchange("01-override", "police.northshire", exchange.StateDelivered)
+	ov.Decision = agreements.Decision{Outcome: agreements.AllowOverride, ReviewBy: t0.Add(72 * time.Hour)}
+	told := newExchange("01-notify", "police.northshire", exchange.StateDelivered)
+	told.Notify = exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice", ReviewAt: t0.Add(48 * time.Hour)}
+	r := &exchange.Request{
+		ID: "01-request", State: exchange.RequestOpen, Requester: "police.northshire", Handler: "council.legal",
+		AgreementID: "police-crime", AgreementVersion: 1, Decision: agreements.Decision{Outcome: agreements.Allow},
+		Deadline: t0.Add(24 * time.Hour), CreatedAt: t0, UpdatedAt: t0,
+	}
+	require.NoError(t, s.Update(ctx, func(tx exchange.Tx) error {
+		if err := tx.CreateExchange(ctx, ov); err != nil {
+			return err
+		}
+		if err := tx.CreateExchange(ctx, told); err != nil {
+			return err
+		}
+		return tx.CreateRequest(ctx, r)
+	}))
+	kinds := func(before time.Time) map[string]string {
+		due, err := db.DueBefore(ctx, before)
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, d := range due {
+			out[d.Kind] = d.ID + " " + d.Deadline.Format(time.RFC3339) + " " + d.Party
+		}
+		return out
+	}
+	require.Empty(t, kinds(t0))
+	require.Equal(t, map[string]string{alerts.DueRequest: "01-request " + t0.Add(24*time.Hour).Truncate(time.Second).Format(time.RFC3339) + " council.legal"},
+		kinds(t0.Add(25*time.Hour)))
+	require.Len(t, kinds(t0.Add(73*time.Hour)), 3)
 }

@@ -20,16 +20,19 @@ import (
 func newDevCmd() *cobra.Command {
 	var (
 		dir, minioBin, listen, adminListen, minioAddr string
+		mailpitBin, smtpAddr, mailUIAddr              string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a development gateway with MinIO, SQLite and the demo parties",
 		Long: `Run a development gateway: generate a PKI for the demo parties under --dir,
-start MinIO beside the gateway, load the demo parties and agreements, and
-print commands to try a first exchange. Ctrl-C stops both. Not for production.`,
+start MinIO and Mailpit (an SMTP server that catches the alerts' e-mail) beside
+the gateway, load the demo parties and agreements, and print commands to try
+a first exchange. Ctrl-C stops them all. Not for production.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, adminListen, minioAddr)
+			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, adminListen, minioAddr,
+				mailpitBin, smtpAddr, mailUIAddr)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "var", "folder for the PKI, keys, database and MinIO data")
@@ -37,10 +40,13 @@ print commands to try a first exchange. Ctrl-C stops both. Not for production.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8443", "gateway address")
 	cmd.Flags().StringVar(&adminListen, "admin-listen", "127.0.0.1:8444", "admin API address")
 	cmd.Flags().StringVar(&minioAddr, "minio-addr", "127.0.0.1:9000", "MinIO address")
+	cmd.Flags().StringVar(&mailpitBin, "mailpit", "bin/mailpit", "Mailpit binary (empty: no e-mail)")
+	cmd.Flags().StringVar(&smtpAddr, "smtp-addr", "127.0.0.1:1025", "Mailpit's SMTP address")
+	cmd.Flags().StringVar(&mailUIAddr, "mail-ui-addr", "127.0.0.1:8025", "Mailpit's web UI address")
 	return cmd
 }
 
-func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, adminListen, minioAddr string) error {
+func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, adminListen, minioAddr, mailpitBin, smtpAddr, mailUIAddr string) error {
 	if _, err := os.Stat(minioBin); err != nil {
 		return fmt.Errorf("MinIO server not found at %s: run 'make bin/minio' (make run does)", minioBin)
 	}
@@ -68,7 +74,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		}
 	}()
 
-	env, err := devenv.Prepare(dir, devenv.Options{
+	opts := devenv.Options{
 		Listen:          listen,
 		AdminListen:     adminListen,
 		TrustDomain:     demo.TrustDomain,
@@ -76,9 +82,38 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		ObjectsEndpoint: minio.Endpoint,
 		AccessKey:       accessKey,
 		SecretKey:       secretKey,
-	})
+	}
+	env, err := devenv.Prepare(dir, opts)
 	if err != nil {
 		return err
+	}
+	mailUI := ""
+	if mailpitBin != "" {
+		if _, err := os.Stat(mailpitBin); err != nil {
+			return fmt.Errorf("Mailpit not found at %s: run 'make bin/mailpit' (make run does), or pass --mailpit '' to run without e-mail", mailpitBin)
+		}
+		mailLog, err := os.OpenFile(filepath.Join(dir, "mailpit.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer mailLog.Close()
+		mp, err := devenv.StartMailpit(ctx, mailpitBin, filepath.Join(dir, "mailpit"), smtpAddr, mailUIAddr,
+			filepath.Join(env.PKI(), "gateway.crt"), filepath.Join(env.PKI(), "gateway.key"), mailLog)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(stderr, "stopping Mailpit")
+			if err := mp.Stop(); err != nil {
+				fmt.Fprintln(stderr, err)
+			}
+		}()
+		fmt.Fprintf(stderr, "started Mailpit: SMTP on %s, alerts' e-mail readable at %s\n", mp.SMTP, mp.UI)
+		mailUI = mp.UI
+		opts.SMTP = mp.SMTP
+		if env, err = devenv.Prepare(dir, opts); err != nil {
+			return err
+		}
 	}
 	log := server.NewLogger(env.Config.Log, stderr)
 	a, err := server.New(ctx, env.Config, log)
@@ -98,6 +133,10 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		fmt.Fprintln(stderr, "loaded the demo parties and agreements")
 	}
 	printDevGuide(stdout, env, listen, adminListen)
+	if mailUI != "" {
+		fmt.Fprintf(stdout, "Alerts' e-mail (to %s and the parties' contacts) is caught by Mailpit: read it at %s\n\n",
+			strings.Join(devenv.DevMailboxes["dpo"], ", "), mailUI)
+	}
 	return serve(ctx, a, log)
 }
 
