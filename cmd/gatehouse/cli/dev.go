@@ -90,7 +90,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 	mailUI := ""
 	if mailpitBin != "" {
 		if _, err := os.Stat(mailpitBin); err != nil {
-			return fmt.Errorf("Mailpit not found at %s: run 'make bin/mailpit' (make run does), or pass --mailpit '' to run without e-mail", mailpitBin)
+			return fmt.Errorf("no Mailpit at %s: run 'make bin/mailpit' (make run does), or pass --mailpit '' to run without e-mail", mailpitBin)
 		}
 		mailLog, err := os.OpenFile(filepath.Join(dir, "mailpit.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 		if err != nil {
