@@ -21,6 +21,7 @@ var schemaTypes = map[string]any{
 	"InformationRequest": InformationRequest{}, "Request": Request{}, "RequestList": RequestList{},
 	"Inbox": Inbox{}, "Notice": Notice{}, "Notices": Notices{}, "Reason": Reason{},
 	"VersionSelector": VersionSelector{}, "AdminWhoAmI": AdminWhoAmI{}, "AlertDelivery": AlertDelivery{}, "AlertDeliveryList": AlertDeliveryList{},
+	"ExchangeRelease": ExchangeRelease{}, "Released": Released{},
 	"PartyRegistration": PartyRegistration{}, "IdentityRule": IdentityRule{},
 	"Party": Party{}, "PartyList": PartyList{},
 	"Agreement": Agreement{}, "Signatory": Signatory{}, "DPIA": DPIA{}, "NotificationPolicy": NotificationPolicy{},
