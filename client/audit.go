@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"golang.org/x/mod/sumdb/note"
@@ -35,21 +36,26 @@ func (c *conn) Checkpoint(ctx context.Context) (*api.AuditCheckpoint, error) {
 }
 
 // CheckpointKey fetches the verifier key of the checkpoint notes the
-// gateway publishes at /.well-known/gatehouse-checkpoint-key.
-func (c *conn) CheckpointKey(ctx context.Context) (note.Verifier, error) {
+// gateway publishes at /.well-known/gatehouse-checkpoint-key
+// ("<origin>+<hash>+<key>"), checked to be one.
+func (c *conn) CheckpointKey(ctx context.Context) (string, error) {
 	resp, err := c.get(ctx, "/.well-known/gatehouse-checkpoint-key", "text/plain")
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		return nil, readProblem(resp)
+		return "", readProblem(resp)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	return tlog.NewVerifier(string(b))
+	vkey := strings.TrimSpace(string(b))
+	if _, err := tlog.NewVerifier(vkey); err != nil {
+		return "", err
+	}
+	return vkey, nil
 }
 
 // OpenCheckpoint fetches the latest checkpoint and verifies its note with

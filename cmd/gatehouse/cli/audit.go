@@ -25,7 +25,7 @@ func newAuditCmd() *cobra.Command {
 		Use:   "audit",
 		Short: "Check the tamper-evident audit record",
 	}
-	cmd.AddCommand(newAuditVerifyCmd(), newAuditCheckpointCmd(), newAuditSubjectKeyCmd())
+	cmd.AddCommand(newAuditVerifyCmd(), newAuditCheckpointCmd(), newAuditSubjectKeyCmd(), newAuditWitnessCmd())
 	return cmd
 }
 
@@ -43,8 +43,8 @@ func loadConfig(file string) (*config.Config, error) {
 
 func newAuditVerifyCmd() *cobra.Command {
 	var (
-		configFile, jwksFile string
-		asJSON               bool
+		configFile, jwksFile, receiptsFile string
+		asJSON                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -59,7 +59,12 @@ bad-signature. The exit code is 0 when the record is sound, 1 when it is not,
 and 2 when the check could not run (the database or the object store
 unreachable, the archive bucket missing). With --json the report is JSON on
 stdout. It only reads: the database schema is not migrated, and the archive
-bucket is neither created nor written, whatever objects.create_bucket says.`,
+bucket is neither created nor written, whatever objects.create_bucket says.
+
+With --receipts FILE (one receipt per line, as the API returns them in
+"receipt"; - for standard input) it also holds each receipt to the record and
+reports every one whose entry is missing, different from what was promised,
+or beyond the record's end (its tail cut off): exit code 1 if any is.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(configFile)
@@ -100,24 +105,37 @@ bucket is neither created nor written, whatever objects.create_bucket says.`,
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
+			var receipts *audit.ReceiptReport
+			if receiptsFile != "" {
+				if receipts, err = checkReceiptsFile(cmd, db, keys, cfg.Audit.Origin, receiptsFile); err != nil {
+					return &exitError{code: 2, err: err}
+				}
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				if err := enc.Encode(verifyJSON{OK: rep.OK(), Report: rep}); err != nil {
+				if err := enc.Encode(verifyJSON{OK: rep.OK() && (receipts == nil || receipts.OK()), Report: rep, Receipts: receipts}); err != nil {
 					return &exitError{code: 2, err: err}
 				}
 			} else {
 				printReport(out, rep)
+				if receipts != nil {
+					printReceiptReport(out, receipts)
+				}
 			}
 			if !rep.OK() {
 				return &exitError{code: 1, err: rep.First()}
+			}
+			if receipts != nil && !receipts.OK() {
+				return &exitError{code: 1, err: fmt.Errorf("%d of %d receipts name entries the record does not hold as promised", len(receipts.Problems), receipts.Checked)}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
 	addOutputFlags(cmd.Flags(), &asJSON)
+	cmd.Flags().StringVar(&receiptsFile, "receipts", "", "also check the receipts in this file (one per line; - for standard input)")
 	cmd.Flags().StringVar(&jwksFile, "jwks", "", "verify checkpoints with the public keys in this JWKS file (default: the keys of keys.audit_key_file and keys.audit_retired_keys_file)")
 	return cmd
 }
@@ -125,6 +143,39 @@ bucket is neither created nor written, whatever objects.create_bucket says.`,
 type verifyJSON struct {
 	OK bool `json:"ok"`
 	*audit.Report
+	Receipts *audit.ReceiptReport `json:"receipts,omitempty"`
+}
+
+// checkReceiptsFile checks the receipts in file (- for standard input).
+func checkReceiptsFile(cmd *cobra.Command, log audit.ReceiptLog, keys jwk.Set, origin, file string) (*audit.ReceiptReport, error) {
+	var r io.Reader = cmd.InOrStdin()
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	return audit.CheckReceipts(cmd.Context(), log, keys, origin, r)
+}
+
+func printReceiptReport(w io.Writer, rep *audit.ReceiptReport) {
+	if rep.OK() {
+		fmt.Fprintf(w, "receipts      %d checked: every entry is in the record as promised\n", rep.Checked)
+		return
+	}
+	fmt.Fprintf(w, "receipts      %d checked, %d sound, %d NOT in the record as promised\n", rep.Checked, rep.Sound, len(rep.Problems))
+	for _, p := range rep.Problems {
+		if p.Seq > 0 {
+			fmt.Fprintf(w, "  line %d: seq %d: %s: %s\n", p.Line, p.Seq, p.Kind, p.Reason)
+		} else {
+			fmt.Fprintf(w, "  line %d: %s: %s\n", p.Line, p.Kind, p.Reason)
+		}
+	}
+	if rep.Truncated {
+		fmt.Fprintf(w, "  … and more\n")
+	}
 }
 
 func printReport(w io.Writer, rep *audit.Report) {

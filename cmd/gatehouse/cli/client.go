@@ -37,7 +37,7 @@ GATEHOUSE_CLIENT_KEY and GATEHOUSE_CLIENT_CA.`,
 	addOutputFlags(pf, &f.json)
 	cmd.AddCommand(newWhoamiCmd(f), newSendCmd(f), newInboxCmd(f), newFetchCmd(f), newAckCmd(f),
 		newRequestCmd(f), newStatusCmd(f), newRespondCmd(f, true), newRespondCmd(f, false),
-		newNoticesCmd(f), newNoticeAckCmd(f))
+		newNoticesCmd(f), newNoticeAckCmd(f), newClientReceiptsCmd(f))
 	return cmd
 }
 
