@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/tlog"
 )
 
 // Two gateway nodes on one PostgreSQL database and one bucket behave as
@@ -37,8 +38,9 @@ func TestTwoNodesOneRecord(t *testing.T) {
 
 	const workers, each = 4, 6
 	type sent struct {
-		id, sum string
-		node    int
+		id, sum  string
+		node     int
+		receipts []string
 	}
 	var (
 		mu   sync.Mutex
@@ -67,7 +69,7 @@ func TestTwoNodesOneRecord(t *testing.T) {
 					}
 					sum := sha256.Sum256(body)
 					mu.Lock()
-					all = append(all, sent{id: e.ID, sum: hex.EncodeToString(sum[:]), node: n})
+					all = append(all, sent{id: e.ID, sum: hex.EncodeToString(sum[:]), node: n, receipts: e.Receipts})
 					mu.Unlock()
 				}
 			})
@@ -115,6 +117,34 @@ func TestTwoNodesOneRecord(t *testing.T) {
 	require.Equal(t, int64(len(recs)), rep.HeadSeq)
 	require.Greater(t, rep.Checkpoints, 3)
 	require.Zero(t, rep.Unarchived)
+
+	// One tree: every checkpoint, whichever node signed it, extends the one
+	// before (proved by node a), and every receipt either node gave is in
+	// the latest (proved by node b).
+	cps, err := a.App.DB.AuditCheckpoints(ctx, 0, 10000)
+	require.NoError(t, err)
+	key, err := tlog.NewVerifier(a.App.CheckpointKey.VerifierKey)
+	require.NoError(t, err)
+	var prev *tlog.TreeHead
+	for _, cp := range cps {
+		th, err := tlog.OpenTreeHead([]byte(cp.Note), key.Name(), key)
+		require.NoError(t, err)
+		if prev != nil {
+			require.NoError(t, a.Client(t, "dwp").VerifyConsistency(ctx, prev, th), "checkpoint %d extends %d", th.Size, prev.Size)
+		}
+		prev = th
+	}
+	police := b.Client(t, "police.northshire")
+	keys, err := police.GatewayKeys(ctx)
+	require.NoError(t, err)
+	council := b.Client(t, "council.revenues")
+	for _, s := range all {
+		require.Len(t, s.receipts, 2, "the decision and the delivery")
+		for _, r := range s.receipts {
+			_, err := council.VerifyReceipt(ctx, keys, prev, r)
+			require.NoError(t, err, "a receipt from node %d, proved by the other", s.node)
+		}
+	}
 
 	// The command line agrees, reading PostgreSQL in read-only sessions.
 	out, _, err := gatehouse(t, "audit", "verify", "--config", a.Env.ConfigFile, "--json")
