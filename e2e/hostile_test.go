@@ -4,9 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strconv"
@@ -17,6 +22,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
@@ -162,4 +169,69 @@ func procStatus(t *testing.T, pid int, field string) int64 {
 	}
 	t.Fatalf("no %s in /proc/%d/status", field, pid)
 	return 0
+}
+
+// Both listeners refuse ambiguous or malformed HTTP framing with 400
+// malformed-request and close the connection; a request hidden behind a
+// Content-Length that Transfer-Encoding contradicts is never served.
+func TestHTTPFraming(t *testing.T) {
+	t.Parallel()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	partner, err := client.TLSConfig(gw.Env.CertFile("council.revenues"), gw.Env.KeyFile("council.revenues"), gw.Env.CAFile())
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	caPEM, err := os.ReadFile(gw.Env.CAFile())
+	require.NoError(t, err)
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	admin := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tok := gw.Token(t, "alice", "auditor")
+
+	listeners := map[string]struct {
+		addr, path, auth string
+		cfg              *tls.Config
+	}{
+		"partner": {gw.Addr, "/v1/whoami", "", partner},
+		"admin":   {strings.TrimPrefix(gw.AdminURL, "https://"), "/admin/v1/whoami", "Authorization: Bearer " + tok + "\r\n", admin},
+	}
+	for lname, l := range listeners {
+		smuggled := "GET " + l.path + "?smuggled=1 HTTP/1.1\r\nHost: x\r\n" + l.auth + "\r\n"
+		for name, raw := range map[string]string{
+			"cl-and-te": "POST " + l.path + " HTTP/1.1\r\nHost: x\r\n" + l.auth + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+			"bare-lf":   "GET " + l.path + " HTTP/1.1\nHost: x\n" + strings.ReplaceAll(l.auth, "\r\n", "\n") + "\n",
+			"folded":    "GET " + l.path + " HTTP/1.1\r\nHost: x\r\n" + l.auth + "X-Note: a\r\n b\r\n\r\n",
+		} {
+			t.Run(lname+"/"+name, func(t *testing.T) {
+				c, err := tls.Dial("tcp", l.addr, l.cfg)
+				require.NoError(t, err)
+				defer c.Close()
+				_, err = io.WriteString(c, raw)
+				require.NoError(t, err)
+				r := bufio.NewReader(c)
+				resp, err := http.ReadResponse(r, nil)
+				require.NoError(t, err)
+				body, _ := io.ReadAll(resp.Body)
+				require.Equal(t, http.StatusBadRequest, resp.StatusCode, "%s", body)
+				var p api.Problem
+				require.NoError(t, json.Unmarshal(body, &p))
+				require.Equal(t, "malformed-request", p.Code)
+				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_, err = http.ReadResponse(r, nil)
+				require.Error(t, err, "the connection is closed: nothing else is answered")
+				var ne net.Error
+				require.False(t, errors.As(err, &ne) && ne.Timeout(), "closed, not left open: %v", err)
+			})
+		}
+		// The same requests, framed one way, are served as usual.
+		t.Run(lname+"/well-framed", func(t *testing.T) {
+			c, err := tls.Dial("tcp", l.addr, l.cfg)
+			require.NoError(t, err)
+			defer c.Close()
+			_, err = io.WriteString(c, "GET "+l.path+" HTTP/1.1\r\nHost: x\r\n"+l.auth+"\r\n")
+			require.NoError(t, err)
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusOK, resp.StatusCode)
+		})
+	}
 }

@@ -67,6 +67,8 @@ const (
 	CodeUnknownParty     = "party-unknown"
 	CodeSuspendedParty   = "party-suspended"
 	CodeNoIdentity       = "identity-missing"
+	CodeRevoked          = "certificate-revoked"
+	CodeMalformedRequest = "malformed-request"
 	CodeRefused          = "refused"
 	CodeNotFound         = "not-found"
 	CodeExchangeNotFound = "exchange-not-found"

@@ -373,7 +373,10 @@ func (a *App) Listen() (*Listeners, error) {
 		return nil, err
 	}
 	ln = gateway.LimitPerIP(ln, a.Config.Limits.MaxConnsPerIP)
-	out := &Listeners{Partner: tls.NewListener(ln, a.TLSConfig())}
+	// Every request is framed one way only before the HTTP server reads it
+	// (gateway.StrictFraming), on both listeners.
+	maxHead := int(a.Config.Limits.MaxHeaderBytes)
+	out := &Listeners{Partner: gateway.StrictFraming(tls.NewListener(ln, a.TLSConfig()), maxHead, "partner", a.Log)}
 	if a.Admin != nil {
 		aln, err := net.Listen("tcp", a.Config.Admin.Listen)
 		if err != nil {
@@ -381,7 +384,7 @@ func (a *App) Listen() (*Listeners, error) {
 			return nil, err
 		}
 		aln = gateway.LimitPerIP(aln, a.Config.Limits.MaxConnsPerIP)
-		out.Admin = tls.NewListener(aln, certs.AdminPolicy(a.TLS.Certificate))
+		out.Admin = gateway.StrictFraming(tls.NewListener(aln, certs.AdminPolicy(a.TLS.Certificate)), maxHead, "admin", a.Log)
 	}
 	return out, nil
 }

@@ -24,6 +24,13 @@ var (
 		Help: "Days until each party certificate the gateway has seen expires.",
 	}, []string{"party", "serial"})
 
+	// FramingRefused counts requests refused for malformed or ambiguous
+	// HTTP framing, before the server read them.
+	FramingRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "http_framing_refused_total",
+		Help: "Requests refused for malformed or ambiguous HTTP framing (Content-Length with Transfer-Encoding, bare LF, folded headers), by listener.",
+	}, []string{"listener"})
+
 	// RateLimited counts requests refused by rate limits.
 	RateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "gatehouse", Name: "rate_limited_total",
@@ -158,7 +165,7 @@ func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		HandshakesRefused, CertificateExpiryDays, RateLimited,
+		HandshakesRefused, CertificateExpiryDays, RateLimited, FramingRefused,
 		Decisions, BytesSealed, HTTPDuration, CommitDuration, CommitBatch, AuditAppends, AuditCheckpoints, StoreErrors,
 		AuditCheckpointFailures, AuditCheckpointFailing, AuditUnarchivedAge,
 		StoreWritable, OrphanObjects, OrphanObjectsHeld,
