@@ -263,3 +263,74 @@ func TestFetchHeldBackUntilReleased(t *testing.T) {
 		require.Equal(t, first.ID, e.Exchange, "only the released exchange was fetched")
 	}
 }
+
+// tenancyYAML pseudonymises national insurance numbers and keeps every
+// other field: a flow with field rules but no allowlist.
+const tenancyYAML = `
+id: tenancy-matching
+title: Tenancy fraud data matching
+controllers: separate
+signatories:
+  - {party: council.fraud, name: P. Shah, role: Head of Counter Fraud}
+  - {party: cabinet-office.nfi, name: J. Doe, role: NFI Data Manager}
+appropriate_policy_document: NSC-APD-2025-03
+dpia: {reference: NSC-DPIA-2026-012, completed: 2026-02-01, outcome: approved, approver: DPO}
+effective_from: 2026-03-01
+review_by: 2027-03-01
+retention: 30d
+subject_notification: {default: notify}
+flows:
+  - from: [council.fraud]
+    to: [cabinet-office.nfi]
+    purposes: [fraud-prevention-detection]
+    lawful_bases: [A6-1-e]
+    data_categories: [identity, housing]
+    fields: {pseudonymise: [nino]}
+`
+
+// Pseudonymisation fails closed: a flow with field rules takes only what it
+// can minimise, matches field names whatever their case or Unicode form,
+// refuses names it cannot tell apart, and the seal entry says what it did.
+func TestPseudonymisationFailsClosed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	putInForce(t, gw, tenancyYAML)
+	fraud := gw.Client(t, "council.fraud")
+	nfi := gw.Client(t, "cabinet-office.nfi")
+	declaration := func(contentType string, size int) *api.ExchangeDeclaration {
+		return &api.ExchangeDeclaration{
+			Agreement: "tenancy-matching", Recipient: "cabinet-office.nfi", Purpose: "fraud-prevention-detection", LawfulBasis: "A6-1-e",
+			DataCategories: []string{"identity", "housing"}, SubjectCount: 2, ContentType: contentType, Size: int64(size),
+		}
+	}
+
+	for _, ct := range []string{"text/plain", "application/octet-stream"} {
+		_, err := fraud.Declare(ctx, declaration(ct, 10))
+		p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+		require.Equal(t, "content_type", p.Errors[0].Field)
+		require.Equal(t, "structured", p.Errors[0].Rule)
+	}
+
+	body := `[{"NINO":"QQ123456C","tenancy":"T-1"},{" Nino":"QQ654321A","tenancy":"T-2"}]`
+	sent, err := fraud.Send(ctx, declaration("application/json", len(body)), strings.NewReader(body))
+	require.NoError(t, err)
+	var got bytes.Buffer
+	m, err := nfi.Fetch(ctx, sent.ID, gw.DecryptKey(t, "cabinet-office.nfi"), &got)
+	require.NoError(t, err)
+	require.NotContains(t, got.String(), "QQ123456C")
+	require.NotContains(t, got.String(), "QQ654321A")
+	require.Contains(t, got.String(), "T-2")
+	require.Equal(t, []string{" Nino", "NINO"}, m.Minimised.Pseudonymised)
+
+	ambiguous := `[{"nino":"AB","NINO":"QQ123456C"}]`
+	_, err = fraud.Send(ctx, declaration("application/json", len(ambiguous)), strings.NewReader(ambiguous))
+	p := requireProblem(t, err, 422, "payload-fields-ambiguous")
+	require.Len(t, p.Errors, 2)
+
+	var sealed []string
+	for _, e := range adminEntries(t, gw)["exchange.sealed"] {
+		sealed = append(sealed, e.Detail["field_rules"])
+	}
+	require.Equal(t, []string{"pseudonymise nino"}, sealed, "one sealed, and its entry says what was applied")
+}

@@ -18,7 +18,6 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
-	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
@@ -235,9 +234,8 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 	}
 
-	if f := decidedFlow(reg, &decision); f != nil && f.Fields != nil && len(f.Fields.Allow) > 0 && minimise.Format(d.ContentType) == "" {
-		return nil, valid.Errors{{Path: "content_type", Rule: "structured",
-			Message: fmt.Sprintf("%q cannot be minimised: this flow keeps only listed fields, so send JSON or CSV", d.ContentType)}}
+	if err := minimisable(decidedFlow(reg, &decision), d.ContentType); err != nil {
+		return nil, err
 	}
 	if err := instrumentRelied(decidedFlow(reg, &decision), &meta, asked != nil); err != nil {
 		return nil, err

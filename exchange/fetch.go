@@ -58,7 +58,7 @@ func (s *Service) admitFetch(ctx context.Context, e *Exchange, stage string) err
 	if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 		return err
 	}
-	return &RefusedError{Decision: d}
+	return &RefusedError{Decision: d, Receipt: s.receipt(entry)}
 }
 
 // FetchDecision decides whether the recipient of a delivered exchange may

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
 	"github.com/gatehouse-gw/gatehouse/internal/public"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
 // ErrRecipientKey: the recipient has no usable encryption key registered.
@@ -101,11 +102,15 @@ func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLen
 	if !decision.Outcome.Allowed() {
 		entry := decisionEntry(now, caller, e.Recipient, &e.Meta, &decision)
 		entry.Exchange = e.ID
-		entry.Detail = map[string]string{"stage": "upload"}
+		entry.Detail["stage"] = "upload"
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
 			return nil, err
 		}
 		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
+	}
+	// The flow may have gained field rules since the declaration.
+	if err := minimisable(decidedFlow(reg, &decision), e.Meta.ContentType); err != nil {
+		return nil, err
 	}
 	return &admitted{e: e, reg: reg, decision: decision, now: now}, nil
 }
@@ -194,6 +199,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 	detail := map[string]string{"object": res.info.Key, "object_version": res.info.Version, "received_sha256": res.rawDigest}
 	if res.report != nil {
 		detail["minimised"] = res.report.Summary()
+		detail["field_rules"] = policy.Rules()
 	}
 	var (
 		sealed *Exchange
@@ -256,18 +262,34 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 // nil when the flow has none.
 func (s *Service) minimisation(reg *agreements.Registry, d *agreements.Decision, contentType string) (*minimise.Policy, string) {
 	f := decidedFlow(reg, d)
-	if f == nil || f.Fields == nil {
+	if !hasFieldRules(f) {
 		return nil, ""
 	}
 	format := minimise.Format(contentType)
 	if format == "" {
-		return nil, "" // refused at declaration when the flow has an allowlist
+		return nil, "" // refused before the body is read (minimisable)
 	}
 	id, _ := splitRef(d.Agreement)
 	return &minimise.Policy{
 		Allow: f.Fields.Allow, Pseudonymise: f.Fields.Pseudonymise, OnExtra: f.Fields.OnExtra,
 		Key: minimise.PseudonymKey(s.cfg.PseudonymKey, id),
 	}, format
+}
+
+// hasFieldRules reports whether a flow keeps only some fields or
+// pseudonymises some: such a flow takes only payloads it can minimise.
+func hasFieldRules(f *agreements.Flow) bool {
+	return f != nil && f.Fields != nil && (len(f.Fields.Allow) > 0 || len(f.Fields.Pseudonymise) > 0)
+}
+
+// minimisable refuses a content type the flow's field rules cannot be
+// applied to: such a payload would go with every field, in clear.
+func minimisable(f *agreements.Flow, contentType string) error {
+	if !hasFieldRules(f) || minimise.Format(contentType) != "" {
+		return nil
+	}
+	return valid.Errors{{Path: "content_type", Rule: "structured",
+		Message: fmt.Sprintf("%q cannot be minimised: this flow keeps only listed fields or pseudonymises some, so send JSON or CSV", contentType)}}
 }
 
 // decidedFlow is the agreement flow a decision matched, or nil.
@@ -469,8 +491,10 @@ func (s *Service) markFailed(ctx context.Context, id, actor string, cause error)
 // includes payload content.
 func failureReason(err error) string {
 	var (
-		be      *BodyError
-		refused *minimise.RefusedError
+		be        *BodyError
+		refused   *minimise.RefusedError
+		ambiguous *minimise.AmbiguousError
+		nested    *minimise.NestedError
 	)
 	switch {
 	case errors.Is(err, ErrSizeMismatch):
@@ -479,6 +503,10 @@ func failureReason(err error) string {
 		return "digest-mismatch"
 	case errors.As(err, &refused):
 		return "fields-refused: " + fmt.Sprint(refused.Fields)
+	case errors.As(err, &ambiguous):
+		return "fields-ambiguous"
+	case errors.As(err, &nested):
+		return "field-nested"
 	case errors.Is(err, minimise.ErrFormat):
 		return "malformed-payload"
 	case errors.As(err, &be):

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/minimise"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
 func randomBytes(t *testing.T, n int) []byte {
@@ -649,4 +650,27 @@ func TestUploadNeverBecomesAnOverride(t *testing.T) {
 		require.Equal(t, agreements.AllowOverride, got.Decision.Outcome)
 		require.Equal(t, e.Decision.ReviewBy, got.Decision.ReviewBy, "the review the declaration set")
 	})
+}
+
+// A flow with field rules takes only payloads it can minimise, at upload as
+// at declaration: a flow that gained a pseudonymisation rule since the
+// declaration refuses the text payload declared under it.
+func TestUploadNeedsAMinimisablePayload(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	d := policeDisclosure(9)
+	e := r.declare(t, revenues, d)
+	a := fixtureAgreements()[0]
+	a.Flows[0].Fields = &agreements.FieldPolicy{Pseudonymise: []string{"nino"}}
+	require.NoError(t, r.db.PutAgreement(r.ctx, a))
+
+	_, err := r.svc.Upload(r.ctx, revenues, e.ID, strings.NewReader("QQ123456C"), 9)
+	var v valid.Errors
+	require.ErrorAs(t, err, &v)
+	require.Equal(t, "content_type", v[0].Path)
+	require.Equal(t, "structured", v[0].Rule)
+	require.Empty(t, r.objects.Keys())
+	_, err = r.svc.Declare(r.ctx, revenues, policeDisclosure(9), "")
+	require.ErrorAs(t, err, &v, "nor is it declared again")
+	require.Equal(t, "structured", v[0].Rule)
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -91,6 +92,8 @@ const (
 	CodeKeyReused        = "idempotency-key-reused"
 	CodeFieldsRefused    = "payload-fields-refused"
 	CodeMalformed        = "payload-malformed"
+	CodeFieldsAmbiguous  = "payload-fields-ambiguous"
+	CodeFieldNested      = "payload-field-nested"
 	CodeExpired          = "payload-expired"
 	CodeStorageFull      = "storage-full"
 	CodeRecordNotFound   = "record-not-found"
@@ -110,6 +113,8 @@ func toError(err error) *Error {
 		refused       *exchange.RefusedError
 		body          *exchange.BodyError
 		fieldsRefused *minimise.RefusedError
+		ambiguous     *minimise.AmbiguousError
+		nested        *minimise.NestedError
 	)
 	if errors.As(err, &apiErr) {
 		return apiErr
@@ -154,6 +159,18 @@ func toError(err error) *Error {
 		for _, f := range fieldsRefused.Fields {
 			e.Fields = append(e.Fields, api.FieldError{Field: f, Rule: "allowlist", Message: "is not in the flow's field allowlist"})
 		}
+		return e
+	case errors.As(err, &ambiguous):
+		e := problem(http.StatusUnprocessableEntity, CodeFieldsAmbiguous, "The payload has fields whose names differ only in case or Unicode form; nothing was stored.").withCause(err)
+		e.Detail = "ambiguous fields: " + strings.Join(ambiguous.Fields, ", ")
+		for _, f := range ambiguous.Fields {
+			e.Fields = append(e.Fields, api.FieldError{Field: f, Rule: "unambiguous", Message: "is the same name as another field of the record once case and Unicode form are set aside"})
+		}
+		return e
+	case errors.As(err, &nested):
+		e := problem(http.StatusUnprocessableEntity, CodeFieldNested, "The payload nests a field this flow pseudonymises; nothing was stored.").withCause(err)
+		e.Detail = nested.Error()
+		e.Fields = []api.FieldError{{Field: nested.Field, Rule: "top-level", Message: fmt.Sprintf("holds %q, which this flow pseudonymises only as a top-level field", nested.Nested)}}
 		return e
 	case errors.Is(err, minimise.ErrFormat):
 		return problem(http.StatusBadRequest, CodeMalformed, "The payload is not well-formed for its content type; nothing was stored.").withDetail(publicDetail(err)).withCause(err)

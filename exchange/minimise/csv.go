@@ -30,6 +30,12 @@ func copyCSV(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
 	if len(fields) > 0 {
 		fields[0] = strings.TrimPrefix(fields[0], "\ufeff")
 	}
+	seen := names{}
+	for _, name := range fields {
+		if err := seen.add(name); err != nil {
+			return err
+		}
+	}
 	var (
 		keep   []int
 		pseudo = make([]bool, len(header))

@@ -82,17 +82,26 @@ func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 	r.Records++
 	w.WriteByte('{')
 	wrote := false
+	seen := names{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return jsonErr(err, "a record is cut short")
 		}
 		name, _ := tok.(string)
+		if err := seen.add(name); err != nil {
+			return err
+		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return jsonErr(err, "a record is cut short")
 		}
 		keep, pseudo := p.keep(name)
+		if keep && !pseudo && len(p.pseudo) > 0 {
+			if nested := nestedPseudonymised(raw, p); nested != "" {
+				return &NestedError{Field: name, Nested: nested}
+			}
+		}
 		if !keep {
 			if p.OnExtra == Refuse {
 				return &RefusedError{Fields: []string{name}}
@@ -119,6 +128,40 @@ func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 		return jsonErr(err, "a record is cut short")
 	}
 	return w.WriteByte('}')
+}
+
+// nestedPseudonymised returns the first field name, at any depth inside an
+// object or array value, that the policy pseudonymises; "" if none.
+func nestedPseudonymised(raw json.RawMessage, p *Policy) string {
+	if len(raw) == 0 || (raw[0] != '{' && raw[0] != '[') {
+		return ""
+	}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return ""
+	}
+	var walk func(v any) string
+	walk = func(v any) string {
+		switch t := v.(type) {
+		case map[string]any:
+			for k, sub := range t {
+				if p.pseudo[FieldName(k)] {
+					return k
+				}
+				if n := walk(sub); n != "" {
+					return n
+				}
+			}
+		case []any:
+			for _, sub := range t {
+				if n := walk(sub); n != "" {
+					return n
+				}
+			}
+		}
+		return ""
+	}
+	return walk(v)
 }
 
 // scalarText is the text a pseudonym is computed from: a string's value, or

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"slices"
 	"sort"
 	"strings"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-gw/gatehouse/internal/public"
 )
@@ -47,6 +49,34 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("payload has fields outside the flow's allowlist: %s", strings.Join(e.Fields, ", "))
 }
 
+// AmbiguousError lists field names of one record that are the same name
+// once normalised (NINO, Nino and nino; a composed and a decomposed é): the
+// gateway cannot tell which of them a rule means, so it refuses the payload.
+type AmbiguousError struct {
+	Fields []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("payload has fields that are one name once case and Unicode form are set aside: %s", strings.Join(e.Fields, ", "))
+}
+
+// NestedError names a field whose value is an object or array holding a
+// field the flow pseudonymises: only top-level fields are pseudonymised, so
+// the payload is refused rather than let the nested value go in clear.
+type NestedError struct {
+	Field, Nested string
+}
+
+func (e *NestedError) Error() string {
+	return fmt.Sprintf("field %q holds a nested field %q that this flow pseudonymises; send it as a top-level field", e.Field, e.Nested)
+}
+
+// FieldName is the form field names are compared in: white space trimmed,
+// Unicode NFC, then case folded. "NINO", " Nino" and "nino" are one name.
+func FieldName(name string) string {
+	return cases.Fold().String(norm.NFC.String(strings.TrimSpace(name)))
+}
+
 // Policy says what to keep and what to pseudonymise.
 type Policy struct {
 	// Allow lists the fields to keep; empty keeps every field.
@@ -57,6 +87,32 @@ type Policy struct {
 	OnExtra string
 	// Key is the pseudonym key (see PseudonymKey).
 	Key []byte
+
+	// allow and pseudo hold Allow and Pseudonymise by FieldName.
+	allow, pseudo map[string]bool
+}
+
+// prepare indexes the policy's names in their compared form.
+func (p *Policy) prepare() {
+	p.allow, p.pseudo = map[string]bool{}, map[string]bool{}
+	for _, f := range p.Allow {
+		p.allow[FieldName(f)] = true
+	}
+	for _, f := range p.Pseudonymise {
+		p.pseudo[FieldName(f)] = true
+	}
+}
+
+// Rules is a short text of what the policy applies, for the audit record.
+func (p *Policy) Rules() string {
+	var parts []string
+	if len(p.Allow) > 0 {
+		parts = append(parts, "allow "+strings.Join(p.Allow, ",")+" ("+p.OnExtra+" others)")
+	}
+	if len(p.Pseudonymise) > 0 {
+		parts = append(parts, "pseudonymise "+strings.Join(p.Pseudonymise, ","))
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Report says what minimisation did, for the manifest and the audit record.
@@ -121,6 +177,7 @@ func Copy(dst io.Writer, src io.Reader, format string, p *Policy) (*Report, erro
 	if p.OnExtra != Strip && p.OnExtra != Refuse {
 		return nil, fmt.Errorf("minimise: unknown mode %q", p.OnExtra)
 	}
+	p.prepare()
 	r := &report{Report: Report{Format: format, Mode: p.OnExtra}, stripped: map[string]bool{}, pseudonymised: map[string]bool{}}
 	lim := &recordLimiter{r: src}
 	var err error
@@ -146,11 +203,26 @@ type report struct {
 }
 
 // keep decides a field: keep it, pseudonymise it, or drop it (or refuse).
+// Names are compared by FieldName.
 func (p *Policy) keep(field string) (keep, pseudo bool) {
-	if len(p.Allow) > 0 && !slices.Contains(p.Allow, field) {
+	name := FieldName(field)
+	if len(p.allow) > 0 && !p.allow[name] {
 		return false, false
 	}
-	return true, slices.Contains(p.Pseudonymise, field)
+	return true, p.pseudo[name]
+}
+
+// names notes the field names of one record and reports the first that is
+// the same name as an earlier one once normalised.
+type names map[string]string
+
+func (n names) add(field string) error {
+	key := FieldName(field)
+	if prev, ok := n[key]; ok {
+		return &AmbiguousError{Fields: []string{prev, field}}
+	}
+	n[key] = field
+	return nil
 }
 
 func sortedKeys(m map[string]bool) []string {

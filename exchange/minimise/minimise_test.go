@@ -190,3 +190,73 @@ func FuzzCSV(f *testing.F) {
 		}
 	})
 }
+
+// Field names are one name whatever their case, surrounding white space or
+// Unicode form: a rule for "nino" applies to "NINO" and " Nino"; a rule for
+// "prénom" to its decomposed spelling.
+func TestFieldNamesNormalised(t *testing.T) {
+	decomposed := "pre\u0301nom"
+	p := func() *minimise.Policy {
+		return &minimise.Policy{Allow: []string{"nino", "prénom"}, Pseudonymise: []string{"nino", "prénom"}, OnExtra: minimise.Strip, Key: key}
+	}
+	tests := []struct {
+		name, format, in string
+	}{
+		{"ok/json-upper", minimise.JSON, `[{"NINO":"QQ123456C","` + decomposed + `":"Zoë","Phone":"0700"}]`},
+		{"ok/json-mixed", minimise.JSON, `{"Nino":"QQ123456C","PRÉNOM":"Zoë"}`},
+		{"ok/csv-header", minimise.CSV, " NINO ,Prénom,phone\nQQ123456C,Zoë,0700\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			rep, err := minimise.Copy(&out, strings.NewReader(tt.in), tt.format, p())
+			require.NoError(t, err)
+			require.NotContains(t, out.String(), "QQ123456C")
+			require.NotContains(t, out.String(), "Zoë")
+			require.NotContains(t, out.String(), "0700")
+			require.Contains(t, out.String(), minimise.Pseudonym(key, "QQ123456C"))
+			require.Len(t, rep.Pseudonymised, 2)
+		})
+	}
+	require.Equal(t, minimise.FieldName("NINO"), minimise.FieldName(" nino "))
+	require.Equal(t, minimise.FieldName("prénom"), minimise.FieldName(decomposed))
+}
+
+// Two fields of one record that are one name once normalised are refused:
+// nobody can tell which one a rule means.
+func TestAmbiguousFieldsRefused(t *testing.T) {
+	p := func() *minimise.Policy {
+		return &minimise.Policy{Pseudonymise: []string{"nino"}, Key: key}
+	}
+	for name, in := range map[string]struct{ format, body string }{
+		"deny/json-case":      {minimise.JSON, `[{"nino":"AB","NINO":"QQ123456C"}]`},
+		"deny/json-duplicate": {minimise.JSON, `{"nino":"AB","nino":"QQ123456C"}`},
+		"deny/json-unicode":   {minimise.JSON, `{"caf\u00e9":"1","cafe\u0301":"2"}`},
+		"deny/csv-header":     {minimise.CSV, "nino,Nino\nAB,QQ123456C\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := minimise.Copy(&out, strings.NewReader(in.body), in.format, p())
+			var amb *minimise.AmbiguousError
+			require.ErrorAs(t, err, &amb)
+			require.Len(t, amb.Fields, 2)
+		})
+	}
+}
+
+// A field the flow pseudonymises, nested in another field's value, is
+// refused rather than let through in clear.
+func TestNestedPseudonymisedFieldRefused(t *testing.T) {
+	p := &minimise.Policy{Pseudonymise: []string{"nino"}, Key: key}
+	var out bytes.Buffer
+	_, err := minimise.Copy(&out, strings.NewReader(`[{"person":{"name":"Ann","ids":[{"NINO":"QQ123456C"}]}}]`), minimise.JSON, p)
+	var nested *minimise.NestedError
+	require.ErrorAs(t, err, &nested)
+	require.Equal(t, "person", nested.Field)
+	require.Equal(t, "NINO", nested.Nested)
+
+	out.Reset()
+	_, err = minimise.Copy(&out, strings.NewReader(`[{"person":{"name":"Ann"},"nino":{"v":"QQ123456C"}}]`), minimise.JSON, p)
+	require.NoError(t, err, "a pseudonymised field's own value may be structured")
+	require.NotContains(t, out.String(), "QQ123456C")
+}
