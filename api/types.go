@@ -48,10 +48,13 @@ type Notification struct {
 // ExchangeDeclaration is the body of POST /v1/exchanges: everything about a
 // disclosure except the payload, decided before any data moves.
 type ExchangeDeclaration struct {
-	Agreement   string `json:"agreement"`
-	Recipient   string `json:"recipient"`
-	Purpose     string `json:"purpose"`
-	LawfulBasis string `json:"lawful_basis"`
+	Agreement string `json:"agreement"`
+	// AgreementVersion, if given, is the version of the agreement the
+	// sender relies on; a version that is not the one in force is refused.
+	AgreementVersion int    `json:"agreement_version,omitempty"`
+	Recipient        string `json:"recipient"`
+	Purpose          string `json:"purpose"`
+	LawfulBasis      string `json:"lawful_basis"`
 	// SpecialCategory lists the Art 9(2) and DPA Sch 1 conditions relied on
 	// for special-category data, e.g. ["A9-2-b", "DPA-S1-P1-1"].
 	SpecialCategory []string `json:"special_category,omitempty"`
@@ -87,6 +90,9 @@ type ExchangeDeclaration struct {
 // It is decided like a disclosure, then routed to the agreement's handler.
 type InformationRequest struct {
 	Agreement string `json:"agreement"`
+	// AgreementVersion, if given, is the version relied on, as for a
+	// declaration.
+	AgreementVersion int `json:"agreement_version,omitempty"`
 	// To is the council service that handles it; empty means the flow's handler.
 	To              string   `json:"to,omitempty"`
 	Purpose         string   `json:"purpose"`

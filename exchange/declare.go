@@ -52,6 +52,12 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 	case d.Agreement != "" && !codePattern.MatchString(d.Agreement):
 		v.Add("agreement", "format", "%q is not an agreement id", d.Agreement)
 	}
+	switch {
+	case d.AgreementVersion < 0:
+		v.Add("agreement_version", "minimum", "must be a version number (1 or more)")
+	case d.AgreementVersion > 0 && d.Agreement == "":
+		v.Add("agreement_version", "agreement", "names a version of no agreement: name the agreement too")
+	}
 	if v.Required("recipient", d.Recipient) && !certs.ValidPartyID(d.Recipient) {
 		v.Add("recipient", "format", "%q is not a party id", d.Recipient)
 	}
@@ -160,21 +166,22 @@ func codeList(v *valid.Errors, path string, vals []string, required bool) {
 // under an agreement into the decision engine's request.
 func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request {
 	r := &agreements.Request{
-		Sender:          sender,
-		Recipient:       recipient,
-		Agreement:       agreement,
-		Purpose:         m.Purpose,
-		LawfulBasis:     m.LawfulBasis,
-		SpecialCategory: m.SpecialCategory,
-		CriminalOffence: m.CriminalOffence,
-		Exemption:       m.Exemption,
-		DataCategories:  m.DataCategories,
-		NamedSubjects:   len(m.SubjectKeys),
-		SubjectCount:    m.SubjectCount,
-		Justification:   m.Justification,
-		ConsentRef:      m.ConsentRef,
-		Instrument:      m.Instrument,
-		Emergency:       m.Urgency == UrgencyEmergency,
+		Sender:           sender,
+		Recipient:        recipient,
+		Agreement:        agreement,
+		AgreementVersion: m.AgreementVersion,
+		Purpose:          m.Purpose,
+		LawfulBasis:      m.LawfulBasis,
+		SpecialCategory:  m.SpecialCategory,
+		CriminalOffence:  m.CriminalOffence,
+		Exemption:        m.Exemption,
+		DataCategories:   m.DataCategories,
+		NamedSubjects:    len(m.SubjectKeys),
+		SubjectCount:     m.SubjectCount,
+		Justification:    m.Justification,
+		ConsentRef:       m.ConsentRef,
+		Instrument:       m.Instrument,
+		Emergency:        m.Urgency == UrgencyEmergency,
 	}
 	if m.ConsentRef != "" && len(m.SubjectKeys) == 1 {
 		// The one consent record cited is the one subject's.
@@ -497,25 +504,26 @@ func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 		urgency = UrgencyRoutine
 	}
 	return Meta{
-		Purpose:         d.Purpose,
-		LawfulBasis:     d.LawfulBasis,
-		SpecialCategory: d.SpecialCategory,
-		CriminalOffence: d.CriminalOffence,
-		Exemption:       d.Exemption,
-		Instrument:      d.Instrument,
-		DataCategories:  d.DataCategories,
-		SubjectKeys:     keys,
-		SubjectCount:    max(d.SubjectCount, len(d.Subjects)),
-		Justification:   d.Justification,
-		RequestedBy:     d.RequestedBy,
-		Authoriser:      d.Authoriser,
-		Urgency:         urgency,
-		RequestRef:      d.RequestRef,
-		ConsentRef:      d.ConsentRef,
-		Notification:    d.Notification,
-		ContentType:     d.ContentType,
-		DeclaredSize:    d.Size,
-		DeclaredSHA256:  d.SHA256,
+		AgreementVersion: d.AgreementVersion,
+		Purpose:          d.Purpose,
+		LawfulBasis:      d.LawfulBasis,
+		SpecialCategory:  d.SpecialCategory,
+		CriminalOffence:  d.CriminalOffence,
+		Exemption:        d.Exemption,
+		Instrument:       d.Instrument,
+		DataCategories:   d.DataCategories,
+		SubjectKeys:      keys,
+		SubjectCount:     max(d.SubjectCount, len(d.Subjects)),
+		Justification:    d.Justification,
+		RequestedBy:      d.RequestedBy,
+		Authoriser:       d.Authoriser,
+		Urgency:          urgency,
+		RequestRef:       d.RequestRef,
+		ConsentRef:       d.ConsentRef,
+		Notification:     d.Notification,
+		ContentType:      d.ContentType,
+		DeclaredSize:     d.Size,
+		DeclaredSHA256:   d.SHA256,
 	}
 }
 

@@ -115,25 +115,27 @@ func (e *Exchange) AgreementRef() string {
 // Meta is what the sender declared, with subject identifiers replaced by
 // their keyed HMACs: the gateway never stores who the data is about in clear.
 type Meta struct {
-	Purpose         string            `json:"purpose"`
-	LawfulBasis     string            `json:"lawful_basis"`
-	SpecialCategory []string          `json:"special_category,omitempty"`
-	CriminalOffence []string          `json:"criminal_offence,omitempty"`
-	Exemption       string            `json:"exemption,omitempty"`
-	Instrument      string            `json:"instrument,omitempty"`
-	DataCategories  []string          `json:"data_categories"`
-	SubjectKeys     []string          `json:"subject_keys,omitempty"`
-	SubjectCount    int               `json:"subject_count"`
-	Justification   string            `json:"justification,omitempty"`
-	RequestedBy     string            `json:"requested_by,omitempty"`
-	Authoriser      *api.Authoriser   `json:"authoriser,omitempty"`
-	Urgency         string            `json:"urgency,omitempty"`
-	RequestRef      string            `json:"request_ref,omitempty"`
-	ConsentRef      string            `json:"consent_ref,omitempty"`
-	Notification    *api.Notification `json:"notification,omitempty"`
-	ContentType     string            `json:"content_type"`
-	DeclaredSize    int64             `json:"declared_size"`
-	DeclaredSHA256  string            `json:"declared_sha256,omitempty"`
+	// AgreementVersion is the version the sender said it relies on (0: none named).
+	AgreementVersion int               `json:"agreement_version,omitempty"`
+	Purpose          string            `json:"purpose"`
+	LawfulBasis      string            `json:"lawful_basis"`
+	SpecialCategory  []string          `json:"special_category,omitempty"`
+	CriminalOffence  []string          `json:"criminal_offence,omitempty"`
+	Exemption        string            `json:"exemption,omitempty"`
+	Instrument       string            `json:"instrument,omitempty"`
+	DataCategories   []string          `json:"data_categories"`
+	SubjectKeys      []string          `json:"subject_keys,omitempty"`
+	SubjectCount     int               `json:"subject_count"`
+	Justification    string            `json:"justification,omitempty"`
+	RequestedBy      string            `json:"requested_by,omitempty"`
+	Authoriser       *api.Authoriser   `json:"authoriser,omitempty"`
+	Urgency          string            `json:"urgency,omitempty"`
+	RequestRef       string            `json:"request_ref,omitempty"`
+	ConsentRef       string            `json:"consent_ref,omitempty"`
+	Notification     *api.Notification `json:"notification,omitempty"`
+	ContentType      string            `json:"content_type"`
+	DeclaredSize     int64             `json:"declared_size"`
+	DeclaredSHA256   string            `json:"declared_sha256,omitempty"`
 }
 
 // Payload is the stored, sealed payload.

@@ -133,7 +133,7 @@ func ValidateRequest(q *api.InformationRequest) error {
 // requestDeclaration maps a request onto the declaration it is decided as.
 func requestDeclaration(q *api.InformationRequest) *api.ExchangeDeclaration {
 	return &api.ExchangeDeclaration{
-		Agreement: q.Agreement, Recipient: q.To, Purpose: q.Purpose, LawfulBasis: q.LawfulBasis,
+		Agreement: q.Agreement, AgreementVersion: q.AgreementVersion, Recipient: q.To, Purpose: q.Purpose, LawfulBasis: q.LawfulBasis,
 		SpecialCategory: q.SpecialCategory, CriminalOffence: q.CriminalOffence, Exemption: q.Exemption,
 		DataCategories: q.DataCategories, Subjects: q.Subjects, Justification: q.Necessity,
 		Authoriser: q.Authoriser, Urgency: q.Urgency, ContentType: "application/octet-stream",
