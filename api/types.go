@@ -231,23 +231,28 @@ type Payload struct {
 
 // Exchange is a disclosure as the sender or recipient sees it.
 type Exchange struct {
-	ID             string    `json:"id"`
-	State          string    `json:"state"`
-	Sender         string    `json:"sender"`
-	Recipient      string    `json:"recipient"`
-	Agreement      string    `json:"agreement"`
-	Purpose        string    `json:"purpose"`
-	LawfulBasis    string    `json:"lawful_basis"`
-	Categories     []string  `json:"data_categories"`
-	Subjects       int       `json:"subjects"`
-	Urgency        string    `json:"urgency,omitempty"`
-	RequestRef     string    `json:"request_ref,omitempty"`
-	Payload        Payload   `json:"payload"`
-	Decision       *Decision `json:"decision,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
-	DeliveredAt    time.Time `json:"delivered_at,omitzero"`
-	AcknowledgedAt time.Time `json:"acknowledged_at,omitzero"`
+	ID          string   `json:"id"`
+	State       string   `json:"state"`
+	Sender      string   `json:"sender"`
+	Recipient   string   `json:"recipient"`
+	Agreement   string   `json:"agreement"`
+	Purpose     string   `json:"purpose"`
+	LawfulBasis string   `json:"lawful_basis"`
+	Categories  []string `json:"data_categories"`
+	Subjects    int      `json:"subjects"`
+	Urgency     string   `json:"urgency,omitempty"`
+	RequestRef  string   `json:"request_ref,omitempty"`
+	// Override is set on an emergency override, shown to sender and
+	// recipient alike; OverrideReviewBy is when the sender's DPO must have
+	// reviewed it.
+	Override         bool       `json:"override,omitempty"`
+	OverrideReviewBy *time.Time `json:"override_review_by,omitempty"`
+	Payload          Payload    `json:"payload"`
+	Decision         *Decision  `json:"decision,omitempty"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	DeliveredAt      time.Time  `json:"delivered_at,omitzero"`
+	AcknowledgedAt   time.Time  `json:"acknowledged_at,omitzero"`
 	// ExpiresAt is when the payload is deleted (its retention ends).
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// RequestID is the information request this exchange answers.

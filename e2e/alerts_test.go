@@ -453,3 +453,38 @@ func TestWebhookKilledWithEventsPendingDeliversOnceAfterRestart(t *testing.T) {
 		require.Equal(t, 1, count, "event %s accepted once", id)
 	}
 }
+
+// The sender's command line says an override was made and by when the DPO
+// must review it; the recipient's inbox (API and command line) shows the
+// urgency and that it is an override.
+func TestAlertOverrideShownToSenderAndRecipient(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	as := func(party string, args ...string) []string {
+		return append([]string{"client", "--gateway", gw.URL, "--cert", gw.Env.CertFile(party), "--key", gw.Env.KeyFile(party), "--ca", gw.Env.CAFile()}, args...)
+	}
+	file := filepath.Join(t.TempDir(), "whereabouts.txt")
+	require.NoError(t, os.WriteFile(file, []byte(overridePayload), 0o600))
+	out, _, err := gatehouse(t, as("council.social-care", "send", file, "--to", "police.northshire", "--purpose", "safeguarding-child",
+		"--basis", "A6-1-d", "--category", "identity,address-history", "--subject", "council-ref:CS-7731",
+		"--justification", "Child at immediate risk; officers attending now", "--urgency", "emergency",
+		"--authoriser", "M. Ade", "--rank", "head-of-service")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "an emergency override: a DPO must review it by ")
+
+	inbox, err := gw.Client(t, "police.northshire").Inbox(ctx, "", 0)
+	require.NoError(t, err)
+	require.Len(t, inbox.Exchanges, 1)
+	e := inbox.Exchanges[0]
+	require.True(t, e.Override)
+	require.Equal(t, "emergency", e.Urgency)
+	require.NotNil(t, e.OverrideReviewBy)
+	require.Contains(t, out, e.OverrideReviewBy.UTC().Format(time.RFC3339))
+	require.Nil(t, e.Decision, "the recipient sees that it is an override, not the sender's checks")
+
+	out, _, err = gatehouse(t, as("police.northshire", "inbox")...)
+	require.NoError(t, err)
+	require.Contains(t, out, "URGENCY")
+	require.Contains(t, out, "emergency OVERRIDE")
+}

@@ -62,6 +62,12 @@ func exchangeView(e *exchange.Exchange, caller string) api.Exchange {
 			v.Receipts = e.Receipts
 		}
 	}
+	if e.Decision.Outcome == agreements.AllowOverride {
+		v.Override = true
+		if rb := e.Decision.ReviewBy; !rb.IsZero() {
+			v.OverrideReviewBy = &rb
+		}
+	}
 	if forSender {
 		v.Decision = decisionView(&e.Decision)
 	}

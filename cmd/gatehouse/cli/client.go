@@ -234,9 +234,19 @@ func newInboxCmd(f *clientFlags) *cobra.Command {
 				fmt.Fprintln(w, "no exchanges")
 			} else {
 				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "EXCHANGE\tSTATE\tFROM\tAGREEMENT\tPURPOSE\tSIZE\tDELIVERED")
+				fmt.Fprintln(tw, "EXCHANGE\tSTATE\tFROM\tAGREEMENT\tPURPOSE\tURGENCY\tSIZE\tDELIVERED")
 				for _, e := range l.Exchanges {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Sender, e.Agreement, e.Purpose,
+					urgency, under := e.Urgency, e.Agreement
+					if urgency == "" {
+						urgency = "-"
+					}
+					if under == "" {
+						under = "-"
+					}
+					if e.Override {
+						urgency += " OVERRIDE"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.State, e.Sender, under, e.Purpose, urgency,
 						humanBytes(e.Payload.Size), e.DeliveredAt.Format("2006-01-02 15:04"))
 				}
 				if l.Next != "" {
