@@ -19,7 +19,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MAILPIT_MODULE  := github.com/axllent/mailpit
 MAILPIT_VERSION := v1.33.1
 
-.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres clean FORCE
+.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres peers clean FORCE
 
 all: build
 
@@ -50,9 +50,14 @@ interop/node_modules: interop/package.json interop/package-lock.json
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-## bench: the performance targets of docs/design.md §11, as ratios against baselines measured in the same run
-bench: bin/minio postgres
-	$(GO) run ./bench $(if $(ONLY),-only $(ONLY))
+## bench: the performance targets of docs/design.md §11, as ratios against baselines measured in the same run, and P3 against the peers a council would use instead (gpg + sftp, an nginx TLS proxy; PEERS=no skips them)
+bench: bin/minio postgres $(if $(filter no,$(PEERS)),,peers)
+	$(GO) run ./bench $(if $(ONLY),-only $(ONLY)) $(if $(filter no,$(PEERS)),-no-peers)
+
+# The peers P3 is compared with (gpg + sftp to OpenSSH, an nginx TLS proxy):
+# installed from Debian's packages if missing; PEERS=no skips them.
+peers:
+	@scripts/ensure-peers.sh
 
 ## load: an open-loop mix (vegeta) of declarations, refusals, uploads, envelope and payload fetches over mTLS at RATE/s (40) for DURATION (60s); checks the audit record afterwards
 load: bin/minio

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
 )
@@ -156,8 +158,10 @@ func benchSmallExchanges(ctx context.Context, e *env, d time.Duration) ([]Metric
 }
 
 // benchLarge is target P3: a 1 GiB upload and download through the gateway
-// against a raw MinIO put and get of the same size, alternating in the same run.
-func benchLarge(ctx context.Context, e *env, size int64) ([]Metric, error) {
+// against a raw MinIO put and get of the same size, alternating in the same
+// run; and, in the same rounds, the peers a council would use instead
+// (peers.go): gpg + sftp to OpenSSH, and a TLS proxy in front of the MinIO.
+func benchLarge(ctx context.Context, e *env, size int64, withPeers bool) ([]Metric, error) {
 	raw, err := e.rawStore(ctx)
 	if err != nil {
 		return nil, err
@@ -170,8 +174,15 @@ func benchLarge(ctx context.Context, e *env, size int64) ([]Metric, error) {
 	if err != nil {
 		return nil, err
 	}
+	var p *peers
+	if withPeers {
+		if p, err = startPeers(ctx, e, size); err != nil {
+			return nil, fmt.Errorf("peers: %w", err)
+		}
+		defer p.close()
+	}
 	mib := func(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
-	var rawPuts, rawGets, gwPuts, gwGets []float64
+	var rawPuts, rawGets, gwPuts, gwGets, sftpPuts, sftpGets, proxyPuts, proxyGets []float64
 	for r := range rounds {
 		start := time.Now()
 		if _, err := raw.Put(ctx, "large", newPattern(size), size, time.Time{}); err != nil {
@@ -202,15 +213,65 @@ func benchLarge(ctx context.Context, e *env, size int64) ([]Metric, error) {
 			return nil, err
 		}
 		gwGet := mib(n, time.Since(start))
-		fmt.Fprintf(os.Stderr, "  round %d, 1 GiB: raw put %.0f MiB/s, gateway upload %.0f MiB/s; raw get %.0f MiB/s, gateway download %.0f MiB/s\n",
-			r+1, rawPut, gwPut, rawGetRate, gwGet)
+		fmt.Fprintf(os.Stderr, "  round %d, %s: raw put %.0f MiB/s, gateway upload %.0f MiB/s; raw get %.0f MiB/s, gateway download %.0f MiB/s\n",
+			r+1, humanize.IBytes(uint64(size)), rawPut, gwPut, rawGetRate, gwGet)
 		rawPuts, rawGets = append(rawPuts, rawPut), append(rawGets, rawGetRate)
 		gwPuts, gwGets = append(gwPuts, gwPut), append(gwGets, gwGet)
+		if p == nil {
+			continue
+		}
+
+		start = time.Now()
+		if err := p.sftpUpload(ctx); err != nil {
+			return nil, err
+		}
+		sftpPut := mib(size, time.Since(start))
+		start = time.Now()
+		n, err = p.sftpDownload(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if n != size {
+			return nil, fmt.Errorf("gpg + sftp: %d bytes came back, want %d", n, size)
+		}
+		sftpGet := mib(size, time.Since(start))
+		start = time.Now()
+		if _, err := p.proxy.Put(ctx, "large", newPattern(size), size, time.Time{}); err != nil {
+			return nil, fmt.Errorf("put through nginx: %w", err)
+		}
+		proxyPut := mib(size, time.Since(start))
+		start = time.Now()
+		if _, err := rawGet(ctx, p.proxy, "large"); err != nil {
+			return nil, fmt.Errorf("get through nginx: %w", err)
+		}
+		proxyGet := mib(size, time.Since(start))
+		_ = p.proxy.Remove(ctx, "large", "")
+		fmt.Fprintf(os.Stderr, "  round %d, %s peers: gpg + sftp up %.0f MiB/s, down %.0f MiB/s; nginx TLS proxy to MinIO put %.0f MiB/s, get %.0f MiB/s\n",
+			r+1, humanize.IBytes(uint64(size)), sftpPut, sftpGet, proxyPut, proxyGet)
+		sftpPuts, sftpGets = append(sftpPuts, sftpPut), append(sftpGets, sftpGet)
+		proxyPuts, proxyGets = append(proxyPuts, proxyPut), append(proxyGets, proxyGet)
 	}
-	return []Metric{
+	ms := []Metric{
 		ratioAtLeast("P3 1 GiB upload through the gateway (vs raw put)", medianOf(gwPuts), medianOf(rawPuts), "MiB/s", 0.8),
 		ratioAtLeast("P3 1 GiB download through the gateway (vs raw get)", medianOf(gwGets), medianOf(rawGets), "MiB/s", 0.8),
-	}, nil
+	}
+	if p != nil {
+		ms = append(ms,
+			peerRatio("peer: 1 GiB upload through the gateway (vs gpg encrypt + sftp put to OpenSSH)", medianOf(gwPuts), medianOf(sftpPuts)),
+			peerRatio("peer: 1 GiB download through the gateway (vs sftp get + gpg decrypt)", medianOf(gwGets), medianOf(sftpGets)),
+			peerRatio("peer: 1 GiB upload through the gateway (vs put through an nginx TLS proxy to MinIO)", medianOf(gwPuts), medianOf(proxyPuts)),
+			peerRatio("peer: 1 GiB download through the gateway (vs get through an nginx TLS proxy to MinIO)", medianOf(gwGets), medianOf(proxyGets)),
+		)
+	}
+	return ms, nil
+}
+
+// peerRatio is a peer line: our throughput against what a council would use
+// instead; ahead (ratio >= 1) is the goal.
+func peerRatio(name string, v, base float64) Metric {
+	m := ratioAtLeast(name, v, base, "MiB/s", 1)
+	m.Peer = true
+	return m
 }
 
 // benchMemory is target P4: the gateway's peak RSS while a 4 GiB payload

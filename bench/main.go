@@ -36,6 +36,9 @@ type Metric struct {
 	// Target says what counts as good, e.g. "<= 5000" or "ratio >= 0.8".
 	Target string `json:"target"`
 	Met    bool   `json:"met"`
+	// Peer marks a comparison with what a council would use instead of
+	// the gateway (not one of the targets P1–P6).
+	Peer bool `json:"peer,omitempty"`
 }
 
 // result is one benchmark's medians over the runs, by unit.
@@ -129,6 +132,8 @@ func main() {
 	openLoad := flag.Bool("open-load", false, "instead of the targets, run make load: an open-loop mixed load at -rate for -duration")
 	rate := flag.Float64("rate", 40, "with -open-load: requests per second")
 	duration := flag.Duration("duration", time.Minute, "with -open-load: how long")
+	largeMiB := flag.Int64("large-mib", 1024, "size of P3's transfer, MiB (1 GiB is the target's)")
+	noPeers := flag.Bool("no-peers", false, "skip the peers (gpg + sftp, nginx TLS proxy) in P3")
 	flag.Parse()
 	if *openLoad {
 		ctx := context.Background()
@@ -206,7 +211,7 @@ func main() {
 			os.Exit(1)
 		}
 		run("P2", func() ([]Metric, error) { return benchSmallExchanges(ctx, e, *loadFor) })
-		run("P3", func() ([]Metric, error) { return benchLarge(ctx, e, 1<<30) })
+		run("P3", func() ([]Metric, error) { return benchLarge(ctx, e, *largeMiB<<20, !*noPeers) })
 		run("P4", func() ([]Metric, error) { return benchMemory(ctx, e, bin, 4<<30) })
 		e.close()
 	}
