@@ -166,6 +166,11 @@ type Admin struct {
 	NameClaims []string `yaml:"name_claims"`
 	// JWKSRefresh is how often a JWKS URL is fetched again at most.
 	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+	// MetricsListen is an address of its own that serves only /metrics
+	// (HTTPS with the gateway's certificate, no token) for Prometheus; bind
+	// it where only the scraper reaches. Empty means /metrics is served on
+	// the admin listener only, to an auditor's or admin's token.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // GroupRoleMap returns group_roles as a map from group to roles.
@@ -576,6 +581,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Objects.IOTimeout < 100*time.Millisecond || c.Objects.IOTimeout > 10*time.Minute {
 		v.Add("objects.io_timeout", "range", "must be between 100ms and 10m")
+	}
+	if m := c.Admin.MetricsListen; m != "" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			v.Add("admin.metrics_listen", "format", "%q is not host:port", m)
+		} else if (m == c.Listen || m == c.Admin.Listen) && !strings.HasSuffix(m, ":0") {
+			v.Add("admin.metrics_listen", "distinct", "must differ from listen and admin.listen")
+		}
 	}
 	if c.Admin.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {

@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
@@ -29,17 +31,33 @@ func TestMetrics(t *testing.T) {
 	_, err = gw.App.Checkpointer.Once(ctx, true)
 	require.NoError(t, err)
 
-	resp, err := testenv.HTTPClient(t, gw.Env.CAFile()).Get(gw.AdminURL + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	text := string(b)
+	// /metrics names parties and agreements: an auditor's or admin's
+	// token only.
+	hc := testenv.HTTPClient(t, gw.Env.CAFile())
+	scrape := func(url, token string) (int, string) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	status, _ := scrape(gw.AdminURL+"/metrics", "")
+	require.Equal(t, http.StatusUnauthorized, status)
+	status, _ = scrape(gw.AdminURL+"/metrics", gw.Token(t, "dana", "dpo"))
+	require.Equal(t, http.StatusForbidden, status)
+	status, text := scrape(gw.AdminURL+"/metrics", gw.Token(t, "aziz", "auditor"))
+	require.Equal(t, http.StatusOK, status)
 	for _, want := range []string{
 		`gatehouse_decisions_total{agreement="police-crime",kind="exchange",outcome="allow",party="council.revenues"}`,
 		`gatehouse_decisions_total{agreement="police-crime",kind="exchange",outcome="deny",party="council.revenues"}`,
 		`gatehouse_sealed_bytes_total{agreement="police-crime",party="council.revenues"}`,
-		`gatehouse_http_request_duration_seconds_bucket{listener="partner",method="PUT",route="/v1/exchanges/:id/payload",status="200"`,
+		`gatehouse_http_request_duration_seconds_bucket{listener="partner",method="POST",route="/v1/exchanges",status="201"`,
 		`gatehouse_store_commit_duration_seconds_count`,
 		`gatehouse_store_commit_batch_size_bucket`,
 		`gatehouse_audit_entries_total`,
@@ -49,6 +67,29 @@ func TestMetrics(t *testing.T) {
 		require.Contains(t, text, want)
 	}
 	require.NotContains(t, text, "QQ123456C")
+}
+
+// admin.metrics_listen serves /metrics alone, without a token, for a
+// Prometheus that reaches that address only.
+func TestMetricsListen(t *testing.T) {
+	t.Parallel()
+	addr, err := devenv.FreeAddr()
+	require.NoError(t, err)
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Configure: func(c *config.Config) { c.Admin.MetricsListen = addr }})
+	hc := testenv.HTTPClient(t, gw.Env.CAFile())
+	resp, err := hc.Get("https://" + addr + "/metrics")
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(b), "gatehouse_audit_entries_total")
+	for _, path := range []string{"/admin/v1/parties", "/v1/whoami", "/healthz"} {
+		resp, err := hc.Get("https://" + addr + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, path)
+	}
 }
 
 func TestOpenAPIServed(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,9 @@ func (s *Server) adminRoutes() {
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
 	app.Get("/pki/crl", s.crl)
-	app.Get("/metrics", metricsHandler)
+	// /metrics names parties, agreements and certificate serials: an
+	// auditor's or admin's token (or admin.metrics_listen, served apart).
+	app.Get("/metrics", s.authenticate, needAnyRole(agreements.RoleAuditor, agreements.RoleAdmin), metricsHandler)
 	app.Get("/openapi.json", s.openapi)
 	// The keys that verify exports and checkpoints, for whoever holds one.
 	app.Get("/.well-known/jwks.json", s.jwks)
@@ -104,6 +107,20 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	c.Locals(actorKey{}, actor)
 	c.Locals(callerKey{}, &agreements.Party{ID: "admin:" + actor.Subject}) // for log lines
 	return c.Next()
+}
+
+// needAnyRole lets the request on only if the token's actor holds one of
+// roles.
+func needAnyRole(roles ...string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		for _, r := range actorOf(c).Roles {
+			if slices.Contains(roles, r) {
+				return c.Next()
+			}
+		}
+		return problem(http.StatusForbidden, CodeRoleForbidden, "Your role does not allow this.").
+			withDetail("needs one of the roles " + strings.Join(roles, ", "))
+	}
 }
 
 func (s *Server) adminWhoami(c *fiber.Ctx) error {

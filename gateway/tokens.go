@@ -32,6 +32,7 @@ var (
 	errTokenNoSubject = errors.New("the token names no subject")
 	errTokenLifetime  = errors.New("token lifetime too long")
 	errTokenNoRole    = errors.New("no gatehouse role")
+	errTokenRoles     = errors.New("the roles claim is not an array of role names")
 )
 
 // tokenDetail says why a token failed, for the client, without echoing it.
@@ -49,6 +50,8 @@ func tokenDetail(err error) string {
 		return "the token names no subject"
 	case errors.Is(err, errTokenNoRole):
 		return "the token carries no gatehouse role (admin, dpo, auditor)"
+	case errors.Is(err, errTokenRoles):
+		return "the token's roles claim must be an array of role names (admin, dpo, auditor)"
 	case errors.Is(err, errTokenLifetime):
 		return "the token's lifetime is too long"
 	}
@@ -111,6 +114,17 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (agreements.Actor,
 			return agreements.Actor{}, fmt.Errorf("%w: %w: exceeds %s (or has no iat)", ErrToken, errTokenLifetime, v.MaxLifetime)
 		}
 	}
+	// The roles claim is an array of exact role names: a string is refused
+	// rather than split ("team admin" must not grant admin), and so is an
+	// array holding anything but strings.
+	if name := v.RolesClaim; name != "" {
+		var x any
+		if err := tok.Get(name, &x); err == nil {
+			if !stringArray(x) {
+				return agreements.Actor{}, fmt.Errorf("%w: %w (claim %q)", ErrToken, errTokenRoles, name)
+			}
+		}
+	}
 	claims := func(name string) []string {
 		var x any
 		if err := tok.Get(name, &x); err != nil {
@@ -143,9 +157,9 @@ type ClaimNames struct {
 
 // ActorFromClaims names the person of a verified token: their stable id,
 // display name and gatehouse roles (from the roles claim and the group
-// mapping; unknown roles are dropped). claim returns a claim's values (a
-// string is one value, except in the roles claim where it is split on
-// spaces).
+// mapping; unknown roles are dropped, and a role is only ever an exact
+// value, never a word of one). claim returns a claim's values (a string is
+// one value).
 func ActorFromClaims(claim func(string) []string, n ClaimNames) (agreements.Actor, error) {
 	idClaim := n.ID
 	if idClaim == "" {
@@ -170,9 +184,7 @@ func ActorFromClaims(claim func(string) []string, n ClaimNames) (agreements.Acto
 	}
 	var roles []string
 	if n.Roles != "" {
-		for _, r := range claim(n.Roles) {
-			roles = append(roles, strings.Fields(r)...)
-		}
+		roles = append(roles, claim(n.Roles)...) // exact names, never split
 	}
 	if n.Groups != "" {
 		for _, g := range claim(n.Groups) {
@@ -209,6 +221,22 @@ func displayName(s string) string {
 
 // stringsOf returns a claim's string values: a string, or the strings of an
 // array.
+// stringArray reports whether a claim's value is a JSON array of strings.
+func stringArray(x any) bool {
+	switch r := x.(type) {
+	case []string:
+		return true
+	case []any:
+		for _, e := range r {
+			if _, ok := e.(string); !ok {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 func stringsOf(x any) []string {
 	switch r := x.(type) {
 	case string:

@@ -81,9 +81,9 @@ func TestJWTVerifier(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, agreements.Actor{Subject: "alice", Roles: []string{"admin"}}, actor)
 
-	spaceRoles, err := f.v.Verify(ctx, f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", "dpo auditor unrelated") })))
+	some, err := f.v.Verify(ctx, f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []string{"dpo", "auditor", "unrelated"}) })))
 	require.NoError(t, err)
-	require.Equal(t, []string{"dpo", "auditor"}, spaceRoles.Roles, "unknown roles are dropped")
+	require.Equal(t, []string{"dpo", "auditor"}, some.Roles, "unknown roles are dropped")
 
 	kid, _ := f.priv.KeyID()
 	pubJSON, err := json.Marshal(must(f.priv.PublicKey()))
@@ -111,6 +111,10 @@ func TestJWTVerifier(t *testing.T) {
 		"not yet valid":         {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.NotBefore(f.now.Add(10 * time.Minute)) })), "the token is not valid yet"},
 		"wrong issuer":          {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Issuer("https://evil.test") })), "the token's issuer is not accepted"},
 		"wrong audience":        {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Audience([]string{"other-app"}) })), "the token's audience is not this gateway"},
+		"roles as a string":     {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", "team admin") })), "the token's roles claim must be an array of role names (admin, dpo, auditor)"},
+		"roles as one string":   {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", "admin") })), "the token's roles claim must be an array of role names (admin, dpo, auditor)"},
+		"roles not strings":     {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []any{"admin", 1}) })), "the token's roles claim must be an array of role names (admin, dpo, auditor)"},
+		"role inexact":          {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []string{"team admin", "Admin", " admin"}) })), "the token carries no gatehouse role (admin, dpo, auditor)"},
 		"no roles":              {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Claim("roles", []string{"viewer"}) })), "the token carries no gatehouse role (admin, dpo, auditor)"},
 		"lifetime too long":     {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Expiration(f.now.Add(72 * time.Hour)) })), "the token's lifetime is too long"},
 		"no subject":            {f.sign(t, f.claims(func(b *jwt.Builder) *jwt.Builder { return b.Subject("") })), "the token names no subject"},

@@ -11,7 +11,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -35,6 +37,9 @@ import (
 
 // App is a running gateway's parts.
 type App struct {
+	// metricsSrv serves admin.metrics_listen, once Serve starts it.
+	metricsSrv atomic.Pointer[http.Server]
+
 	Config     *config.Config
 	DB         *store.DB
 	Objects    *objectstore.Store
@@ -364,6 +369,9 @@ type Listeners struct {
 	Partner net.Listener
 	// Admin is the admin API's listener (TLS, bearer tokens), or nil.
 	Admin net.Listener
+	// Metrics serves only /metrics (TLS, no token) for Prometheus on an
+	// address of its own (admin.metrics_listen), or nil.
+	Metrics net.Listener
 }
 
 // Listen opens the mutual-TLS listener, and the admin listener if configured.
@@ -386,6 +394,15 @@ func (a *App) Listen() (*Listeners, error) {
 		aln = gateway.LimitPerIP(aln, a.Config.Limits.MaxConnsPerIP)
 		out.Admin = gateway.StrictFraming(tls.NewListener(aln, certs.AdminPolicy(a.TLS.Certificate)), maxHead, "admin", a.Log)
 	}
+	if a.Config.Admin.MetricsListen != "" {
+		if out.Metrics, err = a.listenMetrics(maxHead); err != nil {
+			ln.Close()
+			if out.Admin != nil {
+				out.Admin.Close()
+			}
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -394,10 +411,13 @@ func (a *App) Listen() (*Listeners, error) {
 // beside them.
 func (a *App) Serve(l *Listeners) error {
 	a.startBackground()
-	errs := make(chan error, 2)
+	errs := make(chan error, 3)
 	go func() { errs <- a.Server.Serve(l.Partner) }()
 	if l.Admin != nil {
 		go func() { errs <- a.Admin.Serve(l.Admin) }()
+	}
+	if l.Metrics != nil {
+		go func() { errs <- a.serveMetrics(l.Metrics) }()
 	}
 	return <-errs
 }
@@ -409,6 +429,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.Admin != nil {
 		err = errors.Join(err, a.Admin.Shutdown(ctx))
 	}
+	err = errors.Join(err, a.shutdownMetrics(ctx))
 	if a.stopTracing != nil {
 		err = errors.Join(err, a.stopTracing(ctx))
 	}
