@@ -205,14 +205,31 @@ var ErrRegistryUnavailable = errors.New("the party registry cannot be read")
 // the registry cannot be read.
 const staleTrust = 15 * time.Minute
 
-// Identify names the party of a verified connection (see TrustStore.Bind).
+// ErrCertificateExpired is returned by Identify for a connection whose
+// client certificate has expired since its handshake.
+var ErrCertificateExpired = errors.New("the client certificate has expired")
+
+// Identify names the party of a verified connection (see TrustStore.Bind),
+// for each request on it. The handshake checked revocation; a keep-alive
+// connection can outlast that answer, so revocation is checked again here
+// from what the checker holds (CRLs in memory, OCSP answers until their next
+// update), and a certificate that has expired since is refused too.
 func (s *Server) Identify(ctx context.Context, cs *tls.ConnectionState) (string, error) {
 	ts, err := s.trustStore(ctx)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrRegistryUnavailable, err)
 	}
-	id, _, err := ts.Bind(cs)
-	return id, err
+	id, chain, err := ts.Bind(cs)
+	if err != nil {
+		return "", err
+	}
+	if now := s.checker.now(); now.After(chain[0].NotAfter) {
+		return "", ErrCertificateExpired
+	}
+	if err := s.checker.CheckChain(ctx, chain, ts.RevocationHosts(id, chain)); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // verify is the listener's VerifyConnection: chain length, key policy,

@@ -7,12 +7,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strconv"
 	"strings"
@@ -234,4 +236,51 @@ func TestHTTPFraming(t *testing.T) {
 			require.Equal(t, http.StatusOK, resp.StatusCode)
 		})
 	}
+}
+
+// Revocation is checked again on every request: a keep-alive connection
+// opened before its certificate was revoked is refused (401
+// certificate-revoked, then closed) on its next request.
+func TestRevokedOnKeepAlive(t *testing.T) {
+	t.Parallel()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	hc := testenv.PartyHTTPClient(t, gw, "council.fraud")
+	var reused []bool
+	get := func() (int, api.Problem) {
+		req, err := http.NewRequest(http.MethodGet, gw.URL+"/v1/whoami", nil)
+		require.NoError(t, err)
+		req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			GotConn: func(i httptrace.GotConnInfo) { reused = append(reused, i.Reused) },
+		}))
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var p api.Problem
+		if resp.StatusCode != http.StatusOK {
+			require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+		} else {
+			_, _ = io.Copy(io.Discard, resp.Body)
+		}
+		return resp.StatusCode, p
+	}
+	status, _ := get()
+	require.Equal(t, http.StatusOK, status)
+
+	pemBytes, err := os.ReadFile(gw.Env.CertFile("council.fraud"))
+	require.NoError(t, err)
+	block, _ := pem.Decode(pemBytes)
+	leaf, err := x509.ParseCertificate(block.Bytes)
+	require.NoError(t, err)
+	_, _, err = gatehouse(t, "certs", "revoke", "--dir", gw.Env.PKI(), "--serial", fmt.Sprintf("%x", leaf.SerialNumber), "--reason", "key-compromise")
+	require.NoError(t, err)
+
+	var p api.Problem
+	require.Eventually(t, func() bool {
+		status, p = get()
+		return status == http.StatusUnauthorized
+	}, 10*time.Second, 100*time.Millisecond, "the revocation reaches the open connection")
+	require.Equal(t, "certificate-revoked", p.Code)
+	require.True(t, reused[len(reused)-1], "refused on the connection opened before the revocation")
+	_, err = hc.Get(gw.URL + "/v1/whoami")
+	require.Error(t, err, "a new connection fails its handshake")
 }

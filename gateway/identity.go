@@ -52,8 +52,21 @@ func (s *Server) identify(c *fiber.Ctx) error {
 func (s *Server) party(c *fiber.Ctx) (*agreements.Party, error) {
 	cs := tlsState(c)
 	id, err := s.partner.Identify(c.UserContext(), cs)
-	if errors.Is(err, certs.ErrRegistryUnavailable) {
+	switch {
+	case errors.Is(err, certs.ErrRegistryUnavailable):
 		return nil, unavailable(err)
+	case errors.Is(err, certs.ErrRevoked), errors.Is(err, certs.ErrRevocationUnknown), errors.Is(err, certs.ErrCertificateExpired):
+		// Checked again on every request: this keep-alive connection
+		// outlasted its certificate. It is closed after the answer.
+		c.Context().SetConnectionClose()
+		detail := "the client certificate has been revoked since this connection opened"
+		switch {
+		case errors.Is(err, certs.ErrRevocationUnknown):
+			detail = "the client certificate's revocation status can no longer be established"
+		case errors.Is(err, certs.ErrCertificateExpired):
+			detail = "the client certificate has expired since this connection opened"
+		}
+		return nil, problem(http.StatusUnauthorized, CodeRevoked, "The client certificate is no longer accepted.").withDetail(detail).withCause(err)
 	}
 	if err != nil {
 		// The handshake already bound the certificate to a party; if that
