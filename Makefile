@@ -19,7 +19,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MAILPIT_MODULE  := github.com/axllent/mailpit
 MAILPIT_VERSION := v1.33.1
 
-.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres peers clean FORCE
+.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres peers chromium clean FORCE
 
 all: build
 
@@ -36,16 +36,17 @@ bin/mailpit:
 	@echo "installing Mailpit into bin/"
 	GOBIN=$(CURDIR)/bin $(GO) install $(MAILPIT_MODULE)@$(MAILPIT_VERSION)
 
-## run: a development gateway on https://127.0.0.1:8443 with MinIO, SQLite, Mailpit and the demo parties
+## run: a development gateway on https://127.0.0.1:8443 with MinIO, SQLite, Mailpit, the demo parties, and the console on https://127.0.0.1:8444/console signing in with a development identity provider
 run: bin/minio bin/mailpit bin/gatehouse
 	bin/gatehouse dev --dir var --minio bin/minio --mailpit bin/mailpit
 
-## test: every test, against a real MinIO, SQLite and PostgreSQL
-test: bin/minio bin/mailpit postgres interop/node_modules
+## test: every test, against a real MinIO, SQLite, PostgreSQL, Mailpit and headless Chromium
+test: bin/minio bin/mailpit postgres chromium interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 # An independent JOSE implementation (panva/jose, pinned by the lock file)
-# for the envelope interoperability test.
+# for the envelope interoperability test, and axe-core for the console's
+# accessibility checks.
 interop/node_modules: interop/package.json interop/package-lock.json
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -69,6 +70,10 @@ tls-scan: bin/minio bin/gatehouse
 
 postgres:
 	@scripts/ensure-postgres.sh
+
+# Debian's chromium, for the console's browser tests (e2e TestConsole*).
+chromium:
+	@scripts/ensure-chromium.sh
 
 vet:
 	$(GO) vet ./...

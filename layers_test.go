@@ -25,6 +25,7 @@ var layers = [][]string{
 	{"alerts"},
 	{"store"},
 	{"store/storetest", "gateway"},
+	{"console"},
 	{"server", "devenv"},
 	{"devenv/testenv"},
 	{"cmd/gatehouse/cli", "bench"},

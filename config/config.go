@@ -6,6 +6,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,9 @@ type Config struct {
 	Keys Keys `yaml:"keys"`
 	// Admin is the admin API: a second listener for people.
 	Admin Admin `yaml:"admin"`
+	// Console is the web console on the admin listener, for people who sign
+	// in with the council's OpenID Connect provider.
+	Console Console `yaml:"console"`
 	// Policy holds the deployment's decision settings.
 	Policy Policy `yaml:"policy"`
 	// Retention governs how long delivered payloads are kept.
@@ -171,6 +175,31 @@ type Admin struct {
 	// it where only the scraper reaches. Empty means /metrics is served on
 	// the admin listener only, to an auditor's or admin's token.
 	MetricsListen string `yaml:"metrics_listen"`
+}
+
+// Console is the web console on the admin listener (under /console). People
+// sign in with the council's OpenID Connect provider (authorization code
+// with PKCE); the claims that name them and their roles are admin's
+// (admin.id_claim, admin.name_claims, admin.roles_claim, admin.groups_claim).
+type Console struct {
+	// Issuer is the OpenID provider's issuer URL; empty disables the console.
+	Issuer string `yaml:"issuer"`
+	// ClientID is the console's client id at the provider.
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile holds the client secret (a confidential client).
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// URL is the console's public base URL (https://host:port); empty means
+	// the address the browser used. The provider must allow URL/console/callback.
+	URL string `yaml:"url"`
+	// Scopes are asked for beside openid; empty means profile and email.
+	Scopes []string `yaml:"scopes"`
+	// SessionKeyFile holds 32 random bytes as hex that seal session cookies;
+	// every gateway node behind one address needs the same.
+	SessionKeyFile string `yaml:"session_key_file"`
+	// IdleTimeout ends a session unused for this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// AbsoluteTimeout ends every session this long after sign-in.
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
 }
 
 // GroupRoleMap returns group_roles as a map from group to roles.
@@ -431,6 +460,12 @@ func (c *Config) Defaults() {
 	set(&c.Log.Format, "json")
 	set(&c.Admin.RolesClaim, "roles")
 	set(&c.Admin.IDClaim, "sub")
+	if c.Console.IdleTimeout == 0 {
+		c.Console.IdleTimeout = 15 * time.Minute
+	}
+	if c.Console.AbsoluteTimeout == 0 {
+		c.Console.AbsoluteTimeout = 8 * time.Hour
+	}
 	if len(c.Admin.NameClaims) == 0 {
 		c.Admin.NameClaims = []string{"name", "preferred_username"}
 	}
@@ -621,6 +656,28 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	if c.Console.Issuer != "" {
+		if c.Admin.Listen == "" {
+			v.Add("console.issuer", "admin-listener", "the console is served on the admin listener: set admin.listen")
+		}
+		if !secureURL(c.Console.Issuer) {
+			v.Add("console.issuer", "https", "must be an https:// URL (http:// only on a loopback address, for development)")
+		}
+		v.Required("console.client_id", c.Console.ClientID)
+		if c.Console.ClientSecretFile != "" {
+			requireFile(&v, "console.client_secret_file", c.Console.ClientSecretFile)
+		}
+		requireFile(&v, "console.session_key_file", c.Console.SessionKeyFile)
+		if c.Console.URL != "" && !strings.HasPrefix(c.Console.URL, "https://") {
+			v.Add("console.url", "https", "must be an https:// URL: the admin listener is TLS")
+		}
+		if c.Console.IdleTimeout < time.Minute || c.Console.IdleTimeout > 24*time.Hour {
+			v.Add("console.idle_timeout", "range", "must be between 1m and 24h")
+		}
+		if c.Console.AbsoluteTimeout < c.Console.IdleTimeout || c.Console.AbsoluteTimeout > 7*24*time.Hour {
+			v.Add("console.absolute_timeout", "range", "must be at least console.idle_timeout and at most 168h")
+		}
+	}
 	if c.Policy.ReviewGrace < 0 {
 		v.Add("policy.review_grace", "minimum", "must not be negative")
 	}
@@ -750,6 +807,22 @@ func (c *Config) Validate() error {
 	return v.Err()
 }
 
+// secureURL accepts https, and http on a loopback address only.
+func secureURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		return h == "localhost" || h == "127.0.0.1" || h == "::1"
+	}
+	return false
+}
+
 func requireFile(v *valid.Errors, path, file string) {
 	if !v.Required(path, file) {
 		return
@@ -788,6 +861,8 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Objects.CAFile)
 	abs(&c.Keys.SigningKeyFile)
 	abs(&c.Admin.JWKSFile)
+	abs(&c.Console.ClientSecretFile)
+	abs(&c.Console.SessionKeyFile)
 	abs(&c.Keys.SubjectKeyFile)
 	abs(&c.Keys.PseudonymKeyFile)
 	abs(&c.Keys.AuditKeyFile)

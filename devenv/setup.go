@@ -42,6 +42,9 @@ type Options struct {
 	AccessKey       string
 	SecretKey       string
 	Bucket          string
+	// ConsoleIssuer, if set, turns the console on, signing in with this
+	// OpenID provider (StartIdP's) as ConsoleClientID.
+	ConsoleIssuer string
 	// SMTP is a development mail server's host:port (Mailpit, STARTTLS with
 	// the gateway's certificate); alerts are mailed to the DevMailboxes.
 	SMTP string
@@ -163,6 +166,11 @@ func Prepare(dir string, o Options) (*Env, error) {
 			return nil, err
 		}
 	}
+	if path := filepath.Join(dir, "keys", "console-session.key"); o.ConsoleIssuer != "" && !exists(path) {
+		if err := os.WriteFile(path, []byte(RandomSecret(32)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+	}
 	if path := filepath.Join(dir, "keys", "checkpoint.key"); !exists(path) {
 		if _, err := WriteCheckpointKey(path, devIssuer+"/audit"); err != nil {
 			return nil, err
@@ -225,6 +233,10 @@ func Prepare(dir string, o Options) (*Env, error) {
 			SMTP: o.SMTP, TLS: "starttls", CAFile: "pki/ca.crt", Username: "gatehouse", PasswordFile: "keys/smtp.password",
 			From: "gatehouse@council.example", Roles: DevMailboxes, Parties: parties,
 		}
+	}
+	if o.ConsoleIssuer != "" {
+		cfg.Console = config.Console{Issuer: o.ConsoleIssuer, ClientID: ConsoleClientID,
+			ClientSecretFile: "keys/console-client.secret", SessionKeyFile: "keys/console-session.key"}
 	}
 	cfg.Defaults()
 	b, err := yaml.Marshal(cfg)

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
@@ -50,6 +51,12 @@ func (s *Server) adminRoutes() {
 	// The keys that verify exports and checkpoints, for whoever holds one.
 	app.Get("/.well-known/jwks.json", s.jwks)
 	app.Get("/.well-known/gatehouse-checkpoint-key", s.checkpointKey)
+	if s.admin.Console != nil {
+		// The console signs people in itself (OpenID Connect, session cookies).
+		console := adaptor.HTTPHandler(s.admin.Console)
+		app.All("/console", console)
+		app.All("/console/*", console)
+	}
 	a := app.Group("/admin/v1", s.authenticate, checkIdempotencyKey)
 	a.Get("/certificates", s.listCertificates)
 	a.Post("/certificates/inspect", s.inspectCertificate)

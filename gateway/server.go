@@ -127,6 +127,8 @@ type AdminOptions struct {
 	Compliance Compliance
 	// Outbox lists alert deliveries and retries them.
 	Outbox Outbox
+	// Console, if set, is the web console, served under /console.
+	Console http.Handler
 	// Releases lets a DPO release an exchange its agreement holds back.
 	Releases Releaser
 }

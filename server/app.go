@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/console"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/gateway"
@@ -46,8 +47,10 @@ type App struct {
 	Registry   *store.RegistryCache
 	Agreements *agreements.Service
 	Compliance *compliance.Service
-	Service    *exchange.Service
-	Server     *gateway.Server
+	// Console is the web console (nil unless console.issuer is set).
+	Console *console.Console
+	Service *exchange.Service
+	Server  *gateway.Server
 	// Admin is the admin API, nil if admin.listen is not set.
 	Admin *gateway.Server
 	Log   *slog.Logger
@@ -235,7 +238,21 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			a.Close()
 			return nil, err
 		}
+		tokens := &gateway.JWTVerifier{
+			Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
+			RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),
+			IDClaim: cfg.Admin.IDClaim, NameClaims: cfg.Admin.NameClaims, MaxLifetime: 24 * time.Hour,
+		}
+		var web http.Handler
+		if cfg.Console.Issuer != "" {
+			if a.Console, err = newConsole(cfg, tokens.Claims(), a, log); err != nil {
+				a.Close()
+				return nil, err
+			}
+			web = a.Console
+		}
 		a.Admin = gateway.NewAdmin(gateway.AdminOptions{
+			Console:      web,
 			Common:       common,
 			Agreements:   a.Agreements,
 			Decisions:    a.Service,
@@ -244,11 +261,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 			Compliance:   a.Compliance,
 			Outbox:       &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
 			Releases:     a.Service,
-			Tokens: &gateway.JWTVerifier{
-				Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
-				RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),
-				IDClaim: cfg.Admin.IDClaim, NameClaims: cfg.Admin.NameClaims, MaxLifetime: 24 * time.Hour,
-			},
+			Tokens:       tokens,
 		})
 	}
 	return a, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/idp"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/server"
 )
@@ -40,6 +41,10 @@ type Gateway struct {
 	AdminURL string
 	// Mailpit is the SMTP server alerts go to (with GatewayOptions.Mail).
 	Mailpit *devenv.Mailpit
+	// ConsoleURL is the console's address, and IdP the development identity
+	// provider it signs in with (with GatewayOptions.Console).
+	ConsoleURL string
+	IdP        *idp.Provider
 	// retry is the policy of the clients Client and Admin return.
 	retry client.Retry
 }
@@ -60,6 +65,9 @@ type GatewayOptions struct {
 	MinIO *devenv.MinIO
 	// Mail starts a Mailpit of the test's own and mails alerts to it.
 	Mail bool
+	// Console turns the web console on, with a development identity
+	// provider of its own.
+	Console bool
 	// ClientRetry is the retry policy of the gateway's Client and Admin; the
 	// zero value is the client's default. A test of the gateway's own 429
 	// and 503 answers sets Attempts 1, so that the client shows them at once.
@@ -96,6 +104,15 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		if opts.DatabaseDSN == "" {
 			opts.DatabaseDSN = Postgres(t)
 		}
+	}
+	var provider *idp.Provider
+	if o.Console {
+		var err error
+		if provider, err = devenv.StartIdP(dir, "127.0.0.1:0", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = provider.Close() })
+		opts.ConsoleIssuer = provider.Issuer
 	}
 	env, err := devenv.Prepare(dir, opts)
 	if err != nil {
@@ -150,9 +167,12 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		}
 	})
 	addr := ls.Partner.Addr().String()
-	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr, retry: o.ClientRetry, Mailpit: mailpit}
+	g := &Gateway{App: a, Env: env, Addr: addr, URL: "https://" + addr, retry: o.ClientRetry, Mailpit: mailpit, IdP: provider}
 	if ls.Admin != nil {
 		g.AdminURL = "https://" + ls.Admin.Addr().String()
+		if provider != nil {
+			g.ConsoleURL = g.AdminURL + "/console"
+		}
 	}
 	return g
 }

@@ -14,25 +14,27 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/demo"
+	"github.com/gatehouse-gw/gatehouse/devenv/idp"
 	"github.com/gatehouse-gw/gatehouse/server"
 )
 
 func newDevCmd() *cobra.Command {
 	var (
-		dir, minioBin, listen, adminListen, minioAddr string
-		mailpitBin, smtpAddr, mailUIAddr              string
+		dir, minioBin, listen, adminListen, minioAddr, idpListen string
+		mailpitBin, smtpAddr, mailUIAddr                         string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a development gateway with MinIO, SQLite and the demo parties",
 		Long: `Run a development gateway: generate a PKI for the demo parties under --dir,
-start MinIO and Mailpit (an SMTP server that catches the alerts' e-mail) beside
-the gateway, load the demo parties and agreements, and print commands to try
-a first exchange. Ctrl-C stops them all. Not for production.`,
+start MinIO, Mailpit (an SMTP server that catches the alerts' e-mail) and a
+development OpenID provider beside the gateway, load the demo parties and
+agreements, and print commands to try a first exchange and the console's demo
+people. Ctrl-C stops them all. Not for production.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDev(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), dir, minioBin, listen, adminListen, minioAddr,
-				mailpitBin, smtpAddr, mailUIAddr)
+				mailpitBin, smtpAddr, mailUIAddr, idpListen)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "var", "folder for the PKI, keys, database and MinIO data")
@@ -43,10 +45,11 @@ a first exchange. Ctrl-C stops them all. Not for production.`,
 	cmd.Flags().StringVar(&mailpitBin, "mailpit", "bin/mailpit", "Mailpit binary (empty: no e-mail)")
 	cmd.Flags().StringVar(&smtpAddr, "smtp-addr", "127.0.0.1:1025", "Mailpit's SMTP address")
 	cmd.Flags().StringVar(&mailUIAddr, "mail-ui-addr", "127.0.0.1:8025", "Mailpit's web UI address")
+	cmd.Flags().StringVar(&idpListen, "idp-listen", "127.0.0.1:8480", "development OpenID provider address (empty: no console)")
 	return cmd
 }
 
-func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, adminListen, minioAddr, mailpitBin, smtpAddr, mailUIAddr string) error {
+func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen, adminListen, minioAddr, mailpitBin, smtpAddr, mailUIAddr, idpListen string) error {
 	if _, err := os.Stat(minioBin); err != nil {
 		return fmt.Errorf("MinIO server not found at %s: run 'make bin/minio' (make run does)", minioBin)
 	}
@@ -74,6 +77,16 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		}
 	}()
 
+	issuer := ""
+	if idpListen != "" {
+		provider, err := devenv.StartIdP(dir, idpListen, stdout, nil)
+		if err != nil {
+			return fmt.Errorf("starting the development identity provider: %w", err)
+		}
+		defer provider.Close()
+		issuer = provider.Issuer
+		fmt.Fprintf(stderr, "development OpenID provider on %s\n", issuer)
+	}
 	opts := devenv.Options{
 		Listen:          listen,
 		AdminListen:     adminListen,
@@ -82,6 +95,7 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		ObjectsEndpoint: minio.Endpoint,
 		AccessKey:       accessKey,
 		SecretKey:       secretKey,
+		ConsoleIssuer:   issuer,
 	}
 	env, err := devenv.Prepare(dir, opts)
 	if err != nil {
@@ -137,7 +151,18 @@ func runDev(ctx context.Context, stdout, stderr io.Writer, dir, minioBin, listen
 		fmt.Fprintf(stdout, "Alerts' e-mail (to %s and the parties' contacts) is caught by Mailpit: read it at %s\n\n",
 			strings.Join(devenv.DevMailboxes["dpo"], ", "), mailUI)
 	}
+	if issuer != "" {
+		printConsoleGuide(stdout, adminListen, issuer)
+	}
 	return serve(ctx, a, log)
+}
+
+func printConsoleGuide(w io.Writer, adminListen, issuer string) {
+	fmt.Fprintf(w, "The console: https://%s/console (the development CA signs its certificate: trust var/pki/ca.crt,\nor accept the warning). It signs in with the development OpenID provider at %s,\nwhich signs in any of these demo people without a password (sign-ins are printed here):\n\n", adminListen, issuer)
+	for _, p := range idp.People {
+		fmt.Fprintf(w, "  %-32s %-14s %s (%s)\n", p.Username, strings.Join(p.Roles, ", "), p.Name, p.Job)
+	}
+	fmt.Fprintln(w)
 }
 
 // devMinIOCredentials reads or creates the development MinIO credentials.

@@ -1,0 +1,561 @@
+package console
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// document is an agreement version as its author wrote it (what the YAML
+// download holds): the registry's own fields left out.
+func document(a *agreements.Agreement) ([]byte, error) {
+	c := *a
+	c.Status = ""
+	return yaml.Marshal(&c)
+}
+
+// digest is what a DPO approves: the SHA-256 of the version's document.
+// The approval form carries it, and the approval is refused if the version
+// no longer has it.
+func digest(a *agreements.Agreement) string {
+	doc, err := document(a)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(doc)
+	return hex.EncodeToString(sum[:])
+}
+
+// doneMessages are the confirmations an agreement's page shows after an
+// action (the redirect names one; nothing of the URL is shown).
+var doneMessages = map[string]string{
+	"saved":      "Draft version %d saved. A DPO who is not you must approve it.",
+	"approved":   "Version %d approved. An administrator can now put it in force.",
+	"activated":  "Version %d is now in force.",
+	"suspended":  "Agreement suspended: sharing under it stops from the next request.",
+	"resumed":    "Agreement resumed.",
+	"terminated": "Agreement terminated.",
+}
+
+func (c *Console) agreementsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	list, err := c.opts.Registry.List(r.Context(), s.actor())
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	c.render(w, r, http.StatusOK, "agreements", s, page{Title: "Agreements", Nav: "agreements", Data: list})
+}
+
+type versionView struct {
+	*agreements.Agreement
+	Digest string
+}
+
+func (c *Console) versions(r *http.Request, s *session, id string) ([]versionView, error) {
+	vs, err := c.opts.Registry.Versions(r.Context(), s.actor(), id)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]versionView, len(vs))
+	for i, v := range vs {
+		out[i] = versionView{v, digest(v)}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
+	return out, nil
+}
+
+func (c *Console) agreementPage(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	vs, err := c.versions(r, s, id)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	if len(vs) == 0 {
+		c.fail(w, r, s, agreements.ErrNotFound)
+		return
+	}
+	done := ""
+	if m, ok := doneMessages[r.URL.Query().Get("done")]; ok {
+		v, _ := strconv.Atoi(r.URL.Query().Get("v"))
+		done = m
+		if strings.Contains(m, "%d") {
+			done = fmt.Sprintf(m, v)
+		}
+	}
+	c.agreementView(w, r, s, http.StatusOK, vs, nil, done)
+}
+
+func (c *Console) agreementView(w http.ResponseWriter, r *http.Request, s *session, status int, vs []versionView, errs []fieldError, done string) {
+	inForce := 0
+	for _, v := range vs {
+		if v.Status == agreements.StatusActive || v.Status == agreements.StatusSuspended {
+			inForce = v.Version
+			break
+		}
+	}
+	c.render(w, r, status, "agreement", s, page{Title: vs[0].Title, Nav: "agreements", Errors: errs, Done: done,
+		Data: map[string]any{"Versions": vs, "Latest": vs[0], "InForce": inForce}})
+}
+
+func (c *Console) versionYAML(w http.ResponseWriter, r *http.Request, s *session) {
+	a, err := c.version(r, s, r.PathValue("id"), strings.TrimSuffix(r.PathValue("version"), ".yaml"))
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	doc, err := document(a)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-v%d.yaml"`, a.ID, a.Version))
+	_, _ = w.Write(doc)
+}
+
+func (c *Console) version(r *http.Request, s *session, id, version string) (*agreements.Agreement, error) {
+	n, err := strconv.Atoi(version)
+	if err != nil || n < 0 {
+		return nil, agreements.ErrNotFound
+	}
+	vs, err := c.opts.Registry.Versions(r.Context(), s.actor(), id)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vs {
+		if v.Version == n {
+			return v, nil
+		}
+	}
+	return nil, agreements.ErrNotFound
+}
+
+type diffLine struct {
+	Kind string // same, added, removed
+	Text string
+}
+
+// diffPage shows two versions' documents line by line (from=0: nothing,
+// so a first version reads as wholly added).
+func (c *Console) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	vs, err := c.versions(r, s, id)
+	if err != nil || len(vs) == 0 {
+		c.fail(w, r, s, errors.Join(err, agreements.ErrNotFound))
+		return
+	}
+	pick := func(q string) (*versionView, bool) {
+		n, err := strconv.Atoi(r.URL.Query().Get(q))
+		if err != nil {
+			return nil, false
+		}
+		for i := range vs {
+			if vs[i].Version == n {
+				return &vs[i], true
+			}
+		}
+		return nil, n == 0
+	}
+	to, ok := pick("to")
+	if !ok || to == nil {
+		to = &vs[0]
+	}
+	from, ok := pick("from")
+	if !ok {
+		from = nil
+		for i := range vs {
+			if vs[i].Version < to.Version && (vs[i].Status == agreements.StatusActive || vs[i].Status == agreements.StatusSuspended || vs[i].Status == agreements.StatusSuperseded) {
+				from = &vs[i]
+				break
+			}
+		}
+	}
+	var a, b []byte
+	if from != nil {
+		a, _ = document(from.Agreement)
+	}
+	b, _ = document(to.Agreement)
+	c.render(w, r, http.StatusOK, "diff", s, page{Title: fmt.Sprintf("Changes in %s version %d", id, to.Version), Nav: "agreements",
+		Data: map[string]any{"ID": id, "From": from, "To": to, "Lines": diffLines(lines(a), lines(b)), "Versions": vs}})
+}
+
+func lines(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// diffLines is a line diff by longest common subsequence (documents are a
+// few hundred lines at most).
+func diffLines(a, b []string) []diffLine {
+	n, m := len(a), len(b)
+	if n*m > 4_000_000 {
+		out := make([]diffLine, 0, n+m)
+		for _, l := range a {
+			out = append(out, diffLine{"removed", l})
+		}
+		for _, l := range b {
+			out = append(out, diffLine{"added", l})
+		}
+		return out
+	}
+	lcs := make([][]int, n+1)
+	for i := range lcs {
+		lcs[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []diffLine
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case a[i] == b[j]:
+			out = append(out, diffLine{"same", a[i]})
+			i, j = i+1, j+1
+		case lcs[i+1][j] >= lcs[i][j+1]:
+			out = append(out, diffLine{"removed", a[i]})
+			i++
+		default:
+			out = append(out, diffLine{"added", b[j]})
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		out = append(out, diffLine{"removed", a[i]})
+	}
+	for ; j < m; j++ {
+		out = append(out, diffLine{"added", b[j]})
+	}
+	return out
+}
+
+// draftForm is the one-flow draft form; a fuller agreement is uploaded as
+// YAML.
+type draftForm struct {
+	ID, Title, Controllers                        string
+	From, FromSignatory, FromRole                 string
+	To, ToSignatory, ToRole                       string
+	Purpose, Basis                                string
+	Categories                                    []string
+	DPIARef, DPIACompleted, DPIAOutcome, DPIABy   string
+	EffectiveFrom, ReviewBy, Retention, YAML      string
+	Parties                                       []*agreements.Party
+	PurposeCodes, BasisCodes, CategoryCodes       []option
+	DPIAOutcomes                                  []string
+	Upload                                        bool
+	Special, Criminal, Exemption, Instrument, APD string
+}
+
+type option struct {
+	Code, Name string
+}
+
+func options(m map[string]string) []option {
+	out := make([]option, 0, len(m))
+	for k, v := range m {
+		out = append(out, option{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+func (c *Console) formChoices(r *http.Request, s *session, f *draftForm) {
+	f.Parties, _ = c.opts.Registry.Parties(r.Context(), s.actor())
+	sort.Slice(f.Parties, func(i, j int) bool { return f.Parties[i].Name < f.Parties[j].Name })
+	f.PurposeCodes, f.BasisCodes = options(agreements.Purposes), options(agreements.Article6)
+	cats := map[string]string{}
+	for k, v := range agreements.Categories {
+		cats[k] = v
+	}
+	f.CategoryCodes = options(cats)
+	f.DPIAOutcomes = []string{agreements.DPIAApproved, agreements.DPIAApprovedWithMitigations, agreements.DPIARejected}
+}
+
+func (c *Console) newAgreementPage(w http.ResponseWriter, r *http.Request, s *session) {
+	if !slices.Contains(s.Roles, agreements.RoleAdmin) {
+		c.forbidden(w, r, s, "Only an information governance administrator writes agreements.")
+		return
+	}
+	f := &draftForm{Controllers: "separate", DPIAOutcome: agreements.DPIAApproved, Retention: "90d"}
+	c.formChoices(r, s, f)
+	c.render(w, r, http.StatusOK, "draft", s, page{Title: "Write a draft agreement", Nav: "agreements", Data: f})
+}
+
+// fieldOf maps a validation path to the form field that holds it.
+var pathFields = []struct {
+	re    *regexp.Regexp
+	field string
+}{
+	{regexp.MustCompile(`^flows\[0\]\.from`), "from"},
+	{regexp.MustCompile(`^flows\[0\]\.to`), "to"},
+	{regexp.MustCompile(`^flows\[0\]\.purposes`), "purpose"},
+	{regexp.MustCompile(`^flows\[0\]\.lawful_bases`), "basis"},
+	{regexp.MustCompile(`^flows\[0\]\.data_categories`), "categories"},
+	{regexp.MustCompile(`^flows\[0\]\.special_category`), "special"},
+	{regexp.MustCompile(`^flows\[0\]\.criminal_offence`), "criminal"},
+	{regexp.MustCompile(`^flows\[0\]\.exemptions`), "exemption"},
+	{regexp.MustCompile(`^signatories\[0\]\.name`), "from-signatory"},
+	{regexp.MustCompile(`^signatories\[0\]\.role`), "from-role"},
+	{regexp.MustCompile(`^signatories\[1\]\.name`), "to-signatory"},
+	{regexp.MustCompile(`^signatories\[1\]\.role`), "to-role"},
+	{regexp.MustCompile(`^dpia\.reference`), "dpia-ref"},
+	{regexp.MustCompile(`^dpia\.completed`), "dpia-completed"},
+	{regexp.MustCompile(`^dpia\.outcome`), "dpia-outcome"},
+	{regexp.MustCompile(`^dpia\.approver`), "dpia-by"},
+	{regexp.MustCompile(`^appropriate_policy_document`), "apd"},
+	{regexp.MustCompile(`^(id|title|controllers|effective_from|review_by|retention)$`), ""},
+}
+
+func fieldOf(path string, upload bool) string {
+	if upload {
+		return "yaml"
+	}
+	for _, p := range pathFields {
+		if p.re.MatchString(path) {
+			if p.field == "" {
+				return strings.ReplaceAll(path, "_", "-")
+			}
+			return p.field
+		}
+	}
+	return "yaml"
+}
+
+func (c *Console) createAgreement(w http.ResponseWriter, r *http.Request, s *session) {
+	if !slices.Contains(s.Roles, agreements.RoleAdmin) {
+		c.forbidden(w, r, s, "Only an information governance administrator writes agreements.")
+		return
+	}
+	f := &draftForm{}
+	pf := r.PostFormValue
+	var doc *agreements.Agreement
+	var errs []fieldError
+	upload := pf("yaml") != "" || r.MultipartForm != nil && len(r.MultipartForm.File["yaml-file"]) > 0
+	if upload {
+		f.Upload = true
+		text := []byte(pf("yaml"))
+		if r.MultipartForm != nil && len(r.MultipartForm.File["yaml-file"]) > 0 {
+			fh := r.MultipartForm.File["yaml-file"][0]
+			file, err := fh.Open()
+			if err == nil {
+				text, err = io.ReadAll(io.LimitReader(file, 1<<20))
+				file.Close()
+			}
+			if err != nil {
+				errs = append(errs, fieldError{"yaml", "The file could not be read."})
+			}
+		}
+		f.YAML = string(text)
+		var err error
+		if doc, err = agreements.DecodeYAML(text); err != nil && len(errs) == 0 {
+			errs = append(errs, fieldError{"yaml", "The document is not a valid agreement: " + publicError(err)})
+		}
+	} else {
+		f = &draftForm{ID: strings.TrimSpace(pf("id")), Title: strings.TrimSpace(pf("title")), Controllers: pf("controllers"),
+			From: pf("from"), FromSignatory: strings.TrimSpace(pf("from-signatory")), FromRole: strings.TrimSpace(pf("from-role")),
+			To: pf("to"), ToSignatory: strings.TrimSpace(pf("to-signatory")), ToRole: strings.TrimSpace(pf("to-role")),
+			Purpose: pf("purpose"), Basis: pf("basis"), Categories: r.PostForm["categories"],
+			DPIARef: strings.TrimSpace(pf("dpia-ref")), DPIACompleted: pf("dpia-completed"), DPIAOutcome: pf("dpia-outcome"), DPIABy: strings.TrimSpace(pf("dpia-by")),
+			EffectiveFrom: pf("effective-from"), ReviewBy: pf("review-by"), Retention: strings.TrimSpace(pf("retention")),
+			Special: strings.TrimSpace(pf("special")), Criminal: strings.TrimSpace(pf("criminal")), Exemption: pf("exemption"), APD: strings.TrimSpace(pf("apd"))}
+		doc, errs = f.agreement()
+	}
+	if doc != nil && len(errs) == 0 {
+		a, err := c.opts.Registry.Register(r.Context(), s.actor(), doc, "")
+		if err == nil {
+			http.Redirect(w, r, fmt.Sprintf("%s/agreements/%s?done=saved&v=%d", Prefix, a.ID, a.Version), http.StatusSeeOther)
+			return
+		}
+		if ve, ok := valid.As(err); ok {
+			for _, p := range ve {
+				errs = append(errs, fieldError{fieldOf(p.Path, upload), p.Path + ": " + p.Message})
+			}
+		} else if errors.Is(err, agreements.ErrForbidden) {
+			c.forbidden(w, r, s, "Your role does not allow this.")
+			return
+		} else {
+			errs = append(errs, fieldError{"yaml", publicError(err)})
+			if !upload {
+				errs[len(errs)-1].Field = "id"
+			}
+		}
+	}
+	c.formChoices(r, s, f)
+	c.render(w, r, http.StatusUnprocessableEntity, "draft", s, page{Title: "Write a draft agreement", Nav: "agreements", Errors: errs, Data: f})
+}
+
+// agreement builds the one-flow document; fields that do not parse are
+// errors at their field.
+func (f *draftForm) agreement() (*agreements.Agreement, []fieldError) {
+	var errs []fieldError
+	date := func(field, v string) agreements.Date {
+		if v == "" {
+			return agreements.Date{}
+		}
+		d, err := agreements.ParseDate(v)
+		if err != nil {
+			errs = append(errs, fieldError{field, "Enter a real date"})
+		}
+		return d
+	}
+	a := &agreements.Agreement{ID: f.ID, Title: f.Title, Controllers: f.Controllers, AppropriatePolicyDocument: f.APD,
+		EffectiveFrom: date("effective-from", f.EffectiveFrom), ReviewBy: date("review-by", f.ReviewBy),
+		SubjectNotification: agreements.Notification{Default: "notify"}}
+	if f.FromSignatory != "" || f.FromRole != "" {
+		a.Signatories = append(a.Signatories, agreements.Signatory{Party: f.From, Name: f.FromSignatory, Role: f.FromRole})
+	}
+	if f.ToSignatory != "" || f.ToRole != "" {
+		a.Signatories = append(a.Signatories, agreements.Signatory{Party: f.To, Name: f.ToSignatory, Role: f.ToRole})
+	}
+	flow := agreements.Flow{DataCategories: f.Categories}
+	if f.From != "" {
+		flow.From = []string{f.From}
+	}
+	if f.To != "" {
+		flow.To = []string{f.To}
+	}
+	if f.Purpose != "" {
+		flow.Purposes = []string{f.Purpose}
+	}
+	if f.Basis != "" {
+		flow.LawfulBases = []string{f.Basis}
+	}
+	if f.Special != "" {
+		flow.SpecialCategory = splitCodes(f.Special)
+	}
+	if f.Criminal != "" {
+		flow.CriminalOffence = splitCodes(f.Criminal)
+	}
+	if f.Exemption != "" {
+		flow.Exemptions = []string{f.Exemption}
+	}
+	a.Flows = []agreements.Flow{flow}
+	if f.DPIARef != "" || f.DPIACompleted != "" || f.DPIABy != "" {
+		a.DPIA = &agreements.DPIA{Reference: f.DPIARef, Completed: date("dpia-completed", f.DPIACompleted), Outcome: f.DPIAOutcome, Approver: f.DPIABy}
+	}
+	if f.Retention != "" {
+		d, err := agreements.ParseDuration(f.Retention)
+		if err != nil {
+			errs = append(errs, fieldError{"retention", "Enter a period such as 90d or 12w"})
+		}
+		a.Retention = d
+	}
+	return a, errs
+}
+
+func splitCodes(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, strings.TrimSpace(p))
+	}
+	return out
+}
+
+// agreementAction approves, activates, suspends, resumes or terminates.
+func (c *Console) agreementAction(w http.ResponseWriter, r *http.Request, s *session) {
+	id, action := r.PathValue("id"), r.PathValue("action")
+	ctx, actor := r.Context(), s.actor()
+	reason := strings.TrimSpace(r.PostFormValue("reason"))
+	var errs []fieldError
+	var err error
+	var done string
+	version, _ := strconv.Atoi(r.PostFormValue("version"))
+	switch action {
+	case "approve":
+		// Bound to the digest the DPO was shown.
+		a, verr := c.version(r, s, id, r.PostFormValue("version"))
+		switch {
+		case verr != nil:
+			err = verr
+		case r.PostFormValue("digest") != digest(a):
+			errs = append(errs, fieldError{"approve-" + strconv.Itoa(version), "This version is not the one you were shown; read it again before approving."})
+		default:
+			_, err = c.opts.Registry.Approve(ctx, actor, id, version)
+			done = "approved"
+		}
+	case "activate":
+		_, err = c.opts.Registry.Activate(ctx, actor, id, version)
+		done = "activated"
+	case "suspend", "resume", "terminate":
+		if reason == "" {
+			errs = append(errs, fieldError{action + "-reason", "Enter the reason, for the audit record"})
+			break
+		}
+		if len(reason) > 500 {
+			errs = append(errs, fieldError{action + "-reason", "The reason must be 500 characters or fewer"})
+			break
+		}
+		switch action {
+		case "suspend":
+			_, err = c.opts.Registry.Suspend(ctx, actor, id, reason)
+			done = "suspended"
+		case "resume":
+			_, err = c.opts.Registry.Resume(ctx, actor, id, reason)
+			done = "resumed"
+		default:
+			_, err = c.opts.Registry.Terminate(ctx, actor, id, reason)
+			done = "terminated"
+		}
+	default:
+		c.fail(w, r, s, agreements.ErrNotFound)
+		return
+	}
+	if err != nil {
+		field := action + "-reason"
+		if action == "approve" || action == "activate" {
+			field = action + "-" + strconv.Itoa(version)
+		}
+		switch {
+		case errors.Is(err, agreements.ErrForbidden), errors.Is(err, agreements.ErrSamePerson):
+			errs = append(errs, fieldError{field, publicError(err)})
+		default:
+			if ve, ok := valid.As(err); ok {
+				for _, p := range ve {
+					errs = append(errs, fieldError{field, p.Path + ": " + p.Message})
+				}
+			} else if errors.Is(err, agreements.ErrNotFound) {
+				c.fail(w, r, s, err)
+				return
+			} else {
+				errs = append(errs, fieldError{field, publicError(err)})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		vs, verr := c.versions(r, s, id)
+		if verr != nil || len(vs) == 0 {
+			c.fail(w, r, s, errors.Join(verr, agreements.ErrNotFound))
+			return
+		}
+		status := http.StatusUnprocessableEntity
+		if errors.Is(err, agreements.ErrForbidden) || errors.Is(err, agreements.ErrSamePerson) {
+			status = http.StatusForbidden
+		}
+		c.agreementView(w, r, s, status, vs, errs, "")
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("%s/agreements/%s?done=%s&v=%d", Prefix, id, done, version), http.StatusSeeOther)
+}

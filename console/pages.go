@@ -1,0 +1,366 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/compliance"
+	"github.com/gatehouse-gw/gatehouse/exchange"
+	"github.com/gatehouse-gw/gatehouse/internal/valid"
+)
+
+// publicError is an error's text for a person: the domain's own
+// client-safe messages, never a wrapped cause.
+func publicError(err error) string {
+	for _, known := range []error{agreements.ErrForbidden, agreements.ErrSamePerson, agreements.ErrNotFound, agreements.ErrExists} {
+		if errors.Is(err, known) {
+			return strings.ToUpper(known.Error()[:1]) + known.Error()[1:] + "."
+		}
+	}
+	if ve, ok := valid.As(err); ok {
+		parts := make([]string, 0, len(ve))
+		for _, p := range ve {
+			parts = append(parts, p.String())
+		}
+		return strings.Join(parts, "; ")
+	}
+	return "It could not be done. Try again; if it goes on, tell the gateway's operator."
+}
+
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
+	switch {
+	case errors.Is(err, agreements.ErrNotFound):
+		c.render(w, r, http.StatusNotFound, "error", s, page{Title: "Page not found", Message: "There is nothing at this address. Check it, or go back to the list."})
+	case errors.Is(err, agreements.ErrForbidden):
+		c.forbidden(w, r, s, "Your role does not allow this.")
+	default:
+		c.opts.Log.Error("console: request failed", "path", r.URL.Path, "err", err)
+		c.render(w, r, http.StatusServiceUnavailable, "error", s, page{Title: "Sorry, there is a problem", Message: publicError(err)})
+	}
+}
+
+func (c *Console) forbidden(w http.ResponseWriter, r *http.Request, s *session, why string) {
+	c.render(w, r, http.StatusForbidden, "error", s, page{Title: "You cannot do this", Message: why})
+}
+
+type overrideView struct {
+	*compliance.Override
+	Overdue  bool
+	TimeLeft string
+}
+
+func (c *Console) overrideViews(r *http.Request, state string) ([]overrideView, error) {
+	os, err := c.opts.Records.Overrides(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	now := c.now()
+	var out []overrideView
+	for _, o := range os {
+		if state != "" && o.State != state {
+			continue
+		}
+		v := overrideView{Override: o, Overdue: o.State == compliance.OverrideAwaiting && now.After(o.ReviewBy)}
+		if o.State == compliance.OverrideAwaiting {
+			v.TimeLeft = timeLeft(o.ReviewBy.Sub(now))
+		}
+		out = append(out, v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ReviewBy.Before(out[j].ReviewBy) })
+	return out, nil
+}
+
+func timeLeft(d time.Duration) string {
+	if d <= 0 {
+		return "overdue by " + humanDuration(-d)
+	}
+	return humanDuration(d) + " left"
+}
+
+func humanDuration(d time.Duration) string {
+	h := int(d.Hours())
+	switch {
+	case h >= 48:
+		return fmt.Sprintf("%d days", h/24)
+	case h >= 1:
+		return fmt.Sprintf("%d hours", h)
+	}
+	return fmt.Sprintf("%d minutes", int(d.Minutes()))
+}
+
+// home shows what needs the person, by role.
+func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
+	ctx, actor := r.Context(), s.actor()
+	data := map[string]any{}
+	list, err := c.opts.Registry.List(ctx, actor)
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	var awaiting, mine, dueReview []*agreements.Agreement
+	today := agreements.NewDate(c.now())
+	for _, a := range list {
+		vs, err := c.opts.Registry.Versions(ctx, actor, a.ID)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		for _, v := range vs {
+			if v.Status != agreements.StatusDraft {
+				continue
+			}
+			if v.Author == s.Subject {
+				mine = append(mine, v)
+			} else {
+				awaiting = append(awaiting, v)
+			}
+		}
+		if (a.Status == agreements.StatusActive || a.Status == agreements.StatusSuspended) && !a.ReviewBy.IsZero() && a.ReviewBy.Before(today.AddDays(31)) {
+			dueReview = append(dueReview, a)
+		}
+	}
+	data["Awaiting"], data["Mine"], data["DueReview"] = awaiting, mine, dueReview
+	if slices.Contains(s.Roles, agreements.RoleDPO) || slices.Contains(s.Roles, agreements.RoleAuditor) {
+		ovs, err := c.overrideViews(r, compliance.OverrideAwaiting)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		data["Overrides"] = ovs
+		notes, err := c.opts.Records.Notifications(ctx, exchange.NotifyDue)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		data["NotificationsDue"] = len(notes)
+	}
+	c.render(w, r, http.StatusOK, "home", s, page{Title: "What needs you", Nav: "home", Data: data})
+}
+
+func (c *Console) overridesPage(w http.ResponseWriter, r *http.Request, s *session) {
+	if !slices.Contains(s.Roles, agreements.RoleDPO) && !slices.Contains(s.Roles, agreements.RoleAuditor) {
+		c.forbidden(w, r, s, "Emergency overrides are reviewed by the DPO and read by auditors.")
+		return
+	}
+	ovs, err := c.overrideViews(r, "")
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	msg := ""
+	if r.URL.Query().Get("done") == "reviewed" {
+		msg = "Review recorded."
+	}
+	c.render(w, r, http.StatusOK, "overrides", s, page{Title: "Emergency overrides", Nav: "overrides", Data: ovs, Done: msg})
+}
+
+func (c *Console) reviewOverride(w http.ResponseWriter, r *http.Request, s *session) {
+	id := r.PathValue("id")
+	rev := &api.OverrideReview{Outcome: r.PostFormValue("outcome"), Notes: strings.TrimSpace(r.PostFormValue("notes"))}
+	var errs []fieldError
+	if rev.Outcome != compliance.OutcomeJustified && rev.Outcome != compliance.OutcomeNotJustified {
+		errs = append(errs, fieldError{"outcome-" + id, "Select whether the override was justified"})
+	}
+	if rev.Notes == "" {
+		errs = append(errs, fieldError{"notes-" + id, "Enter your notes: what you checked and why you decided so"})
+	}
+	status := http.StatusUnprocessableEntity
+	if len(errs) == 0 {
+		_, err := c.opts.Compliance.ReviewOverride(r.Context(), s.actor(), id, rev)
+		if err == nil {
+			http.Redirect(w, r, Prefix+"/overrides?done=reviewed", http.StatusSeeOther)
+			return
+		}
+		if errors.Is(err, agreements.ErrForbidden) {
+			status = http.StatusForbidden
+		}
+		if ve, ok := valid.As(err); ok {
+			for _, p := range ve {
+				field := "notes-" + id
+				if p.Path == "outcome" {
+					field = "outcome-" + id
+				}
+				errs = append(errs, fieldError{field, p.Message})
+			}
+		} else {
+			errs = append(errs, fieldError{"notes-" + id, publicError(err)})
+		}
+	}
+	ovs, err := c.overrideViews(r, "")
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	c.render(w, r, status, "overrides", s, page{Title: "Emergency overrides", Nav: "overrides", Data: ovs, Errors: errs})
+}
+
+type exportKind struct {
+	Kind, Title, Description string
+}
+
+var exportKinds = []exportKind{
+	{compliance.KindDisclosures, "Disclosure register", "Every disclosure in a period, with the ICO annex fields."},
+	{compliance.KindOverrides, "Emergency overrides", "Overrides and their review."},
+	{compliance.KindNotifications, "Notifications due", "Data subjects to be told, and withheld notifications to review."},
+	{compliance.KindAgreements, "Agreements due for review", "Agreements whose review, DPIA or expiry falls due."},
+	{compliance.KindRectifications, "Rectification notices", "Art 19 notices and their acknowledgements."},
+}
+
+func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	today := c.now().In(c.loc)
+	c.render(w, r, http.StatusOK, "exports", s, page{Title: "Exports", Nav: "exports", Data: map[string]any{
+		"Kinds": exportKinds, "From": today.AddDate(0, -1, 0).Format(time.DateOnly), "To": today.Format(time.DateOnly)}})
+}
+
+// made is an export made for a person, kept a short while so that its
+// file and its signature can be downloaded as a pair (an export made again
+// would be another export, signed anew).
+type made struct {
+	owner   string
+	expires time.Time
+	exp     *compliance.Export
+	name    string
+}
+
+// madeTTL is how long a made export can be downloaded.
+const madeTTL = 15 * time.Minute
+
+func (c *Console) keep(s *session, exp *compliance.Export, name string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for id, m := range c.made {
+		if now.After(m.expires) {
+			delete(c.made, id)
+		}
+	}
+	// Bounded: the oldest go first.
+	for len(c.made) >= 64 {
+		var oldest string
+		for id, m := range c.made {
+			if oldest == "" || m.expires.Before(c.made[oldest].expires) {
+				oldest = id
+			}
+		}
+		delete(c.made, oldest)
+	}
+	id := randomToken()
+	c.made[id] = &made{owner: s.Subject, expires: now.Add(madeTTL), exp: exp, name: name}
+	return id
+}
+
+// download makes an export (format csv or json) and shows the page from
+// which its file, its detached signature and a printable page are taken.
+func (c *Console) download(w http.ResponseWriter, r *http.Request, s *session) {
+	kind, q := r.PathValue("kind"), r.URL.Query()
+	if !slices.ContainsFunc(exportKinds, func(k exportKind) bool { return k.Kind == kind }) {
+		c.fail(w, r, s, agreements.ErrNotFound)
+		return
+	}
+	format := q.Get("format")
+	if format != compliance.FormatCSV && format != compliance.FormatJSON {
+		format = compliance.FormatCSV
+	}
+	req := compliance.ExportRequest{Kind: kind, Format: format, Filter: q.Get("filter")}
+	if kind == compliance.KindDisclosures {
+		from, err1 := time.ParseInLocation(time.DateOnly, q.Get("from"), c.loc)
+		to, err2 := time.ParseInLocation(time.DateOnly, q.Get("to"), c.loc)
+		if err1 != nil || err2 != nil || to.Before(from) {
+			c.render(w, r, http.StatusUnprocessableEntity, "exports", s, page{Title: "Exports", Nav: "exports",
+				Errors: []fieldError{{"from", "Enter the first and last day of the period, the last not before the first"}},
+				Data:   map[string]any{"Kinds": exportKinds, "From": q.Get("from"), "To": q.Get("to")}})
+			return
+		}
+		req.From, req.To = from, to.AddDate(0, 0, 1)
+	}
+	exp, err := c.opts.Compliance.Export(r.Context(), s.actor(), req)
+	if err != nil {
+		if ve, ok := valid.As(err); ok {
+			c.render(w, r, http.StatusUnprocessableEntity, "exports", s, page{Title: "Exports", Nav: "exports",
+				Errors: []fieldError{{"from", publicError(ve)}}, Data: map[string]any{"Kinds": exportKinds, "From": q.Get("from"), "To": q.Get("to")}})
+			return
+		}
+		c.fail(w, r, s, err)
+		return
+	}
+	name := fmt.Sprintf("%s-%s.%s", kind, exp.Table.GeneratedAt.In(c.loc).Format("2006-01-02-150405"), format)
+	id := c.keep(s, exp, name)
+	c.render(w, r, http.StatusOK, "export", s, page{Title: exp.Table.Title + " is ready", Nav: "exports",
+		Data: map[string]any{"ID": id, "Name": name, "Rows": len(exp.Table.Rows), "Report": reportOf(exp.Table, c), "TTL": int(madeTTL.Minutes())}})
+}
+
+// madeFile sends a made export's file, its signature (part sig) or its
+// printable page (part print).
+func (c *Console) madeFile(w http.ResponseWriter, r *http.Request, s *session) {
+	c.mu.Lock()
+	m := c.made[r.PathValue("id")]
+	c.mu.Unlock()
+	if m == nil || m.owner != s.Subject || c.now().After(m.expires) {
+		c.render(w, r, http.StatusNotFound, "error", s, page{Title: "This export has gone",
+			Message: fmt.Sprintf("Exports can be downloaded for %d minutes after they are made, by the person who made them. Make it again from the exports page.", int(madeTTL.Minutes()))})
+		return
+	}
+	switch r.PathValue("part") {
+	case "file":
+		ct := "text/csv; charset=utf-8"
+		if m.exp.Format == compliance.FormatJSON {
+			ct = "application/json"
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, m.name))
+		w.Header().Set("Gatehouse-Signature", m.exp.Signature)
+		_, _ = w.Write(m.exp.Body)
+	case "sig":
+		w.Header().Set("Content-Type", "application/jose; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.sig"`, m.name))
+		_, _ = w.Write([]byte(m.exp.Signature))
+	case "print":
+		c.render(w, r, http.StatusOK, "report", s, page{Title: m.exp.Table.Title, Nav: "exports", Data: reportOf(m.exp.Table, c)})
+	default:
+		c.fail(w, r, s, agreements.ErrNotFound)
+	}
+}
+
+type report struct {
+	Table     *compliance.Table
+	Generated string
+	Rows      [][]string
+}
+
+func reportOf(t *compliance.Table, c *Console) report {
+	rep := report{Table: t, Generated: c.funcs()["london"].(func(time.Time) string)(t.GeneratedAt)}
+	for _, row := range t.Rows {
+		cells := make([]string, len(row))
+		for i, v := range row {
+			switch x := v.(type) {
+			case time.Time:
+				if !x.IsZero() {
+					cells[i] = x.In(c.loc).Format("2 Jan 2006 15:04")
+				}
+			case []string:
+				cells[i] = strings.Join(x, ", ")
+			default:
+				cells[i] = fmt.Sprint(x)
+			}
+		}
+		rep.Rows = append(rep.Rows, cells)
+	}
+	return rep
+}
+
+func (c *Console) partiesPage(w http.ResponseWriter, r *http.Request, s *session) {
+	ps, err := c.opts.Registry.Parties(r.Context(), s.actor())
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	c.render(w, r, http.StatusOK, "parties", s, page{Title: "Parties", Nav: "parties", Data: ps})
+}

@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/compliance"
+	"github.com/gatehouse-gw/gatehouse/devenv/idp"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+)
+
+// Each demo person signs in through the development identity provider and
+// sees their name, their roles and the pages their roles open; every page
+// passes axe-core's WCAG 2.2 A/AA rules; signing out ends the session.
+func TestConsoleSignInAsEachRole(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Console: true})
+	for _, p := range idp.People {
+		t.Run(p.Username, func(t *testing.T) {
+			b := newBrowser(t, gw)
+			b.signIn(t, p.Username)
+			require.Equal(t, p.Name, b.text(t, "#signed-in-as"))
+			require.Equal(t, "What needs you – Gatehouse console", b.pageTitle(t))
+			b.checkA11y(t, "home as "+p.Username)
+			pages := []string{"/agreements", "/agreements/police-crime", "/agreements/police-crime/diff?from=0", "/parties"}
+			if has(p.Roles, "dpo") || has(p.Roles, "auditor") {
+				pages = append(pages, "/overrides", "/exports", "/exports/agreements?format=json")
+			}
+			if has(p.Roles, "admin") {
+				pages = append(pages, "/agreements/new")
+			}
+			for _, path := range pages {
+				b.run(t, chromedp.Navigate(gw.ConsoleURL+path), chromedp.WaitVisible(css("#main-content")))
+				require.NotContains(t, b.pageTitle(t), "cannot", path)
+				b.checkA11y(t, path+" as "+p.Username)
+			}
+			b.run(t, chromedp.Click(css("#sign-out")), chromedp.WaitVisible(css("#signed-out")))
+			require.Equal(t, "You have signed out", b.text(t, "#main-content h1"))
+			b.checkA11y(t, "signed out")
+			b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements"), chromedp.WaitVisible(css("#sign-in")))
+			require.Contains(t, b.location(t), "/console/sign-in", "after signing out the console asks for sign-in again")
+			b.checkA11y(t, "sign-in")
+		})
+	}
+}
+
+func has(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// consoleGateway is a gateway with the console and its identity provider.
+func consoleGateway(t *testing.T) *testenv.Gateway {
+	return testenv.StartGateway(t, testenv.GatewayOptions{Console: true})
+}
+
+func person(t *testing.T, username string) idp.Person {
+	t.Helper()
+	p, ok := idp.PersonByUsername(username)
+	require.True(t, ok)
+	return p
+}
+
+const (
+	ivy  = "ivy.chen@northshire.gov.uk"    // IG officer, also a DPO
+	dana = "dana.okafor@northshire.gov.uk" // DPO
+	aziz = "aziz.rahman@northshire.gov.uk" // auditor
+)
+
+// An IG officer writes a draft in the form: a missing field is shown at
+// the field, then fixed. She cannot approve her own draft, although she is
+// a DPO too; another DPO reads the changes and approves the version bound
+// to the digest shown, and the audit names her.
+func TestConsoleDraftFieldErrorThenApprovedByAnotherDPO(t *testing.T) {
+	gw := consoleGateway(t)
+	b := newBrowser(t, gw)
+	b.signIn(t, ivy)
+	today := time.Now().In(london(t))
+	day := func(d int) string { return today.AddDate(0, 0, d).Format(time.DateOnly) }
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/new"), chromedp.WaitVisible(css("#draft-form")))
+	fill := []struct{ sel, value string }{
+		{"#id", "youth-justice"}, {"#from", "council.social-care"}, {"#to", "police.northshire"},
+		{"#from-signatory", "A. Grey"}, {"#from-role", "Director of Children's Services"},
+		{"#to-signatory", "Supt. K. Moss"}, {"#to-role", "Head of Public Protection"},
+		{"#purpose", "safeguarding-child"}, {"#basis", "A6-1-e"},
+		{"#dpia-ref", "NSC-DPIA-2026-007"}, {"#dpia-completed", day(-30)}, {"#dpia-by", "DPO"},
+		{"#effective-from", day(-1)}, {"#review-by", day(300)}, {"#retention", "60d"},
+	}
+	for _, f := range fill {
+		b.run(t, chromedp.SetValue(css(f.sel), f.value))
+	}
+	b.run(t, chromedp.Click(css("#category-identity")), chromedp.Click(css("#category-family")),
+		chromedp.Click(css("#save-draft")), chromedp.WaitVisible(css(".govuk-error-summary")))
+	require.Contains(t, b.text(t, ".govuk-error-summary"), "title: is required")
+	require.Contains(t, b.text(t, "#title-error"), "title: is required", "the error is shown at its field")
+	require.Equal(t, "Error: Write a draft agreement – Gatehouse console", b.pageTitle(t))
+	require.Equal(t, "youth-justice", eval[string](t, b, `document.querySelector('#id').value`), "what was typed is kept")
+	b.checkA11y(t, "draft form with an error")
+
+	b.run(t, chromedp.SetValue(css("#title"), "Youth offending team referrals"), chromedp.Click(css("#save-draft")),
+		chromedp.WaitVisible(css("#done")))
+	require.Equal(t, "Draft version 1 saved. A DPO who is not you must approve it.", b.text(t, "#done"))
+	b.checkA11y(t, "agreement page")
+
+	// Her own draft: refused, at the button, although she holds the DPO role.
+	b.run(t, chromedp.Click(css("#approve-1")), chromedp.WaitVisible(css("#approve-1-error")))
+	require.Contains(t, b.text(t, "#approve-1-error"), "must be approved by a DPO who is not its author")
+	b.checkA11y(t, "approval refused")
+
+	d := newBrowser(t, gw)
+	d.signIn(t, dana)
+	require.Contains(t, d.text(t, "#main-content"), "Youth offending team referrals (youth-justice version 1), written by "+person(t, ivy).ID)
+	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/youth-justice"), chromedp.Click(css("#diff-1")), chromedp.WaitVisible(css("#diff")))
+	diff := eval[string](t, d, `document.querySelector('#diff').textContent`)
+	require.Contains(t, diff, "added: id: youth-justice")
+	require.Contains(t, diff, "added: title: Youth offending team referrals")
+	d.checkA11y(t, "diff")
+	require.Contains(t, eval[string](t, d, `document.querySelector('#back-to-agreement').href`), "/console/agreements/youth-justice#version-1")
+	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/youth-justice"), chromedp.WaitVisible(css("#approve-1")))
+	shown := d.text(t, "#digest-1")
+	d.run(t, chromedp.Click(css("#approve-1")))
+	d.run(t, chromedp.WaitVisible(css("#done")))
+	require.Equal(t, "Version 1 approved. An administrator can now put it in force.", d.text(t, "#done"))
+	require.Contains(t, d.text(t, "#version-1"), "approved")
+
+	var approved []audit.Entry
+	for _, e := range adminEntries(t, gw)["admin.agreement.approved"] {
+		if e.Agreement == "youth-justice@1" {
+			approved = append(approved, e)
+		}
+	}
+	require.Len(t, approved, 1)
+	require.Equal(t, person(t, dana).ID, approved[0].Actor)
+	require.Equal(t, "Dana Okafor", approved[0].Detail["actor_name"])
+	require.Len(t, shown, 64)
+}
+
+// An emergency override is reviewed: the form says what is missing, then
+// records the outcome and notes.
+func TestConsoleOverrideReview(t *testing.T) {
+	gw := consoleGateway(t)
+	ctx := context.Background()
+	care := gw.Client(t, "council.social-care")
+	emergency, err := care.Send(ctx, &api.ExchangeDeclaration{
+		Recipient: "police.northshire", Purpose: "safeguarding-child", LawfulBasis: "A6-1-d",
+		DataCategories: []string{"identity"}, Subjects: []api.Subject{{Type: "council-ref", Value: "CS-2209"}},
+		Justification: "Child at immediate risk; officers attending now", Urgency: "emergency",
+		Authoriser: &api.Authoriser{Name: "M. Ade", Rank: "head-of-service"}, ContentType: "text/plain", Size: 5,
+	}, strings.NewReader("alert"))
+	require.NoError(t, err)
+
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	require.Contains(t, b.text(t, "#main-content"), "Exchange "+emergency.ID+": review by")
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/overrides"), chromedp.Click(css("#review-"+emergency.ID)),
+		chromedp.WaitVisible(css(".govuk-error-summary")))
+	require.Contains(t, b.text(t, ".govuk-error-summary"), "Select whether the override was justified")
+	require.Contains(t, b.text(t, "#notes-"+emergency.ID+"-error"), "Enter your notes")
+	b.checkA11y(t, "override review with errors")
+	b.run(t, chromedp.Click(css("#outcome-"+emergency.ID+"-yes")),
+		chromedp.SetValue(css("#notes-"+emergency.ID), "Officers confirmed the risk; the disclosure was the minimum needed."),
+		chromedp.Click(css("#review-"+emergency.ID)), chromedp.WaitVisible(css("#done")))
+	require.Equal(t, "Review recorded.", b.text(t, "#done"))
+	require.Contains(t, b.text(t, "#state-"+emergency.ID), "reviewed: justified ("+person(t, dana).ID)
+	b.checkA11y(t, "overrides after review")
+}
+
+// An export downloaded from the console verifies against the gateway's
+// published keys, and names the person who made it; its printable page
+// shows the same rows.
+func TestConsoleExportDownloadVerifies(t *testing.T) {
+	gw := consoleGateway(t)
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/exports"), chromedp.WaitVisible(css("#agreements-json")))
+	b.checkA11y(t, "exports")
+	b.run(t, chromedp.Click(css("#agreements-json")))
+	b.run(t, chromedp.WaitVisible(css("#export-file")))
+	b.checkA11y(t, "export ready")
+	body := eval[string](t, b, `fetch(document.querySelector('#export-file').href).then(r => r.text())`)
+	sig := eval[string](t, b, `fetch(document.querySelector('#export-sig').href).then(r => r.text())`)
+	keys, err := gw.Admin(t, "aziz", "auditor").JWKS(context.Background())
+	require.NoError(t, err)
+	meta, err := compliance.Verify([]byte(sig), strings.NewReader(body), keys)
+	require.NoError(t, err)
+	require.Equal(t, compliance.KindAgreements, meta.Kind)
+	require.Equal(t, person(t, dana).ID, meta.RequestedBy)
+	require.Equal(t, "Dana Okafor", meta.RequestedByName)
+	_, err = compliance.Verify([]byte(sig), strings.NewReader(body+" "), keys)
+	require.Error(t, err, "a changed export does not verify")
+
+	b.run(t, chromedp.Click(css("#export-print")))
+	b.run(t, chromedp.WaitVisible(css(".govuk-table")))
+	require.Contains(t, b.text(t, "#main-content"), "for Dana Okafor")
+	b.checkA11y(t, "printable export")
+}
+
+// An auditor reads but is refused a DPO's action even when the form is
+// posted by hand with a valid CSRF token: the service decides, not the page.
+func TestConsoleAuditorRefusedDPOAction(t *testing.T) {
+	gw := consoleGateway(t)
+	_, err := gw.Admin(t, "ann.admin", "admin").Register(context.Background(), []byte(youthJusticeYAML), "application/yaml")
+	require.NoError(t, err)
+	b := newBrowser(t, gw)
+	b.signIn(t, aziz)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/youth-justice"), chromedp.WaitVisible(css("#digest-1")))
+	require.Zero(t, eval[int](t, b, `document.querySelectorAll('#approve-1').length`), "no approve button for an auditor")
+	b.run(t, void(chromedp.Evaluate[bool](`(() => {
+		const f = document.createElement('form'); f.method = 'post'; f.action = location.pathname + '/approve';
+		for (const [k, v] of [['csrf', document.querySelector('input[name=csrf]').value], ['version', '1'], ['digest', document.querySelector('#digest-1').textContent.trim()]]) {
+			const i = document.createElement('input'); i.type = 'hidden'; i.name = k; i.value = v; f.appendChild(i);
+		}
+		document.body.appendChild(f); f.submit(); return true; })()`)), chromedp.WaitVisible(css(".govuk-error-summary")))
+	require.Contains(t, b.text(t, ".govuk-error-summary"), "Your role does not allow this")
+	require.Contains(t, b.text(t, "#version-1"), "draft", "nothing changed")
+	for _, e := range adminEntries(t, gw)["admin.agreement.approved"] {
+		require.NotEqual(t, "youth-justice@1", e.Agreement)
+	}
+}
+
+// A form posted without its CSRF token is refused and changes nothing; the
+// same form with its token is done.
+func TestConsoleFormWithoutCSRFRefused(t *testing.T) {
+	gw := consoleGateway(t)
+	b := newBrowser(t, gw)
+	b.signIn(t, ivy)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/nfi"), chromedp.WaitVisible(css("#suspend-reason")),
+		chromedp.SetValue(css("#suspend-reason"), "annual review overdue"),
+		void(chromedp.Evaluate[bool](`document.querySelector('#suspend').form.querySelector('input[name=csrf]').remove(), true`)),
+		chromedp.Click(css("#suspend")), chromedp.WaitVisible(css("#error-message")))
+	require.Equal(t, "This form could not be accepted – Gatehouse console", b.pageTitle(t))
+	require.Empty(t, adminEntries(t, gw)["admin.agreement.suspended"], "nothing was done")
+	b.checkA11y(t, "CSRF refusal")
+
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/nfi"), chromedp.WaitVisible(css("#suspend-reason")),
+		chromedp.SetValue(css("#suspend-reason"), "annual review overdue"), chromedp.Click(css("#suspend")), chromedp.WaitVisible(css("#done")))
+	require.Len(t, adminEntries(t, gw)["admin.agreement.suspended"], 1)
+}
+
+// A session unused for longer than the idle timeout has ended: a page asks
+// for sign-in (and returns there after it), a form is refused.
+func TestConsoleExpiredSessionReturnsToSignIn(t *testing.T) {
+	gw := consoleGateway(t)
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/overrides"), chromedp.WaitVisible(css("#main-content")))
+	later := time.Now().Add(gw.Env.Config.Console.IdleTimeout + time.Minute)
+	gw.App.Console.SetClock(func() time.Time { return later })
+	b.run(t, void(chromedp.Evaluate[bool](`document.querySelector('#sign-out').form.submit(), true`)), chromedp.WaitVisible(css("#error-message")))
+	require.Equal(t, "Your session has ended – Gatehouse console", b.pageTitle(t))
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements"), chromedp.WaitVisible(css("#sign-in")))
+	require.Contains(t, b.location(t), "/console/sign-in?return=%2Fconsole%2Fagreements")
+	b.checkA11y(t, "sign-in after expiry")
+	gw.App.Console.SetClock(time.Now)
+	b.run(t, chromedp.Click(css("#sign-in")), chromedp.WaitVisible(css(`input[value="`+dana+`"]`)),
+		chromedp.Click(css("#sign-in")), chromedp.WaitVisible(css("#signed-in-as")))
+	require.Contains(t, b.location(t), "/console/agreements", "back where the person was going")
+}
+
+func london(t *testing.T) *time.Location {
+	loc, err := time.LoadLocation("Europe/London")
+	require.NoError(t, err)
+	return loc
+}

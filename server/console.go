@@ -1,0 +1,47 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/gatehouse-gw/gatehouse/config"
+	"github.com/gatehouse-gw/gatehouse/console"
+	"github.com/gatehouse-gw/gatehouse/gateway"
+	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+)
+
+// newConsole builds the web console from console.* and the claim names of
+// admin.*: the console names people as the admin API does.
+func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog.Logger) (*console.Console, error) {
+	key, err := ReadHexKey(cfg.Console.SessionKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("console.session_key_file: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("console.session_key_file: needs 32 bytes (64 hex digits), has %d", len(key))
+	}
+	secret := ""
+	if cfg.Console.ClientSecretFile != "" {
+		b, err := os.ReadFile(cfg.Console.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("console.client_secret_file: %w", err)
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	return console.New(console.Options{
+		Registry:   a.Agreements,
+		Compliance: a.Compliance,
+		Records:    a.DB.Compliance(),
+		OIDC: console.OIDC{
+			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
+			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
+		},
+		SessionKey:      key,
+		IdleTimeout:     cfg.Console.IdleTimeout,
+		AbsoluteTimeout: cfg.Console.AbsoluteTimeout,
+		OverrideReview:  cfg.Policy.OverrideReview,
+		Log:             log.With(logkey.Component, "console"),
+	})
+}
