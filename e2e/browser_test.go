@@ -77,10 +77,17 @@ func (b *browser) run(t *testing.T, actions ...chromedp.Action[chromedp.Void]) {
 	require.NoError(t, chromedp.Do(b.ctx, actions...))
 }
 
+// text is the rendered text of the first element sel matches, once the
+// page has loaded; read in the page, so that it does not hold a node id
+// across a navigation.
 func (b *browser) text(t *testing.T, sel string) string {
 	t.Helper()
-	s, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.CSS(sel)))
+	q, err := json.Marshal(sel)
 	require.NoError(t, err)
+	s := eval[string](t, b, `new Promise(done => {
+		const read = () => { const e = document.querySelector(`+string(q)+`); done(e ? e.innerText : ''); };
+		if (document.readyState === 'complete') read(); else addEventListener('load', read);
+	})`)
 	return strings.TrimSpace(s)
 }
 
