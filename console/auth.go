@@ -158,6 +158,14 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "The identity provider's answer did not verify.", err)
 		return
 	}
+	// As for admin tokens, the roles claim is an array of exact role names;
+	// a string is refused, never split.
+	if r, ok := claims[c.opts.OIDC.Claims.Roles]; ok && c.opts.OIDC.Claims.Roles != "" {
+		if _, isArray := r.([]any); !isArray {
+			fail(http.StatusForbidden, "The identity provider's roles claim is not a list of roles. Tell the gateway's operator.", nil)
+			return
+		}
+	}
 	actor, err := gateway.ActorFromClaims(func(name string) []string { return claimStrings(claims[name]) }, c.opts.OIDC.Claims)
 	if err != nil {
 		fail(http.StatusForbidden, "Your account has no Gatehouse role (admin, DPO or auditor). Ask your information governance team for one.", err)
