@@ -26,6 +26,7 @@ const (
 	DueRequest      = "request"
 	DueReview       = "agreement-review"
 	DueDPIA         = "dpia"
+	DueCertificate  = "certificate"
 )
 
 // DueSource lists what falls due before a time (overdue included).
@@ -49,11 +50,18 @@ type Reminders struct {
 	DigestAt time.Duration
 	Digest   bool
 	// Stale, if set, reports whether the audit record's checkpoints are
-	// stale; Broken whether the record fails verification.
-	Stale  func(context.Context) error
-	Broken func(context.Context) error
-	Log    *slog.Logger
-	Now    func() time.Time
+	// stale; Broken whether the record fails verification, run at most
+	// once every VerifyEvery.
+	Stale       func(context.Context) error
+	Broken      func(context.Context) error
+	VerifyEvery time.Duration
+	// CertWarnDays are the days before a certificate expires at which its
+	// party and the operators are told (the smallest threshold crossed).
+	CertWarnDays []int
+	Log          *slog.Logger
+	Now          func() time.Time
+
+	lastVerify time.Time
 }
 
 // Run writes reminders every interval until ctx ends.
@@ -119,6 +127,21 @@ func (r *Reminders) Once(ctx context.Context) error {
 				add("request-near:"+d.ID+":"+stamp, RequestDeadlineNear, "", []string{RoleAdmin}, data)
 				add("request-near:"+d.ID+":"+stamp+":"+d.Party, RequestDeadlineNear, d.Party, nil, data)
 			}
+		case DueCertificate:
+			left := d.Deadline.Sub(now)
+			threshold := -1
+			for _, days := range r.CertWarnDays {
+				if left <= time.Duration(days)*day && (threshold < 0 || days < threshold) {
+					threshold = days
+				}
+			}
+			if threshold < 0 {
+				continue
+			}
+			data := Data{Party: d.Party, Serial: d.ID, Deadline: d.Deadline, Action: "issue and install a new certificate before this one expires"}
+			key := fmt.Sprintf("certificate:%s:%s:%d", d.Party, d.ID, threshold)
+			add(key, CertificateExpiring, "", []string{RoleOperator}, data)
+			add(key+":party", CertificateExpiring, d.Party, nil, data)
 		case DueReview, DueDPIA:
 			typ, lapsed, action := AgreementReviewDue, AgreementLapsed, "review the agreement"
 			if d.Kind == DueDPIA {
@@ -139,10 +162,11 @@ func (r *Reminders) Once(ctx context.Context) error {
 			add("checkpoint-stale:"+hour, CheckpointStale, "", []string{RoleOperator}, Data{Action: "find out why the audit record's checkpoints are not being signed or archived"})
 		}
 	}
-	if r.Broken != nil {
+	if r.Broken != nil && now.Sub(r.lastVerify) >= r.VerifyEvery {
+		r.lastVerify = now
 		if err := r.Broken(ctx); err != nil {
 			add("audit-broken:"+hour, AuditBroken, "", []string{RoleOperator, RoleDPO, RoleAuditor},
-				Data{Action: "run gatehouse audit verify and find out what changed the audit record"})
+				Data{Action: "run gatehouse audit verify and find out what changed the audit record (" + err.Error() + ")"})
 		}
 	}
 	if r.Digest && len(items) > 0 {

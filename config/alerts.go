@@ -39,6 +39,9 @@ func (c *Config) validateAlerts(v *valid.Errors) {
 	if a.DueWithin < time.Hour {
 		v.Add("alerts.due_within", "minimum", "must be at least 1h")
 	}
+	if a.VerifyEvery < time.Second {
+		v.Add("alerts.verify_every", "minimum", "must be at least 1s")
+	}
 	if a.DigestAt != "off" {
 		if _, err := time.Parse("15:04", a.DigestAt); err != nil {
 			v.Add("alerts.digest_at", "format", "%q is not HH:MM or off", a.DigestAt)

@@ -88,6 +88,10 @@ type Alerts struct {
 	// DigestAt is the time of day (HH:MM, Europe/London) of the daily
 	// digest of what is due; "off" sends none.
 	DigestAt string `yaml:"digest_at"`
+	// VerifyEvery is how often each node verifies the whole audit record
+	// (as gatehouse audit verify does) and alerts the operators, the DPO
+	// and the auditors if it is broken.
+	VerifyEvery time.Duration `yaml:"verify_every"`
 }
 
 // Email is the SMTP server alerts are sent through and who receives them.
@@ -577,6 +581,9 @@ func (c *Config) Defaults() {
 		c.Alerts.DueWithin = 14 * 24 * time.Hour
 	}
 	set(&c.Alerts.DigestAt, "07:00")
+	if c.Alerts.VerifyEvery == 0 {
+		c.Alerts.VerifyEvery = time.Hour
+	}
 	set(&c.Alerts.Email.TLS, "starttls")
 }
 

@@ -488,3 +488,28 @@ func TestAlertOverrideShownToSenderAndRecipient(t *testing.T) {
 	require.Contains(t, out, "URGENCY")
 	require.Contains(t, out, "emergency OVERRIDE")
 }
+
+// An audit record that no longer verifies (an entry edited behind the
+// gateway's back) is reported at once to the operators, the DPO and the
+// auditors.
+func TestAlertAuditBrokenReachesTheOperators(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Mail: true, Configure: func(c *config.Config) {
+		c.Alerts.VerifyEvery = time.Second
+	}})
+	_, err := gw.Client(t, "council.revenues").Send(ctx, policeDisclosure(5), strings.NewReader("hello"))
+	require.NoError(t, err)
+	db := gw.App.DB.SQL()
+	_, err = db.Exec("DROP TRIGGER audit_log_no_update")
+	require.NoError(t, err)
+	res, err := db.Exec(`UPDATE audit_log SET body = replace(body, '"actor":"', '"actor":"x') WHERE seq = 3`)
+	require.NoError(t, err)
+	n, err := res.RowsAffected()
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	raw := mailTo(t, gw.Mailpit, "operators@council.example", alerts.AuditBroken)
+	require.Contains(t, raw, "audit chain broken at seq 3")
+	mailTo(t, gw.Mailpit, "dpo@council.example", alerts.AuditBroken)
+	mailTo(t, gw.Mailpit, "audit@council.example", alerts.AuditBroken)
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/alerts"
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
@@ -124,6 +125,14 @@ func (s dueSource) DueBefore(ctx context.Context, before time.Time) ([]alerts.Du
 	if err != nil {
 		return nil, err
 	}
+	seen, err := s.a.DB.SeenCertificates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range seen {
+		// Reminders says which warning threshold each has crossed.
+		out = append(out, alerts.Due{Kind: alerts.DueCertificate, ID: c.Serial, Party: c.Party, Deadline: c.NotAfter})
+	}
 	interval := s.a.Config.Policy.DPIAReview
 	for _, ag := range reg.Agreements() {
 		if ag.Status != agreements.StatusActive {
@@ -145,8 +154,29 @@ func (s dueSource) DueBefore(ctx context.Context, before time.Time) ([]alerts.Du
 func (a *App) newReminders(cfg *config.Config) *alerts.Reminders {
 	r := &alerts.Reminders{
 		Source: dueSource{a}, Store: a.DB.Outbox(), Within: cfg.Alerts.DueWithin,
-		Stale: a.Checkpointer.Stale,
-		Log:   a.Log.With(logkey.Component, "alerts"),
+		Stale: a.Checkpointer.Stale, VerifyEvery: cfg.Alerts.VerifyEvery, CertWarnDays: cfg.TLS.ExpiryWarningDays,
+		Broken: func(ctx context.Context) error {
+			// A problem must show twice running: a check that raced a
+			// checkpoint being written is not evidence of damage.
+			var first *audit.VerifyError
+			for range 2 {
+				rep, err := audit.Check(ctx, a.DB, a.AuditArchive, audit.CheckOptions{Keys: a.AuditKeys, Issuer: cfg.Issuer, Notes: a.NoteKeys})
+				if err != nil {
+					a.Log.Warn("verifying the audit record could not run", logkey.Error, err)
+					return nil // could not look: not evidence of damage
+				}
+				if rep.OK() {
+					return nil
+				}
+				if first != nil && rep.First().Seq == first.Seq && rep.First().Kind == first.Kind {
+					a.Log.Error("the audit record does not verify", logkey.Error, first)
+					return first
+				}
+				first = rep.First()
+			}
+			return nil
+		},
+		Log: a.Log.With(logkey.Component, "alerts"),
 	}
 	if at, err := time.Parse("15:04", cfg.Alerts.DigestAt); err == nil {
 		r.Digest, r.DigestAt = true, time.Duration(at.Hour())*time.Hour+time.Duration(at.Minute())*time.Minute
