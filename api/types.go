@@ -360,6 +360,11 @@ type Notices struct {
 type SubjectAccessRequest struct {
 	Subject    *Subject `json:"subject,omitempty"`
 	SubjectKey string   `json:"subject_key,omitempty"`
+	// Subjects and SubjectKeys are more identifiers (a NINO, a council
+	// reference, a name and date of birth) and keys of the same person:
+	// the export is the union of what was shared under any of them.
+	Subjects    []Subject `json:"subjects,omitempty"`
+	SubjectKeys []string  `json:"subject_keys,omitempty"`
 	// Format is csv or json (default json).
 	Format string `json:"format,omitempty"`
 }

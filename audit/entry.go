@@ -4,7 +4,6 @@ package audit
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -107,16 +106,13 @@ type Appender interface {
 const SubjectKeyPrefix = "hmac-sha256:"
 
 // SubjectKey returns the keyed HMAC that stands for a subject identifier in
-// the audit record: "hmac-sha256:" and the lower-case hex HMAC-SHA256 under
-// key of the normalised type, a zero byte and the normalised value. Types are
-// lower-cased; values lose all white space and are upper-cased, so
-// "qq 12 34 56 c" and "QQ123456C" give the same key.
+// the audit record, under key as the first key version:
+// "hmac-sha256:v2:" and the lower-case hex HMAC-SHA256 of the identifier's
+// canonical form (subject.Canonical), so "qq 12 34 56 c" and "QQ123456C"
+// give the same key, as do "JOSÉ NÚÑEZ" and "josé núñez". A keyring
+// (SubjectKeyring) makes keys of later versions.
 func SubjectKey(key []byte, typ, value string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.ToLower(strings.TrimSpace(typ))))
-	m.Write([]byte{0})
-	m.Write([]byte(NormaliseSubjectValue(value)))
-	return SubjectKeyPrefix + hex.EncodeToString(m.Sum(nil))
+	return SubjectKeyV(key, FirstKeyVersion, typ, value)
 }
 
 // NormaliseSubjectValue removes white space and upper-cases v.

@@ -40,15 +40,55 @@ func TestEncodeKnownAnswer(t *testing.T) {
 	require.Equal(t, "d03dc14191af3ff7aa49c1a335029f9be8dcab20ca09b3c598a06fc4da20cbb7", hash)
 }
 
+// Known answers checked with Python's hmac: HMAC-SHA256 under the key of
+// the type, a zero byte and the value in canonical form.
 func TestSubjectKeyKnownAnswer(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	want := "hmac-sha256:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d"
+	want := "hmac-sha256:v2:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d"
 	got := audit.SubjectKey(key, "nino", "QQ123456C")
 	require.Equal(t, want, got)
-	require.Equal(t, got, audit.SubjectKey(key, " NINO ", "qq 12 34 56 c"), "type and value are normalised")
+	require.Equal(t, got, audit.SubjectKey(key, " NINO ", "qq 12 34 56 c"), "type and value are canonicalised")
 	require.NotEqual(t, got, audit.SubjectKey(key, "uprn", "QQ123456C"), "the type is part of the key")
 	require.NotEqual(t, got, audit.SubjectKey([]byte("another key, another key, anothe"), "nino", "QQ123456C"))
 	require.ErrorIs(t, audit.CheckSubjectKey(key[:16]), audit.ErrKeyTooShort)
+
+	name := "hmac-sha256:v2:808b3487bff90edec27d940c81233e900ac772cf3e4efab5ee312dde6ab710e1"
+	require.Equal(t, name, audit.SubjectKey(key, "name", "José Núñez"))
+	require.Equal(t, name, audit.SubjectKey(key, "name", "  JOSE\u0301  NU\u0301N\u0303EZ "), "NFC, case-folded, one space")
+	require.Equal(t, "hmac-sha256:3e2c09f51873989557b0cd376de32d5c90fa91ccd73c6e1d962a2538c0af22b0", audit.LegacySubjectKey(key, "name", "José Núñez"))
+	require.Equal(t, "hmac-sha256:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d", audit.LegacySubjectKey(key, "nino", "qq 12 34 56 c"))
+}
+
+// A rotated key makes new keys of its version; every older version, and
+// the legacy form, still find what was recorded before.
+func TestSubjectKeyring(t *testing.T) {
+	ring, err := audit.ParseSubjectKeys([]byte("# rotated 2026-11\n" +
+		"3031323334353637383961626364656630313233343536373839616263646566\n" +
+		"v3:616e6f74686572206b65792c20616e6f74686572206b65792c20616e6f746865\n"))
+	require.NoError(t, err)
+	require.Equal(t, 3, ring.Version())
+	require.Equal(t, "hmac-sha256:v3:54e8f6d617c2e14bcb81e26bf7f691e6a90fff59a89d0f5f965b225c3ce14eb2", ring.Key("nino", "QQ 12 34 56 C"))
+	require.Equal(t, []string{
+		"hmac-sha256:v3:54e8f6d617c2e14bcb81e26bf7f691e6a90fff59a89d0f5f965b225c3ce14eb2",
+		"hmac-sha256:v2:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d",
+		"hmac-sha256:54e8f6d617c2e14bcb81e26bf7f691e6a90fff59a89d0f5f965b225c3ce14eb2",
+		"hmac-sha256:cdaedeaeda4cd1f0a58b82977838717560710729dfce930f57beea29af3a9d1d",
+	}, ring.Keys("nino", "QQ123456C"))
+
+	for name, file := range map[string]string{
+		"empty":       "# nothing\n",
+		"short":       "v2:00ff\n",
+		"twice":       "v2:3031323334353637383961626364656630313233343536373839616263646566\nv2:3031323334353637383961626364656630313233343536373839616263646566\n",
+		"bare-and-v2": "3031323334353637383961626364656630313233343536373839616263646566\nv2:3031323334353637383961626364656630313233343536373839616263646566\n",
+		"version-1":   "v1:3031323334353637383961626364656630313233343536373839616263646566\n",
+		"not-hex":     "v3:zz\n",
+		"bad-version": "x3:3031323334353637383961626364656630313233343536373839616263646566\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := audit.ParseSubjectKeys([]byte(file))
+			require.Error(t, err)
+		})
+	}
 }
 
 func TestVerifierFindsTampering(t *testing.T) {

@@ -28,8 +28,10 @@ import (
 type Config struct {
 	// Issuer names the gateway in every export.
 	Issuer string
-	// SubjectKey is the HMAC key for subject identifiers.
-	SubjectKey []byte
+	// SubjectKey is the HMAC key for subject identifiers, version 2; a
+	// keyring (SubjectKeys), if set, is used instead.
+	SubjectKey  []byte
+	SubjectKeys *audit.SubjectKeyring
 	// DPIAReview is how old a DPIA may get before it lapses (the decision's
 	// policy.dpia_review: one rule for both).
 	DPIAReview time.Duration
@@ -72,9 +74,13 @@ type ExportRequest struct {
 	Format string
 	// From and To bound the disclosure register: [From, To).
 	From, To time.Time
-	// Subject or SubjectKey names the person for a subject access export.
-	Subject    *api.Subject
-	SubjectKey string
+	// Subject or SubjectKey names the person for a subject access export;
+	// Subjects and SubjectKeys name more identifiers of the same person,
+	// and the export is the union of what was shared under any of them.
+	Subject     *api.Subject
+	SubjectKey  string
+	Subjects    []api.Subject
+	SubjectKeys []string
 	// Filter selects overrides: open (default), overdue, reviewed or all.
 	Filter string
 	// Within is the look-ahead for agreements due (default 30 days).
@@ -89,7 +95,54 @@ type Export struct {
 	Signature string
 }
 
-var subjectKeyPattern = regexp.MustCompile(`^hmac-sha256:[0-9a-f]{64}$`)
+var subjectKeyPattern = regexp.MustCompile(`^hmac-sha256:(v[1-9][0-9]{0,3}:)?[0-9a-f]{64}$`)
+
+// maxSubjectIdentifiers bounds the identifiers of one subject access export.
+const maxSubjectIdentifiers = 16
+
+// keyring is the subject keyring.
+func (s *Service) keyring() *audit.SubjectKeyring {
+	if s.cfg.SubjectKeys != nil {
+		return s.cfg.SubjectKeys
+	}
+	r, err := audit.NewSubjectKeyring(s.cfg.SubjectKey)
+	if err != nil {
+		panic(err) // the key was checked at start-up
+	}
+	return r
+}
+
+// subjectKeys checks the identifiers and keys of one person and returns
+// every key they may be recorded under (each identifier under every key
+// version, and the legacy form), without repeats, and the keys that stand
+// for the person in the export's own audit entry (the current version's).
+func (s *Service) subjectKeys(v *valid.Errors, subs []api.Subject, keys []string) (lookup, recorded []string) {
+	if len(subs)+len(keys) == 0 {
+		v.Add("subjects", "required", "give the subject's identifiers (subjects) or keys (subject_keys)")
+		return nil, nil
+	}
+	if len(subs)+len(keys) > maxSubjectIdentifiers {
+		v.Add("subjects", "max-items", "at most %d identifiers and keys of one person", maxSubjectIdentifiers)
+		return nil, nil
+	}
+	ring := s.keyring()
+	var out []string
+	for i, sub := range subs {
+		if v.Required(valid.Path("subjects", i, "type"), sub.Type) && v.Required(valid.Path("subjects", i, "value"), sub.Value) {
+			out = append(out, ring.Keys(sub.Type, sub.Value)...)
+			recorded = append(recorded, ring.Key(sub.Type, sub.Value))
+		}
+	}
+	for i, k := range keys {
+		if !subjectKeyPattern.MatchString(k) && !slices.ContainsFunc(*v, func(p valid.Problem) bool { return p.Path == "subject_key" }) {
+			v.Add(valid.Path("subject_keys", i), "format", "must be hmac-sha256:, optionally v<N>:, and 64 lower-case hex digits (gatehouse audit subject-key prints it)")
+		}
+		out = append(out, k)
+		recorded = append(recorded, k)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), slices.Compact(recorded)
+}
 
 // maxPeriod bounds one disclosure register.
 const maxPeriod = 6 * 366 * 24 * time.Hour
@@ -103,10 +156,10 @@ func (s *Service) subjectKey(v *valid.Errors, sub *api.Subject, key string) stri
 	case sub != nil:
 		v.Required("subject.type", sub.Type)
 		v.Required("subject.value", sub.Value)
-		return audit.SubjectKey(s.cfg.SubjectKey, sub.Type, sub.Value)
+		return s.keyring().Key(sub.Type, sub.Value)
 	case key != "":
 		if !subjectKeyPattern.MatchString(key) {
-			v.Add("subject_key", "format", "must be hmac-sha256: and 64 lower-case hex digits (gatehouse audit subject-key prints it)")
+			v.Add("subject_key", "format", "must be hmac-sha256:, optionally v<N>:, and 64 lower-case hex digits (gatehouse audit subject-key prints it)")
 		}
 		return key
 	default:
@@ -138,7 +191,7 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 	}
 	now := s.now().UTC()
 	params := map[string]string{}
-	key := ""
+	var subjectKeys, recorded []string
 	switch req.Kind {
 	case KindDisclosures:
 		switch {
@@ -153,8 +206,18 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 		}
 		params["from"], params["to"] = req.From.UTC().Format(time.RFC3339), req.To.UTC().Format(time.RFC3339)
 	case KindSubjectAccess:
-		key = s.subjectKey(&v, req.Subject, req.SubjectKey)
-		params["subject_key"] = key
+		subs, keys := req.Subjects, req.SubjectKeys
+		if req.Subject != nil {
+			subs = append([]api.Subject{*req.Subject}, subs...)
+		}
+		if req.SubjectKey != "" {
+			if !subjectKeyPattern.MatchString(req.SubjectKey) {
+				v.Add("subject_key", "format", "must be hmac-sha256:, optionally v<N>:, and 64 lower-case hex digits (gatehouse audit subject-key prints it)")
+			}
+			keys = append([]string{req.SubjectKey}, keys...)
+		}
+		subjectKeys, recorded = s.subjectKeys(&v, subs, keys)
+		params["subject_keys"] = strings.Join(recorded, " ")
 	case KindOverrides:
 		if req.Filter == "" {
 			req.Filter = FilterOpen
@@ -177,7 +240,7 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 	}
 
 	t := &Table{GeneratedAt: now, GeneratedBy: s.cfg.Issuer, RequestedBy: actor.Subject, RequestedByName: actor.Name, Parameters: params}
-	if err := s.build(ctx, t, req, key, now); err != nil {
+	if err := s.build(ctx, t, req, subjectKeys, now); err != nil {
 		return nil, unavailable(err)
 	}
 	body, err := t.Bytes(req.Format)
@@ -195,20 +258,18 @@ func (s *Service) Export(ctx context.Context, actor agreements.Actor, req Export
 	e.Detail["export"], e.Detail["format"], e.Detail["rows"] = t.Kind, req.Format, strconv.Itoa(len(t.Rows))
 	e.Detail["export_sha256"] = sha256Hex(body)
 	for k, val := range params {
-		if k != "subject_key" {
+		if k != "subject_keys" {
 			e.Detail[k] = val
 		}
 	}
-	if key != "" {
-		e.Subjects = []string{key}
-	}
+	e.Subjects = recorded
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
 		return nil, unavailable(err)
 	}
 	return &Export{Table: t, Format: req.Format, Body: body, Signature: sig}, nil
 }
 
-func (s *Service) build(ctx context.Context, t *Table, req ExportRequest, key string, now time.Time) error {
+func (s *Service) build(ctx context.Context, t *Table, req ExportRequest, subjectKeys []string, now time.Time) error {
 	refs, err := s.refs(ctx)
 	if err != nil {
 		return err
@@ -232,7 +293,7 @@ func (s *Service) build(ctx context.Context, t *Table, req ExportRequest, key st
 		}
 		DisclosureRegister(t, entries, requests, refs)
 	case KindSubjectAccess:
-		exs, err := s.store.SubjectExchanges(ctx, key)
+		exs, err := s.subjectExchanges(ctx, subjectKeys)
 		if err != nil {
 			return err
 		}
@@ -244,10 +305,16 @@ func (s *Service) build(ctx context.Context, t *Table, req ExportRequest, key st
 			}
 			notes[e.ID] = n
 		}
-		rects, err := s.store.Rectifications(ctx, key)
-		if err != nil {
-			return err
+		var rects []*Rectification
+		for _, key := range subjectKeys {
+			rs, err := s.store.Rectifications(ctx, key)
+			if err != nil {
+				return err
+			}
+			rects = append(rects, rs...)
 		}
+		slices.SortFunc(rects, func(a, b *Rectification) int { return strings.Compare(a.ID, b.ID) })
+		rects = slices.CompactFunc(rects, func(a, b *Rectification) bool { return a.ID == b.ID })
 		SubjectAccess(t, exs, notes, rects, refs, now)
 	case KindOverrides:
 		os, err := s.store.Overrides(ctx)
@@ -471,7 +538,11 @@ func (s *Service) Rectify(ctx context.Context, actor agreements.Actor, r *api.Re
 		rect, err := s.store.Rectification(ctx, id)
 		return rect, unavailable(err)
 	}
-	exs, err := s.store.SubjectExchanges(ctx, subject)
+	lookup := []string{subject}
+	if r.Subject != nil {
+		lookup = s.keyring().Keys(r.Subject.Type, r.Subject.Value)
+	}
+	exs, err := s.subjectExchanges(ctx, lookup)
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -572,4 +643,19 @@ func unavailable(err error) error {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// subjectExchanges is the union of the exchanges recorded under any of
+// the keys, by id.
+func (s *Service) subjectExchanges(ctx context.Context, keys []string) ([]*exchange.Exchange, error) {
+	var out []*exchange.Exchange
+	for _, key := range keys {
+		exs, err := s.store.SubjectExchanges(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, exs...)
+	}
+	slices.SortFunc(out, func(a, b *exchange.Exchange) int { return strings.Compare(a.ID, b.ID) })
+	return slices.CompactFunc(out, func(a, b *exchange.Exchange) bool { return a.ID == b.ID }), nil
 }

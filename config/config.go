@@ -316,7 +316,7 @@ type Keys struct {
 	// public keys, published so that envelopes sealed before a rotation
 	// still verify.
 	SigningRetiredKeysFile string `yaml:"signing_retired_keys_file"`
-	// SubjectKeyFile holds the HMAC key (32+ random bytes, hex) for subject identifiers.
+	// SubjectKeyFile holds the HMAC keys (32+ random bytes, hex) for subject identifiers, one version a line: bare hex is version 2, then v3:<hex>, …; the highest makes new keys (docs/audit.md).
 	SubjectKeyFile string `yaml:"subject_key_file"`
 	// PseudonymKeyFile holds the master key (32+ random bytes, hex) for
 	// pseudonymised payload fields; each agreement gets its own derived key.

@@ -310,3 +310,39 @@ func mustSubjectKey(t *testing.T, gw *testenv.Gateway) []byte {
 	require.NoError(t, err)
 	return key
 }
+
+// A DPO searches a NINO and a name with date of birth at once, each written
+// as the council happens to hold it: the export is the union of what was
+// shared under either, and nothing of anyone else.
+func TestSubjectAccessUnionOfIdentifiers(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	send := func(subjects ...api.Subject) string {
+		d := policeDisclosure(4)
+		d.Subjects = subjects
+		e, err := council.Send(ctx, d, strings.NewReader("data"))
+		require.NoError(t, err)
+		return e.ID
+	}
+	byNINO := send(api.Subject{Type: "nino", Value: "qq 12 34 56 c"})
+	byName := send(api.Subject{Type: "name-dob", Value: "JOSE\u0301  NÚÑEZ 1990-04-01"})
+	_ = send(api.Subject{Type: "nino", Value: "AB123456D"})
+
+	dpo := gw.Admin(t, "dana", "dpo")
+	ex, err := dpo.SubjectAccess(ctx, api.SubjectAccessRequest{Subjects: []api.Subject{
+		{Type: "nino", Value: "QQ123456C"}, {Type: "name-dob", Value: "José Núñez 1990-04-01"},
+	}})
+	doc := download(t, gw, ex, err)
+	require.Equal(t, 2, doc.Count)
+	got := []any{doc.Rows[0]["exchange"], doc.Rows[1]["exchange"]}
+	require.ElementsMatch(t, []any{byNINO, byName}, got)
+
+	ex, err = dpo.SubjectAccess(ctx, api.SubjectAccessRequest{Subject: &api.Subject{Type: "name-dob", Value: "jose\u0301 núñez 1990-04-01"}})
+	doc = download(t, gw, ex, err)
+	require.Equal(t, 1, doc.Count, "names match NFC and case-folded")
+
+	_, err = dpo.SubjectAccess(ctx, api.SubjectAccessRequest{SubjectKeys: []string{"nope"}})
+	p := requireProblem(t, err, 400, "invalid-request")
+	require.Equal(t, "subject_keys[0]", p.Errors[0].Field)
+}

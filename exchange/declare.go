@@ -16,7 +16,6 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
-	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
@@ -497,7 +496,7 @@ func (s *Service) replayed(ctx context.Context, id string) (*Exchange, error) {
 func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 	keys := make([]string, 0, len(d.Subjects))
 	for _, sub := range d.Subjects {
-		keys = append(keys, audit.SubjectKey(s.cfg.SubjectKey, sub.Type, sub.Value))
+		keys = append(keys, s.subjectKey(sub.Type, sub.Value))
 	}
 	urgency := d.Urgency
 	if urgency == "" {

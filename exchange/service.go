@@ -128,8 +128,10 @@ type Config struct {
 	// OneRequestMax is the largest payload Send takes with its declaration;
 	// zero turns the one-request form off.
 	OneRequestMax int64
-	// SubjectKey is the HMAC key for subject identifiers.
-	SubjectKey []byte
+	// SubjectKey is the HMAC key for subject identifiers, version 2; a
+	// keyring (SubjectKeys), if set, is used instead.
+	SubjectKey  []byte
+	SubjectKeys *audit.SubjectKeyring
 	// PseudonymKey is the master key for pseudonymised payload fields.
 	PseudonymKey []byte
 	// DefaultRetention applies to payloads delivered under no agreement
@@ -249,4 +251,12 @@ func (s *Service) replay(ctx context.Context, scope, key, fingerprint string) (s
 		return "", unavailable(err)
 	}
 	return id, err
+}
+
+// subjectKey is the key new records use for a subject identifier.
+func (s *Service) subjectKey(typ, value string) string {
+	if s.cfg.SubjectKeys != nil {
+		return s.cfg.SubjectKeys.Key(typ, value)
+	}
+	return audit.SubjectKey(s.cfg.SubjectKey, typ, value)
 }

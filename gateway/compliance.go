@@ -68,6 +68,7 @@ func (s *Server) exportSubjectAccess(c *fiber.Ctx) error {
 	}
 	return s.sendExport(c, compliance.ExportRequest{
 		Kind: compliance.KindSubjectAccess, Format: body.Format, Subject: body.Subject, SubjectKey: body.SubjectKey,
+		Subjects: body.Subjects, SubjectKeys: body.SubjectKeys,
 	})
 }
 

@@ -128,10 +128,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	if err := seal.MarkSigns(jwks, seal.SignsManifests); err != nil {
 		return nil, err
 	}
-	subjectKey, err := ReadHexKey(cfg.Keys.SubjectKeyFile)
+	subjectKeys, err := audit.ReadSubjectKeys(cfg.Keys.SubjectKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.subject_key_file: %w", err)
 	}
+	subjectKey := subjectKeys.Current()
 	pseudonymKey, err := ReadHexKey(cfg.Keys.PseudonymKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("keys.pseudonym_key_file: %w", err)
@@ -201,6 +202,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		MaxPayloadSize:   int64(cfg.Limits.MaxPayloadSize),
 		OneRequestMax:    int64(cfg.Limits.OneRequestMax),
 		SubjectKey:       subjectKey,
+		SubjectKeys:      subjectKeys,
 		PseudonymKey:     pseudonymKey,
 		DefaultRetention: cfg.Retention.Default,
 	}, a.DB.Exchanges(), a.Objects, a.Registry, signer, log)
@@ -210,7 +212,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Log: log.With(logkey.Component, "sweeper"),
 	}
 	a.Compliance = compliance.NewService(compliance.Config{
-		Issuer: cfg.Issuer, SubjectKey: subjectKey, DPIAReview: cfg.Policy.DPIAReview,
+		Issuer: cfg.Issuer, SubjectKey: subjectKey, SubjectKeys: subjectKeys, DPIAReview: cfg.Policy.DPIAReview,
 	}, a.DB.Compliance(), a.AuditSigner)
 	common := gateway.Common{
 		JWKS:            jwks,

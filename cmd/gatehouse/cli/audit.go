@@ -273,16 +273,22 @@ or a shutdown for maintenance. A running gateway does this by itself.`,
 }
 
 func newAuditSubjectKeyCmd() *cobra.Command {
-	var configFile string
+	var (
+		configFile string
+		all        bool
+	)
 	cmd := &cobra.Command{
 		Use:   "subject-key TYPE:VALUE | TYPE",
 		Short: "Print the key that stands for a subject identifier in the audit record",
 		Long: `Print the keyed HMAC that stands for a data subject's identifier (for example
 nino:QQ123456C, written as --subject is everywhere) in the audit record and the
 exchange index: the key to look the person up by for a subject access request.
-The identifier is normalised first (type lower-cased; value without spaces,
-upper-cased). The HMAC key comes from keys.subject_key_file and is never
-printed. Given only TYPE, the value is read from standard input (unechoed on a
+The identifier is put in its canonical form first (type lower-cased; a NINO or
+other code without spaces, upper-cased; a name NFC and case-folded). The HMAC
+key is the newest version in keys.subject_key_file and is never printed; with
+--all, every key the identifier may be recorded under is printed, one a line
+(older key versions, and the unversioned form of records written before keys
+were versioned). Given only TYPE, the value is read from standard input (unechoed on a
 terminal), so that it stays out of the shell's history.`,
 		Example: `  gatehouse audit subject-key --config gatehouse.yaml nino     # asks for the value, unechoed
   gatehouse audit subject-key --config gatehouse.yaml 'nino:QQ 12 34 56 C'`,
@@ -307,15 +313,22 @@ terminal), so that it stays out of the shell's history.`,
 			if err != nil {
 				return err
 			}
-			key, err := server.ReadHexKey(cfg.Keys.SubjectKeyFile)
+			ring, err := audit.ReadSubjectKeys(cfg.Keys.SubjectKeyFile)
 			if err != nil {
 				return fmt.Errorf("keys.subject_key_file: %w", err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), audit.SubjectKey(key, args[0], args[1]))
+			keys := []string{ring.Key(args[0], args[1])}
+			if all {
+				keys = ring.Keys(args[0], args[1])
+			}
+			for _, k := range keys {
+				fmt.Fprintln(cmd.OutOrStdout(), k)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "the gateway's configuration file (YAML)")
+	cmd.Flags().BoolVar(&all, "all", false, "print every key the identifier may be recorded under")
 	return cmd
 }
 

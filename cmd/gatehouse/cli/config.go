@@ -14,6 +14,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 	"github.com/gatehouse-gw/gatehouse/gateway"
@@ -130,13 +131,13 @@ func checkFiles(cfg *config.Config) []configCheck {
 	if cfg.Keys.SigningKeyFile == cfg.Keys.AuditKeyFile {
 		out = append(out, configCheck{Name: "keys.audit_key_file", Error: "must not be the manifest signing key: keep the audit key apart"})
 	}
-	for _, k := range []struct{ name, file string }{
-		{"keys.subject_key_file", cfg.Keys.SubjectKeyFile},
-		{"keys.pseudonym_key_file", cfg.Keys.PseudonymKeyFile},
-	} {
-		_, err := server.ReadHexKey(k.file)
-		out = append(out, result(k.name, "HMAC key of 32 bytes or more", err))
+	if ring, err := audit.ReadSubjectKeys(cfg.Keys.SubjectKeyFile); err == nil {
+		out = append(out, configCheck{Name: "keys.subject_key_file", Detail: fmt.Sprintf("HMAC keys of 32 bytes or more, version %d new", ring.Version())})
+	} else {
+		out = append(out, result("keys.subject_key_file", "", err))
 	}
+	_, err = server.ReadHexKey(cfg.Keys.PseudonymKeyFile)
+	out = append(out, result("keys.pseudonym_key_file", "HMAC key of 32 bytes or more", err))
 	if _, keys, err := server.AuditKeys(cfg); err == nil && cfg.Keys.AuditRetiredKeysFile != "" {
 		out = append(out, configCheck{Name: "keys.audit_retired_keys_file", Detail: fmt.Sprintf("%d retired key(s)", keys.Len()-1)})
 	} else if err != nil {

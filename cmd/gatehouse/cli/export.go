@@ -78,21 +78,28 @@ The format follows the file's extension (.csv or .json) unless --format says.`,
 	disclosures.Flags().StringVar(&from, "from", "", "first day (YYYY-MM-DD) or time (RFC 3339) of the period")
 	disclosures.Flags().StringVar(&to, "to", "", "last day (YYYY-MM-DD, included) or end time (RFC 3339, excluded)")
 
-	var subject, subjectKey string
+	var subjects, subjectKeys []string
 	sar := addOut(&cobra.Command{
-		Use:   "subject-access (--subject TYPE:VALUE | --subject-key KEY) -o FILE",
+		Use:   "subject-access (--subject TYPE:VALUE | --subject-key KEY)… -o FILE",
 		Short: "Everything shared about one person, and who received it (dpo role)",
 		Long: `Everything shared about one person and who received it (UK GDPR Art 15(1)(c)).
 Disclosures still covered by a live exemption are marked withheld: do not
-disclose those to the subject. The identifier is sent in the request body,
-never in a URL.`,
-		Example: "  gatehouse export subject-access --subject nino:QQ123456C -o sar.csv",
+disclose those to the subject. Give every identifier of the person the council
+holds (a NINO, a council reference, a name and date of birth): the export is
+the union of what was shared under any of them, under every subject key
+version. The identifiers are sent in the request body, never in a URL.`,
+		Example: "  gatehouse export subject-access --subject nino:QQ123456C --subject 'name-dob:Jane Doe 1990-04-01' -o sar.csv",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			req := api.SubjectAccessRequest{SubjectKey: subjectKey}
-			var err error
-			if req.Subject, err = subjectFlag(cmd, subject); err != nil {
-				return err
+			req := api.SubjectAccessRequest{SubjectKeys: subjectKeys}
+			for _, f := range subjects {
+				s, err := subjectFlag(cmd, f)
+				if err != nil {
+					return err
+				}
+				if s != nil {
+					req.Subjects = append(req.Subjects, *s)
+				}
 			}
 			return run(cmd, func(c *client.Admin, fm string) (*client.Export, error) {
 				req.Format = fm
@@ -100,8 +107,8 @@ never in a URL.`,
 			})
 		},
 	})
-	sar.Flags().StringVar(&subject, "subject", "", "the subject's identifier as TYPE:VALUE; - reads it from standard input (unechoed), out of the shell's history")
-	sar.Flags().StringVar(&subjectKey, "subject-key", "", "the subject's key (gatehouse audit subject-key prints it)")
+	sar.Flags().StringArrayVar(&subjects, "subject", nil, "an identifier of the subject as TYPE:VALUE (repeatable); - reads one from standard input (unechoed), out of the shell's history")
+	sar.Flags().StringArrayVar(&subjectKeys, "subject-key", nil, "a key of the subject (repeatable; gatehouse audit subject-key prints it)")
 
 	var state string
 	overrides := addOut(&cobra.Command{
