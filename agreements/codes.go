@@ -27,6 +27,8 @@ const (
 	BasisVitalInterests       = "A6-1-d"
 	BasisPublicTask           = "A6-1-e"
 	ConditionSchedule1Consent = "DPA-S1-P3-29"
+	BasisPart3Consent         = "DPA-S35-2-a"
+	ConditionPart3Consent     = "DPA-S35-4"
 	BasisLegitimateInterests  = "A6-1-f"
 	ConditionExplicitConsent  = "A9-2-a"
 	ConditionArticle10        = "A10"
@@ -116,6 +118,35 @@ func Article10Condition(code string) bool {
 	_, ok := Schedule1[code]
 	return ok
 }
+
+// Part3Bases are the conditions of DPA 2018 s.35(2) for law-enforcement
+// processing: a flow under dpa-part-3 lists them as its lawful bases.
+var Part3Bases = map[string]string{
+	"DPA-S35-2-a": "DPA 2018 s.35(2)(a) the data subject has consented to the processing for the law-enforcement purpose",
+	"DPA-S35-2-b": "DPA 2018 s.35(2)(b) necessary for a task carried out for that purpose by a competent authority",
+}
+
+// Part3Sensitive are the conditions for sensitive processing under DPA 2018
+// Part 3: consent (s.35(4)), or strict necessity with a Sch 8 condition
+// (s.35(5)); both need an appropriate policy document (s.42).
+var Part3Sensitive = map[string]string{
+	"DPA-S35-4": "DPA 2018 s.35(4) sensitive processing with the data subject's consent",
+	"DPA-S8-1":  "DPA 2018 Sch 8 para 1 statutory etc purposes (s.35(5), strictly necessary)",
+	"DPA-S8-2":  "DPA 2018 Sch 8 para 2 administration of justice",
+	"DPA-S8-3":  "DPA 2018 Sch 8 para 3 protecting individual's vital interests",
+	"DPA-S8-4":  "DPA 2018 Sch 8 para 4 safeguarding of children and of individuals at risk",
+	"DPA-S8-5":  "DPA 2018 Sch 8 para 5 personal data already in the public domain",
+	"DPA-S8-6":  "DPA 2018 Sch 8 para 6 legal claims",
+	"DPA-S8-7":  "DPA 2018 Sch 8 para 7 judicial acts",
+	"DPA-S8-8":  "DPA 2018 Sch 8 para 8 preventing fraud",
+	"DPA-S8-9":  "DPA 2018 Sch 8 para 9 archiving etc",
+}
+
+// LawEnforcementPurposes are the purposes of DPA 2018 s.31 among the
+// gateway's: the prevention, investigation, detection or prosecution of
+// criminal offences (fraud among them). Only these may go on a dpa-part-3
+// flow.
+var LawEnforcementPurposes = []string{"crime-prevention-detection", "fraud-prevention-detection"}
 
 // Purposes a flow may permit.
 var Purposes = map[string]string{

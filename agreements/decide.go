@@ -48,6 +48,7 @@ const (
 	CheckOverrideEmergency    = "override.emergency"
 	CheckAgreementVersion     = "agreement.version"
 	CheckNotification         = "notification.permitted"
+	CheckBasisLawEnforcement  = "basis.law-enforcement"
 )
 
 // CheckCodes lists every check code, in the order Decide runs them.
@@ -55,7 +56,7 @@ var CheckCodes = []string{
 	CheckPartyIdentified, CheckRecipientActive, CheckPurposeNotProhibited, CheckConsentRecorded,
 	CheckAgreementExists, CheckAgreementVersion, CheckAgreementActive, CheckAgreementInForce, CheckAgreementReview,
 	CheckAgreementDPIA, CheckPartyIsSender, CheckFlowPermitted, CheckPurposePermitted, CheckBasisArticle6,
-	CheckCategoriesPermitted, CheckBasisSpecialCategory, CheckBasisCriminalOffence, CheckBasisExemption,
+	CheckBasisLawEnforcement, CheckCategoriesPermitted, CheckBasisSpecialCategory, CheckBasisCriminalOffence, CheckBasisExemption,
 	CheckSubjectsNamed, CheckSubjectsWithinLimit, CheckAuthoriserRank, CheckVolumeWithinLimit,
 	CheckJustificationPresent, CheckNotification, CheckOverrideEmergency,
 }
@@ -73,7 +74,10 @@ type Decision struct {
 	// Agreement is the id@version decided against, empty if none applied.
 	Agreement string `json:"agreement,omitempty"`
 	// Flow is the index of the matching flow in the agreement, -1 if none.
-	Flow   int     `json:"flow"`
+	Flow int `json:"flow"`
+	// Regime is the law the decision applied: uk-gdpr or dpa-part-3 (the
+	// flow's), uk-gdpr for an emergency override; empty if no flow applied.
+	Regime string  `json:"regime,omitempty"`
 	Checks []Check `json:"checks"`
 	// ReviewBy is set on an emergency override: the DPO must review it by then.
 	ReviewBy time.Time `json:"review_by,omitzero"`
@@ -272,8 +276,8 @@ func (x *decider) checkConsent(req *Request) {
 			return fmt.Sprintf("purpose %q needs every subject named with their own consent record (%d of %d named, %d in all)",
 				req.Purpose, req.ConsentRecords, req.NamedSubjects, max(req.SubjectCount, req.NamedSubjects))
 		})
-	case req.LawfulBasis == BasisConsent || slices.Contains(req.SpecialCategory, ConditionExplicitConsent) ||
-		slices.Contains(req.CriminalOffence, ConditionSchedule1Consent):
+	case req.LawfulBasis == BasisConsent || req.LawfulBasis == BasisPart3Consent || slices.Contains(req.SpecialCategory, ConditionExplicitConsent) ||
+		slices.Contains(req.SpecialCategory, ConditionPart3Consent) || slices.Contains(req.CriminalOffence, ConditionSchedule1Consent):
 		x.check(CheckConsentRecorded, req.ConsentRef != "" || req.ConsentRecords > 0, "a consent record is cited", func() string {
 			return "this disclosure relies on consent but cites no consent record (consent_ref)"
 		})
@@ -344,7 +348,7 @@ func (x *decider) checkAgreement(req *Request, ag *Agreement, policy Policy, now
 		x.checkFlow(req, f, i)
 		n := x.failed - failed
 		if n == 0 {
-			x.d.Flow, x.d.Handler = i, f.Handler
+			x.d.Flow, x.d.Handler, x.d.Regime = i, f.Handler, f.RegimeOf()
 			return f
 		}
 		x.d.Checks, x.failed = x.d.Checks[:mark], failed
@@ -353,7 +357,7 @@ func (x *decider) checkAgreement(req *Request, ag *Agreement, policy Policy, now
 		}
 	}
 	f := &ag.Flows[best]
-	x.d.Flow, x.d.Handler = best, f.Handler
+	x.d.Flow, x.d.Handler, x.d.Regime = best, f.Handler, f.RegimeOf()
 	x.checkFlow(req, f, best)
 	return f
 }
@@ -384,7 +388,10 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 	x.check(CheckPurposePermitted, slices.Contains(f.Purposes, req.Purpose), "the purpose is permitted on this flow",
 		func() string { return fmt.Sprintf("purpose %q is not permitted on flows[%d]", req.Purpose, i) })
 
+	part3 := f.RegimeOf() == RegimePart3
 	switch {
+	case part3:
+		x.checkPart3(req, f, i)
 	case req.LawfulBasis == BasisLegitimateInterests:
 		x.fail(CheckBasisArticle6, `"A6-1-f" (legitimate interests) is not available to a public authority performing its tasks`)
 	case !slices.Contains(f.LawfulBases, req.LawfulBasis):
@@ -409,9 +416,11 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 		x.pass(CheckCategoriesPermitted, "every data category is permitted on this flow")
 	}
 
-	cats := classify(req.DataCategories)
-	x.checkSpecialCategory(req, f, cats.special)
-	x.checkCriminalOffence(req, f, cats.criminal)
+	if !part3 {
+		cats := classify(req.DataCategories)
+		x.checkSpecialCategory(req, f, cats.special)
+		x.checkCriminalOffence(req, f, cats.criminal)
+	}
 
 	crimeExemption := req.Exemption == ExemptionCrimeAndTaxation
 	switch {
@@ -456,6 +465,45 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 				return fmt.Sprintf("the daily limit of flows[%d], %d exchanges, is reached", i, f.DailyVolume)
 			})
 	}
+}
+
+// checkPart3 judges the basis of law-enforcement processing (DPA 2018
+// Part 3): a s.35(2) condition the flow lists, for a s.31 purpose; for
+// sensitive processing (the special categories, s.35(8)) consent (s.35(4))
+// or a Sch 8 condition (s.35(5)) the flow lists. Criminal-offence data is
+// law-enforcement data here: Art 10 does not apply, so no Art 10 or Sch 1
+// condition may be cited.
+func (x *decider) checkPart3(req *Request, f *Flow, i int) {
+	cats := classify(req.DataCategories)
+	bad := ""
+	switch {
+	case Part3Bases[req.LawfulBasis] == "":
+		bad = fmt.Sprintf("flows[%d] is law-enforcement processing (DPA 2018 Part 3): its basis is a s.35(2) condition (%s), not %q",
+			i, strings.Join(sortedKeys(Part3Bases), ", "), req.LawfulBasis)
+	case !slices.Contains(f.LawfulBases, req.LawfulBasis):
+		bad = fmt.Sprintf("condition %q is not one flows[%d] permits (%s)", req.LawfulBasis, i, strings.Join(f.LawfulBases, ", "))
+	case !slices.Contains(LawEnforcementPurposes, req.Purpose):
+		bad = fmt.Sprintf("%q is not a law-enforcement purpose (DPA 2018 s.31)", req.Purpose)
+	case len(req.CriminalOffence) > 0:
+		bad = "Art 10 and Sch 1 conditions do not apply to law-enforcement processing: cite none"
+	case cats.special || len(req.SpecialCategory) > 0:
+		n := 0
+		for _, c := range req.SpecialCategory {
+			if Part3Sensitive[c] == "" || !slices.Contains(f.SpecialCategory, c) {
+				bad = fmt.Sprintf("condition %q is not a sensitive-processing condition flows[%d] permits (%s)", c, i, strings.Join(f.SpecialCategory, ", "))
+				break
+			}
+			n++
+		}
+		if bad == "" && n == 0 {
+			bad = "sensitive processing needs consent (DPA-S35-4) or a Sch 8 condition (DPA 2018 s.35(5))"
+		}
+	}
+	if bad != "" {
+		x.fail(CheckBasisLawEnforcement, bad)
+		return
+	}
+	x.pass(CheckBasisLawEnforcement, "the s.35 conditions of law-enforcement processing are met on this flow")
 }
 
 func (x *decider) checkSpecialCategory(req *Request, f *Flow, special bool) {
@@ -614,7 +662,7 @@ func (x *decider) emergency(req *Request, recipient *Party, ag *Agreement, flow 
 	}
 	if !underAgreement {
 		// Recorded as made under no agreement.
-		x.d.Agreement, x.d.Flow, x.d.Handler = "", -1, ""
+		x.d.Agreement, x.d.Flow, x.d.Handler, x.d.Regime = "", -1, "", ""
 	}
 
 	// What the law needs, whatever the paperwork says; each failure is
@@ -679,6 +727,7 @@ func (x *decider) emergency(req *Request, recipient *Party, ag *Agreement, flow 
 		return
 	}
 	x.d.Outcome = AllowOverride
+	x.d.Regime = RegimeUKGDPR // the emergency rules are those of UK GDPR
 	x.d.ReviewBy = now.Add(policy.OverrideReview)
 	under := "under no agreement"
 	if underAgreement {

@@ -73,6 +73,16 @@ func testRegistry(t testing.TB) *agreements.Registry {
 		f.EmergencyOverride = true
 		a.Flows = []agreements.Flow{f}
 	})
+	// The police ask under DPA 2018 Part 3 (law-enforcement processing).
+	variant("police-crime", "police-part3", func(a *agreements.Agreement) {
+		f := a.Flows[1]
+		f.Regime, f.Purposes, f.LawfulBases = agreements.RegimePart3, []string{"crime-prevention-detection"}, []string{"DPA-S35-2-b"}
+		f.CriminalOffence, f.Exemptions = nil, nil
+		f.DataCategories = append(slices.Clone(f.DataCategories), "health")
+		f.SpecialCategory = []string{"DPA-S8-4"}
+		a.Flows = []agreements.Flow{a.Flows[0], f}
+		require.NoError(t, a.Validate())
+	})
 	variant("hmrc-tax", "hmrc-notifies", func(a *agreements.Agreement) {
 		a.SubjectNotification = agreements.Notification{Default: "notify"}
 	})
@@ -143,6 +153,14 @@ func courtOrder() agreements.Request {
 		Sender: "council.legal", Recipient: "court.northshire-crown", Agreement: "court-orders", Purpose: "legal-proceedings",
 		LawfulBasis: "A6-1-c", Exemption: "DPA-S2-P1-5", DataCategories: []string{"identity", "family", "health"},
 		SpecialCategory: []string{"A9-2-f"}, NamedSubjects: 2, SubjectCount: 2, Justification: "Order of HHJ Mills, case T20267731",
+	}
+}
+
+func part3Request() agreements.Request {
+	return agreements.Request{
+		Sender: "police.northshire", Recipient: "council.legal", Agreement: "police-part3", Purpose: "crime-prevention-detection",
+		LawfulBasis: "DPA-S35-2-b", DataCategories: []string{"identity", "criminal-offence"}, NamedSubjects: 1, SubjectCount: 1,
+		Justification: "Suspect in burglary NP/26/88812", AuthoriserName: "DI R. Shaw", AuthoriserRank: "inspector",
 	}
 }
 
@@ -408,6 +426,26 @@ func decideCases() []decideCase {
 		{"deny/council-disclosure-by-civil-servant", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "grade-7" }), deny,
 			[]string{agreements.CheckAuthoriserRank}},
 
+		// Law-enforcement processing (DPA 2018 Part 3): s.31 purposes, s.35 conditions, Sch 8.
+		{"ok/part3-police-request", part3Request(), allow, nil},
+		{"ok/part3-sensitive-with-sch8", with(part3Request(), func(r *agreements.Request) {
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"DPA-S8-4"}
+		}), allow, nil},
+		{"deny/part3-sensitive-without-condition", with(part3Request(), func(r *agreements.Request) { r.DataCategories = []string{"identity", "health"} }), deny,
+			[]string{agreements.CheckBasisLawEnforcement}},
+		{"deny/part3-sensitive-with-art9-condition", with(part3Request(), func(r *agreements.Request) {
+			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"A9-2-g", "DPA-S1-P2-10"}
+		}), deny, []string{agreements.CheckBasisLawEnforcement}},
+		{"deny/part3-with-an-article6-basis", with(part3Request(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-e" }), deny,
+			[]string{agreements.CheckBasisLawEnforcement}},
+		{"deny/part3-citing-article10", with(part3Request(), func(r *agreements.Request) { r.CriminalOffence = []string{"A10", "DPA-S1-P2-10"} }), deny,
+			[]string{agreements.CheckBasisLawEnforcement}},
+		{"deny/part3-for-safeguarding", with(part3Request(), func(r *agreements.Request) { r.Purpose = "safeguarding-child" }), deny,
+			[]string{agreements.CheckPurposePermitted, agreements.CheckBasisLawEnforcement}},
+		{"deny/part3-with-a-sch2-exemption", with(part3Request(), func(r *agreements.Request) { r.Exemption = "DPA-S2-P1-2" }), deny,
+			[]string{agreements.CheckBasisExemption}},
+		{"ok/part3-agreement-council-disclosure-stays-uk-gdpr", with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "police-part3" }), allow, nil},
+
 		// The version relied on must be the one in force.
 		{"ok/version-in-force-named", with(councilToPolice(), func(r *agreements.Request) { r.AgreementVersion = 1 }), allow, nil},
 		{"deny/version-not-in-force-named", with(councilToPolice(), func(r *agreements.Request) { r.AgreementVersion = 2 }), deny,
@@ -558,6 +596,24 @@ func TestDecideEmergencyRecordsTheAgreementReliedOn(t *testing.T) {
 				require.Empty(t, d.Handler)
 			}
 		})
+	}
+}
+
+// The decision says which law it applied: the flow's regime.
+func TestDecideRecordsRegime(t *testing.T) {
+	reg := testRegistry(t)
+	for _, tc := range []struct {
+		req  agreements.Request
+		want string
+	}{
+		{part3Request(), agreements.RegimePart3},
+		{with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "police-part3" }), agreements.RegimeUKGDPR},
+		{policeRequest(), agreements.RegimeUKGDPR},
+		{emergencyNoAgreement(), agreements.RegimeUKGDPR},
+		{with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "" }), ""},
+	} {
+		d := agreements.Decide(&tc.req, reg, now)
+		require.Equal(t, tc.want, d.Regime, "%s → %s", tc.req.Sender, tc.req.Recipient)
 	}
 }
 

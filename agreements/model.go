@@ -172,6 +172,10 @@ type Notification struct {
 
 // Flow is one permitted direction of sharing within an agreement.
 type Flow struct {
+	// Regime is the law that governs the flow: uk-gdpr (the default: UK GDPR
+	// with DPA 2018 Sch 1 and 2) or dpa-part-3 (law-enforcement processing by
+	// a competent authority under DPA 2018 Part 3).
+	Regime      string   `json:"regime,omitempty" yaml:"regime,omitempty"`
 	From        []string `json:"from" yaml:"from"`
 	To          []string `json:"to" yaml:"to"`
 	Purposes    []string `json:"purposes" yaml:"purposes"`
@@ -211,6 +215,20 @@ type FieldPolicy struct {
 	Pseudonymise []string `json:"pseudonymise,omitempty" yaml:"pseudonymise,omitempty"`
 	// OnExtra is strip (drop fields outside Allow) or refuse.
 	OnExtra string `json:"on_extra,omitempty" yaml:"on_extra,omitempty"`
+}
+
+// Regimes.
+const (
+	RegimeUKGDPR = "uk-gdpr"
+	RegimePart3  = "dpa-part-3"
+)
+
+// RegimeOf is the flow's regime, uk-gdpr where it names none.
+func (f *Flow) RegimeOf() string {
+	if f.Regime == "" {
+		return RegimeUKGDPR
+	}
+	return f.Regime
 }
 
 // Sends reports whether party may send on this flow.

@@ -143,19 +143,12 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 		}
 	}
 
-	if len(f.LawfulBases) == 0 {
-		v.Add(path+".lawful_bases", "required", "needs at least one Art 6 lawful basis")
+	switch f.Regime {
+	case "", RegimeUKGDPR, RegimePart3:
+	default:
+		v.Add(path+".regime", "enum", "%q is not one of %s, %s", f.Regime, RegimeUKGDPR, RegimePart3)
 	}
-	for i, b := range f.LawfulBases {
-		bp := valid.Path(path, "lawful_bases", i)
-		switch {
-		case Article6[b] == "":
-			v.Add(bp, "code", "%q is not an Art 6 lawful basis (%s)", b, strings.Join(sortedKeys(Article6), ", "))
-		case b == BasisLegitimateInterests:
-			v.Add(bp, "public-authority", "%q is not available to a public authority performing its tasks", b)
-		}
-	}
-
+	part3 := f.RegimeOf() == RegimePart3
 	special, criminal := false, false
 	if len(f.DataCategories) == 0 {
 		v.Add(path+".data_categories", "required", "needs at least one data category")
@@ -170,72 +163,10 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 			criminal = true
 		}
 	}
-	if special && len(f.SpecialCategory) == 0 {
-		v.Add(path+".data_categories", "special-category", "%q needs a special_category condition", firstOfKind(f.DataCategories, CategorySpecial))
-	}
-	if criminal && len(f.CriminalOffence) == 0 {
-		v.Add(path+".data_categories", "criminal-offence", `"criminal-offence" needs a criminal_offence condition (A10 with a DPA Sch 1 condition)`)
-	}
-
-	for i, c := range f.SpecialCategory {
-		cp := valid.Path(path, "special_category", i)
-		if a9, ok := Article9[c]; ok {
-			if a9.NeedsSchedule && !hasScheduleFor(f.SpecialCategory, c) {
-				v.Add(cp, "schedule-1", "%q needs a DPA Sch 1 condition as well (DPA 2018 s.10)", c)
-			}
-			continue
-		}
-		s, ok := Schedule1[c]
-		switch {
-		case !ok:
-			v.Add(cp, "code", "%q is not an Art 9(2) or DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(true), ", "))
-			continue
-		case s.Article9 == "":
-			v.Add(cp, "article-10-only", "%q is a Sch 1 Part 3 condition: it serves criminal-offence data (Art 10) only", c)
-			continue
-		}
-		part2 = part2 || s.Part2
-		if !slices.Contains(f.SpecialCategory, s.Article9) {
-			v.Add(cp, "pairing", "%q completes %q, which the flow does not list", c, s.Article9)
-		}
-	}
-	if len(f.SpecialCategory) > 0 && !special {
-		v.Add(path+".special_category", "unused", "conditions are listed but data_categories has no special-category data")
-	}
-
-	if len(f.CriminalOffence) > 0 {
-		if !slices.Contains(f.CriminalOffence, ConditionArticle10) {
-			v.Add(path+".criminal_offence", "article-10", "must include A10 (Art 10 criminal-offence data)")
-		}
-		sch := false
-		for i, c := range f.CriminalOffence {
-			if c == ConditionArticle10 {
-				continue
-			}
-			s, ok := Schedule1[c]
-			if !ok {
-				v.Add(valid.Path(path, "criminal_offence", i), "code", "%q is not A10 or a DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(false), ", "))
-				continue
-			}
-			sch = true
-			part2 = part2 || s.Part2
-		}
-		if !sch {
-			v.Add(path+".criminal_offence", "schedule-1", "A10 needs a DPA Sch 1 condition (e.g. DPA-S1-P2-10)")
-		}
-		if !criminal {
-			v.Add(path+".criminal_offence", "unused", "conditions are listed but data_categories has no criminal-offence data")
-		}
-	}
-
-	for i, e := range f.Exemptions {
-		ep := valid.Path(path, "exemptions", i)
-		switch {
-		case Schedule2[e] == "":
-			v.Add(ep, "code", "%q is not a DPA Sch 2 exemption (%s)", e, strings.Join(sortedKeys(Schedule2), ", "))
-		case !slices.ContainsFunc(f.Purposes, func(p string) bool { return ExemptionServes(e, p) }):
-			v.Add(ep, "purpose", "%s serves only %s; the flow has none of those purposes", e, strings.Join(ExemptionPurposes[e], ", "))
-		}
+	if part3 {
+		part2 = validatePart3(v, path, f, special)
+	} else {
+		part2 = validateGDPRBases(v, path, f, special, criminal)
 	}
 	for i, in := range f.Instruments {
 		v.Required(valid.Path(path, "instruments", i, "title"), in.Title)
@@ -387,10 +318,14 @@ func (r *Request) Validate() error {
 		}
 	}
 	code("purpose", r.Purpose, Purposes[r.Purpose] != "", func() []string { return sortedKeys(Purposes) })
-	code("lawful_basis", r.LawfulBasis, Article6[r.LawfulBasis] != "", func() []string { return sortedKeys(Article6) })
+	code("lawful_basis", r.LawfulBasis, Article6[r.LawfulBasis] != "" || Part3Bases[r.LawfulBasis] != "", func() []string {
+		return append(sortedKeys(Article6), sortedKeys(Part3Bases)...)
+	})
 	for i, c := range r.SpecialCategory {
 		_, art9 := Article9[c]
-		code(valid.Path("special_category", i), c, art9 || Schedule1[c].Article9 != "", func() []string { return conditionCodes(true) })
+		code(valid.Path("special_category", i), c, art9 || Schedule1[c].Article9 != "" || Part3Sensitive[c] != "", func() []string {
+			return append(conditionCodes(true), sortedKeys(Part3Sensitive)...)
+		})
 	}
 	for i, c := range r.CriminalOffence {
 		code(valid.Path("criminal_offence", i), c, c == ConditionArticle10 || Article10Condition(c), func() []string { return conditionCodes(false) })
@@ -407,4 +342,127 @@ func (r *Request) Validate() error {
 		v.Add("authoriser.rank", "code", "%q is not a known rank or grade; use one of the %s", r.AuthoriserRank, strings.Join(lists, "; "))
 	}
 	return v.Err()
+}
+
+// validateGDPRBases checks the bases and conditions of a flow under UK GDPR
+// and reports whether it relies on a Sch 1 Part 2 condition.
+func validateGDPRBases(v *valid.Errors, path string, f *Flow, special, criminal bool) (part2 bool) {
+	if len(f.LawfulBases) == 0 {
+		v.Add(path+".lawful_bases", "required", "needs at least one Art 6 lawful basis")
+	}
+	for i, b := range f.LawfulBases {
+		bp := valid.Path(path, "lawful_bases", i)
+		switch {
+		case Article6[b] == "":
+			v.Add(bp, "code", "%q is not an Art 6 lawful basis (%s)", b, strings.Join(sortedKeys(Article6), ", "))
+		case b == BasisLegitimateInterests:
+			v.Add(bp, "public-authority", "%q is not available to a public authority performing its tasks", b)
+		}
+	}
+
+	if special && len(f.SpecialCategory) == 0 {
+		v.Add(path+".data_categories", "special-category", "%q needs a special_category condition", firstOfKind(f.DataCategories, CategorySpecial))
+	}
+	if criminal && len(f.CriminalOffence) == 0 {
+		v.Add(path+".data_categories", "criminal-offence", `"criminal-offence" needs a criminal_offence condition (A10 with a DPA Sch 1 condition)`)
+	}
+
+	for i, c := range f.SpecialCategory {
+		cp := valid.Path(path, "special_category", i)
+		if a9, ok := Article9[c]; ok {
+			if a9.NeedsSchedule && !hasScheduleFor(f.SpecialCategory, c) {
+				v.Add(cp, "schedule-1", "%q needs a DPA Sch 1 condition as well (DPA 2018 s.10)", c)
+			}
+			continue
+		}
+		s, ok := Schedule1[c]
+		switch {
+		case !ok:
+			v.Add(cp, "code", "%q is not an Art 9(2) or DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(true), ", "))
+			continue
+		case s.Article9 == "":
+			v.Add(cp, "article-10-only", "%q is a Sch 1 Part 3 condition: it serves criminal-offence data (Art 10) only", c)
+			continue
+		}
+		part2 = part2 || s.Part2
+		if !slices.Contains(f.SpecialCategory, s.Article9) {
+			v.Add(cp, "pairing", "%q completes %q, which the flow does not list", c, s.Article9)
+		}
+	}
+	if len(f.SpecialCategory) > 0 && !special {
+		v.Add(path+".special_category", "unused", "conditions are listed but data_categories has no special-category data")
+	}
+
+	if len(f.CriminalOffence) > 0 {
+		if !slices.Contains(f.CriminalOffence, ConditionArticle10) {
+			v.Add(path+".criminal_offence", "article-10", "must include A10 (Art 10 criminal-offence data)")
+		}
+		sch := false
+		for i, c := range f.CriminalOffence {
+			if c == ConditionArticle10 {
+				continue
+			}
+			s, ok := Schedule1[c]
+			if !ok {
+				v.Add(valid.Path(path, "criminal_offence", i), "code", "%q is not A10 or a DPA Sch 1 condition (%s)", c, strings.Join(conditionCodes(false), ", "))
+				continue
+			}
+			sch = true
+			part2 = part2 || s.Part2
+		}
+		if !sch {
+			v.Add(path+".criminal_offence", "schedule-1", "A10 needs a DPA Sch 1 condition (e.g. DPA-S1-P2-10)")
+		}
+		if !criminal {
+			v.Add(path+".criminal_offence", "unused", "conditions are listed but data_categories has no criminal-offence data")
+		}
+	}
+
+	for i, e := range f.Exemptions {
+		ep := valid.Path(path, "exemptions", i)
+		switch {
+		case Schedule2[e] == "":
+			v.Add(ep, "code", "%q is not a DPA Sch 2 exemption (%s)", e, strings.Join(sortedKeys(Schedule2), ", "))
+		case !slices.ContainsFunc(f.Purposes, func(p string) bool { return ExemptionServes(e, p) }):
+			v.Add(ep, "purpose", "%s serves only %s; the flow has none of those purposes", e, strings.Join(ExemptionPurposes[e], ", "))
+		}
+	}
+	return part2
+}
+
+// validatePart3 checks the bases and conditions of a law-enforcement flow
+// (DPA 2018 Part 3) and reports whether it needs an appropriate policy
+// document (sensitive processing, s.42).
+func validatePart3(v *valid.Errors, path string, f *Flow, special bool) (apd bool) {
+	for i, p := range f.Purposes {
+		if Purposes[p] != "" && !slices.Contains(LawEnforcementPurposes, p) {
+			v.Add(valid.Path(path, "purposes", i), "law-enforcement", "%q is not a law-enforcement purpose (DPA 2018 s.31: %s)", p, strings.Join(LawEnforcementPurposes, ", "))
+		}
+	}
+	if len(f.LawfulBases) == 0 {
+		v.Add(path+".lawful_bases", "required", "needs at least one DPA 2018 s.35(2) condition (%s)", strings.Join(sortedKeys(Part3Bases), ", "))
+	}
+	for i, b := range f.LawfulBases {
+		if Part3Bases[b] == "" {
+			v.Add(valid.Path(path, "lawful_bases", i), "code", "%q is not a DPA 2018 s.35(2) condition (%s): the flow is law-enforcement processing", b, strings.Join(sortedKeys(Part3Bases), ", "))
+		}
+	}
+	for i, c := range f.SpecialCategory {
+		if Part3Sensitive[c] == "" {
+			v.Add(valid.Path(path, "special_category", i), "code", "%q is not a sensitive-processing condition of DPA 2018 s.35 (%s)", c, strings.Join(sortedKeys(Part3Sensitive), ", "))
+		}
+	}
+	if special && len(f.SpecialCategory) == 0 {
+		v.Add(path+".data_categories", "special-category", "%q is sensitive processing: it needs consent (DPA-S35-4) or a Sch 8 condition (s.35(5))", firstOfKind(f.DataCategories, CategorySpecial))
+	}
+	if len(f.SpecialCategory) > 0 && !special {
+		v.Add(path+".special_category", "unused", "conditions are listed but data_categories has no special-category data")
+	}
+	if len(f.CriminalOffence) > 0 {
+		v.Add(path+".criminal_offence", "part-3", "Art 10 and Sch 1 do not apply to law-enforcement processing: list none")
+	}
+	if len(f.Exemptions) > 0 {
+		v.Add(path+".exemptions", "part-3", "DPA 2018 Sch 2 exemptions do not apply to law-enforcement processing (Part 3 has its own restrictions): list none")
+	}
+	return special
 }

@@ -276,3 +276,36 @@ func demoPoliceCrime(t *testing.T) string {
 	require.NoError(t, err)
 	return string(b)
 }
+
+// A law-enforcement flow (DPA 2018 Part 3) takes s.31 purposes, s.35(2)
+// conditions and, for sensitive processing, consent or a Sch 8 condition;
+// Art 10, Sch 1 and Sch 2 do not apply to it.
+func TestValidatePart3Flow(t *testing.T) {
+	a := demo.AgreementsAt(now)[4] // police-crime
+	require.Equal(t, "police-crime", a.ID)
+	f := a.Flows[1]
+	f.Regime, f.Purposes, f.LawfulBases = agreements.RegimePart3, []string{"crime-prevention-detection", "safeguarding-child"}, []string{"DPA-S35-2-b", "A6-1-e"}
+	f.DataCategories = append(slices.Clone(f.DataCategories), "health")
+	f.SpecialCategory = []string{"A9-2-g"}
+	a.Flows = []agreements.Flow{a.Flows[0], f}
+	v, ok := valid.As(a.Validate())
+	require.True(t, ok)
+	got := map[string]string{}
+	for _, p := range v {
+		got[p.Path] = p.Rule
+	}
+	require.Equal(t, map[string]string{
+		"flows[1].purposes[1]":         "law-enforcement",
+		"flows[1].lawful_bases[1]":     "code",
+		"flows[1].special_category[0]": "code",
+		"flows[1].criminal_offence":    "part-3",
+		"flows[1].exemptions":          "part-3",
+	}, got)
+
+	f.Purposes, f.LawfulBases, f.SpecialCategory, f.CriminalOffence, f.Exemptions = []string{"crime-prevention-detection"}, []string{"DPA-S35-2-b"}, []string{"DPA-S8-4"}, nil, nil
+	a.Flows[1] = f
+	require.NoError(t, a.Validate())
+	f.Regime = "part-3"
+	a.Flows[1] = f
+	require.ErrorContains(t, a.Validate(), `flows[1].regime: "part-3" is not one of uk-gdpr, dpa-part-3`)
+}

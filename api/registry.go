@@ -106,6 +106,8 @@ type NotificationPolicy struct {
 
 // Flow is one permitted direction of sharing within an agreement.
 type Flow struct {
+	// Regime is uk-gdpr or dpa-part-3 (law-enforcement processing).
+	Regime          string       `json:"regime,omitempty"`
 	From            []string     `json:"from"`
 	To              []string     `json:"to"`
 	Purposes        []string     `json:"purposes"`

@@ -207,9 +207,11 @@ type Check struct {
 // Decision is the gateway's ruling on a declaration or request.
 type Decision struct {
 	// Outcome is allow, deny or allow-override.
-	Outcome   string  `json:"outcome"`
-	Agreement string  `json:"agreement,omitempty"`
-	Checks    []Check `json:"checks"`
+	Outcome   string `json:"outcome"`
+	Agreement string `json:"agreement,omitempty"`
+	// Regime is the law the decision applied: uk-gdpr or dpa-part-3.
+	Regime string  `json:"regime,omitempty"`
+	Checks []Check `json:"checks"`
 	// ReviewBy is when the DPO must review an emergency override.
 	ReviewBy *time.Time `json:"review_by,omitempty"`
 }

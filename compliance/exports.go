@@ -74,7 +74,8 @@ var registerColumns = []Column{
 	{"agreement", "Data-sharing agreement id@version"},
 	{"agreement_title", "Title of the agreement"},
 	{"purpose", "Purpose code"},
-	{"lawful_basis", "UK GDPR Art 6 basis"},
+	{"regime", "The law relied on: uk-gdpr (UK GDPR with DPA 2018 Sch 1 and 2) or dpa-part-3 (law-enforcement processing, DPA 2018 Part 3)"},
+	{"lawful_basis", "UK GDPR Art 6 basis, or the DPA 2018 s.35(2) condition under Part 3"},
 	{"necessity", "Why the disclosure is necessary, as the discloser recorded it"},
 	{"special_category_conditions", "Art 9(2) and DPA 2018 Sch 1 conditions"},
 	{"criminal_offence_conditions", "Art 10 and DPA 2018 Sch 1 conditions"},
@@ -148,6 +149,10 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 				retention = a.Retention.String()
 			}
 		}
+		regime := d["regime"]
+		if regime == "" && flow != nil {
+			regime = flow.RegimeOf() // recorded before the regime was
+		}
 		maker := "decision engine under the agreement"
 		if name := d["authoriser"]; name != "" {
 			maker = authoriser(name, d["authoriser_rank"])
@@ -157,7 +162,7 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 		}
 		t.Rows = append(t.Rows, []any{
 			e.Time, e.Outcome, e.Exchange, e.Actor, e.Recipient, requester, role, desc,
-			e.Agreement, title, e.Purpose, e.LawfulBasis, d["justification"], special, criminal,
+			e.Agreement, title, e.Purpose, regime, e.LawfulBasis, d["justification"], special, criminal,
 			e.Exemption, legal, dpia, retention, d["reasons"], e.Failed, maker, d["urgency"], e.Request, e.Seq,
 		})
 	}

@@ -105,7 +105,17 @@ func TestDisclosureRegisterGolden(t *testing.T) {
 		Detail: map[string]string{
 			"justification": "Named suspect in investigation NP-2026-0142", "instrument": "Crime and Disorder Act 1998 s115", "authoriser": "DI Sam Patel", "authoriser_rank": "inspector",
 			"content_type": "text/csv", "subject_count": "1", "flow": "0", "reasons": "every check passed", "urgency": "routine",
-			"criminal_offence": "A10 DPA-S1-P2-10", "request_ref": "NP-REQ-7",
+			"criminal_offence": "A10 DPA-S1-P2-10", "request_ref": "NP-REQ-7", "regime": "uk-gdpr",
+		},
+	}
+	// The police disclose to the council under DPA 2018 Part 3.
+	part3 := audit.Entry{
+		Seq: 46, Time: now.Add(-45 * time.Hour), Type: audit.TypeExchangeDecided, Actor: "police.northshire",
+		Exchange: "01a202e1-8000-72c5-942e-418aac07183a", Agreement: "police-crime@1", Recipient: "council.legal",
+		Outcome: "allow", Purpose: "crime-prevention-detection", LawfulBasis: "DPA-S35-2-b", Categories: []string{"identity", "criminal-offence"},
+		Detail: map[string]string{
+			"justification": "Suspect's known associates, to locate", "authoriser": "DI R. Shaw", "authoriser_rank": "inspector",
+			"flow": "1", "regime": "dpa-part-3", "reasons": "every check passed", "urgency": "urgent",
 		},
 	}
 	answer := allow
@@ -122,7 +132,7 @@ func TestDisclosureRegisterGolden(t *testing.T) {
 		Purpose: "safeguarding-child", LawfulBasis: "A6-1-d", Categories: []string{"identity", "address-history"},
 		Detail: map[string]string{
 			"justification": "Child at immediate risk; officers attending now", "authoriser": "M. Ade", "authoriser_rank": "head-of-service",
-			"urgency": "emergency", "override_review_by": "2026-11-23T08:00:00Z", "reasons": "emergency disclosure to protect life",
+			"urgency": "emergency", "override_review_by": "2026-11-23T08:00:00Z", "reasons": "emergency disclosure to protect life", "regime": "uk-gdpr",
 		},
 	}
 	// Text a partner wrote, with what hides a formula or rewrites a line.
@@ -138,7 +148,7 @@ func TestDisclosureRegisterGolden(t *testing.T) {
 			StatutoryPower: "DPA 2018 Sch 2 para 2 request, form DP2"},
 	}}
 	tb := table()
-	compliance.DisclosureRegister(tb, []audit.Entry{allow, deny, override, answer, hostile}, requests, fixtureRefs())
+	compliance.DisclosureRegister(tb, []audit.Entry{allow, deny, override, answer, hostile, part3}, requests, fixtureRefs())
 	golden(t, tb)
 }
 

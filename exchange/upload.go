@@ -576,6 +576,9 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 	if d.Flow >= 0 {
 		detail["flow"] = strconv.Itoa(d.Flow)
 	}
+	if d.Regime != "" {
+		detail["regime"] = d.Regime
+	}
 	detail["reasons"] = DecisionReasons(d)
 	maps.DeleteFunc(detail, func(_, v string) bool { return v == "" })
 	if len(detail) > 0 {

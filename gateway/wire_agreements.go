@@ -73,7 +73,7 @@ func agreementView(a *agreements.Agreement, now time.Time) api.Agreement {
 
 func flowView(f agreements.Flow) api.Flow {
 	v := api.Flow{
-		From: f.From, To: f.To, Purposes: f.Purposes, LawfulBases: f.LawfulBases,
+		Regime: f.Regime, From: f.From, To: f.To, Purposes: f.Purposes, LawfulBases: f.LawfulBases,
 		SpecialCategory: f.SpecialCategory, CriminalOffence: f.CriminalOffence, Exemptions: f.Exemptions,
 		Instruments: mapSlice(f.Instruments, func(i agreements.Instrument) api.Instrument {
 			return api.Instrument{Code: i.Code, Title: i.Title}

@@ -76,7 +76,7 @@ func exchangeView(e *exchange.Exchange, caller string) api.Exchange {
 
 // decisionView is a decision with every check it ran.
 func decisionView(d *agreements.Decision) *api.Decision {
-	out := &api.Decision{Outcome: string(d.Outcome), Agreement: d.Agreement, Checks: make([]api.Check, len(d.Checks))}
+	out := &api.Decision{Outcome: string(d.Outcome), Agreement: d.Agreement, Regime: d.Regime, Checks: make([]api.Check, len(d.Checks))}
 	for i, c := range d.Checks {
 		out.Checks[i] = api.Check{Code: c.Code, Passed: c.Passed, Message: c.Message}
 	}

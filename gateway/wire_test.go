@@ -22,7 +22,7 @@ func fullAgreement() *agreements.Agreement {
 		Signatories:               []agreements.Signatory{{Party: "council.legal", Name: "R. Okafor", Role: "Monitoring Officer", SignedOn: agreements.MustDate("2025-12-15")}},
 		AppropriatePolicyDocument: "NSC-APD-2025-03",
 		Flows: []agreements.Flow{{
-			From: []string{"council.revenues"}, To: []string{"police.northshire"},
+			Regime: agreements.RegimeUKGDPR, From: []string{"council.revenues"}, To: []string{"police.northshire"},
 			Purposes: []string{"crime-prevention-detection"}, LawfulBases: []string{"A6-1-e"},
 			SpecialCategory: []string{"A9-2-b", "DPA-S1-P1-1"}, CriminalOffence: []string{"A10", "DPA-S1-P2-10"},
 			Exemptions:     []string{"DPA-S2-P1-2"},
