@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/strictjson"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -34,12 +35,22 @@ var (
 	subjectPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 )
 
-// Limits on declared metadata, so that one request cannot bloat a row.
+// Limits on declared metadata, so that one request cannot bloat a row, an
+// audit entry or an answer (docs/problems.md lists them).
 const (
 	maxSubjects   = 10000
-	maxTextLength = 4096
+	maxTextLength = 4096 // justification, necessity and other free text
 	maxListLength = 64
+	maxCode       = 64   // ids and codes
+	maxName       = 256  // names of people
+	maxRef        = 256  // references
+	maxReason     = 1024 // notification reasons
+	maxMediaType  = 255
 )
+
+// q quotes a value of the request for a message: cut short, control and
+// invisible characters escaped.
+func q(s string) string { return strictjson.Quote(s) }
 
 // ValidateDeclaration checks the shape of a declaration: required fields,
 // formats and limits. Whether it is lawful is for Decide.
@@ -48,8 +59,8 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 	switch {
 	case d.Agreement == "" && d.Urgency != UrgencyEmergency:
 		v.Add("agreement", "required", "is required (only an emergency disclosure may name none)")
-	case d.Agreement != "" && !codePattern.MatchString(d.Agreement):
-		v.Add("agreement", "format", "%q is not an agreement id", d.Agreement)
+	case d.Agreement != "" && (len(d.Agreement) > maxCode || !codePattern.MatchString(d.Agreement)):
+		v.Add("agreement", "format", "%s is not an agreement id (at most %d characters)", q(d.Agreement), maxCode)
 	}
 	switch {
 	case d.AgreementVersion < 0:
@@ -58,7 +69,7 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 		v.Add("agreement_version", "agreement", "names a version of no agreement: name the agreement too")
 	}
 	if v.Required("recipient", d.Recipient) && !certs.ValidPartyID(d.Recipient) {
-		v.Add("recipient", "format", "%q is not a party id", d.Recipient)
+		v.Add("recipient", "format", "%s is not a party id", q(d.Recipient))
 	}
 	codeField(&v, "purpose", d.Purpose, true)
 	codeField(&v, "lawful_basis", d.LawfulBasis, true)
@@ -71,8 +82,8 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 		v.Add("subjects", "max-items", "at most %d subjects may be named; use subject_count for bulk data", maxSubjects)
 	}
 	for i, s := range d.Subjects {
-		if v.Required(valid.Path("subjects", i, "type"), s.Type) && !subjectPattern.MatchString(s.Type) {
-			v.Add(valid.Path("subjects", i, "type"), "format", "%q is not a subject identifier type (lower-case words joined by '-')", s.Type)
+		if v.Required(valid.Path("subjects", i, "type"), s.Type) && (len(s.Type) > maxCode || !subjectPattern.MatchString(s.Type)) {
+			v.Add(valid.Path("subjects", i, "type"), "format", "%s is not a subject identifier type (lower-case words joined by '-')", q(s.Type))
 		}
 		if v.Required(valid.Path("subjects", i, "value"), s.Value) && len(s.Value) > 256 {
 			v.Add(valid.Path("subjects", i, "value"), "max-length", "is longer than 256 characters")
@@ -83,21 +94,27 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 	} else if d.SubjectCount > 0 && d.SubjectCount < len(d.Subjects) {
 		v.Add("subject_count", "minimum", "is %d but %d subjects are named", d.SubjectCount, len(d.Subjects))
 	}
-	for _, f := range []struct{ path, val string }{
-		{"justification", d.Justification}, {"requested_by", d.RequestedBy},
-		{"request_ref", d.RequestRef}, {"consent_ref", d.ConsentRef},
-	} {
-		if len(f.val) > maxTextLength {
-			v.Add(f.path, "max-length", "is longer than %d characters", maxTextLength)
-		}
+	// Free text reaches the audit record, the registers and e-mails: bounded,
+	// and with no control or invisible formatting characters (line ends
+	// only in the justification).
+	if len(d.Justification) > maxTextLength {
+		v.Add("justification", "max-length", "is longer than %d characters", maxTextLength)
+	} else if i := valid.ControlAt(d.Justification, true); i >= 0 {
+		v.Add("justification", "control-character", "%s", valid.ControlMessage(d.Justification, i))
 	}
+	text(&v, "requested_by", d.RequestedBy, maxName)
+	text(&v, "request_ref", d.RequestRef, maxRef)
+	text(&v, "consent_ref", d.ConsentRef, maxRef)
 	if d.Authoriser != nil {
-		v.Required("authoriser.name", d.Authoriser.Name)
+		if v.Required("authoriser.name", d.Authoriser.Name) {
+			text(&v, "authoriser.name", d.Authoriser.Name, maxName)
+		}
+		text(&v, "authoriser.rank", d.Authoriser.Rank, maxCode)
 	}
 	switch d.Urgency {
 	case "", UrgencyRoutine, UrgencyUrgent, UrgencyEmergency:
 	default:
-		v.Add("urgency", "enum", "%q is not one of routine, urgent, emergency", d.Urgency)
+		v.Add("urgency", "enum", "%s is not one of routine, urgent, emergency", q(d.Urgency))
 	}
 	if n := d.Notification; n != nil {
 		switch n.Decision {
@@ -105,12 +122,13 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 		case "withhold":
 			v.Required("notification.reason", n.Reason)
 		default:
-			v.Add("notification.decision", "enum", "%q is not one of notify, withhold", n.Decision)
+			v.Add("notification.decision", "enum", "%s is not one of notify, withhold", q(n.Decision))
 		}
+		text(&v, "notification.reason", n.Reason, maxReason)
 	}
-	if v.Required("content_type", d.ContentType) {
+	if v.Required("content_type", d.ContentType) && text(&v, "content_type", d.ContentType, maxMediaType) {
 		if _, _, err := mime.ParseMediaType(d.ContentType); err != nil {
-			v.Add("content_type", "format", "%q is not a media type", d.ContentType)
+			v.Add("content_type", "format", "%s is not a media type", q(d.ContentType))
 		}
 	}
 	if d.Size < 0 {
@@ -130,6 +148,20 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 	return nil
 }
 
+// text checks a single-line free-text field: at most max characters, no
+// control or invisible formatting characters. It reports whether it passed.
+func text(v *valid.Errors, path, val string, max int) bool {
+	if len(val) > max {
+		v.Add(path, "max-length", "is longer than %d characters", max)
+		return false
+	}
+	if i := valid.ControlAt(val, false); i >= 0 {
+		v.Add(path, "control-character", "%s", valid.ControlMessage(val, i))
+		return false
+	}
+	return true
+}
+
 func codeField(v *valid.Errors, path, val string, required bool) {
 	if val == "" {
 		if required {
@@ -137,8 +169,8 @@ func codeField(v *valid.Errors, path, val string, required bool) {
 		}
 		return
 	}
-	if len(val) > 64 || !codePattern.MatchString(val) {
-		v.Add(path, "format", "%q is not a code", val)
+	if len(val) > maxCode || !codePattern.MatchString(val) {
+		v.Add(path, "format", "%s is not a code (at most %d characters)", q(val), maxCode)
 	}
 }
 
@@ -156,7 +188,7 @@ func codeList(v *valid.Errors, path string, vals []string, required bool) {
 	for i, val := range vals {
 		codeField(v, valid.Path(path, i), val, true)
 		if slices.Index(vals, val) < i {
-			v.Add(valid.Path(path, i), "unique", "%q is listed twice", val)
+			v.Add(valid.Path(path, i), "unique", "%s is listed twice", q(val))
 		}
 	}
 }
@@ -231,7 +263,7 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 	if err != nil {
 		return nil, err
 	}
-	countDecision("exchange", caller, d.Agreement, &decision)
+	countDecision(reg, "exchange", caller, d.Agreement, &decision)
 	entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	if !decision.Outcome.Allowed() {
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
@@ -442,10 +474,14 @@ func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDec
 }
 
 // countDecision counts a decision for the metrics, by the agreement asked
-// for ("none" for an emergency under no agreement).
-func countDecision(kind, party, agreement string, d *agreements.Decision) {
-	if agreement == "" {
+// for ("none" for an emergency under no agreement, "unknown" for an id the
+// registry does not hold: what a request names never becomes a label).
+func countDecision(reg *agreements.Registry, kind, party, agreement string, d *agreements.Decision) {
+	switch {
+	case agreement == "":
 		agreement = "none"
+	case reg == nil || reg.Agreement(agreement) == nil:
+		agreement = "unknown"
 	}
 	metrics.Decisions.WithLabelValues(kind, string(d.Outcome), party, agreement).Inc()
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/public"
+	"github.com/gatehouse-gw/gatehouse/internal/strictjson"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -115,18 +116,21 @@ func ValidateRequest(q *api.InformationRequest) error {
 		}
 	}
 	if q.To != "" && !certs.ValidPartyID(q.To) {
-		v.Add("to", "format", "%q is not a party id", q.To)
+		v.Add("to", "format", "%s is not a party id", strictjson.Quote(q.To))
 	}
 	v.Required("data_sought", q.DataSought)
 	v.Required("necessity", q.Necessity)
 	if q.Exemption == agreements.ExemptionCrimeAndTaxation && strings.TrimSpace(q.Offence) == "" && !q.WouldPrejudice {
 		v.Add("offence", "sch2-prejudice", "a request under DPA 2018 Sch 2 para 2 must name the offence or state that not disclosing would prejudice the prevention or detection of crime (would_prejudice)")
 	}
-	for _, f := range []struct{ path, val string }{{"data_sought", q.DataSought}, {"offence", q.Offence}, {"statutory_power", q.StatutoryPower}, {"necessity", q.Necessity}, {"reference", q.Reference}} {
+	for _, f := range []struct{ path, val string }{{"data_sought", q.DataSought}, {"offence", q.Offence}, {"statutory_power", q.StatutoryPower}, {"necessity", q.Necessity}} {
 		if len(f.val) > maxTextLength {
 			v.Add(f.path, "max-length", "is longer than %d characters", maxTextLength)
+		} else if i := valid.ControlAt(f.val, true); i >= 0 {
+			v.Add(f.path, "control-character", "%s", valid.ControlMessage(f.val, i))
 		}
 	}
+	text(&v, "reference", q.Reference, maxRef)
 	return v.Err()
 }
 
@@ -192,7 +196,7 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 	if err != nil {
 		return nil, err
 	}
-	countDecision("request", caller, q.Agreement, &decision)
+	countDecision(reg, "request", caller, q.Agreement, &decision)
 	entry := decisionEntry(now, caller, d.Recipient, &meta.Meta, &decision)
 	entry.Type = TypeRequestDecided
 	if !decision.Outcome.Allowed() {
