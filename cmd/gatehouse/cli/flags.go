@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -69,7 +70,11 @@ func (f *adminFlags) config() client.AdminConfig {
 		}
 		return os.Getenv(env)
 	}
-	return client.AdminConfig{URL: or(f.url, "GATEHOUSE_ADMIN_URL"), Token: or(f.token, "GATEHOUSE_ADMIN_TOKEN"), CAFile: or(f.ca, "GATEHOUSE_ADMIN_CA")}
+	tok := or(f.token, "GATEHOUSE_ADMIN_TOKEN")
+	if tok == "" {
+		tok, _ = loadStoredToken(time.Now())
+	}
+	return client.AdminConfig{URL: or(f.url, "GATEHOUSE_ADMIN_URL"), Token: tok, CAFile: or(f.ca, "GATEHOUSE_ADMIN_CA")}
 }
 
 func (f *adminFlags) client() (*client.Admin, error) {
@@ -79,6 +84,17 @@ func (f *adminFlags) client() (*client.Admin, error) {
 	}{{&f.url, "GATEHOUSE_ADMIN_URL", "admin"}, {&f.token, "GATEHOUSE_ADMIN_TOKEN", "token"}, {&f.ca, "GATEHOUSE_ADMIN_CA", ""}} {
 		if *e.v == "" {
 			*e.v = os.Getenv(e.env)
+		}
+		if *e.v == "" && e.flag == "token" {
+			// The token `gatehouse login` kept, while it lasts.
+			stored, err := loadStoredToken(time.Now())
+			if err == nil {
+				*e.v = stored
+				continue
+			}
+			if !errors.Is(err, os.ErrNotExist) {
+				return nil, err
+			}
 		}
 		if *e.v == "" && e.flag != "" {
 			return nil, fmt.Errorf("--%s is required (or set %s)", e.flag, e.env)

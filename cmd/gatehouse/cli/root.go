@@ -113,6 +113,8 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newAgreementsCmd(),
 		newPartiesCmd(),
 		newTokenCmd(),
+		newLoginCmd(),
+		newLogoutCmd(),
 		newAuditCmd(),
 		newObjectsCmd(),
 		newExportCmd(),
