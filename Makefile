@@ -28,6 +28,16 @@ build: bin/gatehouse
 bin/gatehouse: FORCE
 	$(GO) build -ldflags "$(LDFLAGS)" -o $@ ./cmd/gatehouse
 
+# The second real S3 store the object-store contract and the Object Lock
+# tests run against: the Versity S3 gateway (maintained; posix backend with
+# versioning and Object Lock).
+VERSITYGW_MODULE  := github.com/versity/versitygw
+VERSITYGW_VERSION := v1.8.0
+
+bin/versitygw:
+	@echo "installing the pinned Versity S3 gateway into bin/ (takes a few minutes the first time)"
+	GOBIN=$(CURDIR)/bin $(GO) install $(VERSITYGW_MODULE)/cmd/versitygw@$(VERSITYGW_VERSION)
+
 bin/minio:
 	@echo "installing the pinned MinIO server into bin/ (takes a few minutes the first time)"
 	GOBIN=$(CURDIR)/bin $(GO) install $(MINIO_MODULE)@$(MINIO_VERSION)
@@ -40,9 +50,16 @@ bin/mailpit:
 run: bin/minio bin/mailpit bin/gatehouse
 	bin/gatehouse dev --dir var --minio bin/minio --mailpit bin/mailpit
 
-## test: every test, against a real MinIO, SQLite, PostgreSQL, Mailpit and headless Chromium
-test: bin/minio bin/mailpit postgres chromium interop/node_modules
+## test: every test, against a real MinIO and Versity S3 gateway, SQLite, PostgreSQL, Mailpit and headless Chromium
+test: bin/minio bin/versitygw bin/mailpit postgres chromium interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@echo "the Object Lock and retention tests again, against the Versity S3 gateway"
+	GATEHOUSE_TEST_S3=versitygw $(GO) test -race -count=1 -timeout 10m ./e2e -run '$(OBJECT_LOCK_TESTS)'
+
+# The end-to-end tests that rely on the store's versioning and Object Lock,
+# run against both real S3 servers (the object-store contract test in
+# store/objectstore runs against both on its own).
+OBJECT_LOCK_TESTS := ^(TestRetentionDeletesPayloadsAndKeepsTheRecord|TestOrphansAreDeletedOrReported|TestFailedUploadUnderComplianceLockIsReported|TestAuditChainFindsTampering|TestAuditUnrecordedSegments|TestMultipartUploadAbortsCleanly)$$
 
 # An independent JOSE implementation (panva/jose, pinned by the lock file)
 # for the envelope interoperability test, and axe-core for the console's

@@ -254,10 +254,10 @@ func TestRetentionDeletesPayloadsAndKeepsTheRecord(t *testing.T) {
 	// The object is locked until then.
 	m, err := police.OpenEnvelope(ctx, e.ID, gw.DecryptKey(t, "police.northshire"))
 	require.NoError(t, err)
-	mode, until, err := gw.App.Objects.Client().GetObjectRetention(ctx, m.Object.Bucket, m.Object.Key, m.Object.Version)
+	mode, until, err := gw.App.Objects.Retention(ctx, m.Object.Key, m.Object.Version)
 	require.NoError(t, err)
-	require.Equal(t, "GOVERNANCE", string(*mode))
-	require.WithinDuration(t, view.ExpiresAt, *until, time.Second)
+	require.Equal(t, "GOVERNANCE", mode)
+	require.WithinDuration(t, view.ExpiresAt, until, time.Second)
 	err = gw.App.Objects.Client().RemoveObject(ctx, m.Object.Bucket, m.Object.Key, minio.RemoveObjectOptions{VersionID: m.Object.Version})
 	require.Error(t, err, "the lock holds against a plain delete")
 

@@ -47,15 +47,37 @@ func Main(m *testing.M) {
 	os.Exit(code)
 }
 
-// MinIO returns the package's MinIO server, starting it on first use.
+// S3Env names the S3 server the tests run against: unset or "minio" for the
+// pinned MinIO, "versitygw" for the Versity S3 gateway (make test runs the
+// object-store and Object Lock tests against both).
+const S3Env = "GATEHOUSE_TEST_S3"
+
+// startS3 starts the S3 server S3Env names, with its data under dataDir.
+func startS3(ctx context.Context, dataDir string, log io.Writer) (*devenv.MinIO, error) {
+	switch kind := os.Getenv(S3Env); kind {
+	case "", "minio":
+		bin, err := devenv.MinIOBinary()
+		if err != nil {
+			return nil, err
+		}
+		return devenv.StartMinIO(ctx, bin, dataDir, "", "gatehouse-test", RandomHex(12), log)
+	case "versitygw":
+		bin, err := devenv.VersityGWBinary()
+		if err != nil {
+			return nil, err
+		}
+		return devenv.StartVersityGW(ctx, bin, dataDir, "", "gatehouse-test", RandomHex(12), log)
+	default:
+		return nil, fmt.Errorf("%s=%q: want minio or versitygw", S3Env, kind)
+	}
+}
+
+// MinIO returns the package's S3 server (MinIO unless S3Env says otherwise),
+// starting it on first use.
 func MinIO(t testing.TB) *devenv.MinIO {
 	t.Helper()
 	minioOnce.Do(func() {
-		bin, err := devenv.MinIOBinary()
-		if err != nil {
-			minioErr = err
-			return
-		}
+		var err error
 		minioDir, err = os.MkdirTemp("", "gatehouse-minio-*")
 		if err != nil {
 			minioErr = err
@@ -67,7 +89,7 @@ func MinIO(t testing.TB) *devenv.MinIO {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		minioSrv, minioErr = devenv.StartMinIO(ctx, bin, filepath.Join(minioDir, "data"), "", "gatehouse-test", RandomHex(12), log)
+		minioSrv, minioErr = startS3(ctx, filepath.Join(minioDir, "data"), log)
 	})
 	if minioErr != nil {
 		t.Fatalf("MinIO: %v", minioErr)
@@ -86,13 +108,9 @@ func OwnMinIO(t testing.TB) *devenv.MinIO {
 // file system under it.
 func OwnMinIOAt(t testing.TB, dataDir string) *devenv.MinIO {
 	t.Helper()
-	bin, err := devenv.MinIOBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	m, err := devenv.StartMinIO(ctx, bin, dataDir, "", "gatehouse-test", RandomHex(12), io.Discard)
+	m, err := startS3(ctx, dataDir, io.Discard)
 	if err != nil {
 		t.Fatalf("MinIO: %v", err)
 	}

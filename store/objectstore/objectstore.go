@@ -223,6 +223,15 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 	info, err := s.c.PutObject(ctx, s.bucket, key, body, size, opts)
 	if err != nil {
 		metrics.StoreErrors.WithLabelValues("objects", "put").Inc()
+		if size < 0 || uint64(size) > s.partSize {
+			// A failed multipart upload leaves no parts behind: minio-go
+			// aborts it, but not on every store (the Versity gateway
+			// keeps the upload of a short body), so it is removed here
+			// too; one that cannot be reached now is left to AbortStale.
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = s.c.RemoveIncompleteUpload(cctx, s.bucket, key)
+			cancel()
+		}
 		if body.err == nil && ctx.Err() == nil {
 			// The store refused or could not take it, not the client.
 			s.writes.Record(storeError(err))

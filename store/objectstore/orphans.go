@@ -2,6 +2,8 @@ package objectstore
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -38,26 +40,29 @@ func (s *Store) PayloadVersions(ctx context.Context, after string, limit int) ([
 }
 
 // Retention returns a version's Object Lock retention, if it has one.
+//
+// It reads the x-amz-object-lock-* headers of a HEAD request rather than
+// GetObjectRetention: every S3 store returns those the same way, while the
+// retention document's XML differs (the Versity gateway names its root
+// element ObjectLockRetention, not Retention, which minio-go refuses).
 func (s *Store) Retention(ctx context.Context, key, version string) (string, time.Time, error) {
 	if s.lockMode == "" {
 		return "", time.Time{}, nil // no Object Lock on the bucket
 	}
-	mode, until, err := s.c.GetObjectRetention(ctx, s.bucket, key, version)
+	info, err := s.c.StatObject(ctx, s.bucket, key, minio.StatObjectOptions{VersionID: version})
 	if err != nil {
-		if code := minio.ToErrorResponse(err).Code; code == "NoSuchObjectLockConfiguration" || code == "ObjectLockConfigurationNotFoundError" {
-			return "", time.Time{}, nil
-		}
 		return "", time.Time{}, err
 	}
-	var m string
-	if mode != nil {
-		m = string(*mode)
+	mode := strings.ToUpper(info.Metadata.Get("X-Amz-Object-Lock-Mode"))
+	until := info.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date")
+	if mode == "" || until == "" {
+		return "", time.Time{}, nil
 	}
-	var u time.Time
-	if until != nil {
-		u = until.UTC()
+	u, err := time.Parse(time.RFC3339, until)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("object lock retain-until date %q: %w", until, err)
 	}
-	return m, u, nil
+	return mode, u.UTC(), nil
 }
 
 // RemoveVersion deletes one version of an object without bypassing any
