@@ -150,7 +150,7 @@ func VersityGWBinary() (string, error) {
 	}
 	p := filepath.Join(root, "bin", "versitygw")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("Versity S3 gateway not found at %s: run 'make bin/versitygw' (make test installs it)", p)
+		return "", fmt.Errorf("the Versity S3 gateway (versitygw) is not at %s: run 'make bin/versitygw' (make test installs it)", p)
 	}
 	return p, nil
 }
