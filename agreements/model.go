@@ -215,6 +215,10 @@ type FieldPolicy struct {
 	Pseudonymise []string `json:"pseudonymise,omitempty" yaml:"pseudonymise,omitempty"`
 	// OnExtra is strip (drop fields outside Allow) or refuse.
 	OnExtra string `json:"on_extra,omitempty" yaml:"on_extra,omitempty"`
+	// Subject names the field that identifies the data subject of a record
+	// (its name is also the subject identifier type, e.g. nino): structured
+	// payloads are counted in distinct subjects by it, in records without it.
+	Subject string `json:"subject,omitempty" yaml:"subject,omitempty"`
 }
 
 // Regimes.

@@ -183,6 +183,9 @@ func validateFlow(v *valid.Errors, path string, f *Flow) (part2 bool) {
 				v.Add(valid.Path(path, "fields", "pseudonymise", i), "allowlist", "%q is pseudonymised but not in fields.allow", name)
 			}
 		}
+		if fp.Subject != "" && len(fp.Allow) > 0 && !slices.Contains(fp.Allow, fp.Subject) {
+			v.Add(path+".fields.subject", "allowlist", "%q identifies the subject but is not in fields.allow", fp.Subject)
+		}
 		for i, name := range fp.Allow {
 			if strings.TrimSpace(name) == "" {
 				v.Add(valid.Path(path, "fields", "allow", i), "required", "is empty")

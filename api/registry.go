@@ -144,6 +144,8 @@ type FieldPolicy struct {
 	Pseudonymise []string `json:"pseudonymise,omitempty"`
 	// OnExtra is strip (drop fields outside Allow) or refuse.
 	OnExtra string `json:"on_extra,omitempty"`
+	// Subject is the field that identifies a record's data subject.
+	Subject string `json:"subject,omitempty"`
 }
 
 // AgreementList answers GET /admin/v1/agreements: the governing version of

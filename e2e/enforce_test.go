@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -333,4 +334,30 @@ func TestPseudonymisationFailsClosed(t *testing.T) {
 		sealed = append(sealed, e.Detail["field_rules"])
 	}
 	require.Equal(t, []string{"pseudonymise nino"}, sealed, "one sealed, and its entry says what was applied")
+}
+
+// One subject declared, 10,000 CSV rows delivered: the payload is counted
+// while it is sealed and refused; nothing is stored.
+func TestPayloadSubjectsCounted(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	council := gw.Client(t, "council.revenues")
+	var body bytes.Buffer
+	body.WriteString("name,address\n")
+	for i := range 10000 {
+		fmt.Fprintf(&body, "Person %d,%d High Street\n", i, i)
+	}
+	d := policeDisclosure(int64(body.Len()))
+	d.ContentType = "text/csv"
+	_, err := council.Send(ctx, d, bytes.NewReader(body.Bytes()))
+	p := requireProblem(t, err, 422, "payload-subjects-exceeded")
+	require.Contains(t, p.Detail, "more than 1 subjects")
+	n, err := gw.App.DB.CountExchanges(ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	require.Empty(t, adminEntries(t, gw)["exchange.sealed"])
+	failed := adminEntries(t, gw)["exchange.failed"]
+	require.Len(t, failed, 1)
+	require.Equal(t, "subjects-exceeded", failed[0].Detail["reason"])
 }

@@ -108,7 +108,7 @@ func TestStructuredPayloadsAreMinimised(t *testing.T) {
 	// The audit record says what was stripped, and the digest of what was received.
 	sealed := adminEntries(t, gw)[audit.TypeExchangeSealed]
 	require.Len(t, sealed, 2)
-	require.Equal(t, "json, 2 records, strip; stripped health,religion; pseudonymised nino", sealed[0].Detail["minimised"])
+	require.Equal(t, "json, 2 records, strip, 2 subjects; stripped health,religion; pseudonymised nino", sealed[0].Detail["minimised"])
 	require.NotEqual(t, sealed[0].PayloadHash, sealed[0].Detail["received_sha256"])
 
 	// A flow with an allowlist takes only JSON or CSV.

@@ -182,11 +182,18 @@ func TestAnswerInheritsItsRequest(t *testing.T) {
 	require.Equal(t, q.Exemption, decided.Exemption)
 	require.Equal(t, q.Necessity, decided.Detail["justification"])
 
-	// What the answer declares stands: a category outside the flow is refused.
+	// What the answer declares stands: a category outside the flow is
+	// refused, and one inside it that the request did not seek as well.
 	narrower := *answer
 	narrower.DataCategories = []string{"health"}
 	_, err = legal.Declare(ctx, &narrower)
 	requireFailed(t, err, "categories.permitted")
+	wider := *answer
+	wider.DataCategories = []string{"identity", "financial"}
+	_, err = legal.Declare(ctx, &wider)
+	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	require.Equal(t, "data_categories[1]", p.Errors[0].Field)
+	require.Equal(t, "requested", p.Errors[0].Rule)
 }
 
 func TestRequestDeadlineInThePastIsRefused(t *testing.T) {

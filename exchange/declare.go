@@ -284,6 +284,9 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 			return nil, err
 		}
 	}
+	if err := answerWithin(asked, &meta); err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		e, err := s.create(ctx, reg, caller, d, key, fingerprint, &meta, decision, requestID, now)
 		if !errors.Is(err, errVolumeReached) || attempt > 0 {
@@ -471,6 +474,29 @@ func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDec
 		out.DataCategories = r.Meta.DataCategories
 	}
 	return &out, r, nil
+}
+
+// answerWithin holds an answer to a request to what the request asked: only
+// the subjects it named and the data categories it sought.
+func answerWithin(asked *Request, m *Meta) error {
+	if asked == nil {
+		return nil
+	}
+	var v valid.Errors
+	for i, k := range m.SubjectKeys {
+		if !slices.Contains(asked.Meta.SubjectKeys, k) {
+			v.Add(valid.Path("subjects", i), "requested", "is not a subject the request named")
+		}
+	}
+	if n := len(asked.Meta.SubjectKeys); n > 0 && m.SubjectCount > n {
+		v.Add("subject_count", "requested", "is %d but the request named %d subjects", m.SubjectCount, n)
+	}
+	for i, c := range m.DataCategories {
+		if !slices.Contains(asked.Meta.DataCategories, c) {
+			v.Add(valid.Path("data_categories", i), "requested", "%q is not a data category the request sought (%s)", c, strings.Join(asked.Meta.DataCategories, ", "))
+		}
+	}
+	return v.Err()
 }
 
 // countDecision counts a decision for the metrics, by the agreement asked

@@ -232,6 +232,7 @@ func (r *rig) requestIn(t *testing.T, state exchange.RequestState) *exchange.Req
 func answerTo(ref string, size int64) *api.ExchangeDeclaration {
 	d := policeDisclosure(size)
 	d.RequestRef = ref
+	d.DataCategories = policeRequest().DataCategories // what was asked for
 	return d
 }
 
@@ -527,14 +528,24 @@ func TestAnswerInheritsItsRequest(t *testing.T) {
 	require.Equal(t, req.ID, e.RequestID)
 	require.Empty(t, bare.Recipient, "the caller's declaration is not changed")
 
-	// What the answer declares stands.
+	// What the answer declares stands, within what the request asked.
 	narrower := *bare
 	narrower.DataCategories = []string{"identity"}
-	narrower.Subjects = []api.Subject{{Type: "nino", Value: "AB123456C"}}
+	narrower.Subjects = []api.Subject{{Type: "nino", Value: "qq 123456c"}}
 	e, err = r.svc.Declare(r.ctx, legal, &narrower, "")
 	require.NoError(t, err)
 	require.Equal(t, []string{"identity"}, e.Meta.DataCategories)
-	require.NotEqual(t, req.Meta.SubjectKeys, e.Meta.SubjectKeys)
+	require.Equal(t, req.Meta.SubjectKeys, e.Meta.SubjectKeys, "the same person, written otherwise")
+
+	// An answer carries only the request's subjects and categories.
+	other := *bare
+	other.Subjects = []api.Subject{{Type: "nino", Value: "AB123456C"}}
+	_, err = r.svc.Declare(r.ctx, legal, &other, "")
+	requireProblem(t, err, "subjects[0]", "requested")
+	wider := *bare
+	wider.DataCategories = []string{"identity", "financial"}
+	_, err = r.svc.Declare(r.ctx, legal, &wider, "")
+	requireProblem(t, err, "data_categories[1]", "requested")
 
 	// Only the handler inherits anything.
 	_, err = r.svc.Declare(r.ctx, revenues, bare, "")

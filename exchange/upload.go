@@ -146,7 +146,10 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRecipientKey, e.Recipient, err)
 	}
-	policy, format := s.minimisation(reg, &decision, e.Meta.ContentType)
+	policy, format, err := s.minimisation(ctx, reg, &decision, e)
+	if err != nil {
+		return nil, err
+	}
 	retainUntil := now.Add(s.retention(reg, &decision))
 
 	dataKey := seal.NewDataKey()
@@ -258,22 +261,49 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 	return sealed, nil
 }
 
-// minimisation returns the flow's field policy and the payload's format, or
-// nil when the flow has none.
-func (s *Service) minimisation(reg *agreements.Registry, d *agreements.Decision, contentType string) (*minimise.Policy, string) {
+// minimisation returns what is done to a structured payload record by
+// record, and its format: the flow's field rules, the count of distinct
+// subjects (by the flow's subject field, else records) against the
+// declared count and the flow's limit, and, for an answer to a request, that
+// every record is about a subject the request named. Nil when none applies
+// or the payload is not structured (refused before the body is read if the
+// flow has field rules).
+func (s *Service) minimisation(ctx context.Context, reg *agreements.Registry, d *agreements.Decision, e *Exchange) (*minimise.Policy, string, error) {
+	format := minimise.Format(e.Meta.ContentType)
 	f := decidedFlow(reg, d)
-	if !hasFieldRules(f) {
-		return nil, ""
-	}
-	format := minimise.Format(contentType)
 	if format == "" {
-		return nil, "" // refused before the body is read (minimisable)
+		return nil, "", nil
 	}
-	id, _ := splitRef(d.Agreement)
-	return &minimise.Policy{
-		Allow: f.Fields.Allow, Pseudonymise: f.Fields.Pseudonymise, OnExtra: f.Fields.OnExtra,
-		Key: minimise.PseudonymKey(s.cfg.PseudonymKey, id),
-	}, format
+	p := &minimise.Policy{MaxSubjects: subjectLimit(f, &e.Meta)}
+	if f != nil && f.Fields != nil {
+		id, _ := splitRef(d.Agreement)
+		p.Allow, p.Pseudonymise, p.OnExtra, p.Subject = f.Fields.Allow, f.Fields.Pseudonymise, f.Fields.OnExtra, f.Fields.Subject
+		p.Key = minimise.PseudonymKey(s.cfg.PseudonymKey, id)
+	}
+	if e.RequestID != "" && p.Subject != "" {
+		q, err := s.store.Request(ctx, e.RequestID)
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		typ, key := p.Subject, s.cfg.SubjectKey
+		p.Requested = func(value string) bool {
+			return slices.Contains(q.Meta.SubjectKeys, audit.SubjectKey(key, typ, value))
+		}
+	}
+	if !hasFieldRules(f) && p.MaxSubjects == 0 && p.Requested == nil {
+		return nil, "", nil
+	}
+	return p, format, nil
+}
+
+// subjectLimit is the most distinct subjects a payload may be about: the
+// declared count, and the flow's limit if lower; zero if neither is set.
+func subjectLimit(f *agreements.Flow, m *Meta) int {
+	limit := m.SubjectCount
+	if f != nil && f.MaxSubjects > 0 && (limit == 0 || f.MaxSubjects < limit) {
+		limit = f.MaxSubjects
+	}
+	return limit
 }
 
 // hasFieldRules reports whether a flow keeps only some fields or
@@ -495,6 +525,7 @@ func failureReason(err error) string {
 		refused   *minimise.RefusedError
 		ambiguous *minimise.AmbiguousError
 		nested    *minimise.NestedError
+		subjects  *minimise.SubjectsError
 	)
 	switch {
 	case errors.Is(err, ErrSizeMismatch):
@@ -507,6 +538,10 @@ func failureReason(err error) string {
 		return "fields-ambiguous"
 	case errors.As(err, &nested):
 		return "field-nested"
+	case errors.As(err, &subjects) && subjects.Unrequested:
+		return "subject-not-requested"
+	case errors.As(err, &subjects):
+		return "subjects-exceeded"
 	case errors.Is(err, minimise.ErrFormat):
 		return "malformed-payload"
 	case errors.As(err, &be):

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -673,4 +674,52 @@ func TestUploadNeedsAMinimisablePayload(t *testing.T) {
 	_, err = r.svc.Declare(r.ctx, revenues, policeDisclosure(9), "")
 	require.ErrorAs(t, err, &v, "nor is it declared again")
 	require.Equal(t, "structured", v[0].Rule)
+}
+
+// A structured payload is about no more people than declared or the flow
+// allows: 10 rows on a declaration of one subject are refused, unless the
+// flow's subject field shows them to be about that one person.
+func TestUploadCountsSubjects(t *testing.T) {
+	t.Parallel()
+	csvOf := func(nino string, n int) []byte {
+		b := []byte("nino,amount\n")
+		for i := range n {
+			b = fmt.Appendf(b, "%s,%d\n", nino, i)
+		}
+		return b
+	}
+	t.Run("deny/records-past-the-declared-count", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t)
+		body := csvOf("QQ123456C", 10)
+		d := policeDisclosure(int64(len(body)))
+		d.ContentType = "text/csv"
+		e := r.declare(t, revenues, d)
+		_, err := r.svc.Upload(r.ctx, revenues, e.ID, bytes.NewReader(body), int64(len(body)))
+		var se *minimise.SubjectsError
+		require.ErrorAs(t, err, &se)
+		require.Equal(t, 1, se.Limit)
+		require.Equal(t, exchange.StateFailed, r.exchange(t, e.ID).State)
+		require.Equal(t, "subjects-exceeded", r.failedReason(t, e.ID))
+		require.Empty(t, r.objects.Keys())
+	})
+	t.Run("ok/one-person-by-the-subject-field", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t)
+		a := fixtureAgreements()[0]
+		a.Flows[0].Fields = &agreements.FieldPolicy{Subject: "nino"}
+		require.NoError(t, r.db.PutAgreement(r.ctx, a))
+		body := csvOf("QQ123456C", 10)
+		d := policeDisclosure(int64(len(body)))
+		d.ContentType = "text/csv"
+		e := r.declare(t, revenues, d)
+		got := r.upload(t, revenues, e.ID, body)
+		sealed := r.entriesFor(t, got.ID)
+		require.Equal(t, audit.TypeExchangeSealed, sealed[len(sealed)-1])
+		last := r.entries(t, audit.TypeExchangeSealed)
+		require.Contains(t, last[len(last)-1].Detail["minimised"], "10 records")
+		require.Contains(t, last[len(last)-1].Detail["minimised"], "1 subjects")
+		_, plain := r.open(t, police, got.ID)
+		require.Equal(t, body, plain)
+	})
 }

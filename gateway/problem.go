@@ -94,6 +94,8 @@ const (
 	CodeMalformed        = "payload-malformed"
 	CodeFieldsAmbiguous  = "payload-fields-ambiguous"
 	CodeFieldNested      = "payload-field-nested"
+	CodeSubjectsExceeded = "payload-subjects-exceeded"
+	CodeNotRequested     = "payload-subject-not-requested"
 	CodeExpired          = "payload-expired"
 	CodeStorageFull      = "storage-full"
 	CodeRecordNotFound   = "record-not-found"
@@ -115,6 +117,7 @@ func toError(err error) *Error {
 		fieldsRefused *minimise.RefusedError
 		ambiguous     *minimise.AmbiguousError
 		nested        *minimise.NestedError
+		subjects      *minimise.SubjectsError
 	)
 	if errors.As(err, &apiErr) {
 		return apiErr
@@ -172,6 +175,10 @@ func toError(err error) *Error {
 		e.Detail = nested.Error()
 		e.Fields = []api.FieldError{{Field: nested.Field, Rule: "top-level", Message: fmt.Sprintf("holds %q, which this flow pseudonymises only as a top-level field", nested.Nested)}}
 		return e
+	case errors.As(err, &subjects) && subjects.Unrequested:
+		return problem(http.StatusUnprocessableEntity, CodeNotRequested, "The answer holds a record about someone the request did not name; nothing was stored.").withDetail(subjects.Error()).withCause(err)
+	case errors.As(err, &subjects):
+		return problem(http.StatusUnprocessableEntity, CodeSubjectsExceeded, "The payload is about more people than were declared or the flow allows; nothing was stored.").withDetail(subjects.Error()).withCause(err)
 	case errors.Is(err, minimise.ErrFormat):
 		return problem(http.StatusBadRequest, CodeMalformed, "The payload is not well-formed for its content type; nothing was stored.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, exchange.ErrExpired):

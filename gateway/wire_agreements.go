@@ -83,7 +83,7 @@ func flowView(f agreements.Flow) api.Flow {
 		Handler: f.Handler, EmergencyOverride: f.EmergencyOverride,
 	}
 	if p := f.Fields; p != nil {
-		v.Fields = &api.FieldPolicy{Allow: p.Allow, Pseudonymise: p.Pseudonymise, OnExtra: p.OnExtra}
+		v.Fields = &api.FieldPolicy{Allow: p.Allow, Pseudonymise: p.Pseudonymise, OnExtra: p.OnExtra, Subject: p.Subject}
 	}
 	return v
 }

@@ -28,7 +28,7 @@ func fullAgreement() *agreements.Agreement {
 			Exemptions:     []string{"DPA-S2-P1-2"},
 			Instruments:    []agreements.Instrument{{Code: "CDA-1998-S115", Title: "Crime and Disorder Act 1998 s.115"}},
 			DataCategories: []string{"identity"},
-			Fields:         &agreements.FieldPolicy{Allow: []string{"nino", "name"}, Pseudonymise: []string{"nino"}, OnExtra: "strip"},
+			Fields:         &agreements.FieldPolicy{Allow: []string{"nino", "name"}, Pseudonymise: []string{"nino"}, OnExtra: "strip", Subject: "nino"},
 			MaxSubjects:    5, DailyVolume: 50, RequiresNamedSubject: true, AuthoriserRank: agreements.RankRequirements{agreements.KindPolice: "inspector"},
 			Handler: "council.legal", EmergencyOverride: true,
 		}},

@@ -60,6 +60,7 @@ func copyCSV(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
 	if err := cw.Write(names); err != nil {
 		return err
 	}
+	subjectCol := slices.IndexFunc(fields, p.isSubject)
 	out := make([]string, len(keep))
 	for {
 		rec, err := cr.Read()
@@ -71,6 +72,14 @@ func copyCSV(dst io.Writer, lim *recordLimiter, p *Policy, r *report) error {
 		}
 		lim.next()
 		r.Records++
+		if subjectCol >= 0 && subjectCol < len(rec) && rec[subjectCol] != "" {
+			err = p.subjectOf(r.Records, rec[subjectCol], true)
+		} else {
+			err = p.subjectOf(r.Records, "", false)
+		}
+		if err != nil {
+			return err
+		}
 		for j, i := range keep {
 			v := rec[i]
 			if pseudo[i] && v != "" {

@@ -83,6 +83,7 @@ func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 	w.WriteByte('{')
 	wrote := false
 	seen := names{}
+	subject, found := "", false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -95,6 +96,9 @@ func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			return jsonErr(err, "a record is cut short")
+		}
+		if p.isSubject(name) && !bytes.Equal(raw, []byte("null")) {
+			subject, found = scalarText(raw), true
 		}
 		keep, pseudo := p.keep(name)
 		if keep && !pseudo && len(p.pseudo) > 0 {
@@ -126,6 +130,9 @@ func copyFields(w *bufio.Writer, dec *json.Decoder, p *Policy, r *report) error 
 	}
 	if _, err := dec.Token(); err != nil { // }
 		return jsonErr(err, "a record is cut short")
+	}
+	if err := p.subjectOf(r.Records, subject, found); err != nil {
+		return err
 	}
 	return w.WriteByte('}')
 }

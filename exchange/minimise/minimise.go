@@ -71,6 +71,26 @@ func (e *NestedError) Error() string {
 	return fmt.Sprintf("field %q holds a nested field %q that this flow pseudonymises; send it as a top-level field", e.Field, e.Nested)
 }
 
+// SubjectsError: a structured payload is about more people than the
+// declaration or the flow allows, or (an answer to a request) about someone
+// the request did not name.
+type SubjectsError struct {
+	// Limit is the most subjects allowed; Record the record that passed it
+	// or named someone not asked about.
+	Limit  int
+	Record int64
+	// Unrequested is set when the record is about a subject the request did
+	// not name.
+	Unrequested bool
+}
+
+func (e *SubjectsError) Error() string {
+	if e.Unrequested {
+		return fmt.Sprintf("record %d is about a subject the request did not name", e.Record)
+	}
+	return fmt.Sprintf("the payload is about more than %d subjects (record %d is subject %d)", e.Limit, e.Record, e.Limit+1)
+}
+
 // FieldName is the form field names are compared in: white space trimmed,
 // Unicode NFC, then case folded. "NINO", " Nino" and "nino" are one name.
 func FieldName(name string) string {
@@ -87,14 +107,65 @@ type Policy struct {
 	OnExtra string
 	// Key is the pseudonym key (see PseudonymKey).
 	Key []byte
+	// Subject is the field that identifies a record's data subject; ""
+	// counts every record as a subject of its own.
+	Subject string
+	// MaxSubjects is the most distinct subjects the payload may be about;
+	// zero: not counted.
+	MaxSubjects int
+	// Requested, if set, says whether a subject identifier value is one a
+	// request named; a record about anyone else is refused.
+	Requested func(value string) bool
 
 	// allow and pseudo hold Allow and Pseudonymise by FieldName.
 	allow, pseudo map[string]bool
+	subject       string
+	seen          map[[32]byte]struct{}
+}
+
+// counts reports whether the policy looks at who each record is about.
+func (p *Policy) counts() bool { return p.MaxSubjects > 0 || p.Requested != nil }
+
+// subjectOf notes the subject of record n: its identifier value, or none
+// (found false: a record of its own). At most MaxSubjects+1 distinct
+// subjects are ever held.
+func (p *Policy) subjectOf(n int64, value string, found bool) error {
+	if !p.counts() {
+		return nil
+	}
+	if p.Requested != nil && (!found || !p.Requested(value)) {
+		return &SubjectsError{Record: n, Unrequested: true}
+	}
+	if p.MaxSubjects <= 0 {
+		return nil
+	}
+	var id [32]byte
+	if found {
+		id = sha256.Sum256([]byte(value))
+	} else {
+		id = sha256.Sum256(fmt.Appendf(nil, "\x00record %d", n))
+	}
+	if _, ok := p.seen[id]; ok {
+		return nil
+	}
+	if len(p.seen) >= p.MaxSubjects {
+		return &SubjectsError{Limit: p.MaxSubjects, Record: n}
+	}
+	p.seen[id] = struct{}{}
+	return nil
+}
+
+// isSubject reports whether field is the subject identifier field.
+func (p *Policy) isSubject(field string) bool {
+	return p.subject != "" && FieldName(field) == p.subject
 }
 
 // prepare indexes the policy's names in their compared form.
 func (p *Policy) prepare() {
-	p.allow, p.pseudo = map[string]bool{}, map[string]bool{}
+	p.allow, p.pseudo, p.seen = map[string]bool{}, map[string]bool{}, map[[32]byte]struct{}{}
+	if p.Subject != "" {
+		p.subject = FieldName(p.Subject)
+	}
 	for _, f := range p.Allow {
 		p.allow[FieldName(f)] = true
 	}
@@ -117,9 +188,11 @@ func (p *Policy) Rules() string {
 
 // Report says what minimisation did, for the manifest and the audit record.
 type Report struct {
-	Format        string   `json:"format"`
-	Mode          string   `json:"mode"`
-	Records       int64    `json:"records"`
+	Format  string `json:"format"`
+	Mode    string `json:"mode"`
+	Records int64  `json:"records"`
+	// Subjects is how many distinct subjects were counted (0: not counted).
+	Subjects      int64    `json:"subjects,omitempty"`
 	Stripped      []string `json:"stripped,omitempty"`
 	Pseudonymised []string `json:"pseudonymised,omitempty"`
 }
@@ -127,6 +200,9 @@ type Report struct {
 // Summary is a short text for the audit record.
 func (r *Report) Summary() string {
 	s := fmt.Sprintf("%s, %d records, %s", r.Format, r.Records, r.Mode)
+	if r.Subjects > 0 {
+		s += fmt.Sprintf(", %d subjects", r.Subjects)
+	}
 	if len(r.Stripped) > 0 {
 		s += "; stripped " + strings.Join(r.Stripped, ",")
 	}
@@ -192,6 +268,7 @@ func Copy(dst io.Writer, src io.Reader, format string, p *Policy) (*Report, erro
 	if err != nil {
 		return nil, err
 	}
+	r.Subjects = int64(len(p.seen))
 	r.Stripped = sortedKeys(r.stripped)
 	r.Pseudonymised = sortedKeys(r.pseudonymised)
 	return &r.Report, nil

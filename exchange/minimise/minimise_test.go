@@ -260,3 +260,58 @@ func TestNestedPseudonymisedFieldRefused(t *testing.T) {
 	require.NoError(t, err, "a pseudonymised field's own value may be structured")
 	require.NotContains(t, out.String(), "QQ123456C")
 }
+
+// Structured payloads are counted in distinct subjects: by the subject
+// field where there is one (several records about one person count once),
+// else one per record; one past the limit refuses the payload.
+func TestSubjectsCounted(t *testing.T) {
+	rows := func(values ...string) string {
+		s := "nino,amount\n"
+		for _, v := range values {
+			s += v + ",1\n"
+		}
+		return s
+	}
+	tests := []struct {
+		name    string
+		subject string
+		limit   int
+		in      string
+		want    int64 // subjects counted; -1: refused
+	}{
+		{"ok/one-person-many-rows", "nino", 1, rows("QQ123456C", "QQ123456C", "QQ123456C"), 1},
+		{"ok/at-the-limit", "NINO", 2, rows("QQ123456C", "AB123456C", "QQ123456C"), 2},
+		{"deny/past-the-limit", "nino", 2, rows("QQ123456C", "AB123456C", "CD123456C"), -1},
+		{"deny/records-without-subject-field", "", 2, rows("QQ123456C", "QQ123456C", "QQ123456C"), -1},
+		{"deny/record-missing-its-subject", "nino", 2, rows("QQ123456C", "", ""), -1},
+		{"ok/no-limit", "nino", 0, rows("QQ123456C", "AB123456C", "CD123456C"), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := &minimise.Policy{Subject: tt.subject, MaxSubjects: tt.limit, Key: key}
+			rep, err := minimise.Copy(&out, strings.NewReader(tt.in), minimise.CSV, p)
+			if tt.want < 0 {
+				var se *minimise.SubjectsError
+				require.ErrorAs(t, err, &se)
+				require.Equal(t, tt.limit, se.Limit)
+				require.EqualValues(t, 3, se.Record)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, rep.Subjects)
+		})
+	}
+
+	// JSON alike, and an answer holds only the subjects its request named.
+	p := &minimise.Policy{Subject: "nino", MaxSubjects: 5, Key: key, Requested: func(v string) bool { return v == "QQ123456C" }}
+	var out bytes.Buffer
+	_, err := minimise.Copy(&out, strings.NewReader(`[{"Nino":"QQ123456C"},{"nino":"QQ123456C","x":1}]`), minimise.JSON, p)
+	require.NoError(t, err)
+	p = &minimise.Policy{Subject: "nino", MaxSubjects: 5, Key: key, Requested: func(v string) bool { return v == "QQ123456C" }}
+	_, err = minimise.Copy(&out, strings.NewReader(`[{"nino":"QQ123456C"},{"nino":"AB123456C"}]`), minimise.JSON, p)
+	var se *minimise.SubjectsError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.Unrequested)
+	require.EqualValues(t, 2, se.Record)
+}
