@@ -55,6 +55,8 @@ test: bin/minio bin/versitygw bin/mailpit postgres chromium interop/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@echo "the Object Lock and retention tests again, against the Versity S3 gateway"
 	GATEHOUSE_TEST_S3=versitygw $(GO) test -race -count=1 -timeout 10m ./e2e -run '$(OBJECT_LOCK_TESTS)'
+	@# The decision's property test decides its full million without -race.
+	$(GO) test -count=1 -run '^TestDecideInvariants$$' ./agreements
 
 # The end-to-end tests that rely on the store's versioning and Object Lock,
 # run against both real S3 servers (the object-store contract test in

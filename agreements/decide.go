@@ -385,7 +385,9 @@ func classify(cats []string) categories {
 
 // checkFlow runs the checks against flow i.
 func (x *decider) checkFlow(req *Request, f *Flow, i int) {
-	x.check(CheckPurposePermitted, slices.Contains(f.Purposes, req.Purpose), "the purpose is permitted on this flow",
+	// Codes are compared as registered; one the gateway does not know
+	// permits nothing, whatever a flow lists.
+	x.check(CheckPurposePermitted, Purposes[req.Purpose] != "" && slices.Contains(f.Purposes, req.Purpose), "the purpose is permitted on this flow",
 		func() string { return fmt.Sprintf("purpose %q is not permitted on flows[%d]", req.Purpose, i) })
 
 	part3 := f.RegimeOf() == RegimePart3
@@ -394,6 +396,8 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 		x.checkPart3(req, f, i)
 	case req.LawfulBasis == BasisLegitimateInterests:
 		x.fail(CheckBasisArticle6, `"A6-1-f" (legitimate interests) is not available to a public authority performing its tasks`)
+	case Article6[req.LawfulBasis] == "":
+		x.fail(CheckBasisArticle6, fmt.Sprintf("%q is not an Art 6 lawful basis", req.LawfulBasis))
 	case !slices.Contains(f.LawfulBases, req.LawfulBasis):
 		x.fail(CheckBasisArticle6, fmt.Sprintf("lawful basis %q is not one flows[%d] permits (%s)", req.LawfulBasis, i, strings.Join(f.LawfulBases, ", ")))
 	default:
@@ -402,7 +406,7 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 
 	outside := ""
 	for _, c := range req.DataCategories {
-		if !slices.Contains(f.DataCategories, c) {
+		if Categories[c] == "" || !slices.Contains(f.DataCategories, c) {
 			outside = c
 			break
 		}
@@ -693,6 +697,18 @@ func (x *decider) emergency(req *Request, recipient *Party, ag *Agreement, flow 
 			x.pass(code, "fit for an emergency disclosure")
 		case broken && c.Passed:
 			*c = Check{Code: code, Passed: false, Message: msg}
+			x.failed++
+		}
+	}
+
+	// A set-aside agreement's period does not bound a withheld notification:
+	// the policy's does.
+	if bound := policy.NotificationReview; !underAgreement && req.Notification == "withhold" {
+		if bound <= 0 {
+			bound = DefaultPolicy.NotificationReview
+		}
+		if c := x.find(CheckNotification); c != nil && c.Passed && req.NotificationReviewAt.After(now.Add(bound)) {
+			*c = Check{Code: CheckNotification, Passed: false, Message: fmt.Sprintf("under no agreement a withheld notification must be reviewed within %s", Duration(bound))}
 			x.failed++
 		}
 	}
