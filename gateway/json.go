@@ -38,11 +38,12 @@ func (s *Server) readJSON(c *fiber.Ctx, dst any) error {
 
 // decodeStrict decodes one JSON value into dst with the one strict decoder
 // (internal/strictjson): unknown, duplicate and case-variant keys, trailing
-// data, invalid UTF-8 and deep nesting are refused, each naming the key.
+// data, invalid UTF-8 and deep nesting are refused, each naming the key;
+// then every string is held to checkStrings' bounds.
 func decodeStrict(body []byte, dst any) error {
 	err := strictjson.Decode(body, dst)
 	if err == nil {
-		return nil
+		return checkStrings(dst)
 	}
 	var e *strictjson.Error
 	if !errors.As(err, &e) || e.Syntax() {
