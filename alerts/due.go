@@ -102,7 +102,7 @@ func (r *Reminders) Once(ctx context.Context) error {
 		switch d.Kind {
 		case DueOverride:
 			action := "review the emergency override"
-			items = append(items, Item{Type: OverrideReviewDue, ID: d.ID, Deadline: d.Deadline, Action: action})
+			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
 			data := Data{Exchange: d.ID, Override: true, Deadline: d.Deadline, Action: action}
 			if past {
 				add("override-overdue:"+d.ID+":"+stamp, OverrideOverdue, "", []string{RoleDPO}, data)
@@ -111,13 +111,13 @@ func (r *Reminders) Once(ctx context.Context) error {
 			}
 		case DueNotification:
 			action := "tell the data subjects, or record why telling them stays withheld"
-			items = append(items, Item{Type: NotificationDue, ID: d.ID, Deadline: d.Deadline, Action: action})
+			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
 			if past {
 				add("notification-due:"+d.ID+":"+stamp, NotificationDue, "", []string{RoleDPO}, Data{Exchange: d.ID, Deadline: d.Deadline, Action: action})
 			}
 		case DueRequest:
 			action := "answer or decline the request"
-			items = append(items, Item{Type: RequestDeadlineNear, ID: d.ID, Deadline: d.Deadline, Action: action})
+			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
 			data := Data{Request: d.ID, Party: d.Party, Deadline: d.Deadline, Action: action}
 			switch {
 			case past:
@@ -147,7 +147,7 @@ func (r *Reminders) Once(ctx context.Context) error {
 			if d.Kind == DueDPIA {
 				typ, lapsed, action = DPIADue, DPIALapsed, "revisit the agreement's DPIA"
 			}
-			items = append(items, Item{Type: typ, ID: d.ID, Deadline: d.Deadline, Action: action})
+			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
 			data := Data{Agreement: d.ID, Deadline: d.Deadline, Action: action}
 			if past {
 				add(lapsed+":"+d.ID+":"+stamp, lapsed, "", []string{RoleAdmin, RoleDPO}, data)

@@ -94,7 +94,9 @@ type Data struct {
 	Items []Item `json:"items,omitempty"`
 }
 
-// Item is one entry of a digest: what is due and by when.
+// Item is one entry of a digest: what is due and by when. Type is the
+// kind of thing due: override, notification, request, agreement-review
+// or dpia.
 type Item struct {
 	Type     string    `json:"type"`
 	ID       string    `json:"id"`

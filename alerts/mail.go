@@ -133,6 +133,15 @@ var titles = map[string]string{
 	Test:                 "Test alert",
 }
 
+// dueLabels name the kinds of thing a digest lists.
+var dueLabels = map[string]string{
+	DueOverride:     "Emergency override",
+	DueNotification: "Telling the subjects of exchange",
+	DueRequest:      "Information request",
+	DueReview:       "Review of agreement",
+	DueDPIA:         "DPIA of agreement",
+}
+
 // Title says in a few words what an event is.
 func Title(typ string) string {
 	if t, ok := titles[typ]; ok {
@@ -188,7 +197,7 @@ func Message(ev Event, link, issuer string) (subject, body string) {
 	if len(ev.Data.Items) > 0 {
 		b.WriteString("\nDue:\n")
 		for _, it := range ev.Data.Items {
-			fmt.Fprintf(&b, "- %s %s: %s", Title(it.Type), it.ID, it.Action)
+			fmt.Fprintf(&b, "- %s %s: %s", dueLabels[it.Type], it.ID, it.Action)
 			if !it.Deadline.IsZero() {
 				fmt.Fprintf(&b, ", by %s", When(it.Deadline))
 			}

@@ -177,3 +177,15 @@ func (m *Mailpit) Raw(ctx context.Context, id string) (string, error) {
 	b, err := m.get(ctx, "/api/v1/message/"+url.PathEscape(id)+"/raw")
 	return string(b), err
 }
+
+// Text returns a message's plain-text body, decoded.
+func (m *Mailpit) Text(ctx context.Context, id string) (string, error) {
+	b, err := m.get(ctx, "/api/v1/message/"+url.PathEscape(id))
+	if err != nil {
+		return "", err
+	}
+	var out struct {
+		Text string `json:"Text"`
+	}
+	return out.Text, json.Unmarshal(b, &out)
+}

@@ -56,7 +56,7 @@ func overrideDisclosure() *api.ExchangeDeclaration {
 const overridePayload = "Whereabouts: Elm Row."
 
 // mailTo waits until Mailpit holds a message to addr of the given event
-// type and returns it as received.
+// type and returns it as received, then its body decoded.
 func mailTo(t *testing.T, mp *devenv.Mailpit, addr, eventType string) string {
 	t.Helper()
 	var raw string
@@ -71,8 +71,12 @@ func mailTo(t *testing.T, mp *devenv.Mailpit, addr, eventType string) string {
 					continue
 				}
 				r, err := mp.Raw(context.Background(), m.ID)
-				if err == nil && strings.Contains(r, "X-Gatehouse-Event-Type: "+eventType) {
-					raw = r
+				if err != nil || !strings.Contains(r, "X-Gatehouse-Event-Type: "+eventType) {
+					continue
+				}
+				text, err := mp.Text(context.Background(), m.ID)
+				if err == nil {
+					raw = r + "\n" + text
 					return true
 				}
 			}
@@ -162,6 +166,22 @@ func TestAlertSMTPDownDeliveredAfterItReturns(t *testing.T) {
 		return false
 	}, 60*time.Second, 100*time.Millisecond)
 	require.Contains(t, failing.LastError, "smtp")
+	// The failures show in the metrics too.
+	hc := testenv.HTTPClient(t, gw.Env.CAFile())
+	require.Eventually(t, func() bool {
+		req, _ := http.NewRequest(http.MethodGet, gw.AdminURL+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+gw.Token(t, "aziz", "auditor"))
+		resp, err := hc.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		text := string(b)
+		return strings.Contains(text, `gatehouse_alert_attempts_total{channel="email",outcome="failed"}`) &&
+			strings.Contains(text, `gatehouse_outbox_depth{channel="email",state="pending"}`) &&
+			strings.Contains(text, "gatehouse_overrides_awaiting_review ")
+	}, 30*time.Second, 200*time.Millisecond)
 	require.NoError(t, gw.Mailpit.Restart(ctx))
 	raw := mailTo(t, gw.Mailpit, "dpo@council.example", alerts.OverrideMade)
 	require.Contains(t, raw, e.ID)
@@ -512,4 +532,41 @@ func TestAlertAuditBrokenReachesTheOperators(t *testing.T) {
 	require.Contains(t, raw, "audit chain broken at seq 3")
 	mailTo(t, gw.Mailpit, "dpo@council.example", alerts.AuditBroken)
 	mailTo(t, gw.Mailpit, "audit@council.example", alerts.AuditBroken)
+}
+
+// Two nodes on one PostgreSQL database share one outbox: each event is
+// delivered once, whichever node wrote it and whichever delivers it.
+func TestWebhookTwoNodesDeliverEachEventOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := newHookReceiver(t)
+	hook, _ := h.webhook(t, "police-cms", "police.northshire")
+	configure := func(c *config.Config) { c.Alerts.Webhooks = []config.Webhook{hook} }
+	dsn := testenv.Postgres(t)
+	a := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn, Configure: configure})
+	b := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn, Dir: a.Env.Dir, Bucket: a.Env.Config.Objects.Bucket, Configure: configure})
+	const each = 6
+	var wg sync.WaitGroup
+	for _, gw := range []*testenv.Gateway{a, b} {
+		council := gw.Client(t, "council.revenues")
+		wg.Go(func() {
+			for range each {
+				_, err := council.Send(ctx, policeDisclosure(5), strings.NewReader("hello"))
+				require.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	count := func() map[string]int {
+		out := map[string]int{}
+		for _, r := range h.ofType(alerts.ExchangeDelivered) {
+			out[r.Header.Get("webhook-id")]++
+		}
+		return out
+	}
+	require.Eventually(t, func() bool { return len(count()) == 2*each }, 60*time.Second, 50*time.Millisecond)
+	time.Sleep(time.Second) // time for a duplicate, if there were one, to arrive
+	for id, n := range count() {
+		require.Equal(t, 1, n, "event %s delivered once", id)
+	}
 }
