@@ -19,7 +19,7 @@ MINIO_VERSION := v0.0.0-20260212201848-7aac2a2c5b7c
 MAILPIT_MODULE  := github.com/axllent/mailpit
 MAILPIT_VERSION := v1.33.1
 
-.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres peers chromium clean FORCE
+.PHONY: all run test bench load tls-scan build vet fmt-check lint vuln postgres peers chromium screens clean FORCE
 
 all: build
 
@@ -89,6 +89,11 @@ tls-scan: bin/minio bin/gatehouse
 
 postgres:
 	@scripts/ensure-postgres.sh
+
+## screens: screenshots of the console's journeys for reviewers, in var/screens/
+screens: bin/minio postgres chromium interop/node_modules
+	GATEHOUSE_SCREENS=$(CURDIR)/var/screens $(GO) test -count=1 -run 'TestConsoleScreens$$' ./e2e
+	@ls var/screens
 
 # Debian's chromium, for the console's browser tests (e2e TestConsole*).
 chromium:
