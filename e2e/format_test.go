@@ -182,6 +182,8 @@ func interopNode(t *testing.T) (string, string) {
 // carries its standard error.
 func runNode(node string, args ...string) (string, error) {
 	cmd := exec.Command(node, args...)
+	// The tools send no telemetry and look for no updates.
+	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true", "NO_UPDATE_NOTIFIER=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

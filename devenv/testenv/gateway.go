@@ -202,12 +202,27 @@ func OwnMailpit(t testing.TB, env *devenv.Env) *devenv.Mailpit {
 // Client returns a client that connects as party.
 func (g *Gateway) Client(t testing.TB, party string) *client.Client {
 	t.Helper()
+	tlsCfg, err := client.TLSConfig(g.Env.CertFile(party), g.Env.KeyFile(party), g.Env.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client's own transport settings, with every answer checked
+	// against api/openapi.yaml.
+	tr := &http.Transport{
+		TLSClientConfig:       tlsCfg,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		ExpectContinueTimeout: 2 * time.Second,
+		WriteBufferSize:       256 << 10,
+		ReadBufferSize:        256 << 10,
+	}
+	t.Cleanup(tr.CloseIdleConnections)
 	c, err := client.New(client.Config{
-		Gateway:  g.URL,
-		CertFile: g.Env.CertFile(party),
-		KeyFile:  g.Env.KeyFile(party),
-		CAFile:   g.Env.CAFile(),
-		Retry:    g.retry,
+		Gateway:    g.URL,
+		HTTPClient: &http.Client{Transport: OpenAPICheck(t, tr)},
+		Retry:      g.retry,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +254,9 @@ func (g *Gateway) Token(t testing.TB, subject string, roles ...string) string {
 // Admin returns an admin API client for subject with roles.
 func (g *Gateway) Admin(t testing.TB, subject string, roles ...string) *client.Admin {
 	t.Helper()
-	a, err := client.NewAdmin(client.AdminConfig{URL: g.AdminURL, Token: g.Token(t, subject, roles...), CAFile: g.Env.CAFile(), Retry: g.retry})
+	hc := HTTPClient(t, g.Env.CAFile())
+	hc.Timeout = 2 * time.Minute
+	a, err := client.NewAdmin(client.AdminConfig{URL: g.AdminURL, Token: g.Token(t, subject, roles...), HTTPClient: hc, Retry: g.retry})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +275,9 @@ func HTTPClient(t testing.TB, caFile string) *http.Client {
 	if !pool.AppendCertsFromPEM(pem) {
 		t.Fatal("no CA certificate in " + caFile)
 	}
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	t.Cleanup(tr.CloseIdleConnections)
+	return &http.Client{Timeout: time.Minute, Transport: OpenAPICheck(t, tr)}
 }
 
 // PartyHTTPClient returns a plain HTTP client that connects as party, for
