@@ -70,7 +70,11 @@ type Store struct {
 
 var _ exchange.Objects = (*Store)(nil)
 
-// DefaultPartSize is the multipart part size: the memory one upload holds.
+// uploadThreads is how many parts of one multipart upload are in flight.
+const uploadThreads = 2
+
+// DefaultPartSize is the multipart part size; an upload holds uploadThreads
+// of them.
 const DefaultPartSize = 16 << 20
 
 // New connects to the object store (lazily: no request is made).
@@ -210,10 +214,13 @@ func (s *Store) Put(ctx context.Context, key string, r io.Reader, size int64, re
 	opts := minio.PutObjectOptions{
 		ContentType: "application/octet-stream",
 		PartSize:    s.partSize,
-		// One part buffered at a time: memory stays constant however
-		// large the payload (16 MiB parts allow objects up to 156 GiB).
-		NumThreads:           1,
-		DisableContentSha256: true,
+		// Two parts buffered at a time: one goes to the store while the
+		// next is sealed into the other, so sealing and storing overlap.
+		// Memory stays constant however large the payload (two 16 MiB
+		// parts per upload; 16 MiB parts allow objects up to 156 GiB).
+		NumThreads:            uploadThreads,
+		ConcurrentStreamParts: true,
+		DisableContentSha256:  true,
 	}
 	if s.lockMode != "" && !retainUntil.IsZero() {
 		opts.Mode = s.lockMode
