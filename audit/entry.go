@@ -46,8 +46,12 @@ type Entry struct {
 	Exemption   string   `json:"exemption,omitempty"`
 	Categories  []string `json:"categories,omitempty"`
 	Subjects    []string `json:"subjects,omitempty"`
-	PayloadHash string   `json:"payload_sha256,omitempty"`
-	PayloadSize int64    `json:"payload_size,omitempty"`
+	// PayloadHash is the plaintext SHA-256 entries carried before the
+	// keyed PayloadDigest replaced it; new entries leave it out.
+	PayloadHash string `json:"payload_sha256,omitempty"`
+	// PayloadDigest is the payload's keyed digest (PayloadDigest).
+	PayloadDigest string `json:"payload_digest,omitempty"`
+	PayloadSize   int64  `json:"payload_size,omitempty"`
 	// Detail holds further facts as strings; keys are encoded sorted.
 	Detail map[string]string `json:"detail,omitempty"`
 	Prev   string            `json:"prev"`

@@ -143,3 +143,13 @@ func requireBroken(t *testing.T, err error, seq int64, kind string) {
 	require.Equal(t, seq, ve.Seq, ve.Error())
 	require.Equal(t, kind, ve.Kind, ve.Error())
 }
+
+// The keyed payload digest, checked with Python's hmac and hashlib.
+func TestPayloadDigestKnownAnswer(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	sum := "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7" // SHA-256 of "data"
+	want := "hmac-sha256:v2:6ba609ecf13a1a0ab87777470b99c55a0060020a696c07619b0cfdaaa70a36a5"
+	require.Equal(t, want, audit.PayloadDigest(key, 2, sum))
+	require.Equal(t, want, audit.PayloadDigest(key, 2, want), "a keyed digest is kept as it is")
+	require.Empty(t, audit.PayloadDigest(key, 2, ""))
+}

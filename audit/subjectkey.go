@@ -144,3 +144,30 @@ func (r *SubjectKeyring) Keys(typ, value string) []string {
 	}
 	return slices.Compact(out)
 }
+
+// PayloadDigest is the keyed digest that stands for a payload's plaintext
+// SHA-256 (lower-case hex) in the database and the record: "hmac-sha256:v<N>:"
+// and the hex HMAC-SHA256 of the 32 digest bytes under a key derived from
+// subject key version N (HMAC-SHA256(key, "gatehouse payload digest")). The
+// plaintext digest itself, which would let anyone holding the record test
+// a guess at a small payload, stays inside the encrypted manifest. A value
+// that is already keyed is returned as it is.
+func PayloadDigest(key []byte, version int, sha256Hex string) string {
+	if strings.HasPrefix(sha256Hex, SubjectKeyPrefix) || sha256Hex == "" {
+		return sha256Hex
+	}
+	dk := hmac.New(sha256.New, key)
+	dk.Write([]byte("gatehouse payload digest"))
+	m := hmac.New(sha256.New, dk.Sum(nil))
+	if raw, err := hex.DecodeString(sha256Hex); err == nil && len(raw) == sha256.Size {
+		m.Write(raw)
+	} else {
+		m.Write([]byte(sha256Hex))
+	}
+	return SubjectKeyPrefix + "v" + strconv.Itoa(version) + ":" + hex.EncodeToString(m.Sum(nil))
+}
+
+// PayloadDigest is the keyed digest of a payload under the newest key.
+func (r *SubjectKeyring) PayloadDigest(sha256Hex string) string {
+	return PayloadDigest(r.Current(), r.Version(), sha256Hex)
+}

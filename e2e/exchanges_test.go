@@ -109,7 +109,7 @@ func TestStructuredPayloadsAreMinimised(t *testing.T) {
 	sealed := adminEntries(t, gw)[audit.TypeExchangeSealed]
 	require.Len(t, sealed, 2)
 	require.Equal(t, "json, 2 records, strip, 2 subjects; stripped health,religion; pseudonymised nino", sealed[0].Detail["minimised"])
-	require.NotEqual(t, sealed[0].PayloadHash, sealed[0].Detail["received_sha256"])
+	require.NotEqual(t, sealed[0].PayloadDigest, sealed[0].Detail["received_digest"])
 
 	// A flow with an allowlist takes only JSON or CSV.
 	_, err = fraud.Declare(ctx, analyticsDeclaration("application/pdf", 10))

@@ -584,7 +584,7 @@ func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 		Notification:     d.Notification,
 		ContentType:      d.ContentType,
 		DeclaredSize:     d.Size,
-		DeclaredSHA256:   d.SHA256,
+		DeclaredSHA256:   s.payloadDigest(d.SHA256),
 	}
 }
 

@@ -217,7 +217,7 @@ func (s *Service) OpenPayload(ctx context.Context, caller, id string, resolve fu
 		entry = &audit.Entry{
 			Time: now, Type: audit.TypeExchangeFetched, Actor: caller,
 			Exchange: cur.ID, Agreement: cur.AgreementRef(), Recipient: cur.Recipient,
-			PayloadHash: cur.Payload.SHA256, PayloadSize: cur.Payload.Size,
+			PayloadDigest: s.payloadDigest(cur.Payload.Digest), PayloadSize: cur.Payload.Size,
 		}
 		if r != Full {
 			entry.Detail = map[string]string{"range": strconv.FormatInt(r.Offset, 10) + "+" + strconv.FormatInt(r.Length, 10)}

@@ -113,7 +113,8 @@ func TestFetchMovesDeliveredToFetched(t *testing.T) {
 	require.Len(t, fetched, 3)
 	for _, f := range fetched {
 		require.Equal(t, police, f.Actor)
-		require.Equal(t, e.Payload.SHA256, f.PayloadHash)
+		require.Equal(t, r.exchange(t, e.ID).Payload.Digest, f.PayloadDigest)
+		require.Empty(t, f.PayloadHash)
 		require.Equal(t, e.Payload.Size, f.PayloadSize)
 	}
 }

@@ -46,7 +46,7 @@ func (s *Service) Acknowledge(ctx context.Context, caller, id string) (*Exchange
 		e.State, e.AcknowledgedAt, e.UpdatedAt = StateAcknowledged, now, now
 		entry = &audit.Entry{
 			Time: now, Type: TypeAcknowledged, Actor: caller, Exchange: e.ID,
-			Agreement: e.AgreementRef(), Recipient: e.Recipient, PayloadHash: e.Payload.SHA256,
+			Agreement: e.AgreementRef(), Recipient: e.Recipient, PayloadDigest: s.payloadDigest(e.Payload.Digest),
 		}
 		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
@@ -86,7 +86,7 @@ func (s *Service) Sweep(ctx context.Context, limit int) (int, error) {
 			if err := tx.AppendAudit(ctx, &audit.Entry{
 				Time: now, Type: TypePayloadDeleted, Actor: "gatehouse", Exchange: e.ID,
 				Agreement: e.AgreementRef(), Recipient: e.Recipient, Subjects: e.Meta.SubjectKeys,
-				PayloadHash: e.Payload.SHA256, PayloadSize: e.Payload.Size,
+				PayloadDigest: s.payloadDigest(e.Payload.Digest), PayloadSize: e.Payload.Size,
 				Detail: map[string]string{"reason": "retention ended", "retention_ended": e.ExpiresAt.Format("2006-01-02T15:04:05Z07:00"), "object": key},
 			}); err != nil {
 				return err

@@ -119,7 +119,7 @@ func TestSweepDeletesExpiredPayloads(t *testing.T) {
 		require.Equal(t, exchange.StateExpired, stored.State)
 		require.Empty(t, stored.Envelope, "the data key goes with the payload")
 		require.Empty(t, stored.Payload.ObjectKey)
-		require.Equal(t, e.Payload.SHA256, stored.Payload.SHA256, "the metadata stays")
+		require.Equal(t, e.Payload.Digest, stored.Payload.Digest, "the metadata stays")
 		require.Equal(t, e.Meta, stored.Meta)
 		_, _, ok := r.objects.Object(e.Payload.ObjectKey, e.Payload.ObjectVersion)
 		require.False(t, ok, "the payload is gone")
@@ -135,7 +135,7 @@ func TestSweepDeletesExpiredPayloads(t *testing.T) {
 
 	entry := r.entries(t, exchange.TypePayloadDeleted)[1]
 	require.Equal(t, "gatehouse", entry.Actor)
-	require.Equal(t, toPolice.Payload.SHA256, entry.PayloadHash)
+	require.Equal(t, toPolice.Payload.Digest, entry.PayloadDigest)
 	require.Equal(t, toPolice.Meta.SubjectKeys, entry.Subjects)
 	require.Equal(t, "retention ended", entry.Detail["reason"])
 	require.Equal(t, toPolice.Payload.ObjectKey, entry.Detail["object"])

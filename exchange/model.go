@@ -135,13 +135,20 @@ type Meta struct {
 	Notification     *api.Notification `json:"notification,omitempty"`
 	ContentType      string            `json:"content_type"`
 	DeclaredSize     int64             `json:"declared_size"`
-	DeclaredSHA256   string            `json:"declared_sha256,omitempty"`
+	// DeclaredSHA256 is the keyed digest of the SHA-256 the sender
+	// declared (a plain SHA-256 in declarations stored before).
+	DeclaredSHA256 string `json:"declared_sha256,omitempty"`
 }
 
 // Payload is the stored, sealed payload.
 type Payload struct {
-	Size           int64
-	SHA256         string
+	Size int64
+	// SHA256 is the plaintext's SHA-256, never stored: set only on the
+	// answer to the upload that sealed it (the recipient has it in the
+	// manifest).
+	SHA256 string
+	// Digest is the keyed digest of SHA256 (audit.PayloadDigest), as stored.
+	Digest         string
 	CiphertextSize int64
 	ObjectKey      string
 	ObjectVersion  string

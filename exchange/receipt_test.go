@@ -114,3 +114,33 @@ func TestReceipts(t *testing.T) {
 		require.Empty(t, replayed.Receipts, "a replay records nothing new")
 	})
 }
+
+// The plaintext's SHA-256 is neither in the database nor in the record:
+// only its keyed digest is. The sender gets it in the upload's answer, the
+// recipient in the manifest.
+func TestPayloadDigestIsKeyed(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	body := []byte("name,nino\nJane Doe,QQ123456C\n")
+	sum := sha256Hex(body)
+	e := r.declare(t, revenues, withDigest(policeDisclosure(int64(len(body))), body))
+	sealed := r.upload(t, revenues, e.ID, body)
+	require.Equal(t, sum, sealed.Payload.SHA256, "the upload's answer says what was sealed")
+	m, _ := r.open(t, police, e.ID)
+	_, err := r.svc.Acknowledge(r.ctx, police, e.ID)
+	require.NoError(t, err)
+	require.Equal(t, sum, m.Plaintext.SHA256, "the recipient has it in the manifest")
+
+	stored := r.exchange(t, e.ID)
+	require.Empty(t, stored.Payload.SHA256)
+	require.Equal(t, payloadDigest(sum), stored.Payload.Digest)
+	require.Equal(t, payloadDigest(sum), stored.Meta.DeclaredSHA256, "the declared digest is keyed too")
+	recs, err := r.db.AuditRecords(r.ctx, 0, 1000)
+	require.NoError(t, err)
+	for _, rec := range recs {
+		require.NotContains(t, string(rec.Body), sum, "entry %d", rec.Seq)
+	}
+	var row string
+	require.NoError(t, r.db.SQL().QueryRow("SELECT payload_sha256 || meta FROM exchanges WHERE id = $1", e.ID).Scan(&row))
+	require.NotContains(t, row, sum)
+}

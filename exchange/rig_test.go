@@ -304,6 +304,12 @@ func withDigest(d *api.ExchangeDeclaration, body []byte) *api.ExchangeDeclaratio
 	return d
 }
 
+// payloadDigest is the keyed digest the rig's service records for a
+// payload's SHA-256.
+func payloadDigest(sha256Hex string) string {
+	return audit.PayloadDigest(bytes.Repeat([]byte{7}, 32), audit.FirstKeyVersion, sha256Hex)
+}
+
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

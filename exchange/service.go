@@ -253,6 +253,15 @@ func (s *Service) replay(ctx context.Context, scope, key, fingerprint string) (s
 	return id, err
 }
 
+// payloadDigest is the keyed digest that stands for a payload's SHA-256
+// in the database and the record (audit.PayloadDigest).
+func (s *Service) payloadDigest(sha256Hex string) string {
+	if s.cfg.SubjectKeys != nil {
+		return s.cfg.SubjectKeys.PayloadDigest(sha256Hex)
+	}
+	return audit.PayloadDigest(s.cfg.SubjectKey, audit.FirstKeyVersion, sha256Hex)
+}
+
 // subjectKey is the key new records use for a subject identifier.
 func (s *Service) subjectKey(typ, value string) string {
 	if s.cfg.SubjectKeys != nil {

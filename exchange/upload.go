@@ -169,7 +169,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 			s.log.Error("removing payload object failed", logkey.Exchange, e.ID, logkey.Reason, reason, logkey.Error, rmErr)
 		}
 	}
-	if want := e.Meta.DeclaredSHA256; want != "" && want != res.rawDigest {
+	if want := e.Meta.DeclaredSHA256; want != "" && want != res.rawDigest && want != s.payloadDigest(res.rawDigest) {
 		removeObject("digest mismatch")
 		err := public.Errorf(ErrDigestMismatch, "got %s", res.rawDigest)
 		s.markFailed(ctx, e.ID, caller, err)
@@ -199,7 +199,8 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		return nil, fmt.Errorf("sealing manifest: %w", err)
 	}
 
-	detail := map[string]string{"object": res.info.Key, "object_version": res.info.Version, "received_sha256": res.rawDigest}
+	detail := map[string]string{"object": res.info.Key, "object_version": res.info.Version, "received_digest": s.payloadDigest(res.rawDigest)}
+	digest := s.payloadDigest(res.digest)
 	if res.report != nil {
 		detail["minimised"] = res.report.Summary()
 		detail["field_rules"] = policy.Rules()
@@ -220,23 +221,23 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		cur.AgreementID, cur.AgreementVersion = splitRef(decision.Agreement)
 		cur.Decision = decision
 		cur.State = StateDelivered
-		cur.Payload = Payload{Size: res.size, SHA256: res.digest, CiphertextSize: res.info.Size, ObjectKey: res.info.Key, ObjectVersion: res.info.Version}
+		cur.Payload = Payload{Size: res.size, Digest: digest, CiphertextSize: res.info.Size, ObjectKey: res.info.Key, ObjectVersion: res.info.Version}
 		cur.Envelope = envelope
 		cur.UpdatedAt, cur.DeliveredAt, cur.ExpiresAt = now, now, retainUntil
 		entry = &audit.Entry{
-			Time:        now,
-			Type:        audit.TypeExchangeSealed,
-			Actor:       caller,
-			Exchange:    cur.ID,
-			Agreement:   decision.Agreement,
-			Recipient:   cur.Recipient,
-			Outcome:     string(decision.Outcome),
-			Purpose:     cur.Meta.Purpose,
-			Categories:  cur.Meta.DataCategories,
-			Subjects:    cur.Meta.SubjectKeys,
-			PayloadHash: res.digest,
-			PayloadSize: res.size,
-			Detail:      detail,
+			Time:          now,
+			Type:          audit.TypeExchangeSealed,
+			Actor:         caller,
+			Exchange:      cur.ID,
+			Agreement:     decision.Agreement,
+			Recipient:     cur.Recipient,
+			Outcome:       string(decision.Outcome),
+			Purpose:       cur.Meta.Purpose,
+			Categories:    cur.Meta.DataCategories,
+			Subjects:      cur.Meta.SubjectKeys,
+			PayloadDigest: digest,
+			PayloadSize:   res.size,
+			Detail:        detail,
 		}
 		if err := tx.AppendAudit(ctx, entry); err != nil {
 			return err
@@ -257,6 +258,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		return nil, err
 	}
 	metrics.BytesSealed.WithLabelValues(caller, sealed.AgreementID).Add(float64(res.size))
+	sealed.Payload.SHA256 = res.digest // for the answer only
 	sealed.Receipts = appendReceipt(nil, s.receipt(entry))
 	return sealed, nil
 }

@@ -74,7 +74,9 @@ func TestUploadStateRules(t *testing.T) {
 			require.ErrorIs(t, err, exchange.ErrState)
 			stored := r.exchange(t, e.ID)
 			require.Equal(t, state, stored.State)
-			require.Equal(t, e.Payload, stored.Payload, "the payload delivered stays")
+			want := e.Payload
+			want.SHA256 = "" // never stored
+			require.Equal(t, want, stored.Payload, "the payload delivered stays")
 			require.Equal(t, before, r.objects.Keys())
 		})
 	}
@@ -247,7 +249,7 @@ func TestUploadDigestMustMatchTheDeclaration(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, sha256Hex(tt.body), got.Payload.SHA256)
 			sealed := r.entries(t, audit.TypeExchangeSealed)
-			require.Equal(t, sha256Hex(tt.body), sealed[len(sealed)-1].Detail["received_sha256"])
+			require.Equal(t, payloadDigest(sha256Hex(tt.body)), sealed[len(sealed)-1].Detail["received_digest"])
 		})
 	}
 }
@@ -264,7 +266,9 @@ func TestUploadSealsThePayloadForTheRecipient(t *testing.T) {
 	require.Equal(t, t0, e.DeliveredAt)
 	require.Equal(t, t0.Add(90*24*time.Hour), e.ExpiresAt, "police-crime keeps payloads 90 days")
 	stored := r.exchange(t, e.ID)
-	require.Equal(t, e.Payload, stored.Payload)
+	storedPayload := e.Payload
+	storedPayload.SHA256 = "" // the answer's alone: never stored
+	require.Equal(t, storedPayload, stored.Payload)
 	require.Equal(t, e.Envelope, stored.Envelope)
 
 	object, retainUntil, ok := r.objects.Object(e.Payload.ObjectKey, e.Payload.ObjectVersion)
@@ -304,7 +308,8 @@ func TestUploadSealsThePayloadForTheRecipient(t *testing.T) {
 	require.Len(t, sealed, 1)
 	require.Equal(t, e.ID, sealed[0].Exchange)
 	require.Equal(t, revenues, sealed[0].Actor)
-	require.Equal(t, sha256Hex(payload), sealed[0].PayloadHash)
+	require.Equal(t, payloadDigest(sha256Hex(payload)), sealed[0].PayloadDigest)
+	require.Empty(t, sealed[0].PayloadHash, "the plaintext digest is not in the record")
 	require.Equal(t, int64(len(payload)), sealed[0].PayloadSize)
 	require.Equal(t, e.Payload.ObjectKey, sealed[0].Detail["object"])
 	require.Equal(t, e.Payload.ObjectVersion, sealed[0].Detail["object_version"])
@@ -573,7 +578,7 @@ func TestUploadMinimisesStructuredPayloads(t *testing.T) {
 			require.Equal(t, int64(len(plain)), got.Payload.Size, "the size sealed")
 			require.Equal(t, sha256Hex(plain), got.Payload.SHA256, "the digest sealed")
 			sealed := r.entries(t, audit.TypeExchangeSealed)
-			require.Equal(t, sha256Hex(body), sealed[len(sealed)-1].Detail["received_sha256"], "the digest received")
+			require.Equal(t, payloadDigest(sha256Hex(body)), sealed[len(sealed)-1].Detail["received_digest"], "the digest received")
 			require.Contains(t, sealed[len(sealed)-1].Detail["minimised"], "stripped phone")
 		})
 	}

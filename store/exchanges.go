@@ -38,7 +38,7 @@ func scanExchange(row scanner) (*exchange.Exchange, error) {
 		delivered, acked, expires sql.NullTime
 	)
 	err := row.Scan(&e.ID, &state, &e.Sender, &e.Recipient, &e.AgreementID, &e.AgreementVersion, &meta, &decision,
-		&e.Payload.Size, &e.Payload.SHA256, &e.Payload.CiphertextSize, &e.Payload.ObjectKey, &e.Payload.ObjectVersion, &envelope,
+		&e.Payload.Size, &e.Payload.Digest, &e.Payload.CiphertextSize, &e.Payload.ObjectKey, &e.Payload.ObjectVersion, &envelope,
 		&e.CreatedAt, &e.UpdatedAt, &delivered, &acked, &expires, &e.RequestID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, exchange.ErrNotFound
@@ -100,7 +100,7 @@ func (t *tx) CreateExchange(ctx context.Context, e *exchange.Exchange) error {
 	_, err = t.exec(ctx, "INSERT INTO exchanges ("+exchangeColumns+`) VALUES
 		($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`,
 		e.ID, string(e.State), e.Sender, e.Recipient, e.AgreementID, e.AgreementVersion, meta, decision,
-		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion, string(e.Envelope),
+		e.Payload.Size, e.Payload.Digest, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion, string(e.Envelope),
 		utc(e.CreatedAt), utc(e.UpdatedAt), nullTime(e.DeliveredAt), nullTime(e.AcknowledgedAt), nullTime(e.ExpiresAt), e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: create exchange: %w", err)
@@ -147,7 +147,7 @@ func (t *tx) SaveExchange(ctx context.Context, e *exchange.Exchange) error {
 		acknowledged_at = $15, expires_at = $16, request_id = $17
 		WHERE id = $1`,
 		e.ID, string(e.State), e.AgreementID, e.AgreementVersion, meta, decision,
-		e.Payload.Size, e.Payload.SHA256, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion,
+		e.Payload.Size, e.Payload.Digest, e.Payload.CiphertextSize, e.Payload.ObjectKey, e.Payload.ObjectVersion,
 		string(e.Envelope), utc(e.UpdatedAt), nullTime(e.DeliveredAt), nullTime(e.AcknowledgedAt), nullTime(e.ExpiresAt), e.RequestID)
 	if err != nil {
 		return fmt.Errorf("store: save exchange: %w", err)

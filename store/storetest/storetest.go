@@ -100,7 +100,7 @@ func testExchanges(t *testing.T, db *store.DB) {
 			return err
 		}
 		cur.State = exchange.StateDelivered
-		cur.Payload = exchange.Payload{Size: 5, SHA256: "abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}
+		cur.Payload = exchange.Payload{Size: 5, Digest: "hmac-sha256:v2:abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}
 		cur.Envelope = []byte("eyJ.jwe")
 		cur.UpdatedAt, cur.DeliveredAt = delivered, delivered
 		return tx.SaveExchange(ctx, cur)
@@ -108,7 +108,7 @@ func testExchanges(t *testing.T, db *store.DB) {
 	got, err = s.Exchange(ctx, "01-a")
 	require.NoError(t, err)
 	require.Equal(t, exchange.StateDelivered, got.State)
-	require.Equal(t, exchange.Payload{Size: 5, SHA256: "abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}, got.Payload)
+	require.Equal(t, exchange.Payload{Size: 5, Digest: "hmac-sha256:v2:abc", CiphertextSize: 61, ObjectKey: "payloads/01-a/x", ObjectVersion: "v1"}, got.Payload)
 	require.Equal(t, []byte("eyJ.jwe"), got.Envelope)
 	require.True(t, got.DeliveredAt.Equal(delivered.Truncate(time.Microsecond)))
 
