@@ -51,6 +51,7 @@ type Registry interface {
 type Compliance interface {
 	Export(ctx context.Context, actor agreements.Actor, req compliance.ExportRequest) (*compliance.Export, error)
 	ReviewOverride(ctx context.Context, actor agreements.Actor, exchangeID string, r *api.OverrideReview) (*compliance.Override, error)
+	RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*compliance.Notification, error)
 }
 
 // Records lists the compliance records the console shows in its queues.
@@ -179,6 +180,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"/agreements/{id}/{action}", c.signedIn(c.agreementAction))
 	m.HandleFunc("GET "+Prefix+"/overrides", c.signedIn(c.overridesPage))
 	m.HandleFunc("POST "+Prefix+"/overrides/{id}", c.signedIn(c.reviewOverride))
+	m.HandleFunc("GET "+Prefix+"/notifications", c.signedIn(c.notificationsPage))
+	m.HandleFunc("POST "+Prefix+"/notifications/{id}", c.signedIn(c.recordNotification))
 	m.HandleFunc("GET "+Prefix+"/exports", c.signedIn(c.exportsPage))
 	m.HandleFunc("GET "+Prefix+"/exports/{kind}", c.signedIn(c.download))
 	m.HandleFunc("GET "+Prefix+"/exports/made/{id}/{part}", c.signedIn(c.madeFile))

@@ -96,7 +96,7 @@ func TestPostNeedsSessionCSRFAndOrigin(t *testing.T) {
 
 func TestEveryPageTemplateParses(t *testing.T) {
 	c := newTestConsole(t)
-	for _, name := range []string{"signin", "signedout", "error", "home", "agreements", "agreement", "diff", "draft", "overrides", "exports", "export", "report", "parties"} {
+	for _, name := range []string{"signin", "signedout", "error", "home", "agreements", "agreement", "diff", "draft", "overrides", "exports", "export", "report", "parties", "notifications"} {
 		require.Contains(t, c.pages, name)
 	}
 }

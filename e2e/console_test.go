@@ -30,7 +30,7 @@ func TestConsoleSignInAsEachRole(t *testing.T) {
 			b.checkA11y(t, "home as "+p.Username)
 			pages := []string{"/agreements", "/agreements/police-crime", "/agreements/police-crime/diff?from=0", "/parties"}
 			if has(p.Roles, "dpo") || has(p.Roles, "auditor") {
-				pages = append(pages, "/overrides", "/exports", "/exports/agreements?format=json")
+				pages = append(pages, "/overrides", "/notifications", "/exports", "/exports/agreements?format=json")
 			}
 			if has(p.Roles, "admin") {
 				pages = append(pages, "/agreements/new")
@@ -271,4 +271,26 @@ func london(t *testing.T) *time.Location {
 	loc, err := time.LoadLocation("Europe/London")
 	require.NoError(t, err)
 	return loc
+}
+
+// A DPO records that a disclosure's subjects were told; withholding without
+// a reason or review date is refused at the fields.
+func TestConsoleNotificationTold(t *testing.T) {
+	gw := consoleGateway(t)
+	d := policeDisclosure(16)
+	d.Notification = &api.Notification{Decision: "notify"}
+	ex, err := gw.Client(t, "council.revenues").Send(context.Background(), d, strings.NewReader(strings.Repeat("x", 16)))
+	require.NoError(t, err)
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/notifications"), chromedp.WaitVisible(css("#record-"+ex.ID)))
+	b.checkA11y(t, "notifications")
+	b.run(t, chromedp.Click(css("#action-"+ex.ID+"-withhold")), chromedp.Click(css("#record-"+ex.ID)))
+	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
+	require.Contains(t, b.text(t, "#review-at-"+ex.ID+"-error"), "needs a date to review it again")
+	b.checkA11y(t, "notifications with errors")
+	b.run(t, chromedp.Click(css("#action-"+ex.ID+"-told")), chromedp.Click(css("#record-"+ex.ID)))
+	b.run(t, chromedp.WaitVisible(css("#done")))
+	require.Equal(t, "Recorded.", b.text(t, "#done"))
+	require.Len(t, adminEntries(t, gw)["compliance.notification-updated"], 1)
 }
