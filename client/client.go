@@ -322,6 +322,13 @@ func (c *Client) Check(ctx context.Context, d *api.ExchangeDeclaration) (*api.De
 	return &dec, c.postJSON(ctx, "/v1/decisions", d, &dec)
 }
 
+// CheckRequest asks whether an information request would be allowed,
+// storing nothing: the dry run of Request.
+func (c *Client) CheckRequest(ctx context.Context, q *api.InformationRequest) (*api.Decision, error) {
+	var dec api.Decision
+	return &dec, c.postJSON(ctx, "/v1/requests/decisions", q, &dec)
+}
+
 // Exchange reads one exchange the caller sent or receives.
 func (c *Client) Exchange(ctx context.Context, id string) (*api.Exchange, error) {
 	var e api.Exchange

@@ -361,3 +361,40 @@ func TestPayloadSubjectsCounted(t *testing.T) {
 	require.Len(t, failed, 1)
 	require.Equal(t, "subjects-exceeded", failed[0].Detail["reason"])
 }
+
+// The dry runs are the real decision: POST /v1/decisions refuses what a
+// declaration would refuse after its decision (a payload the flow cannot
+// minimise), and POST /v1/requests/decisions decides a request as
+// POST /v1/requests would; neither records anything.
+func TestDryRunIsTheRealDecision(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	putInForce(t, gw, tenancyYAML)
+	fraud := gw.Client(t, "council.fraud")
+	police := gw.Client(t, "police.northshire")
+	before, err := gw.App.DB.AuditRecords(ctx, 0, 100000)
+	require.NoError(t, err)
+
+	d := &api.ExchangeDeclaration{
+		Agreement: "tenancy-matching", Recipient: "cabinet-office.nfi", Purpose: "fraud-prevention-detection", LawfulBasis: "A6-1-e",
+		DataCategories: []string{"identity"}, SubjectCount: 2, ContentType: "text/plain", Size: 10,
+	}
+	_, err = fraud.Check(ctx, d)
+	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
+	require.Equal(t, "content_type", p.Errors[0].Field)
+
+	dec, err := police.CheckRequest(ctx, scheduleTwoRequest())
+	require.NoError(t, err)
+	require.Equal(t, "allow", dec.Outcome)
+	bad := scheduleTwoRequest()
+	bad.Authoriser.Rank = "constable"
+	dec, err = police.CheckRequest(ctx, bad)
+	require.NoError(t, err, "a refusal is an answer, not an error")
+	require.Equal(t, "deny", dec.Outcome)
+	require.Contains(t, failedCodes(dec), "authoriser.rank")
+
+	after, err := gw.App.DB.AuditRecords(ctx, 0, 100000)
+	require.NoError(t, err)
+	require.Len(t, after, len(before), "a dry run records nothing")
+}

@@ -272,19 +272,8 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 	}
 
-	if err := minimisable(decidedFlow(reg, &decision), d.ContentType); err != nil {
-		return nil, err
-	}
-	if err := instrumentRelied(decidedFlow(reg, &decision), &meta, asked != nil); err != nil {
-		return nil, err
-	}
-	requestID := ""
-	if d.RequestRef != "" {
-		if requestID, err = s.answerable(ctx, caller, d); err != nil {
-			return nil, err
-		}
-	}
-	if err := answerWithin(asked, &meta); err != nil {
+	requestID, err := s.declarable(ctx, reg, caller, d, &meta, &decision, asked)
+	if err != nil {
 		return nil, err
 	}
 	for attempt := 0; ; attempt++ {
@@ -312,6 +301,29 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 			return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
 		}
 	}
+}
+
+// declarable runs the checks an allowed declaration must still pass before
+// it is recorded, the same for a declaration and its dry run: the payload
+// can be minimised as the flow says, the instrument relied on is the
+// flow's, and an answer goes to an answerable request with only what it
+// asked for. It returns the id of the request answered, if any.
+func (s *Service) declarable(ctx context.Context, reg *agreements.Registry, caller string, d *api.ExchangeDeclaration, meta *Meta, decision *agreements.Decision, asked *Request) (string, error) {
+	f := decidedFlow(reg, decision)
+	if err := minimisable(f, d.ContentType); err != nil {
+		return "", err
+	}
+	if err := instrumentRelied(f, meta, asked != nil); err != nil {
+		return "", err
+	}
+	requestID := ""
+	if d.RequestRef != "" {
+		var err error
+		if requestID, err = s.answerable(ctx, caller, d); err != nil {
+			return "", err
+		}
+	}
+	return requestID, answerWithin(asked, meta)
 }
 
 // errVolumeReached: the reservation found the flow's daily limit reached.
@@ -605,7 +617,15 @@ func (s *Service) Check(ctx context.Context, caller string, d *api.ExchangeDecla
 	if asked != nil && len(d.Subjects) == 0 && d.SubjectCount == 0 {
 		meta.SubjectKeys, meta.SubjectCount = asked.Meta.SubjectKeys, asked.Meta.SubjectCount
 	}
-	return s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, s.now().UTC())
+	decision, err := s.decide(ctx, reg, caller, d.Recipient, d.Agreement, "", &meta, s.now().UTC())
+	if err != nil || !decision.Outcome.Allowed() {
+		return decision, err
+	}
+	// What a declaration checks after the decision, the dry run checks too.
+	if _, err := s.declarable(ctx, reg, caller, d, &meta, &decision, asked); err != nil {
+		return agreements.Decision{}, err
+	}
+	return decision, nil
 }
 
 // decide runs the decision engine, counting what the sender has already

@@ -633,3 +633,43 @@ func TestDeclareDailyVolumeReservedAtomically(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"allow": 2, "deny": n - 2}, outcomes)
 }
+
+// A dry run is the real decision: it runs every check a declaration runs,
+// after the decision too (the payload can be minimised, the answer is
+// within its request), and a request's dry run decides as the request
+// would be decided; neither stores anything.
+func TestDryRunIsTheRealDecision(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	before := len(r.entries(t))
+
+	d := benefitsDisclosure("text/plain", 10)
+	_, declErr := r.svc.Declare(r.ctx, revenues, d, "")
+	_, dryErr := r.svc.Check(r.ctx, revenues, d)
+	for _, err := range []error{declErr, dryErr} {
+		var v valid.Errors
+		require.ErrorAs(t, err, &v)
+		require.Equal(t, "content_type", v[0].Path)
+		require.Equal(t, "structured", v[0].Rule)
+	}
+	dec, err := r.svc.Check(r.ctx, revenues, benefitsDisclosure("application/json", 10))
+	require.NoError(t, err)
+	require.Equal(t, agreements.Allow, dec.Outcome)
+
+	q := policeRequest()
+	dec, err = r.svc.CheckRequest(r.ctx, police, q)
+	require.NoError(t, err)
+	require.Equal(t, agreements.Allow, dec.Outcome)
+	require.Equal(t, legal, dec.Handler)
+	q.Purpose = "marketing"
+	dec, err = r.svc.CheckRequest(r.ctx, police, q)
+	require.NoError(t, err)
+	require.False(t, dec.Outcome.Allowed())
+	_, err = r.svc.SubmitRequest(r.ctx, police, q, "")
+	var refused *exchange.RefusedError
+	require.ErrorAs(t, err, &refused)
+	require.Equal(t, refused.Decision.FailedCodes(), dec.FailedCodes(), "the dry run names what the request is refused for")
+
+	require.Len(t, r.entries(t), before+1, "only the real, refused request was recorded")
+	require.Zero(t, r.countExchanges(t))
+}

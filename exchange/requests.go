@@ -159,6 +159,43 @@ func handlerFor(reg *agreements.Registry, agreement, caller string) string {
 	return ""
 }
 
+// decideRequest decides an information request by caller at now: what
+// SubmitRequest and its dry run share. It returns the handler it is routed
+// to and what is recorded of it.
+func (s *Service) decideRequest(ctx context.Context, reg *agreements.Registry, caller string, q *api.InformationRequest, now time.Time) (string, RequestMeta, agreements.Decision, error) {
+	d := requestDeclaration(q)
+	if d.Recipient == "" {
+		d.Recipient = handlerFor(reg, q.Agreement, caller)
+		if d.Recipient == "" {
+			return "", RequestMeta{}, agreements.Decision{}, valid.Errors{{Path: "to", Rule: "required", Message: "no flow of this agreement names a handler for your requests; name the council service"}}
+		}
+	}
+	if q.Deadline != nil && !q.Deadline.After(now) {
+		return "", RequestMeta{}, agreements.Decision{}, valid.Errors{{Path: "deadline", Rule: "future",
+			Message: fmt.Sprintf("%s has already passed; give a time the handler can still meet", q.Deadline.UTC().Format(time.RFC3339))}}
+	}
+	meta := RequestMeta{
+		Meta: s.meta(d), DataSought: q.DataSought, Offence: q.Offence, WouldPrejudice: q.WouldPrejudice,
+		StatutoryPower: q.StatutoryPower, Reference: q.Reference,
+	}
+	decision, err := s.decide(ctx, reg, caller, d.Recipient, q.Agreement, "", &meta.Meta, now)
+	return d.Recipient, meta, decision, err
+}
+
+// CheckRequest decides an information request by caller without storing
+// anything: the dry run of SubmitRequest, with every check it runs.
+func (s *Service) CheckRequest(ctx context.Context, caller string, q *api.InformationRequest) (agreements.Decision, error) {
+	if err := ValidateRequest(q); err != nil {
+		return agreements.Decision{}, err
+	}
+	reg, err := s.registry.Snapshot(ctx)
+	if err != nil {
+		return agreements.Decision{}, unavailable(err)
+	}
+	_, _, decision, err := s.decideRequest(ctx, reg, caller, q, s.now().UTC())
+	return decision, err
+}
+
 // SubmitRequest decides an information request by caller and, if it is
 // allowed, routes it to the handler. A refusal stores only its audit entry.
 func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.InformationRequest, key string) (*Request, error) {
@@ -176,28 +213,13 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	d := requestDeclaration(q)
-	if d.Recipient == "" {
-		d.Recipient = handlerFor(reg, q.Agreement, caller)
-		if d.Recipient == "" {
-			return nil, valid.Errors{{Path: "to", Rule: "required", Message: "no flow of this agreement names a handler for your requests; name the council service"}}
-		}
-	}
 	now := s.now().UTC()
-	if q.Deadline != nil && !q.Deadline.After(now) {
-		return nil, valid.Errors{{Path: "deadline", Rule: "future",
-			Message: fmt.Sprintf("%s has already passed; give a time the handler can still meet", q.Deadline.UTC().Format(time.RFC3339))}}
-	}
-	meta := RequestMeta{
-		Meta: s.meta(d), DataSought: q.DataSought, Offence: q.Offence, WouldPrejudice: q.WouldPrejudice,
-		StatutoryPower: q.StatutoryPower, Reference: q.Reference,
-	}
-	decision, err := s.decide(ctx, reg, caller, d.Recipient, q.Agreement, "", &meta.Meta, now)
+	handler, meta, decision, err := s.decideRequest(ctx, reg, caller, q, now)
 	if err != nil {
 		return nil, err
 	}
 	countDecision(reg, "request", caller, q.Agreement, &decision)
-	entry := decisionEntry(now, caller, d.Recipient, &meta.Meta, &decision)
+	entry := decisionEntry(now, caller, handler, &meta.Meta, &decision)
 	entry.Type = TypeRequestDecided
 	if !decision.Outcome.Allowed() {
 		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
@@ -207,7 +229,7 @@ func (s *Service) SubmitRequest(ctx context.Context, caller string, q *api.Infor
 	}
 	id, version := splitRef(decision.Agreement)
 	r := &Request{
-		ID: uuid.Must(uuid.NewV7()).String(), State: RequestOpen, Requester: caller, Handler: d.Recipient,
+		ID: uuid.Must(uuid.NewV7()).String(), State: RequestOpen, Requester: caller, Handler: handler,
 		AgreementID: id, AgreementVersion: version, Meta: meta, Decision: decision, CreatedAt: now, UpdatedAt: now,
 	}
 	if q.Deadline != nil {

@@ -14,6 +14,20 @@ import (
 
 // POST /v1/requests: ask the council for information; decided at once,
 // then routed to the agreement's handler service.
+// dryRunRequest is POST /v1/requests/decisions: would this request be
+// allowed? Every check POST /v1/requests runs; nothing is stored.
+func (s *Server) dryRunRequest(c *fiber.Ctx) error {
+	var q api.InformationRequest
+	if err := s.readJSON(c, &q); err != nil {
+		return err
+	}
+	dec, err := s.partner.Exchanges.CheckRequest(c.UserContext(), caller(c).ID, &q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(decisionView(&dec))
+}
+
 func (s *Server) submitRequest(c *fiber.Ctx) error {
 	var q api.InformationRequest
 	if err := s.readJSON(c, &q); err != nil {

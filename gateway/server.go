@@ -51,6 +51,8 @@ type Exchanges interface {
 	Check(ctx context.Context, caller string, d *api.ExchangeDeclaration) (agreements.Decision, error)
 	Acknowledge(ctx context.Context, caller, id string) (*exchange.Exchange, error)
 	SubmitRequest(ctx context.Context, caller string, q *api.InformationRequest, idempotencyKey string) (*exchange.Request, error)
+	// CheckRequest decides a request without storing anything: a dry run.
+	CheckRequest(ctx context.Context, caller string, q *api.InformationRequest) (agreements.Decision, error)
 	GetRequest(ctx context.Context, caller, id string) (*exchange.Request, error)
 	Requests(ctx context.Context, caller string, handled bool, states []exchange.RequestState, after string, limit int) ([]*exchange.Request, error)
 	RespondRequest(ctx context.Context, caller, id string, accept bool, reason string) (*exchange.Request, error)
@@ -239,6 +241,7 @@ func (s *Server) routes() {
 	v1.Get("/inbox", s.inbox)
 	v1.Post("/decisions", s.dryRun)
 	v1.Post("/requests", s.submitRequest)
+	v1.Post("/requests/decisions", s.dryRunRequest)
 	v1.Get("/requests", s.listRequests)
 	v1.Get("/requests/:id", s.getRequest)
 	v1.Post("/requests/:id/accept", s.respondRequest(true))
