@@ -28,6 +28,10 @@ type Subject struct {
 	// Type is the kind of identifier: nino, uprn, name-dob, council-ref, …
 	Type  string `json:"type"`
 	Value string `json:"value"`
+	// ConsentRef cites this person's consent record, where the disclosure
+	// relies on consent: a prohibited purpose (marketing, sale, commercial
+	// use) needs one for every subject.
+	ConsentRef string `json:"consent_ref,omitempty"`
 }
 
 // Authoriser is the officer who authorised a disclosure or request.

@@ -88,6 +88,7 @@ func ValidateDeclaration(d *api.ExchangeDeclaration, maxSize int64) error {
 		if v.Required(valid.Path("subjects", i, "value"), s.Value) && len(s.Value) > 256 {
 			v.Add(valid.Path("subjects", i, "value"), "max-length", "is longer than 256 characters")
 		}
+		text(&v, valid.Path("subjects", i, "consent_ref"), s.ConsentRef, maxRef)
 	}
 	if d.SubjectCount < 0 {
 		v.Add("subject_count", "minimum", "must not be negative")
@@ -214,6 +215,7 @@ func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request 
 		Instrument:       m.Instrument,
 		Emergency:        m.Urgency == UrgencyEmergency,
 	}
+	r.ConsentRecords = len(m.SubjectConsentRefs)
 	if m.ConsentRef != "" && len(m.SubjectKeys) == 1 {
 		// The one consent record cited is the one subject's.
 		r.ConsentRecords = 1
@@ -569,34 +571,39 @@ func (s *Service) replayed(ctx context.Context, id string) (*Exchange, error) {
 // meta records a declaration with subject identifiers replaced by keys.
 func (s *Service) meta(d *api.ExchangeDeclaration) Meta {
 	keys := make([]string, 0, len(d.Subjects))
+	var consents []string
 	for _, sub := range d.Subjects {
 		keys = append(keys, s.subjectKey(sub.Type, sub.Value))
+		if sub.ConsentRef != "" {
+			consents = append(consents, sub.ConsentRef)
+		}
 	}
 	urgency := d.Urgency
 	if urgency == "" {
 		urgency = UrgencyRoutine
 	}
 	return Meta{
-		AgreementVersion: d.AgreementVersion,
-		Purpose:          d.Purpose,
-		LawfulBasis:      d.LawfulBasis,
-		SpecialCategory:  d.SpecialCategory,
-		CriminalOffence:  d.CriminalOffence,
-		Exemption:        d.Exemption,
-		Instrument:       d.Instrument,
-		DataCategories:   d.DataCategories,
-		SubjectKeys:      keys,
-		SubjectCount:     max(d.SubjectCount, len(d.Subjects)),
-		Justification:    d.Justification,
-		RequestedBy:      d.RequestedBy,
-		Authoriser:       d.Authoriser,
-		Urgency:          urgency,
-		RequestRef:       d.RequestRef,
-		ConsentRef:       d.ConsentRef,
-		Notification:     d.Notification,
-		ContentType:      d.ContentType,
-		DeclaredSize:     d.Size,
-		DeclaredSHA256:   s.payloadDigest(d.SHA256),
+		AgreementVersion:   d.AgreementVersion,
+		Purpose:            d.Purpose,
+		LawfulBasis:        d.LawfulBasis,
+		SpecialCategory:    d.SpecialCategory,
+		CriminalOffence:    d.CriminalOffence,
+		Exemption:          d.Exemption,
+		Instrument:         d.Instrument,
+		DataCategories:     d.DataCategories,
+		SubjectKeys:        keys,
+		SubjectCount:       max(d.SubjectCount, len(d.Subjects)),
+		Justification:      d.Justification,
+		RequestedBy:        d.RequestedBy,
+		Authoriser:         d.Authoriser,
+		Urgency:            urgency,
+		RequestRef:         d.RequestRef,
+		ConsentRef:         d.ConsentRef,
+		Notification:       d.Notification,
+		ContentType:        d.ContentType,
+		DeclaredSize:       d.Size,
+		DeclaredSHA256:     s.payloadDigest(d.SHA256),
+		SubjectConsentRefs: consents,
 	}
 }
 

@@ -673,3 +673,29 @@ func TestDryRunIsTheRealDecision(t *testing.T) {
 	require.Len(t, r.entries(t), before+1, "only the real, refused request was recorded")
 	require.Zero(t, r.countExchanges(t))
 }
+
+// A prohibited purpose needs a consent record for every subject: each
+// subject's consent_ref counts, and the declaration's own consent_ref
+// stands for its subject only when it names one.
+func TestMetaRequestCountsConsentPerSubject(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name string
+		meta exchange.Meta
+		want int
+	}{
+		{"one-subject-declaration-consent", exchange.Meta{ConsentRef: "C-1", SubjectKeys: []string{"k1"}}, 1},
+		{"three-subjects-one-declaration-consent", exchange.Meta{ConsentRef: "C-1", SubjectKeys: []string{"k1", "k2", "k3"}}, 0},
+		{"three-subjects-three-consents", exchange.Meta{SubjectKeys: []string{"k1", "k2", "k3"}, SubjectConsentRefs: []string{"C-1", "C-2", "C-3"}}, 3},
+		{"three-subjects-two-consents", exchange.Meta{SubjectKeys: []string{"k1", "k2", "k3"}, SubjectConsentRefs: []string{"C-1", "C-2"}}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, tt.meta.Request("a", "b", "c").ConsentRecords)
+		})
+	}
+	d := policeDisclosure(1)
+	d.Subjects[0].ConsentRef = strings.Repeat("x", 4097)
+	v, ok := valid.As(exchange.ValidateDeclaration(d, 1<<20))
+	require.True(t, ok)
+	require.Equal(t, "subjects[0].consent_ref", v[0].Path)
+}

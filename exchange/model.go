@@ -138,6 +138,9 @@ type Meta struct {
 	// DeclaredSHA256 is the keyed digest of the SHA-256 the sender
 	// declared (a plain SHA-256 in declarations stored before).
 	DeclaredSHA256 string `json:"declared_sha256,omitempty"`
+	// SubjectConsentRefs are the consent records cited for named subjects,
+	// one for each subject that cites one.
+	SubjectConsentRefs []string `json:"subject_consent_refs,omitempty"`
 }
 
 // Payload is the stored, sealed payload.

@@ -596,7 +596,7 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 		"urgency":       m.Urgency,
 		"request_ref":   m.RequestRef,
 		"instrument":    m.Instrument,
-		"consent_ref":   m.ConsentRef,
+		"consent_ref":   strings.TrimSpace(strings.Join(append([]string{m.ConsentRef}, m.SubjectConsentRefs...), " ")),
 		"content_type":  m.ContentType,
 	}
 	if m.Authoriser != nil {
