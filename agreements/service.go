@@ -7,7 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
@@ -481,6 +485,14 @@ func governingOrLatest(all []*Agreement) *Agreement {
 	return nil
 }
 
+// SamePerson reports whether two people's ids name one person: compared
+// after trimming white space, Unicode NFC and case folding, so that
+// "alice", "Alice " and "ALICE" cannot approve one another's work.
+func SamePerson(a, b string) bool {
+	canon := func(s string) string { return cases.Fold().String(norm.NFC.String(strings.TrimSpace(s))) }
+	return canon(a) == canon(b)
+}
+
 // Approve approves a draft version (dpo). The approver must not be its
 // author: the two-person rule.
 func (s *Service) Approve(ctx context.Context, actor Actor, id string, version int) (*Agreement, error) {
@@ -491,7 +503,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id string, version i
 		if a.Status != StatusDraft {
 			return nil, public.Errorf(ErrTransition, "%s is %s; only a draft can be approved", a.Ref(), a.Status)
 		}
-		if a.Author == actor.Subject {
+		if SamePerson(a.Author, actor.Subject) {
 			return nil, ErrSamePerson
 		}
 		a.Status, a.ApprovedBy = StatusApproved, actor.Subject

@@ -398,3 +398,20 @@ func TestDryRunIsTheRealDecision(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, after, len(before), "a dry run records nothing")
 }
+
+// The two-person rule compares people after normalisation: the author
+// writing her id otherwise is still the author.
+func TestTwoPersonRuleNormalisesPeople(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	a, err := gw.Admin(t, "alice", "admin").Register(ctx, []byte(housingYAML), "application/yaml")
+	require.NoError(t, err)
+	for _, alias := range []string{"Alice ", "ALICE"} {
+		_, err = gw.Admin(t, alias, "dpo").Approve(ctx, a.ID, a.Version)
+		requireProblem(t, err, http.StatusForbidden, "two-person-rule")
+	}
+	approved, err := gw.Admin(t, "dana", "dpo").Approve(ctx, a.ID, a.Version)
+	require.NoError(t, err)
+	require.Equal(t, "approved", string(approved.Status))
+}
