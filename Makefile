@@ -51,7 +51,7 @@ run: bin/minio bin/mailpit bin/gatehouse
 	bin/gatehouse dev --dir var --minio bin/minio --mailpit bin/mailpit
 
 ## test: every test, against a real MinIO and Versity S3 gateway, SQLite, PostgreSQL, Mailpit and headless Chromium
-test: bin/minio bin/versitygw bin/mailpit postgres chromium interop/node_modules
+test: bin/minio bin/versitygw bin/mailpit postgres chromium interop/node_modules clients/js/node_modules
 	$(GO) test -race -count=1 -timeout 20m ./...
 	@echo "the Object Lock and retention tests again, against the Versity S3 gateway"
 	GATEHOUSE_TEST_S3=versitygw $(GO) test -race -count=1 -timeout 10m ./e2e -run '$(OBJECT_LOCK_TESTS)'
@@ -63,11 +63,16 @@ test: bin/minio bin/versitygw bin/mailpit postgres chromium interop/node_modules
 # store/objectstore runs against both on its own).
 OBJECT_LOCK_TESTS := ^(TestRetentionDeletesPayloadsAndKeepsTheRecord|TestOrphansAreDeletedOrReported|TestFailedUploadUnderComplianceLockIsReported|TestAuditChainFindsTampering|TestAuditUnrecordedSegments|TestMultipartUploadAbortsCleanly)$$
 
-# An independent JOSE implementation (panva/jose, pinned by the lock file)
-# for the envelope interoperability test, and axe-core for the console's
-# accessibility checks.
+# Independent implementations of the wire format (panva/jose, WebCrypto),
+# the OpenAPI tools (Redocly, openapi-typescript) and axe-core for the
+# console's accessibility checks, pinned by the lock file.
 interop/node_modules: interop/package.json interop/package-lock.json
 	cd interop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The reference JavaScript partner client, tested against a real gateway.
+clients/js/node_modules: clients/js/package.json clients/js/package-lock.json
+	cd clients/js && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 ## bench: the performance targets of docs/design.md §11, as ratios against baselines measured in the same run, and P3 against the peers a council would use instead (gpg + sftp, an nginx TLS proxy; PEERS=no skips them)

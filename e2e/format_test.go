@@ -181,9 +181,16 @@ func interopNode(t *testing.T) (string, string) {
 // runNode runs a script and returns its standard output; a failure's error
 // carries its standard error.
 func runNode(node string, args ...string) (string, error) {
+	return runNodeIn("", nil, node, args...)
+}
+
+// runNodeIn is runNode in dir with env added to the environment.
+func runNodeIn(dir string, env []string, node string, args ...string) (string, error) {
 	cmd := exec.Command(node, args...)
+	cmd.Dir = dir
 	// The tools send no telemetry and look for no updates.
 	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true", "NO_UPDATE_NOTIFIER=1")
+	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
