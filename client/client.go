@@ -66,6 +66,9 @@ type conn struct {
 	// token, if set, is sent as a bearer token (the admin API).
 	token string
 	retry Retry
+	// waiting, if set, is called as a retry starts its wait (for tests:
+	// it lets one act at that moment rather than guess it).
+	waiting func(time.Duration)
 }
 
 // New returns a client.

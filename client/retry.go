@@ -113,6 +113,9 @@ func (c *conn) send(ctx context.Context, repeatable bool, newReq func() (*http.R
 		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
 			return nil, err
 		}
+		if c.waiting != nil {
+			c.waiting(wait)
+		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

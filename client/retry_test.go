@@ -209,12 +209,10 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 	c, err := New(Config{Gateway: srv.URL, HTTPClient: srv.Client()})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		for len(g.seen()) == 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
-		cancel()
-	}()
+	defer cancel()
+	// Cancel once the answer is in and the client waits to retry: not
+	// before, when the answer itself would be lost to the cancellation.
+	c.conn.waiting = func(time.Duration) { cancel() }
 	_, err = c.Exchange(ctx, "ex-1")
 	require.ErrorIs(t, err, context.Canceled)
 	var p *api.Problem
