@@ -76,7 +76,7 @@ func TestMessage(t *testing.T) {
 		Data: Data{Exchange: "0193-ex", Agreement: "police-crime@1", Party: "council.social-care", Override: true,
 			Deadline: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Action: "review the emergency override"}}
 	link := ConsoleLink("https://gatehouse.council.example/console/")(ev)
-	require.Equal(t, "https://gatehouse.council.example/console/overrides/0193-ex", link)
+	require.Equal(t, "https://gatehouse.council.example/console/overrides#override-0193-ex", link)
 	subject, body := Message(ev, link, "gatehouse")
 	require.Equal(t, "[gatehouse] Emergency override: DPO review needed by 4 Dec 10:00", subject)
 	require.Contains(t, body, "0193-ex")

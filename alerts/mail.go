@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -220,18 +221,17 @@ func ConsoleLink(base string) func(Event) string {
 			return ""
 		}
 		d := ev.Data
+		// Only pages the console has: an override's card on the overrides
+		// page, an agreement's page, the notifications page; anything else
+		// is on the home page, which lists what needs doing by role.
 		switch {
 		case d.Override && d.Exchange != "":
-			return base + "/overrides/" + d.Exchange
-		case d.Request != "":
-			return base + "/requests/" + d.Request
-		case d.Exchange != "":
-			return base + "/exchanges/" + d.Exchange
-		case d.Agreement != "":
+			return base + "/overrides#override-" + url.PathEscape(d.Exchange)
+		case d.Agreement != "" && strings.HasPrefix(ev.Type, "agreement."):
 			id, _, _ := strings.Cut(d.Agreement, "@")
-			return base + "/agreements/" + id
-		case strings.HasPrefix(ev.Type, "audit."):
-			return base + "/audit"
+			return base + "/agreements/" + url.PathEscape(id)
+		case strings.HasPrefix(ev.Type, "notification."):
+			return base + "/notifications"
 		}
 		return base + "/"
 	}
