@@ -83,7 +83,10 @@ type Options struct {
 	Registry   Registry
 	Compliance Compliance
 	Records    Records
-	OIDC       OIDC
+	// Outbox lists and retries alert deliveries; nil means alerts are not
+	// configured (the page says so).
+	Outbox Outbox
+	OIDC   OIDC
 	// SessionKey (32 bytes) encrypts and authenticates the session cookies.
 	SessionKey []byte
 	// IdleTimeout ends a session nobody has used for this long;
@@ -186,6 +189,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+Prefix+"/exports/{kind}", c.signedIn(c.download))
 	m.HandleFunc("GET "+Prefix+"/exports/made/{id}/{part}", c.signedIn(c.madeFile))
 	m.HandleFunc("GET "+Prefix+"/parties", c.signedIn(c.partiesPage))
+	m.HandleFunc("GET "+Prefix+"/alerts", c.signedIn(c.alertsPage))
+	m.HandleFunc("POST "+Prefix+"/alerts/{id}/retry", c.signedIn(c.retryAlert))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, Prefix+"/", http.StatusSeeOther)
 	})

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/compliance"
@@ -293,4 +295,44 @@ func TestConsoleNotificationTold(t *testing.T) {
 	b.run(t, chromedp.WaitVisible(css("#done")))
 	require.Equal(t, "Recorded.", b.text(t, "#done"))
 	require.Len(t, adminEntries(t, gw)["compliance.notification-updated"], 1)
+}
+
+// An alert that cannot be delivered shows in the console with its last
+// error, and a DPO retries it from there (audited): nobody has to read the
+// metrics to learn that the DPO was never told.
+func TestConsoleAlertsNotDelivered(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Console: true, Mail: true})
+	require.NoError(t, gw.Mailpit.Stop())
+	ctx := context.Background()
+	_, err := gw.Client(t, "council.social-care").Send(ctx, overrideDisclosure(), strings.NewReader(overridePayload))
+	require.NoError(t, err)
+	admin := gw.Admin(t, "dana", "dpo")
+	var failing api.AlertDelivery
+	require.Eventually(t, func() bool {
+		ds, err := admin.AlertDeliveries(ctx, alerts.StatePending)
+		if err != nil {
+			return false
+		}
+		for _, d := range ds {
+			if d.EventType == alerts.OverrideMade && d.Target == "dpo@council.example" && d.Attempts >= 1 && d.LastError != "" {
+				failing = d
+				return true
+			}
+		}
+		return false
+	}, 60*time.Second, 100*time.Millisecond)
+	id := strconv.FormatInt(failing.ID, 10)
+
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/alerts"), chromedp.WaitVisible(css("#delivery-"+id)))
+	require.Contains(t, b.text(t, "#delivery-"+id), alerts.OverrideMade)
+	require.Contains(t, b.text(t, "#delivery-"+id), "dpo@council.example")
+	require.Contains(t, b.text(t, "#error-"+id), "smtp")
+	b.checkA11y(t, "alerts not delivered")
+	b.run(t, chromedp.Click(css("#retry-"+id)), chromedp.WaitVisible(css("#done")))
+	require.Equal(t, "The delivery will be tried again now.", b.text(t, "#done"))
+	retried := adminEntries(t, gw)[alerts.AuditRetried]
+	require.Len(t, retried, 1)
+	require.Equal(t, id, retried[0].Detail["delivery"])
 }

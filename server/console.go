@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/console"
 	"github.com/gatehouse-gw/gatehouse/gateway"
@@ -34,6 +35,7 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 		Registry:   a.Agreements,
 		Compliance: a.Compliance,
 		Records:    a.DB.Compliance(),
+		Outbox:     &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
 		OIDC: console.OIDC{
 			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
 			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
