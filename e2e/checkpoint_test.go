@@ -98,6 +98,13 @@ func TestMinIOKilledDuringCheckpoint(t *testing.T) {
 		time.Sleep(time.Duration(100*round) * time.Millisecond)
 		require.NoError(t, m.Kill())
 		declare(t, gw, 5) // the record goes on without the archive
+		if round == 0 {
+			// The gateway's own checkpointer (not only the forced rounds
+			// below) meets the dead archive, and its failure is counted.
+			require.Eventually(t, func() bool {
+				return testutil.ToFloat64(metrics.AuditCheckpointFailures) > failuresBefore
+			}, 30*time.Second, 50*time.Millisecond, "the failures are counted")
+		}
 		_, err := gw.App.Checkpointer.Once(ctx, true)
 		require.Error(t, err, "no archive, no checkpoint archived")
 		require.NoError(t, m.Restart(ctx))
@@ -106,7 +113,6 @@ func TestMinIOKilledDuringCheckpoint(t *testing.T) {
 		_, err := gw.App.Checkpointer.Once(ctx, true)
 		return err == nil
 	}, 30*time.Second, 200*time.Millisecond, "checkpoints work again once MinIO is back")
-	require.Greater(t, testutil.ToFloat64(metrics.AuditCheckpointFailures), failuresBefore, "the failures are counted")
 	requireOneObjectPerSegment(t, gw)
 }
 
