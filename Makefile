@@ -118,6 +118,7 @@ VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
 VULNDB         := bin/vulndb-$(VULNDB_VERSION)
 
 $(VULNDB):
+	@mkdir -p bin
 	$(GO) mod download golang.org/x/vulndb@$(VULNDB_VERSION)
 	$(GO) run ./scripts/vulndb -osv "$$($(GO) env GOMODCACHE)/golang.org/x/vulndb@$(VULNDB_VERSION)/data/osv" -out $@
 
