@@ -1,7 +1,8 @@
 // The Gatehouse payload stream (docs/format.md §6) with WebCrypto: HKDF-SHA256
 // for the segment key, AES-256-GCM per segment with nonce = prefix ||
-// big-endian index || last flag. The same code as interop/payload.mjs, which
-// the interoperability test holds to the format's test vectors.
+// big-endian index || last flag, written from the document alone. The
+// interoperability test (interop/vectors.mjs) holds it to the format's test
+// vectors.
 
 const { subtle } = globalThis.crypto;
 
