@@ -105,6 +105,9 @@ type Agreement struct {
 	ApprovedBy string    `json:"approved_by,omitempty" yaml:"-"`
 	CreatedAt  time.Time `json:"created_at,omitzero" yaml:"-"`
 	UpdatedAt  time.Time `json:"updated_at,omitzero" yaml:"-"`
+	// ApprovedSHA256 is the Digest the approving DPO named: the document
+	// they were shown and bound themselves to.
+	ApprovedSHA256 string `json:"approved_sha256,omitempty" yaml:"-"`
 }
 
 // Ref is the agreement's id@version, recorded on every exchange.

@@ -1,8 +1,6 @@
 package console
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,31 +11,9 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
-
-// document is an agreement version as its author wrote it (what the YAML
-// download holds): the registry's own fields left out.
-func document(a *agreements.Agreement) ([]byte, error) {
-	c := *a
-	c.Status = ""
-	return yaml.Marshal(&c)
-}
-
-// digest is what a DPO approves: the SHA-256 of the version's document.
-// The approval form carries it, and the approval is refused if the version
-// no longer has it.
-func digest(a *agreements.Agreement) string {
-	doc, err := document(a)
-	if err != nil {
-		return ""
-	}
-	sum := sha256.Sum256(doc)
-	return hex.EncodeToString(sum[:])
-}
 
 // doneMessages are the confirmations an agreement's page shows after an
 // action (the redirect names one; nothing of the URL is shown).
@@ -72,7 +48,7 @@ func (c *Console) versions(r *http.Request, s *session, id string) ([]versionVie
 	}
 	out := make([]versionView, len(vs))
 	for i, v := range vs {
-		out[i] = versionView{v, digest(v)}
+		out[i] = versionView{v, agreements.Digest(v)}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version > out[j].Version })
 	return out, nil
@@ -118,7 +94,7 @@ func (c *Console) versionYAML(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, s, err)
 		return
 	}
-	doc, err := document(a)
+	doc, err := agreements.Document(a)
 	if err != nil {
 		c.fail(w, r, s, err)
 		return
@@ -187,9 +163,9 @@ func (c *Console) diffPage(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	var a, b []byte
 	if from != nil {
-		a, _ = document(from.Agreement)
+		a, _ = agreements.Document(from.Agreement)
 	}
-	b, _ = document(to.Agreement)
+	b, _ = agreements.Document(to.Agreement)
 	c.render(w, r, http.StatusOK, "diff", s, page{Title: fmt.Sprintf("Changes in %s version %d", id, to.Version), Nav: "agreements",
 		Data: map[string]any{"ID": id, "From": from, "To": to, "Lines": diffLines(lines(a), lines(b)), "Versions": vs}})
 }
@@ -490,7 +466,7 @@ func (c *Console) agreementAction(w http.ResponseWriter, r *http.Request, s *ses
 		switch {
 		case verr != nil:
 			err = verr
-		case r.PostFormValue("digest") != digest(a):
+		case r.PostFormValue("digest") != agreements.Digest(a):
 			errs = append(errs, fieldError{"approve-" + strconv.Itoa(version), "This version is not the one you were shown; read it again before approving."})
 		default:
 			_, err = c.opts.Registry.Approve(ctx, actor, id, version)
