@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
 
 // The tests here try the paths around an agreement a hostile or careless
@@ -337,7 +338,8 @@ func TestPseudonymisationFailsClosed(t *testing.T) {
 }
 
 // One subject declared, 10,000 CSV rows delivered: the payload is counted
-// while it is sealed and refused; nothing is stored.
+// while it is sealed and refused; nothing is stored. One row goes, and its
+// manifest says the payload was only counted, not minimised.
 func TestPayloadSubjectsCounted(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -360,6 +362,21 @@ func TestPayloadSubjectsCounted(t *testing.T) {
 	failed := adminEntries(t, gw)["exchange.failed"]
 	require.Len(t, failed, 1)
 	require.Equal(t, "subjects-exceeded", failed[0].Detail["reason"])
+
+	one := "name,address\nPerson 1,1 High Street\n"
+	d = policeDisclosure(int64(len(one)))
+	d.ContentType = "text/csv"
+	e, err := council.Send(ctx, d, strings.NewReader(one))
+	require.NoError(t, err)
+	var got bytes.Buffer
+	m, err := gw.Client(t, "police.northshire").Fetch(ctx, e.ID, gw.DecryptKey(t, "police.northshire"), &got)
+	require.NoError(t, err)
+	require.Equal(t, one, got.String(), "sealed unchanged")
+	require.Equal(t, &seal.Minimisation{Format: "csv", Mode: "count-only", Records: 1, Subjects: 1}, m.Minimised,
+		"the flow has no field rules: the manifest says the payload was counted, not stripped")
+	sealed := adminEntries(t, gw)["exchange.sealed"]
+	require.Len(t, sealed, 1)
+	require.Equal(t, "csv, 1 records, count-only, 1 subjects", sealed[0].Detail["minimised"])
 }
 
 // The dry runs are the real decision: POST /v1/decisions refuses what a

@@ -90,7 +90,7 @@ func TestStructuredPayloadsAreMinimised(t *testing.T) {
 	require.Equal(t, "F-1", records[0]["case_ref"])
 	pn1 := records[0]["nino"].(string)
 	require.True(t, strings.HasPrefix(pn1, "hmac-sha256:"))
-	require.Equal(t, &seal.Minimisation{Format: "json", Mode: "strip", Records: 2, Stripped: []string{"health", "religion"}, Pseudonymised: []string{"nino"}}, m.Minimised)
+	require.Equal(t, &seal.Minimisation{Format: "json", Mode: "strip", Records: 2, Subjects: 2, Stripped: []string{"health", "religion"}, Pseudonymised: []string{"nino"}}, m.Minimised)
 	require.Equal(t, int64(got.Len()), m.Plaintext.Size)
 
 	// The same person gets the same pseudonym in a CSV under the same agreement.

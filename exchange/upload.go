@@ -370,7 +370,7 @@ func minimisation(r *minimise.Report) *seal.Minimisation {
 	if r == nil {
 		return nil
 	}
-	return &seal.Minimisation{Format: r.Format, Mode: r.Mode, Records: r.Records, Stripped: r.Stripped, Pseudonymised: r.Pseudonymised}
+	return &seal.Minimisation{Format: r.Format, Mode: r.Mode, Records: r.Records, Subjects: r.Subjects, Stripped: r.Stripped, Pseudonymised: r.Pseudonymised}
 }
 
 // errPutEnded stops the encrypting copy once object storage stops reading.

@@ -724,7 +724,9 @@ func TestUploadCountsSubjects(t *testing.T) {
 		last := r.entries(t, audit.TypeExchangeSealed)
 		require.Contains(t, last[len(last)-1].Detail["minimised"], "10 records")
 		require.Contains(t, last[len(last)-1].Detail["minimised"], "1 subjects")
-		_, plain := r.open(t, police, got.ID)
+		m, plain := r.open(t, police, got.ID)
 		require.Equal(t, body, plain)
+		require.Equal(t, &seal.Minimisation{Format: "csv", Mode: minimise.CountOnly, Records: 10, Subjects: 1}, m.Minimised,
+			"only counted: the manifest does not claim a strip")
 	})
 }

@@ -26,10 +26,17 @@ const (
 	CSV  = "csv"
 )
 
-// Modes for fields outside the allowlist.
+// Modes: what a policy does to fields outside its allowlist (Strip, the
+// default, or Refuse). A report's mode says what was applied, which is one
+// of these only where there is an allowlist: None where there is none (every
+// field kept, listed ones pseudonymised), CountOnly where the policy has no
+// field rules at all (the payload passes unchanged; records and subjects are
+// counted).
 const (
-	Strip  = "strip"
-	Refuse = "refuse"
+	Strip     = "strip"
+	Refuse    = "refuse"
+	None      = "none"
+	CountOnly = "count-only"
 )
 
 // MaxRecord bounds the size of one record, so that no payload can make the
@@ -123,6 +130,17 @@ type Policy struct {
 	seen          map[[32]byte]struct{}
 }
 
+// applied is the mode a report gives for the policy: what it actually does.
+func (p *Policy) applied() string {
+	switch {
+	case len(p.Allow) > 0:
+		return p.OnExtra
+	case len(p.Pseudonymise) > 0:
+		return None
+	}
+	return CountOnly
+}
+
 // counts reports whether the policy looks at who each record is about.
 func (p *Policy) counts() bool { return p.MaxSubjects > 0 || p.Requested != nil }
 
@@ -188,7 +206,9 @@ func (p *Policy) Rules() string {
 
 // Report says what minimisation did, for the manifest and the audit record.
 type Report struct {
-	Format  string `json:"format"`
+	Format string `json:"format"`
+	// Mode is what was applied: Strip or Refuse (an allowlist), None (no
+	// allowlist) or CountOnly (no field rules).
 	Mode    string `json:"mode"`
 	Records int64  `json:"records"`
 	// Subjects is how many distinct subjects were counted (0: not counted).
@@ -254,7 +274,7 @@ func Copy(dst io.Writer, src io.Reader, format string, p *Policy) (*Report, erro
 		return nil, fmt.Errorf("minimise: unknown mode %q", p.OnExtra)
 	}
 	p.prepare()
-	r := &report{Report: Report{Format: format, Mode: p.OnExtra}, stripped: map[string]bool{}, pseudonymised: map[string]bool{}}
+	r := &report{Report: Report{Format: format, Mode: p.applied()}, stripped: map[string]bool{}, pseudonymised: map[string]bool{}}
 	lim := &recordLimiter{r: src}
 	var err error
 	switch format {

@@ -315,3 +315,34 @@ func TestSubjectsCounted(t *testing.T) {
 	require.True(t, se.Unrequested)
 	require.EqualValues(t, 2, se.Record)
 }
+
+// A report's mode says what was applied: the allowlist's mode where there
+// is one, none where only fields are pseudonymised, count-only where the
+// policy has no field rules and only counts subjects.
+func TestReportModeSaysWhatWasApplied(t *testing.T) {
+	in := `[{"nino":"QQ123456C","name":"Ann"},{"nino":"QQ123456C","name":"Ann"}]`
+	tests := []struct {
+		name   string
+		policy minimise.Policy
+		mode   string
+	}{
+		{"allowlist-strip", minimise.Policy{Allow: []string{"nino"}}, minimise.Strip},
+		{"allowlist-refuse", minimise.Policy{Allow: []string{"nino", "name"}, OnExtra: minimise.Refuse}, minimise.Refuse},
+		{"pseudonymise-only", minimise.Policy{Pseudonymise: []string{"nino"}, Key: key}, minimise.None},
+		{"count-only", minimise.Policy{Subject: "nino", MaxSubjects: 1}, minimise.CountOnly},
+		{"count-only/records", minimise.Policy{MaxSubjects: 2}, minimise.CountOnly},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			rep, err := minimise.Copy(&out, strings.NewReader(in), minimise.JSON, &tt.policy)
+			require.NoError(t, err)
+			require.Equal(t, tt.mode, rep.Mode)
+			if tt.mode == minimise.CountOnly {
+				require.JSONEq(t, in, out.String(), "counted, not changed")
+				require.Empty(t, rep.Stripped)
+				require.Empty(t, rep.Pseudonymised)
+			}
+		})
+	}
+}

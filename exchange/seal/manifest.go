@@ -87,13 +87,16 @@ type Manifest struct {
 }
 
 // Minimisation says what minimisation did to a structured payload before it
-// was sealed: its format, what happened to fields outside the flow's
-// allowlist (strip or refuse), how many records it held, and which fields
-// were stripped or replaced by keyed pseudonyms.
+// was sealed: its format, what was applied (mode: strip or refuse, the
+// flow's allowlist with fields outside it dropped or refused; none, no
+// allowlist, every field kept; count-only, no field rules, the payload
+// unchanged and only counted), how many records and distinct subjects it
+// held, and which fields were stripped or replaced by keyed pseudonyms.
 type Minimisation struct {
 	Format        string   `json:"format"`
 	Mode          string   `json:"mode"`
 	Records       int64    `json:"records"`
+	Subjects      int64    `json:"subjects,omitempty"`
 	Stripped      []string `json:"stripped,omitempty"`
 	Pseudonymised []string `json:"pseudonymised,omitempty"`
 }
