@@ -83,6 +83,9 @@ func (e *env) startGateway(ctx context.Context, bin string) error {
 	if p := os.Getenv("GATEHOUSE_BENCH_CPU_PROFILE"); p != "" {
 		args = append(args, "--cpu-profile", p)
 	}
+	if p := os.Getenv("GATEHOUSE_BENCH_ALLOC_PROFILE"); p != "" {
+		args = append(args, "--alloc-profile", p)
+	}
 	cmd := exec.Command(bin, args...)
 	// The benchmarks measure the gateway, not its per-party rate limit
 	// (200 requests/s by default): it is raised out of the way.

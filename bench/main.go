@@ -199,7 +199,19 @@ func main() {
 
 	if want("P2") || want("P3") || want("P4") {
 		ctx := context.Background()
-		bin := filepath.Join(os.TempDir(), "gatehouse-bench-bin")
+		// A folder of this run's own: two runs at once (two engineers on one
+		// machine) must not build over each other's gateway.
+		binDir, err := os.MkdirTemp("", "gatehouse-bench-bin-*")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		bin := filepath.Join(binDir, "gatehouse")
+		if os.Getenv("GATEHOUSE_BENCH_CPU_PROFILE") == "" && os.Getenv("GATEHOUSE_BENCH_ALLOC_PROFILE") == "" {
+			defer os.RemoveAll(binDir)
+		} else {
+			fmt.Fprintf(os.Stderr, "the gateway profiled is %s\n", bin)
+		}
 		fmt.Fprintln(os.Stderr, "building the gateway")
 		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)

@@ -16,7 +16,7 @@ import (
 )
 
 func newServeCmd() *cobra.Command {
-	var configFile, cpuProfile string
+	var configFile, cpuProfile, allocProfile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the gateway",
@@ -46,11 +46,19 @@ overridden by an environment variable: database.dsn by GATEHOUSE_DATABASE_DSN.`,
 				}
 				defer func() { pprof.StopCPUProfile(); f.Close() }()
 			}
+			if allocProfile != "" {
+				f, err := os.Create(allocProfile)
+				if err != nil {
+					return err
+				}
+				defer func() { _ = pprof.Lookup("allocs").WriteTo(f, 0); f.Close() }()
+			}
 			return serve(cmd.Context(), a, log)
 		},
 	}
 	cmd.Flags().StringVarP(&configFile, "config", "c", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&cpuProfile, "cpu-profile", "", "write a CPU profile here until the gateway stops (for diagnosis)")
+	cmd.Flags().StringVar(&allocProfile, "alloc-profile", "", "write a profile of every allocation since start here when the gateway stops (for diagnosis)")
 	return cmd
 }
 
