@@ -38,7 +38,7 @@ func decrypt(key, aad, ciphertext []byte) ([]byte, error) {
 func TestStreamRoundTrip(t *testing.T) {
 	key := seal.NewDataKey()
 	aad := seal.AAD("ex-1", "police-crime@1", "police.northshire")
-	for _, n := range []int{0, 1, 1000, seal.SegmentSize - 56, seal.SegmentSize - 55, seal.SegmentSize, 3*seal.SegmentSize + 17} {
+	for _, n := range []int{0, 1, 1000, seal.SmallMax, seal.SmallMax + 1, seal.SegmentSize - 56, seal.SegmentSize - 55, seal.SegmentSize, 3*seal.SegmentSize + 17} {
 		plaintext := make([]byte, n)
 		_, _ = rand.Read(plaintext)
 		ct := encrypt(t, key, aad, plaintext)

@@ -214,14 +214,34 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-// TestTinkCiphertextFollowsTheDocument: Tink's own ciphertexts have the
-// layout of docs/format.md: given the salt and nonce prefix Tink drew, the
-// document's encoding reproduces them byte for byte.
+// TestTinkCiphertextFollowsTheDocument: the ciphertexts seal.Encrypt writes
+// (Tink's, and its own for a small plaintext) have the layout of
+// docs/format.md: given the salt and nonce prefix drawn, the document's
+// encoding reproduces them byte for byte. The sizes are the vectors' and
+// those either side of the small plaintext's limit, written whole and in
+// pieces that cross it.
 func TestTinkCiphertextFollowsTheDocument(t *testing.T) {
 	key := fixed(0x00, 32)
 	aad := seal.AAD("ex-1", "police-crime@1", "police.northshire")
+	sizes := []struct {
+		name string
+		size int
+	}{{"small-limit", seal.SmallMax}, {"past-small-limit", seal.SmallMax + 1}}
 	for _, vs := range vectorSizes {
+		sizes = append(sizes, struct {
+			name string
+			size int
+		}{vs.name, vs.size})
+	}
+	for _, vs := range sizes {
 		plaintext := pattern(vs.size)
+		for _, piece := range []int{0, 1000, seal.SmallMax - 1} {
+			ct := encryptPieces(t, key, aad, plaintext, piece)
+			require.Equal(t, byte(headerSize), ct[0])
+			salt, noncePrefix := ct[1:33], ct[33:headerSize]
+			mine, _, _ := encryptVector(t, key, aad, salt, noncePrefix, plaintext)
+			require.True(t, bytes.Equal(ct, mine), "%s in pieces of %d: the ciphertext and the document's differ", vs.name, piece)
+		}
 		ct := encrypt(t, key, aad, plaintext)
 		require.Equal(t, byte(headerSize), ct[0])
 		salt, noncePrefix := ct[1:33], ct[33:headerSize]
@@ -230,4 +250,25 @@ func TestTinkCiphertextFollowsTheDocument(t *testing.T) {
 		mine, _, _ := encryptVector(t, key, aad, salt, noncePrefix, plaintext)
 		require.True(t, bytes.Equal(ct, mine), "%s: Tink's ciphertext and the document's differ", vs.name)
 	}
+}
+
+// encryptPieces encrypts plaintext with seal.Encrypt in writes of piece
+// bytes (0: one write).
+func encryptPieces(t *testing.T, key, aad, plaintext []byte, piece int) []byte {
+	t.Helper()
+	if piece == 0 {
+		piece = max(len(plaintext), 1)
+	}
+	var buf bytes.Buffer
+	w, err := seal.Encrypt(&buf, key, aad)
+	require.NoError(t, err)
+	for rest := plaintext; len(rest) > 0; {
+		n := min(piece, len(rest))
+		m, err := w.Write(rest[:n])
+		require.NoError(t, err)
+		require.Equal(t, n, m)
+		rest = rest[n:]
+	}
+	require.NoError(t, w.Close())
+	return buf.Bytes()
 }

@@ -1,0 +1,4 @@
+package seal
+
+// SmallMax is smallMax, for the tests.
+const SmallMax = smallMax
