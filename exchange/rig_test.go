@@ -133,7 +133,7 @@ type rig struct {
 	gatewayKeys jwk.Set
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, store.SQLite, filepath.Join(t.TempDir(), "gatehouse.db"), nil)
