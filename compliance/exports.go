@@ -318,6 +318,39 @@ func Overrides(t *Table, os []*Override, exs map[string]*exchange.Exchange, filt
 	}
 }
 
+var releaseColumns = []Column{
+	{"exchange", "Exchange id"},
+	{"released_at", "When the DPO released it"},
+	{"released_by", "The DPO who released it (stable id)"},
+	{"released_by_name", "The DPO's name"},
+	{"reason", "Why the DPO let the recipient fetch what the agreement's or the recipient's state held back"},
+	{"sender", "The party that disclosed the data"},
+	{"recipient", "Who may fetch it"},
+	{"agreement", "Agreement id@version it was delivered under"},
+	{"purpose", "Purpose code"},
+	{"data_categories", "Categories of data"},
+	{"state", "The exchange's state now (delivered, fetched, acknowledged, expired)"},
+	{"audit_seq", "Sequence number of the release in the audit chain"},
+}
+
+// Releases lists the DPO's releases of delivered exchanges that a
+// suspension, termination or change of flows held back at fetch, from
+// their exchange.released entries in the audit chain.
+func Releases(t *Table, entries []audit.Entry, exs map[string]*exchange.Exchange) {
+	t.Kind, t.Title, t.Columns = KindReleases, "Exchanges released by a DPO while held back", releaseColumns
+	for _, en := range entries {
+		purpose, state := "", ""
+		var categories []string
+		if e := exs[en.Exchange]; e != nil {
+			purpose, categories, state = e.Meta.Purpose, e.Meta.DataCategories, string(e.State)
+		}
+		t.Rows = append(t.Rows, []any{
+			en.Exchange, en.Time, en.Actor, en.Detail["actor_name"], en.Detail["reason"], en.Detail["sender"], en.Recipient,
+			en.Agreement, purpose, categories, state, en.Seq,
+		})
+	}
+}
+
 var notificationColumns = []Column{
 	{"exchange", "Exchange id"},
 	{"disclosed_at", "When the data was delivered"},

@@ -193,6 +193,20 @@ func TestOverridesGolden(t *testing.T) {
 	golden(t, tb)
 }
 
+func TestReleasesGolden(t *testing.T) {
+	a := exchangeFixture("01a202e1-0004-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateFetched, now.Add(-3*day))
+	entries := []audit.Entry{
+		{Seq: 41, Time: now.Add(-day), Type: exchange.TypeReleased, Actor: "dana.dpo", Exchange: a.ID, Agreement: "police-crime@1",
+			Recipient: "police.northshire", Detail: map[string]string{"actor_name": "Dana Okoye", "reason": "Suspension is for an unrelated breach; this answer was owed", "sender": "council.revenues", "roles": "[dpo]"}},
+		{Seq: 57, Time: now.Add(-2 * time.Hour), Type: exchange.TypeReleased, Actor: "dana.dpo", Exchange: "01a202e1-0005-72c5-942e-418aac07183a",
+			Agreement: "police-crime@1", Recipient: "police.northshire", Detail: map[string]string{"reason": "Exchange since deleted", "sender": "council.legal"}},
+	}
+	tb := table()
+	compliance.Releases(tb, entries, map[string]*exchange.Exchange{a.ID: a})
+	require.Len(t, tb.Rows, 2, "a release is listed even when its exchange is gone")
+	golden(t, tb)
+}
+
 func TestNotificationsGolden(t *testing.T) {
 	due := exchangeFixture("01a202e1-0001-72c5-942e-418aac07183a", "cabinet-office.nfi", "", exchange.StateDelivered, now.Add(-day))
 	lapsed := exchangeFixture("01a202e1-0002-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateAcknowledged, now.Add(-100*day))

@@ -354,6 +354,22 @@ func (s *Service) build(ctx context.Context, t *Table, req ExportRequest, subjec
 			return err
 		}
 		AgreementsDue(t, versions, req.Within, s.cfg.DPIAReview, now)
+	case KindReleases:
+		entries, err := s.store.AuditEntries(ctx, exchange.TypeReleased, time.Time{}, now.Add(time.Hour))
+		if err != nil {
+			return err
+		}
+		exs, err := s.exchanges(ctx, func(yield func(string) bool) {
+			for _, e := range entries {
+				if !yield(e.Exchange) {
+					return
+				}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		Releases(t, entries, exs)
 	case KindRectifications:
 		rects, err := s.store.Rectifications(ctx, "")
 		if err != nil {

@@ -26,10 +26,11 @@ const (
 	KindNotifications  = "notifications"
 	KindAgreements     = "agreements"
 	KindRectifications = "rectifications"
+	KindReleases       = "releases"
 )
 
 // Kinds lists every export kind.
-var Kinds = []string{KindDisclosures, KindSubjectAccess, KindOverrides, KindNotifications, KindAgreements, KindRectifications}
+var Kinds = []string{KindDisclosures, KindSubjectAccess, KindOverrides, KindNotifications, KindAgreements, KindRectifications, KindReleases}
 
 // Formats of an export.
 const (

@@ -211,6 +211,7 @@ var exportKinds = []exportKind{
 	{compliance.KindNotifications, "Notifications due", "Data subjects to be told, and withheld notifications to review."},
 	{compliance.KindAgreements, "Agreements due for review", "Agreements whose review, DPIA or expiry falls due."},
 	{compliance.KindRectifications, "Rectification notices", "Art 19 notices and their acknowledgements."},
+	{compliance.KindReleases, "Releases", "Exchanges a DPO released while their agreement or recipient held them back."},
 }
 
 func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session) {

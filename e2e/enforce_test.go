@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
@@ -264,6 +265,19 @@ func TestFetchHeldBackUntilReleased(t *testing.T) {
 	for _, e := range entries["exchange.fetched"] {
 		require.Equal(t, first.ID, e.Exchange, "only the released exchange was fetched")
 	}
+
+	// The release is in the compliance exports, signed like the rest.
+	auditor := gw.Admin(t, "ola", "auditor")
+	ex, err := auditor.Export(ctx, compliance.KindReleases, nil)
+	doc := download(t, gw, ex, err)
+	require.Equal(t, 1, doc.Count)
+	row := rowWhere(t, doc, "exchange", first.ID)
+	require.Equal(t, "dana", row["released_by"])
+	require.Equal(t, "Evidence needed for a charging decision today", row["reason"])
+	require.Equal(t, "council.revenues", row["sender"])
+	require.Equal(t, "police.northshire", row["recipient"])
+	require.Equal(t, "fetched", row["state"])
+	require.EqualValues(t, entries["exchange.released"][0].Seq, row["audit_seq"])
 }
 
 // tenancyYAML pseudonymises national insurance numbers and keeps every

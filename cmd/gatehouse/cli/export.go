@@ -158,7 +158,18 @@ version. The identifiers are sent in the request body, never in a URL.`,
 		},
 	})
 
-	cmd.AddCommand(disclosures, sar, overrides, notifications, agreementsDue, rectifications, newExportVerifyCmd(f))
+	releases := addOut(&cobra.Command{
+		Use:   "releases -o FILE",
+		Short: "Exchanges a DPO released to their recipient while the agreement or the recipient held them back",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, func(c *client.Admin, fm string) (*client.Export, error) {
+				return c.Export(cmd.Context(), compliance.KindReleases, url.Values{"format": {fm}})
+			})
+		},
+	})
+
+	cmd.AddCommand(disclosures, sar, overrides, notifications, agreementsDue, rectifications, releases, newExportVerifyCmd(f))
 	return cmd
 }
 
