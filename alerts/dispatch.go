@@ -36,6 +36,12 @@ type Target struct {
 	Target  string
 }
 
+// Routing is one event's deliveries, as the dispatcher routes it.
+type Routing struct {
+	Event   string
+	Targets []Target
+}
+
 // Delivery is one event on its way to one target.
 type Delivery struct {
 	ID          int64
@@ -86,9 +92,10 @@ type Store interface {
 	Emit(ctx context.Context, evs []Event) error
 	// Unrouted returns up to limit events whose deliveries are not written.
 	Unrouted(ctx context.Context, limit int) ([]Event, error)
-	// Route writes an event's deliveries, due at now, and marks it routed,
-	// in one transaction; a delivery already written is left as it is.
-	Route(ctx context.Context, eventID string, targets []Target, now time.Time) error
+	// Route writes the deliveries of events, due at now, and marks each
+	// routed, all in one transaction (one commit for a whole poll's events,
+	// not one each); a delivery already written is left as it is.
+	Route(ctx context.Context, rs []Routing, now time.Time) error
 	// Claim leases up to limit due deliveries to holder until the given
 	// time: no other holder claims them before then.
 	Claim(ctx context.Context, holder string, now, until time.Time, limit int) ([]Delivery, error)
@@ -218,9 +225,13 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("alerts: read outbox: %w", err)
 	}
-	for _, ev := range evs {
-		if err := d.Store.Route(ctx, ev.ID, d.Route(ev), d.now()); err != nil {
-			return 0, fmt.Errorf("alerts: route %s: %w", ev.ID, err)
+	if len(evs) > 0 {
+		rs := make([]Routing, len(evs))
+		for i, ev := range evs {
+			rs[i] = Routing{Event: ev.ID, Targets: d.Route(ev)}
+		}
+		if err := d.Store.Route(ctx, rs, d.now()); err != nil {
+			return 0, fmt.Errorf("alerts: route %d events: %w", len(rs), err)
 		}
 	}
 	now := d.now()

@@ -117,17 +117,24 @@ func (s outboxStore) outboxTx(ctx context.Context, fn func(*sql.Tx) error) error
 	return sqlTx.Commit()
 }
 
-func (s outboxStore) Route(ctx context.Context, eventID string, targets []alerts.Target, now time.Time) error {
+func (s outboxStore) Route(ctx context.Context, rs []alerts.Routing, now time.Time) error {
+	if len(rs) == 0 {
+		return nil
+	}
 	return s.outboxTx(ctx, func(t *sql.Tx) error {
-		for _, tg := range targets {
-			if _, err := t.ExecContext(ctx, `INSERT INTO outbox_deliveries (event_id, channel, target, state, next_at, created_at)
-				VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (event_id, channel, target) DO NOTHING`,
-				eventID, tg.Channel, tg.Target, alerts.StatePending, utc(now)); err != nil {
+		for _, r := range rs {
+			for _, tg := range r.Targets {
+				if _, err := t.ExecContext(ctx, `INSERT INTO outbox_deliveries (event_id, channel, target, state, next_at, created_at)
+					VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (event_id, channel, target) DO NOTHING`,
+					r.Event, tg.Channel, tg.Target, alerts.StatePending, utc(now)); err != nil {
+					return fmt.Errorf("store: route event: %w", err)
+				}
+			}
+			if _, err := t.ExecContext(ctx, "UPDATE outbox_events SET routed = TRUE WHERE id = $1", r.Event); err != nil {
 				return fmt.Errorf("store: route event: %w", err)
 			}
 		}
-		_, err := t.ExecContext(ctx, "UPDATE outbox_events SET routed = TRUE WHERE id = $1", eventID)
-		return err
+		return nil
 	})
 }
 

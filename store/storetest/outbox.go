@@ -56,9 +56,9 @@ func testOutbox(t *testing.T, db *store.DB) {
 	require.Len(t, evs, 2)
 
 	targets := []alerts.Target{{Channel: alerts.ChannelWebhook, Target: "police"}, {Channel: alerts.ChannelEmail, Target: "dpo@council.example"}}
-	require.NoError(t, ob.Route(ctx, ev.ID, targets, t0))
-	require.NoError(t, ob.Route(ctx, ev.ID, targets, t0), "routing twice writes nothing twice")
-	require.NoError(t, ob.Route(ctx, again.ID, nil, t0))
+	require.NoError(t, ob.Route(ctx, []alerts.Routing{{Event: ev.ID, Targets: targets}, {Event: again.ID}}, t0))
+	require.NoError(t, ob.Route(ctx, []alerts.Routing{{Event: ev.ID, Targets: targets}}, t0), "routing twice writes nothing twice")
+	require.NoError(t, ob.Route(ctx, nil, t0))
 	evs, err = ob.Unrouted(ctx, 10)
 	require.NoError(t, err)
 	require.Empty(t, evs)
@@ -124,7 +124,7 @@ func testOutboxConcurrentClaims(t *testing.T, db *store.DB) {
 	for i := range events {
 		ev := alerts.Event{ID: fmt.Sprintf("evt-%03d", i), Type: alerts.Test, Time: t0, Roles: []string{alerts.RoleOperator}}
 		require.NoError(t, ob.Emit(ctx, []alerts.Event{ev}))
-		require.NoError(t, ob.Route(ctx, ev.ID, []alerts.Target{{Channel: alerts.ChannelWebhook, Target: "ops"}}, t0))
+		require.NoError(t, ob.Route(ctx, []alerts.Routing{{Event: ev.ID, Targets: []alerts.Target{{Channel: alerts.ChannelWebhook, Target: "ops"}}}}, t0))
 	}
 	var (
 		mu   sync.Mutex
