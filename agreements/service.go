@@ -87,6 +87,11 @@ type Store interface {
 	Snapshot(ctx context.Context) (*Registry, error)
 	// KeyResource returns what an idempotency key created (idem.ErrUnknown if nothing).
 	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
+	// PartyChanges returns the change proposals of a party ("" for every
+	// party), newest first.
+	PartyChanges(ctx context.Context, party string) ([]*PartyChange, error)
+	// PartyChange returns one change proposal; ErrNotFound if none.
+	PartyChange(ctx context.Context, id string) (*PartyChange, error)
 }
 
 // Tx is a store transaction.
@@ -100,6 +105,12 @@ type Tx interface {
 	LockAgreementVersions(ctx context.Context, id string) ([]*Agreement, error)
 	// ClaimKey claims an idempotency key for what this transaction creates.
 	ClaimKey(ctx context.Context, scope, key, fingerprint, resource string, now time.Time) error
+	// PutPartyChange stores a change proposal, replacing it if it exists.
+	PutPartyChange(ctx context.Context, c *PartyChange) error
+	// LockPartyChange reads a change proposal for update; ErrNotFound if none.
+	LockPartyChange(ctx context.Context, id string) (*PartyChange, error)
+	// PartyChanges reads the change proposals of a party, newest first.
+	PartyChanges(ctx context.Context, party string) ([]*PartyChange, error)
 }
 
 // Service registers and changes parties and agreements. Every change is
@@ -270,8 +281,11 @@ func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key 
 	return p, nil
 }
 
-// UpdateParty replaces a party's name, kind, anchors, identity rule and
-// encryption key; its status changes only by Suspend and Resume (admin).
+// UpdateParty changes a party's display name (admin). Its trust (kind,
+// trust anchors, identity rule, revocation hosts, encryption key) changes
+// only by an approved proposal (ProposePartyChange): an update that would
+// change it is refused with ErrNeedsApproval and changes nothing. Its status
+// changes only by Suspend and Resume.
 func (s *Service) UpdateParty(ctx context.Context, actor Actor, p *Party) (*Party, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
 		return nil, err
@@ -287,6 +301,9 @@ func (s *Service) UpdateParty(ctx context.Context, actor Actor, p *Party) (*Part
 		next.UpdatedAt = s.now().UTC()
 		if err := ValidateParty(&next); err != nil {
 			return err
+		}
+		if fields := TrustOf(cur).Changed(TrustOf(&next)); len(fields) > 0 {
+			return public.Errorf(ErrNeedsApproval, "%s of party %s change only by a proposal another person approves (POST /admin/v1/parties/%s/changes)", strings.Join(fields, ", "), p.ID, p.ID)
 		}
 		e := s.entry(actor, AuditPartyUpdated)
 		e.Recipient = p.ID

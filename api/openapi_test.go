@@ -24,6 +24,8 @@ var schemaTypes = map[string]any{
 	"ExchangeRelease": ExchangeRelease{}, "Released": Released{},
 	"PartyRegistration": PartyRegistration{}, "IdentityRule": IdentityRule{},
 	"Party": Party{}, "PartyList": PartyList{},
+	"PartyChangeProposal": PartyChangeProposal{}, "PartyTrust": PartyTrust{}, "PartyChange": PartyChange{},
+	"PartyChangeList": PartyChangeList{}, "PartyChangeApproval": PartyChangeApproval{},
 	"Agreement": Agreement{}, "Signatory": Signatory{}, "DPIA": DPIA{}, "NotificationPolicy": NotificationPolicy{},
 	"Flow": Flow{}, "Instrument": Instrument{}, "FieldPolicy": FieldPolicy{},
 	"AgreementList": AgreementList{}, "AgreementVersions": AgreementVersions{},

@@ -158,3 +158,66 @@ type AgreementList struct {
 type AgreementVersions struct {
 	Versions []Agreement `json:"versions"`
 }
+
+// PartyChangeProposal is the body of POST /admin/v1/parties/{id}/changes:
+// the trust fields to change (those absent stay as they are) and why.
+// `"identity": {}` returns the party to the default URI SAN rule and
+// `"trust_anchors": ""` to the deployment's own CA.
+type PartyChangeProposal struct {
+	Reason          string          `json:"reason"`
+	Kind            *string         `json:"kind,omitempty"`
+	TrustAnchors    *string         `json:"trust_anchors,omitempty"`
+	Identity        *IdentityRule   `json:"identity,omitempty"`
+	RevocationHosts *[]string       `json:"revocation_hosts,omitempty"`
+	EncryptionKey   json.RawMessage `json:"encryption_key,omitempty"`
+}
+
+// PartyTrust is what a party change proposal changes: the fields that decide
+// which certificates act as the party and whom its payloads are sealed to.
+type PartyTrust struct {
+	Kind         string `json:"kind"`
+	TrustAnchors string `json:"trust_anchors"`
+	// Identity is absent for the default URI SAN rule.
+	Identity        *IdentityRule   `json:"identity,omitempty"`
+	RevocationHosts []string        `json:"revocation_hosts"`
+	EncryptionKey   json.RawMessage `json:"encryption_key"`
+}
+
+// PartyChange is a proposed change to a party's trust, and what became of
+// it.
+type PartyChange struct {
+	ID    string `json:"id"`
+	Party string `json:"party"`
+	// Status is proposed, approved (and applied), rejected or withdrawn.
+	Status string `json:"status"`
+	Reason string `json:"reason"`
+	// Fields names the fields the change changes.
+	Fields []string `json:"fields"`
+	// Before is the party's trust when the change was proposed; After is what
+	// it is once the change is approved.
+	Before         PartyTrust `json:"before"`
+	After          PartyTrust `json:"after"`
+	ProposedBy     string     `json:"proposed_by"`
+	ProposedByName string     `json:"proposed_by_name,omitempty"`
+	ProposedAt     time.Time  `json:"proposed_at"`
+	// SHA256 is the digest of the proposal (docs/parties.md) that an
+	// approval must name.
+	SHA256         string    `json:"sha256"`
+	DecidedBy      string    `json:"decided_by,omitempty"`
+	DecidedByName  string    `json:"decided_by_name,omitempty"`
+	DecidedAt      time.Time `json:"decided_at,omitzero"`
+	DecisionReason string    `json:"decision_reason,omitempty"`
+}
+
+// PartyChangeList answers GET /admin/v1/party-changes and
+// GET /admin/v1/parties/{id}/changes, newest first.
+type PartyChangeList struct {
+	Changes []PartyChange `json:"changes"`
+}
+
+// PartyChangeApproval is the body of POST
+// /admin/v1/party-changes/{id}/approve.
+type PartyChangeApproval struct {
+	// SHA256 is the proposal's digest as the approver was shown it.
+	SHA256 string `json:"sha256"`
+}

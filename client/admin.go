@@ -109,6 +109,49 @@ func (a *Admin) ResumeParty(ctx context.Context, id, reason string) (*api.Party,
 	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/resume", api.Reason{Reason: reason}, &out)
 }
 
+// ProposePartyChange proposes a change to a party's kind, trust anchors,
+// identity rule, revocation hosts or encryption key (admin role). Nothing
+// changes until someone else approves it (ApprovePartyChange).
+func (a *Admin) ProposePartyChange(ctx context.Context, id string, p *api.PartyChangeProposal) (*api.PartyChange, error) {
+	var out api.PartyChange
+	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/changes", p, &out)
+}
+
+// PartyChanges lists change proposals, newest first: one party's, or every
+// party's if party is empty; of one status if status is not empty.
+func (a *Admin) PartyChanges(ctx context.Context, party, status string) ([]api.PartyChange, error) {
+	path := "/admin/v1/party-changes"
+	if party != "" {
+		path = "/admin/v1/parties/" + url.PathEscape(party) + "/changes"
+	}
+	if status != "" {
+		path += "?status=" + url.QueryEscape(status)
+	}
+	var out api.PartyChangeList
+	return out.Changes, a.getJSON(ctx, path, &out)
+}
+
+// PartyChange shows one change proposal.
+func (a *Admin) PartyChange(ctx context.Context, id string) (*api.PartyChange, error) {
+	var out api.PartyChange
+	return &out, a.getJSON(ctx, "/admin/v1/party-changes/"+url.PathEscape(id), &out)
+}
+
+// ApprovePartyChange approves a change proposal and puts it into effect
+// (admin or dpo; not its proposer). sha256 is the proposal's digest as the
+// approver was shown it.
+func (a *Admin) ApprovePartyChange(ctx context.Context, id, sha256 string) (*api.PartyChange, error) {
+	var out api.PartyChange
+	return &out, a.postJSON(ctx, "/admin/v1/party-changes/"+url.PathEscape(id)+"/approve", api.PartyChangeApproval{SHA256: sha256}, &out)
+}
+
+// RejectPartyChange rejects a change proposal (admin or dpo); its own
+// proposer withdraws it.
+func (a *Admin) RejectPartyChange(ctx context.Context, id, reason string) (*api.PartyChange, error) {
+	var out api.PartyChange
+	return &out, a.postJSON(ctx, "/admin/v1/party-changes/"+url.PathEscape(id)+"/reject", api.Reason{Reason: reason}, &out)
+}
+
 // Agreements lists the governing version of every agreement.
 func (a *Admin) Agreements(ctx context.Context) ([]api.Agreement, error) {
 	var out api.AgreementList

@@ -26,6 +26,11 @@ type AgreementAdmin interface {
 	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party, idempotencyKey string) (*agreements.Party, error)
 	UpdateParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
+	ProposePartyChange(ctx context.Context, actor agreements.Actor, id string, edit agreements.TrustEdit, reason, idempotencyKey string) (*agreements.PartyChange, error)
+	ApprovePartyChange(ctx context.Context, actor agreements.Actor, changeID, digest string) (*agreements.PartyChange, *agreements.Party, error)
+	RejectPartyChange(ctx context.Context, actor agreements.Actor, changeID, reason string) (*agreements.PartyChange, error)
+	PartyChanges(ctx context.Context, actor agreements.Actor, party string) ([]*agreements.PartyChange, error)
+	PartyChange(ctx context.Context, actor agreements.Actor, id string) (*agreements.PartyChange, error)
 	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
 	Party(ctx context.Context, actor agreements.Actor, id string) (*agreements.Party, error)
 	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement, idempotencyKey string) (*agreements.Agreement, error)
@@ -67,6 +72,12 @@ func (s *Server) adminRoutes() {
 	a.Put("/parties/:id", s.updateParty)
 	a.Post("/parties/:id/suspend", s.partyStatus(agreements.PartySuspended))
 	a.Post("/parties/:id/resume", s.partyStatus(agreements.PartyActive))
+	a.Get("/parties/:id/changes", s.listPartyChanges)
+	a.Post("/parties/:id/changes", s.proposePartyChange)
+	a.Get("/party-changes", s.listPartyChanges)
+	a.Get("/party-changes/:id", s.showPartyChange)
+	a.Post("/party-changes/:id/approve", s.approvePartyChange)
+	a.Post("/party-changes/:id/reject", s.rejectPartyChange)
 	a.Get("/agreements", s.listAgreements)
 	a.Post("/agreements", s.registerAgreement)
 	a.Get("/agreements/:id", s.showAgreement)
@@ -182,6 +193,74 @@ func (s *Server) updateParty(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(partyView(p))
+}
+
+// proposePartyChange proposes a change to a party's trust; nothing changes
+// until someone else approves it.
+func (s *Server) proposePartyChange(c *fiber.Ctx) error {
+	var d api.PartyChangeProposal
+	if err := s.readJSON(c, &d); err != nil {
+		return err
+	}
+	ch, err := s.admin.Agreements.ProposePartyChange(c.UserContext(), actorOf(c), c.Params("id"), trustEditOf(&d), d.Reason, c.Get(idem.Header))
+	if err != nil {
+		return err
+	}
+	c.Location("/admin/v1/party-changes/" + ch.ID)
+	return c.Status(http.StatusCreated).JSON(partyChangeView(ch))
+}
+
+// listPartyChanges lists one party's change proposals (under
+// /parties/{id}) or every party's, newest first, optionally of one status.
+func (s *Server) listPartyChanges(c *fiber.Ctx) error {
+	status := c.Query("status")
+	switch agreements.ChangeStatus(status) {
+	case "", agreements.ChangeProposed, agreements.ChangeApproved, agreements.ChangeRejected, agreements.ChangeWithdrawn:
+	default:
+		return fieldProblem("status", "enum", "must be one of proposed, approved, rejected, withdrawn")
+	}
+	all, err := s.admin.Agreements.PartyChanges(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if status != "" {
+		all = slices.DeleteFunc(all, func(ch *agreements.PartyChange) bool { return string(ch.Status) != status })
+	}
+	return c.JSON(partyChangeList(all))
+}
+
+func (s *Server) showPartyChange(c *fiber.Ctx) error {
+	ch, err := s.admin.Agreements.PartyChange(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(partyChangeView(ch))
+}
+
+// approvePartyChange approves a proposal by its digest and applies it.
+func (s *Server) approvePartyChange(c *fiber.Ctx) error {
+	var b api.PartyChangeApproval
+	if err := s.readJSON(c, &b); err != nil {
+		return err
+	}
+	ch, _, err := s.admin.Agreements.ApprovePartyChange(c.UserContext(), actorOf(c), c.Params("id"), b.SHA256)
+	if err != nil {
+		return err
+	}
+	s.log.Info("party change approved", logkey.Party, ch.Party, "change", ch.ID, "actor", actorOf(c).Subject)
+	return c.JSON(partyChangeView(ch))
+}
+
+func (s *Server) rejectPartyChange(c *fiber.Ctx) error {
+	var b api.Reason
+	if err := s.readJSON(c, &b); err != nil {
+		return err
+	}
+	ch, err := s.admin.Agreements.RejectPartyChange(c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(partyChangeView(ch))
 }
 
 func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {

@@ -88,6 +88,9 @@ const (
 	CodeTwoPersonRule    = "two-person-rule"
 	CodeAlreadyExists    = "already-registered"
 	CodeLifecycle        = "lifecycle"
+	CodeNeedsApproval    = "party-change-needs-approval"
+	CodeChangeState      = "party-change-state"
+	CodeChangeDigest     = "party-change-digest-mismatch"
 	CodeRequestNotFound  = "request-not-found"
 	CodeKeyReused        = "idempotency-key-reused"
 	CodeFieldsRefused    = "payload-fields-refused"
@@ -150,6 +153,14 @@ func toError(err error) *Error {
 		return problem(http.StatusForbidden, CodeRoleForbidden, "Your role does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, agreements.ErrSamePerson):
 		return problem(http.StatusForbidden, CodeTwoPersonRule, "A DPO other than the agreement's author must approve it.").withCause(err)
+	case errors.Is(err, agreements.ErrSameProposer):
+		return problem(http.StatusForbidden, CodeTwoPersonRule, "Someone other than the change's proposer must approve it.").withCause(err)
+	case errors.Is(err, agreements.ErrNeedsApproval):
+		return problem(http.StatusConflict, CodeNeedsApproval, "This change to a party needs a second person's approval: propose it.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, agreements.ErrChangeState):
+		return problem(http.StatusConflict, CodeChangeState, "The party change's status does not allow this.").withDetail(publicDetail(err)).withCause(err)
+	case errors.Is(err, agreements.ErrDigestMismatch):
+		return problem(http.StatusConflict, CodeChangeDigest, "The digest is not that of the proposed change.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, agreements.ErrTransition):
 		return problem(http.StatusConflict, CodeLifecycle, "The agreement's status does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, idem.ErrReused):

@@ -145,7 +145,10 @@ func open(ctx context.Context, driver, dsn string, log *slog.Logger, mode openMo
 		d.commits = newCommitter(d)
 		return d, nil
 	}
-	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations()...)}
+	// Migrations are numbered as they are planned, not as they land: a
+	// database already at a later number still takes an earlier one it
+	// lacks (each is independent of those numbered after it).
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true), goose.WithGoMigrations(goMigrations()...), goose.WithAllowOutofOrder(true)}
 	if driver == Postgres {
 		// Nodes starting together take turns to migrate.
 		locker, err := lock.NewPostgresSessionLocker()

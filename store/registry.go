@@ -257,3 +257,56 @@ func queryDocs[T any](ctx context.Context, db querier, query string, args ...any
 	}
 	return out, rows.Err()
 }
+
+// PartyChanges returns the change proposals of a party ("" for every
+// party), newest first.
+func (d *DB) PartyChanges(ctx context.Context, party string) ([]*agreements.PartyChange, error) {
+	return partyChanges(ctx, d.db, party)
+}
+
+func partyChanges(ctx context.Context, q querier, party string) ([]*agreements.PartyChange, error) {
+	if party == "" {
+		return queryDocs[agreements.PartyChange](ctx, q, "SELECT doc FROM party_changes ORDER BY proposed_at DESC, id DESC")
+	}
+	return queryDocs[agreements.PartyChange](ctx, q, "SELECT doc FROM party_changes WHERE party = $1 ORDER BY proposed_at DESC, id DESC", party)
+}
+
+// PartyChange returns one change proposal, or agreements.ErrNotFound.
+func (d *DB) PartyChange(ctx context.Context, id string) (*agreements.PartyChange, error) {
+	return queryDoc[agreements.PartyChange](ctx, d.db, "SELECT doc FROM party_changes WHERE id = $1", id)
+}
+
+func (r registryStore) PartyChanges(ctx context.Context, party string) ([]*agreements.PartyChange, error) {
+	return r.d.PartyChanges(ctx, party)
+}
+
+func (r registryStore) PartyChange(ctx context.Context, id string) (*agreements.PartyChange, error) {
+	return r.d.PartyChange(ctx, id)
+}
+
+// PartyChanges reads the change proposals of a party within a transaction.
+func (t *tx) PartyChanges(ctx context.Context, party string) ([]*agreements.PartyChange, error) {
+	return partyChanges(ctx, t.tx, party)
+}
+
+// LockPartyChange reads a change proposal for update.
+func (t *tx) LockPartyChange(ctx context.Context, id string) (*agreements.PartyChange, error) {
+	return queryDoc[agreements.PartyChange](ctx, t.tx, "SELECT doc FROM party_changes WHERE id = $1"+t.d.forUpdate, id)
+}
+
+// PutPartyChange stores a change proposal within a transaction. At most one
+// proposal per party is open (a unique index, party_changes_open).
+func (t *tx) PutPartyChange(ctx context.Context, c *agreements.PartyChange) error {
+	c.ProposedAt, c.DecidedAt = utc(c.ProposedAt), utc(c.DecidedAt)
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO party_changes (id, party, status, proposed_at, doc) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET status = excluded.status, doc = excluded.doc`,
+		c.ID, c.Party, string(c.Status), c.ProposedAt, string(doc))
+	if err != nil {
+		return fmt.Errorf("store: put party change: %w", err)
+	}
+	return nil
+}

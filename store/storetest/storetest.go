@@ -39,6 +39,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("group-commit-isolation", func(t *testing.T) { testBatchIsolation(t, open(t)) })
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
+	t.Run("party-changes", func(t *testing.T) { testPartyChanges(t, open(t)) })
 	t.Run("requests", func(t *testing.T) { testRequests(t, open(t)) })
 	t.Run("idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("certificates", func(t *testing.T) { testCertificates(t, open(t)) })

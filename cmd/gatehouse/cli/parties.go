@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/exchange/seal"
@@ -140,7 +141,198 @@ func newPartiesCmd() *cobra.Command {
 		}
 	})
 	cmd.AddCommand(list, show, register, suspend, resume)
+	cmd.AddCommand(partyChangeCmds(f, withClient)...)
 	return cmd
+}
+
+// partyChangeCmds are the two-person commands for a party's trust: propose
+// a change, list proposals, approve one by its digest, reject one.
+func partyChangeCmds(f *adminFlags, withClient func(func(*cobra.Command, *client.Admin, []string) error) func(*cobra.Command, []string) error) []*cobra.Command {
+	var (
+		reason, kind, keyFile, anchors, subjectDN, issuerFP string
+		uriSAN                                              bool
+		hosts                                               []string
+		status, sha                                         string
+	)
+	propose := &cobra.Command{
+		Use:   "propose ID --reason TEXT [--encryption-key PUBLIC.jwk] [--trust-anchors CA.pem] [--kind KIND] [--subject-dn DN --issuer-fingerprint HEX | --uri-san] [--revocation-host HOST]...",
+		Short: "Propose a change to a party's key, trust anchors, identity rule, kind or revocation hosts; someone else approves it",
+		Args:  cobra.ExactArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
+			p := api.PartyChangeProposal{Reason: reason}
+			fl := cmd.Flags()
+			if fl.Changed("kind") {
+				p.Kind = &kind
+			}
+			if keyFile != "" {
+				k, err := seal.ReadKey(keyFile)
+				if err != nil {
+					return fmt.Errorf("--encryption-key: %w", err)
+				}
+				if p.EncryptionKey, err = seal.PublicJSON(k); err != nil {
+					return err
+				}
+			}
+			if fl.Changed("trust-anchors") {
+				pem := ""
+				if anchors != "" {
+					b, err := os.ReadFile(anchors)
+					if err != nil {
+						return fmt.Errorf("--trust-anchors: %w", err)
+					}
+					pem = string(b)
+				}
+				p.TrustAnchors = &pem
+			}
+			switch {
+			case uriSAN && (subjectDN != "" || issuerFP != ""):
+				return fmt.Errorf("--uri-san and --subject-dn/--issuer-fingerprint are different rules: give one")
+			case uriSAN:
+				p.Identity = &api.IdentityRule{}
+			case subjectDN != "" || issuerFP != "":
+				p.Identity = &api.IdentityRule{SubjectDN: subjectDN, IssuerFingerprint: issuerFP}
+			}
+			if fl.Changed("revocation-host") {
+				p.RevocationHosts = &hosts
+			}
+			ch, err := c.ProposePartyChange(cmd.Context(), args[0], &p)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), ch)
+			}
+			printPartyChange(cmd.OutOrStdout(), ch)
+			fmt.Fprintf(cmd.OutOrStdout(), "\nNothing has changed yet. Someone other than you approves it with:\n  gatehouse parties approve %s --sha256 %s\n", ch.ID, ch.SHA256)
+			return nil
+		}),
+	}
+	pf := propose.Flags()
+	pf.StringVar(&reason, "reason", "", "why (shown to the approver and recorded in the audit log)")
+	pf.StringVar(&kind, "kind", "", "the party's new kind")
+	pf.StringVar(&keyFile, "encryption-key", "", "the party's new encryption key (JWK; only its public half is sent)")
+	pf.StringVar(&anchors, "trust-anchors", "", `PEM file of the CA certificates that will issue its client certificates ("" for the deployment's own CA)`)
+	pf.StringVar(&subjectDN, "subject-dn", "", "bind by this certificate subject DN (with --issuer-fingerprint)")
+	pf.StringVar(&issuerFP, "issuer-fingerprint", "", "hex SHA-256 of the CA certificate that issues it (with --subject-dn)")
+	pf.BoolVar(&uriSAN, "uri-san", false, "bind by the default URI SAN spiffe://<trust domain>/party/<id>")
+	pf.StringArrayVar(&hosts, "revocation-host", nil, "a host its CRL and OCSP addresses may be fetched from (repeat; replaces the list)")
+	changes := &cobra.Command{
+		Use:   "changes [PARTY] [--status proposed|approved|rejected|withdrawn]",
+		Short: "List proposed changes to parties (one party's, or all), newest first, with their digests",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
+			party := ""
+			if len(args) == 1 {
+				party = args[0]
+			}
+			list, err := c.PartyChanges(cmd.Context(), party, status)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), list)
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "no proposed changes")
+			}
+			for i := range list {
+				if i > 0 {
+					fmt.Fprintln(cmd.OutOrStdout())
+				}
+				printPartyChange(cmd.OutOrStdout(), &list[i])
+			}
+			return nil
+		}),
+	}
+	changes.Flags().StringVar(&status, "status", "", "only proposals of this status")
+	approve := &cobra.Command{
+		Use:   "approve CHANGE --sha256 HEX",
+		Short: "Approve a proposed party change and put it into effect (not your own); --sha256 is the digest you were shown",
+		Args:  cobra.ExactArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
+			ch, err := c.ApprovePartyChange(cmd.Context(), args[0], sha)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), ch)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "approved: %s of %s changed (%s)\n", strings.Join(ch.Fields, ", "), ch.Party, ch.ID)
+			return nil
+		}),
+	}
+	approve.Flags().StringVar(&sha, "sha256", "", "the proposal's digest, as `gatehouse parties changes` showed it")
+	reject := &cobra.Command{
+		Use:   "reject CHANGE --reason TEXT",
+		Short: "Reject a proposed party change (your own: withdraw it)",
+		Args:  cobra.ExactArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
+			ch, err := c.RejectPartyChange(cmd.Context(), args[0], reason)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), ch)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: the change to %s is %s\n", ch.ID, ch.Party, ch.Status)
+			return nil
+		}),
+	}
+	reject.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit log)")
+	return []*cobra.Command{propose, changes, approve, reject}
+}
+
+// printPartyChange writes a proposal for a person: what changes, from what
+// to what, who asked and why, and the digest an approval names.
+func printPartyChange(w io.Writer, ch *api.PartyChange) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "change:\t%s\n", ch.ID)
+	fmt.Fprintf(tw, "party:\t%s\n", ch.Party)
+	fmt.Fprintf(tw, "status:\t%s\n", ch.Status)
+	who := ch.ProposedBy
+	if ch.ProposedByName != "" {
+		who = ch.ProposedByName + " (" + ch.ProposedBy + ")"
+	}
+	fmt.Fprintf(tw, "proposed:\t%s by %s\n", ch.ProposedAt.Format(time.RFC3339), who)
+	fmt.Fprintf(tw, "reason:\t%s\n", ch.Reason)
+	for _, field := range ch.Fields {
+		fmt.Fprintf(tw, "%s:\t%s → %s\n", strings.ReplaceAll(field, "_", " "), trustSummary(ch.Before, field), trustSummary(ch.After, field))
+	}
+	if ch.DecidedBy != "" {
+		fmt.Fprintf(tw, "decided:\t%s by %s %s\n", ch.DecidedAt.Format(time.RFC3339), ch.DecidedBy, ch.DecisionReason)
+	}
+	fmt.Fprintf(tw, "sha256:\t%s\n", ch.SHA256)
+	_ = tw.Flush()
+}
+
+// trustSummary is one trust field as a person compares it.
+func trustSummary(t api.PartyTrust, field string) string {
+	switch field {
+	case "kind":
+		return t.Kind
+	case "trust_anchors":
+		if n := strings.Count(t.TrustAnchors, "BEGIN CERTIFICATE"); n > 0 {
+			return fmt.Sprintf("%d CA certificate(s), SHA-256 %s", n, strings.Join(agreements.AnchorFingerprints(t.TrustAnchors), ", "))
+		}
+		return "the deployment's own CA"
+	case "identity":
+		if t.Identity == nil {
+			return "URI SAN"
+		}
+		return fmt.Sprintf("subject %q issued by %s", t.Identity.SubjectDN, t.Identity.IssuerFingerprint)
+	case "revocation_hosts":
+		if len(t.RevocationHosts) == 0 {
+			return "none"
+		}
+		return strings.Join(t.RevocationHosts, ", ")
+	case "encryption_key":
+		var k struct {
+			Kid string `json:"kid"`
+		}
+		_ = json.Unmarshal(t.EncryptionKey, &k)
+		return fmt.Sprintf("kid %s, thumbprint %s", k.Kid, agreements.KeyFingerprint(t.EncryptionKey))
+	}
+	return ""
 }
 
 // printParty writes a party for a person: who it is, how it is identified
