@@ -1,0 +1,177 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
+)
+
+// A party's encryption key and trust anchors change only when a second
+// person approves the proposal by its digest: proposed, the gateway still
+// seals to the old key and trusts the old anchor; the proposer cannot
+// approve; a wrong digest is refused; approved, the new key and anchor are
+// in effect on the next request; every step is in the audit chain.
+func TestPartyChangeNeedsSecondPerson(t *testing.T) {
+	ctx := context.Background()
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	alice := gw.Admin(t, "alice", "admin")
+	dana := gw.Admin(t, "dana", "dpo")
+	council := gw.Client(t, "council.revenues")
+	police := gw.Client(t, "police.northshire")
+	oldKey := gw.DecryptKey(t, "police.northshire")
+	newKey, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	newPub, err := seal.PublicJSON(newKey)
+	require.NoError(t, err)
+
+	// A direct PUT of a new key is refused and changes nothing.
+	cur, err := alice.Party(ctx, "police.northshire")
+	require.NoError(t, err)
+	put := api.PartyRegistration{ID: cur.ID, Kind: cur.Kind, Name: "Northshire Constabulary", TrustAnchors: cur.TrustAnchors,
+		RevocationHosts: cur.RevocationHosts, EncryptionKey: newPub}
+	status, p := putParty(t, gw, put)
+	require.Equal(t, http.StatusConflict, status)
+	require.Equal(t, "party-change-needs-approval", p.Code)
+	require.Contains(t, p.Detail, "encryption_key")
+	put.EncryptionKey = cur.EncryptionKey
+	status, _ = putParty(t, gw, put)
+	require.Equal(t, http.StatusOK, status, "the display name is a direct change")
+
+	// Proposed: nothing the gateway uses has changed.
+	ch, err := alice.ProposePartyChange(ctx, "police.northshire", &api.PartyChangeProposal{EncryptionKey: newPub, Reason: "annual key rotation"})
+	require.NoError(t, err)
+	require.Equal(t, "proposed", ch.Status)
+	require.Equal(t, []string{"encryption_key"}, ch.Fields)
+	require.Len(t, ch.SHA256, 64)
+	e, err := council.Send(ctx, policeDisclosure(4), strings.NewReader("data"))
+	require.NoError(t, err)
+	_, err = police.OpenEnvelope(ctx, e.ID, oldKey)
+	require.NoError(t, err, "sealed to the key in force, not the proposed one")
+	_, err = police.OpenEnvelope(ctx, e.ID, newKey)
+	require.Error(t, err)
+
+	// The proposer cannot approve; an auditor cannot; a wrong digest is refused.
+	_, err = alice.ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	requireProblem(t, err, http.StatusForbidden, "two-person-rule")
+	_, err = gw.Admin(t, "Alice ", "admin", "dpo").ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	requireProblem(t, err, http.StatusForbidden, "two-person-rule")
+	_, err = gw.Admin(t, "aziz", "auditor").ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	requireProblem(t, err, http.StatusForbidden, "role-forbidden")
+	wrong := strings.Repeat("0", 64)
+	_, err = dana.ApprovePartyChange(ctx, ch.ID, wrong)
+	requireProblem(t, err, http.StatusConflict, "party-change-digest-mismatch")
+	e2, err := council.Send(ctx, policeDisclosure(4), strings.NewReader("data"))
+	require.NoError(t, err)
+	_, err = police.OpenEnvelope(ctx, e2.ID, oldKey)
+	require.NoError(t, err, "refused approvals change nothing")
+
+	pending, err := dana.PartyChanges(ctx, "", "proposed")
+	require.NoError(t, err)
+	require.Len(t, pending, 1)
+	require.Equal(t, ch.SHA256, pending[0].SHA256)
+
+	// A second person approves what they were shown: in effect at once.
+	done, err := dana.ApprovePartyChange(ctx, ch.ID, pending[0].SHA256)
+	require.NoError(t, err)
+	require.Equal(t, "approved", done.Status)
+	require.Equal(t, "dana", done.DecidedBy)
+	e3, err := council.Send(ctx, policeDisclosure(4), strings.NewReader("data"))
+	require.NoError(t, err)
+	_, err = police.OpenEnvelope(ctx, e3.ID, newKey)
+	require.NoError(t, err, "sealed to the approved key")
+	_, err = police.OpenEnvelope(ctx, e3.ID, oldKey)
+	require.Error(t, err)
+	_, err = dana.ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	requireProblem(t, err, http.StatusConflict, "party-change-state")
+
+	// Trust anchors: a party with its own CA moves to a new CA.
+	oldCA, newCA := newCA(t, "Testshire Police CA 2025"), newCA(t, "Testshire Police CA 2026")
+	registerParty(t, gw, "police.testshire", agreements.KindPolice, oldCA, agreements.IdentityRule{})
+	reloadWithCRLs(t, gw, []string{emptyCRL(t, oldCA), emptyCRL(t, newCA)})
+	oldCert := oldCA.issue(t, leafOpts{uris: []string{partyURI("police.testshire")}})
+	newCert := newCA.issue(t, leafOpts{uris: []string{partyURI("police.testshire")}})
+	requireParty := func(cert *tls.Certificate, want string) {
+		t.Helper()
+		party, _, _ := dial(t, gw, cert, nil)
+		require.Equal(t, want, party)
+	}
+	requireParty(&oldCert, "police.testshire")
+	requireParty(&newCert, "")
+	anchors := newCA.pem()
+	ch2, err := alice.ProposePartyChange(ctx, "police.testshire", &api.PartyChangeProposal{TrustAnchors: &anchors, Reason: "their CA renewed"})
+	require.NoError(t, err)
+	_, err = alice.ProposePartyChange(ctx, "police.testshire", &api.PartyChangeProposal{Kind: ptrTo("court"), Reason: "second"})
+	requireProblem(t, err, http.StatusConflict, "party-change-state")
+	requireParty(&oldCert, "police.testshire")
+	requireParty(&newCert, "")
+	bob := gw.Admin(t, "bob", "admin")
+	_, err = bob.ApprovePartyChange(ctx, ch2.ID, ch2.SHA256)
+	require.NoError(t, err, "another administrator may approve")
+	requireParty(&newCert, "police.testshire")
+	requireParty(&oldCert, "")
+
+	// Every step in the chain, with the digest.
+	entries := adminEntries(t, gw)
+	proposed, approved := entries[agreements.AuditPartyChangeProposed], entries[agreements.AuditPartyChangeApproved]
+	require.Len(t, proposed, 2)
+	require.Len(t, approved, 2)
+	require.Equal(t, "alice", proposed[0].Actor)
+	require.Equal(t, "police.northshire", proposed[0].Recipient)
+	require.Equal(t, ch.SHA256, proposed[0].Detail["sha256"])
+	require.Equal(t, "dana", approved[0].Actor)
+	require.Equal(t, ch.SHA256, approved[0].Detail["sha256"])
+	require.Equal(t, "encryption_key", approved[0].Detail["fields"])
+	require.Equal(t, "bob", approved[1].Actor)
+	require.Equal(t, "trust_anchors", approved[1].Detail["fields"])
+	require.Empty(t, entries["admin.party.updated"][0].Detail["sha256"])
+}
+
+// putParty sends PUT /admin/v1/parties/{id} as alice, an administrator.
+func putParty(t *testing.T, gw *testenv.Gateway, p api.PartyRegistration) (int, *api.Problem) {
+	t.Helper()
+	body, err := json.Marshal(p)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPut, gw.AdminURL+"/admin/v1/parties/"+p.ID, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+gw.Token(t, "alice", "admin"))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := testenv.HTTPClient(t, gw.Env.CAFile()).Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var prob api.Problem
+	if resp.StatusCode != http.StatusOK {
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&prob))
+	}
+	return resp.StatusCode, &prob
+}
+
+// emptyCRL writes a current CRL of c that revokes nothing.
+func emptyCRL(t *testing.T, c *ca) string {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(time.Now().UnixNano()), ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: time.Now().Add(time.Hour)}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, c.cert, c.key)
+	require.NoError(t, err)
+	f := filepath.Join(t.TempDir(), "crl.pem")
+	require.NoError(t, os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600))
+	return f
+}
+
+func ptrTo[T any](v T) *T { return &v }
