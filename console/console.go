@@ -86,7 +86,10 @@ type Options struct {
 	// Outbox lists and retries alert deliveries; nil means alerts are not
 	// configured (the page says so).
 	Outbox Outbox
-	OIDC   OIDC
+	// Decisions reads the decisions of the audit record; nil means the
+	// decisions pages say they are not available.
+	Decisions Decisions
+	OIDC      OIDC
 	// SessionKey (32 bytes) encrypts and authenticates the session cookies.
 	SessionKey []byte
 	// IdleTimeout ends a session nobody has used for this long;
@@ -189,6 +192,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+Prefix+"/exports/{kind}", c.signedIn(c.download))
 	m.HandleFunc("GET "+Prefix+"/exports/made/{id}/{part}", c.signedIn(c.madeFile))
 	m.HandleFunc("GET "+Prefix+"/parties", c.signedIn(c.partiesPage))
+	m.HandleFunc("GET "+Prefix+"/decisions", c.signedIn(c.decisionsPage))
+	m.HandleFunc("GET "+Prefix+"/decisions/{seq}", c.signedIn(c.decisionPage))
 	m.HandleFunc("GET "+Prefix+"/alerts", c.signedIn(c.alertsPage))
 	m.HandleFunc("POST "+Prefix+"/alerts/{id}/retry", c.signedIn(c.retryAlert))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {

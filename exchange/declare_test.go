@@ -215,6 +215,15 @@ func TestDeclareRefusals(t *testing.T) {
 			require.Empty(t, last.Exchange)
 			require.Contains(t, last.Failed, tt.failed)
 			require.NotEmpty(t, last.Detail["reasons"])
+			// Every check the decision ran is in the record: the failed
+			// ones by code, the others as passed.
+			var ran []string
+			for _, c := range refused.Decision.Checks {
+				if c.Passed {
+					ran = append(ran, c.Code)
+				}
+			}
+			require.Equal(t, strings.Join(ran, " "), last.Detail["passed"])
 
 			// The key was not spent on a refusal: once the declaration is
 			// lawful, the same key creates the exchange.

@@ -617,6 +617,15 @@ func decisionEntry(now time.Time, actor, recipient string, m *Meta, d *agreement
 		detail["regime"] = d.Regime
 	}
 	detail["reasons"] = DecisionReasons(d)
+	// A refusal stores nothing but this entry: it keeps the checks that
+	// passed too, so that the record shows every check the decision ran.
+	var passed []string
+	for _, c := range d.Checks {
+		if c.Passed {
+			passed = append(passed, c.Code)
+		}
+	}
+	detail["passed"] = strings.Join(passed, " ")
 	maps.DeleteFunc(detail, func(_, v string) bool { return v == "" })
 	if len(detail) > 0 {
 		e.Detail = detail

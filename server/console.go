@@ -1,16 +1,20 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/gatehouse-gw/gatehouse/alerts"
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/console"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/gateway"
 	"github.com/gatehouse-gw/gatehouse/internal/logkey"
+	"github.com/gatehouse-gw/gatehouse/store"
 )
 
 // newConsole builds the web console from console.* and the claim names of
@@ -36,6 +40,7 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 		Compliance: a.Compliance,
 		Records:    a.DB.Compliance(),
 		Outbox:     &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
+		Decisions:  decisionRecords{a.DB, a.DB.Compliance()},
 		OIDC: console.OIDC{
 			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
 			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
@@ -46,4 +51,19 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 		OverrideReview:  cfg.Policy.OverrideReview,
 		Log:             log.With(logkey.Component, "console"),
 	})
+}
+
+// decisionRecords are the decisions of the audit record with the exchanges
+// and requests they made, as the console reads them.
+type decisionRecords struct {
+	*store.DB
+	exchanges compliance.Store
+}
+
+func (d decisionRecords) Exchange(ctx context.Context, id string) (*exchange.Exchange, error) {
+	return d.exchanges.Exchange(ctx, id)
+}
+
+func (d decisionRecords) Request(ctx context.Context, id string) (*exchange.Request, error) {
+	return d.exchanges.Request(ctx, id)
 }
