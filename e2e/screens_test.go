@@ -71,6 +71,9 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.WaitVisible(css(".govuk-table")))
 	shot("10 printable register")
 	visit("/parties", "11 parties")
+	visit("/decisions", "11b decisions")
+	b.run(t, chromedp.Click(css("#decisions tbody tr:first-child a")), chromedp.WaitVisible(css("#checks")))
+	shot("11c decision and its checks")
 
 	i := newBrowser(t, gw)
 	b = i
@@ -79,5 +82,5 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.Click(css("#save-draft")))
 	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
 	shot("13 draft form errors")
-	require.Equal(t, 13, n)
+	require.Equal(t, 15, n)
 }
