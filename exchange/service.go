@@ -149,6 +149,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	receipts ReceiptIssuer
+	keys     keyCache // recipients' parsed encryption keys
 }
 
 // ReceiptIssuer signs the receipt of a committed audit entry

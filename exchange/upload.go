@@ -142,7 +142,7 @@ func noWorseThan(declared, again agreements.Decision) agreements.Decision {
 // the delivery.
 func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, body io.Reader) (*Exchange, error) {
 	e, reg, decision, now, size := a.e, a.reg, a.decision, a.now, a.e.Meta.DeclaredSize
-	recipientKey, err := seal.ParseKey(reg.Party(e.Recipient).EncryptionKey)
+	recipientKey, err := s.keys.parse(reg.Party(e.Recipient).EncryptionKey)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrRecipientKey, e.Recipient, err)
 	}
