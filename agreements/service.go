@@ -59,7 +59,32 @@ var (
 	ErrSamePerson = errors.New("an agreement must be approved by a DPO who is not its author")
 	// ErrTransition: the lifecycle does not allow the change from the current status.
 	ErrTransition = errors.New("the agreement's status does not allow this")
+	// ErrAgreementDigest: an approval or activation named a digest that is
+	// not that of the version's document (DigestMismatchError says which).
+	ErrAgreementDigest = errors.New("the agreement version's document is not the one named")
 )
+
+// DigestMismatchError refuses an approval or activation whose digest is not
+// the version's: the person was shown another document.
+type DigestMismatchError struct {
+	// Ref is the version acted on, id@version.
+	Ref string
+	// Expected is the digest of its document (or, with Approved, the digest
+	// its DPO approved); Given is the one named.
+	Expected, Given string
+	Approved        bool
+}
+
+func (e *DigestMismatchError) Error() string {
+	what := "the document of " + e.Ref + " has sha256 " + e.Expected
+	if e.Approved {
+		what = e.Ref + " was approved with sha256 " + e.Expected
+	}
+	return ErrAgreementDigest.Error() + ": " + what + ", not " + e.Given + "; read the version again"
+}
+
+// Is makes errors.Is(err, ErrAgreementDigest) hold.
+func (e *DigestMismatchError) Is(target error) bool { return target == ErrAgreementDigest }
 
 // Audit entry types for registry changes.
 const (
@@ -70,9 +95,14 @@ const (
 	AuditAgreementRegistered = "admin.agreement.registered"
 	AuditAgreementApproved   = "admin.agreement.approved"
 	AuditAgreementActivated  = "admin.agreement.activated"
-	AuditAgreementSuspended  = "admin.agreement.suspended"
-	AuditAgreementResumed    = "admin.agreement.resumed"
-	AuditAgreementTerminated = "admin.agreement.terminated"
+	// AuditAgreementApprovalRefused and AuditAgreementActivationRefused
+	// record an approval or activation refused because the version's
+	// document is not the one named (its digest differs).
+	AuditAgreementApprovalRefused   = "admin.agreement.approval-refused"
+	AuditAgreementActivationRefused = "admin.agreement.activation-refused"
+	AuditAgreementSuspended         = "admin.agreement.suspended"
+	AuditAgreementResumed           = "admin.agreement.resumed"
+	AuditAgreementTerminated        = "admin.agreement.terminated"
 )
 
 // Store keeps parties and agreement versions. Update runs fn in one
@@ -387,7 +417,7 @@ func (s *Service) Register(ctx context.Context, actor Actor, doc *Agreement, key
 	}
 	now := s.now().UTC()
 	a := *doc
-	a.Status, a.Author, a.ApprovedBy = StatusDraft, actor.Subject, ""
+	a.Status, a.Author, a.ApprovedBy, a.ApprovedSHA256 = StatusDraft, actor.Subject, "", ""
 	a.CreatedAt, a.UpdatedAt = now, now
 	err := s.store.Update(ctx, func(tx Tx) error {
 		versions, err := tx.LockAgreementVersions(ctx, a.ID)
@@ -510,46 +540,49 @@ func SamePerson(a, b string) bool {
 	return canon(a) == canon(b)
 }
 
-// Approve approves a draft version (dpo). The approver must not be its
-// author: the two-person rule.
-func (s *Service) Approve(ctx context.Context, actor Actor, id string, version int) (*Agreement, error) {
+// Approve approves a draft version (dpo): the version the DPO names, whose
+// canonical document must have the digest they name (Digest) — the document
+// they were shown. The approver must not be its author: the two-person rule.
+// A digest that does not match is refused with a *DigestMismatchError, and
+// the refusal is recorded (AuditAgreementApprovalRefused).
+func (s *Service) Approve(ctx context.Context, actor Actor, id string, version int, digest string) (*Agreement, error) {
 	if err := needRole(actor, RoleDPO); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementApproved, nil, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
+	if err := checkBinding(version, digest); err != nil {
+		return nil, err
+	}
+	return s.bound(ctx, actor, id, version, digest, AuditAgreementApproved, AuditAgreementApprovalRefused, func(a *Agreement, _ []*Agreement, _ *Registry) ([]*Agreement, error) {
 		if a.Status != StatusDraft {
 			return nil, public.Errorf(ErrTransition, "%s is %s; only a draft can be approved", a.Ref(), a.Status)
 		}
 		if SamePerson(a.Author, actor.Subject) {
 			return nil, ErrSamePerson
 		}
-		a.Status, a.ApprovedBy = StatusApproved, actor.Subject
+		a.Status, a.ApprovedBy, a.ApprovedSHA256 = StatusApproved, actor.Subject, digest
 		return nil, nil
 	})
 }
 
-// orLatest resolves version 0 to the latest version, for commands that act
-// on new versions (approve, activate).
-func (s *Service) orLatest(ctx context.Context, id string, version int) int {
-	if version != 0 {
-		return version
-	}
-	all, err := s.store.AgreementVersions(ctx, id)
-	if err != nil || len(all) == 0 {
-		return 0 // reported by transition as not found
-	}
-	return all[len(all)-1].Version
-}
-
-// Activate puts an approved version into force (admin). It needs a completed
-// DPIA and registered parties; the version in force before it is superseded.
-func (s *Service) Activate(ctx context.Context, actor Actor, id string, version int) (*Agreement, error) {
+// Activate puts an approved version into force (admin): the version the
+// administrator names, with the digest of its document, as Approve. It needs
+// a completed DPIA and registered parties; the version in force before it is
+// superseded. The document must still be the one its DPO approved.
+func (s *Service) Activate(ctx context.Context, actor Actor, id string, version int, digest string) (*Agreement, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
 		return nil, err
 	}
-	return s.transition(ctx, actor, id, s.orLatest(ctx, id, version), AuditAgreementActivated, nil, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
+	if err := checkBinding(version, digest); err != nil {
+		return nil, err
+	}
+	return s.bound(ctx, actor, id, version, digest, AuditAgreementActivated, AuditAgreementActivationRefused, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
 		if a.Status != StatusApproved {
 			return nil, public.Errorf(ErrTransition, "%s is %s; only an approved version can be activated", a.Ref(), a.Status)
+		}
+		if a.ApprovedSHA256 != "" && a.ApprovedSHA256 != digest {
+			// The document is not the one approved (its encoding changed
+			// since): approve it again.
+			return nil, &DigestMismatchError{Ref: a.Ref(), Expected: a.ApprovedSHA256, Given: digest, Approved: true}
 		}
 		if err := a.CheckActivation(reg, s.now()); err != nil {
 			return nil, err
@@ -564,6 +597,62 @@ func (s *Service) Activate(ctx context.Context, actor Actor, id string, version 
 		}
 		return superseded, nil
 	})
+}
+
+// checkBinding checks that an approval or activation names a version and a
+// well-formed digest.
+func checkBinding(version int, digest string) error {
+	var v valid.Errors
+	if version < 1 {
+		v.Add("version", "required", "is required: the version you read (1, 2, …)")
+	}
+	switch {
+	case digest == "":
+		v.Add("sha256", "required", "is required: the SHA-256 of the version's document, as shown with it")
+	case !validDigest(digest):
+		v.Add("sha256", "format", "must be %d lower-case hexadecimal characters", DigestSize)
+	}
+	if len(v) > 0 {
+		return v
+	}
+	return nil
+}
+
+func validDigest(d string) bool {
+	if len(d) != DigestSize {
+		return false
+	}
+	for _, c := range d {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// bound runs a transition bound to a digest: the version's document must
+// have it. The digest is recorded in the audit entry; a mismatch is
+// recorded as refusedType, with what was expected and what was given
+// (digests are not secret), and changes nothing else.
+func (s *Service) bound(ctx context.Context, actor Actor, id string, version int, digest, typ, refusedType string, fn change) (*Agreement, error) {
+	var mismatch *DigestMismatchError
+	a, err := s.transition(ctx, actor, id, version, typ, map[string]string{"sha256": digest}, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
+		if want := Digest(a); want != digest {
+			return nil, &DigestMismatchError{Ref: a.Ref(), Expected: want, Given: digest}
+		}
+		return fn(a, all, reg)
+	})
+	if !errors.As(err, &mismatch) {
+		return a, err
+	}
+	e := s.entry(actor, refusedType)
+	e.Agreement = mismatch.Ref
+	e.Outcome = "refused"
+	e.Detail["sha256"], e.Detail["expected_sha256"] = mismatch.Given, mismatch.Expected
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+		return nil, err
+	}
+	return nil, mismatch
 }
 
 // Suspend pauses sharing under the agreement in force (admin); it takes

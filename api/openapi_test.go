@@ -20,7 +20,7 @@ var schemaTypes = map[string]any{
 	"Decision": Decision{}, "DecisionCheck": DecisionCheck{}, "Payload": Payload{}, "Exchange": Exchange{},
 	"InformationRequest": InformationRequest{}, "Request": Request{}, "RequestList": RequestList{},
 	"Inbox": Inbox{}, "Notice": Notice{}, "Notices": Notices{}, "Reason": Reason{},
-	"VersionSelector": VersionSelector{}, "AdminWhoAmI": AdminWhoAmI{}, "AlertDelivery": AlertDelivery{}, "AlertDeliveryList": AlertDeliveryList{},
+	"VersionBinding": VersionBinding{}, "AdminWhoAmI": AdminWhoAmI{}, "AlertDelivery": AlertDelivery{}, "AlertDeliveryList": AlertDeliveryList{},
 	"ExchangeRelease": ExchangeRelease{}, "Released": Released{},
 	"PartyRegistration": PartyRegistration{}, "IdentityRule": IdentityRule{},
 	"Party": Party{}, "PartyList": PartyList{},

@@ -37,10 +37,14 @@ type PartyList struct {
 	Parties []Party `json:"parties"`
 }
 
-// VersionSelector is the body of the approve and activate actions.
-type VersionSelector struct {
-	// Version is the version to act on; 0 or absent means the latest.
-	Version int `json:"version"`
+// VersionBinding is the body of the approve and activate actions: the
+// version acted on and the SHA-256 of its canonical document (the sha256 of
+// Agreement, docs/agreements.md), as the person acting was shown it. Both
+// are required; a digest that is not the version's is refused (409
+// agreement-digest-mismatch).
+type VersionBinding struct {
+	Version int    `json:"version"`
+	SHA256  string `json:"sha256"`
 }
 
 // Agreement is one version of a data-sharing agreement as the admin API
@@ -73,6 +77,11 @@ type Agreement struct {
 	ApprovedBy string    `json:"approved_by,omitempty"`
 	CreatedAt  time.Time `json:"created_at,omitzero"`
 	UpdatedAt  time.Time `json:"updated_at,omitzero"`
+	// SHA256 is the digest of the version's canonical document: what an
+	// approval or activation names (docs/agreements.md).
+	SHA256 string `json:"sha256"`
+	// ApprovedSHA256 is the digest its DPO approved, once approved.
+	ApprovedSHA256 string `json:"approved_sha256,omitempty"`
 	// EffectiveStatus is the status today: an active agreement past its
 	// expiry date shows as expired.
 	EffectiveStatus string `json:"effective_status"`

@@ -183,16 +183,25 @@ func (a *Admin) lifecycle(ctx context.Context, id, action string, body any) (*ap
 	return &out, a.postJSON(ctx, "/admin/v1/agreements/"+url.PathEscape(id)+"/"+action, body, &out)
 }
 
-// Approve approves a draft version (dpo role; not the author). Version 0
-// means the latest.
-func (a *Admin) Approve(ctx context.Context, id string, version int) (*api.Agreement, error) {
-	return a.lifecycle(ctx, id, "approve", api.VersionSelector{Version: version})
+// Approve approves a draft version (dpo role; not the author): the version
+// the DPO read, named by the SHA-256 of its document (api.Agreement's
+// SHA256, as Version or Versions shows it). A digest that is no longer the
+// version's is refused with 409 agreement-digest-mismatch.
+func (a *Admin) Approve(ctx context.Context, id string, version int, sha256 string) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "approve", api.VersionBinding{Version: version, SHA256: sha256})
 }
 
-// Activate puts an approved version into force (admin role). Version 0
-// means the latest.
-func (a *Admin) Activate(ctx context.Context, id string, version int) (*api.Agreement, error) {
-	return a.lifecycle(ctx, id, "activate", api.VersionSelector{Version: version})
+// Activate puts an approved version into force (admin role): the version
+// read, named by its digest, as Approve.
+func (a *Admin) Activate(ctx context.Context, id string, version int, sha256 string) (*api.Agreement, error) {
+	return a.lifecycle(ctx, id, "activate", api.VersionBinding{Version: version, SHA256: sha256})
+}
+
+// Version returns one version of an agreement, with the digest of its
+// document that approving or activating it names.
+func (a *Admin) Version(ctx context.Context, id string, version int) (*api.Agreement, error) {
+	var out api.Agreement
+	return &out, a.getJSON(ctx, fmt.Sprintf("/admin/v1/agreements/%s/versions/%d", url.PathEscape(id), version), &out)
 }
 
 // Suspend pauses sharing under an agreement (admin role).

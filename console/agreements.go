@@ -461,19 +461,12 @@ func (c *Console) agreementAction(w http.ResponseWriter, r *http.Request, s *ses
 	version, _ := strconv.Atoi(r.PostFormValue("version"))
 	switch action {
 	case "approve":
-		// Bound to the digest the DPO was shown.
-		a, verr := c.version(r, s, id, r.PostFormValue("version"))
-		switch {
-		case verr != nil:
-			err = verr
-		case r.PostFormValue("digest") != agreements.Digest(a):
-			errs = append(errs, fieldError{"approve-" + strconv.Itoa(version), "This version is not the one you were shown; read it again before approving."})
-		default:
-			_, err = c.opts.Registry.Approve(ctx, actor, id, version)
-			done = "approved"
-		}
+		// Bound to the digest the DPO was shown; the registry refuses
+		// (and records) one that is not the version's.
+		_, err = c.opts.Registry.Approve(ctx, actor, id, version, r.PostFormValue("digest"))
+		done = "approved"
 	case "activate":
-		_, err = c.opts.Registry.Activate(ctx, actor, id, version)
+		_, err = c.opts.Registry.Activate(ctx, actor, id, version, r.PostFormValue("digest"))
 		done = "activated"
 	case "suspend", "resume", "terminate":
 		if reason == "" {
@@ -507,6 +500,8 @@ func (c *Console) agreementAction(w http.ResponseWriter, r *http.Request, s *ses
 		switch {
 		case errors.Is(err, agreements.ErrForbidden), errors.Is(err, agreements.ErrSamePerson):
 			errs = append(errs, fieldError{field, publicError(err)})
+		case errors.Is(err, agreements.ErrAgreementDigest):
+			errs = append(errs, fieldError{field, "This version is not the one you were shown; read it again before you " + action + " it."})
 		default:
 			if ve, ok := valid.As(err); ok {
 				for _, p := range ve {

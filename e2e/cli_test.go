@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,15 @@ func TestCommandLine(t *testing.T) {
 	out, _, err = gatehouse(t, "agreements", "register", "-f", agreementFile)
 	require.NoError(t, err)
 	require.Contains(t, out, "registered youth-justice@1 as a draft")
-	_, _, err = gatehouse(t, "agreements", "approve", "youth-justice")
+	// Without the version and digest read, approve shows them and changes
+	// nothing; with them, the service decides (an admin is not a DPO).
+	_, errOut, err := gatehouse(t, "agreements", "approve", "youth-justice")
+	require.ErrorContains(t, err, "nothing was changed")
+	digest := regexp.MustCompile(`--version 1 --sha256 ([0-9a-f]{64})`).FindStringSubmatch(errOut)
+	require.NotNil(t, digest, "the command to run is shown: %s", errOut)
+	require.Contains(t, errOut, "# sha256 "+digest[1])
+	require.Contains(t, errOut, "title: Youth offending team referrals", "the document is shown")
+	_, _, err = gatehouse(t, "agreements", "approve", "youth-justice", "--version", "1", "--sha256", digest[1])
 	require.ErrorContains(t, err, "role-forbidden")
 
 	reqFile := filepath.Join(dir, "request.json")
@@ -84,7 +93,7 @@ func TestCommandLine(t *testing.T) {
 		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2", "--instrument", "CDA-1998-S115",
 		"--category", "identity,financial", "--subject", "nino=QQ123456C", "--authoriser", "DI Sam Patel", "--rank", "inspector",
 		"--justification", "Named suspect", "--json")
-	out, errOut, err := gatehouse(t, append([]string{"client"}, send...)...)
+	out, errOut, err = gatehouse(t, append([]string{"client"}, send...)...)
 	require.NoError(t, err)
 	require.Contains(t, errOut, "hint: --subject nino:… is the usual form", "TYPE=VALUE is read, with a hint")
 	var sent api.Exchange

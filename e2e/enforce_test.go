@@ -64,9 +64,9 @@ func putInForce(t *testing.T, gw *testenv.Gateway, doc string) *api.Agreement {
 	alice, dana := gw.Admin(t, "alice", "admin"), gw.Admin(t, "dana", "dpo")
 	a, err := alice.Register(ctx, []byte(doc), "application/yaml")
 	require.NoError(t, err)
-	_, err = dana.Approve(ctx, a.ID, a.Version)
+	_, err = dana.Approve(ctx, a.ID, a.Version, a.SHA256)
 	require.NoError(t, err)
-	a, err = alice.Activate(ctx, a.ID, a.Version)
+	a, err = alice.Activate(ctx, a.ID, a.Version, a.SHA256)
 	require.NoError(t, err)
 	return a
 }
@@ -439,10 +439,10 @@ func TestTwoPersonRuleNormalisesPeople(t *testing.T) {
 	a, err := gw.Admin(t, "alice", "admin").Register(ctx, []byte(housingYAML), "application/yaml")
 	require.NoError(t, err)
 	for _, alias := range []string{"Alice ", "ALICE"} {
-		_, err = gw.Admin(t, alias, "dpo").Approve(ctx, a.ID, a.Version)
+		_, err = gw.Admin(t, alias, "dpo").Approve(ctx, a.ID, a.Version, a.SHA256)
 		requireProblem(t, err, http.StatusForbidden, "two-person-rule")
 	}
-	approved, err := gw.Admin(t, "dana", "dpo").Approve(ctx, a.ID, a.Version)
+	approved, err := gw.Admin(t, "dana", "dpo").Approve(ctx, a.ID, a.Version, a.SHA256)
 	require.NoError(t, err)
 	require.Equal(t, "approved", string(approved.Status))
 }

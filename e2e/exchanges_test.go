@@ -53,11 +53,11 @@ func registerAnalytics(t *testing.T, gw *testenv.Gateway, onExtra string) {
 	t.Helper()
 	ctx := context.Background()
 	admin, dpo := gw.Admin(t, "alice", "admin"), gw.Admin(t, "dana", "dpo")
-	_, err := admin.Register(ctx, []byte(strings.Replace(analyticsYAML, "ONEXTRA", onExtra, 1)), "application/yaml")
+	a, err := admin.Register(ctx, []byte(strings.Replace(analyticsYAML, "ONEXTRA", onExtra, 1)), "application/yaml")
 	require.NoError(t, err)
-	_, err = dpo.Approve(ctx, "fraud-analytics", 0)
+	_, err = dpo.Approve(ctx, a.ID, a.Version, a.SHA256)
 	require.NoError(t, err)
-	_, err = admin.Activate(ctx, "fraud-analytics", 0)
+	_, err = admin.Activate(ctx, a.ID, a.Version, a.SHA256)
 	require.NoError(t, err)
 }
 

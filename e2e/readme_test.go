@@ -51,6 +51,9 @@ var (
 	readmePlaceholders = map[string]*regexp.Regexp{
 		"EXCHANGE-ID": regexp.MustCompile(`(?m)^exchange ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b`),
 		"REQUEST-ID":  regexp.MustCompile(`(?m)^request ([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b`),
+		// The digest of the agreement version shown, which approve and
+		// activate name.
+		"DIGEST": regexp.MustCompile(`\bsha256 ([0-9a-f]{64})\b`),
 	}
 )
 

@@ -34,8 +34,8 @@ type AgreementAdmin interface {
 	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
 	Party(ctx context.Context, actor agreements.Actor, id string) (*agreements.Party, error)
 	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement, idempotencyKey string) (*agreements.Agreement, error)
-	Approve(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
-	Activate(ctx context.Context, actor agreements.Actor, id string, version int) (*agreements.Agreement, error)
+	Approve(ctx context.Context, actor agreements.Actor, id string, version int, digest string) (*agreements.Agreement, error)
+	Activate(ctx context.Context, actor agreements.Actor, id string, version int, digest string) (*agreements.Agreement, error)
 	Suspend(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
 	Resume(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
 	Terminate(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Agreement, error)
@@ -343,15 +343,21 @@ func (s *Server) agreementVersion(c *fiber.Ctx) error {
 	return fmt.Errorf("%w: agreement %s version %d", agreements.ErrNotFound, c.Params("id"), n)
 }
 
-func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, int) (*agreements.Agreement, error)) fiber.Handler {
+// agreementVersionAction approves or activates the version the body names,
+// bound to the digest of the document the person was shown
+// (api.VersionBinding); the domain refuses a digest that is not the
+// version's.
+func (s *Server) agreementVersionAction(fn func(AgreementAdmin, context.Context, agreements.Actor, string, int, string) (*agreements.Agreement, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		var b api.VersionSelector
-		if len(c.Request().Header.ContentType()) > 0 {
+		var b api.VersionBinding
+		// No body at all is answered as a body naming nothing: 400 with
+		// the version and sha256 fields required.
+		if len(c.Request().Header.ContentType()) > 0 || len(c.Body()) > 0 {
 			if err := s.readJSON(c, &b); err != nil {
 				return err
 			}
 		}
-		a, err := fn(s.admin.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Version)
+		a, err := fn(s.admin.Agreements, c.UserContext(), actorOf(c), c.Params("id"), b.Version, b.SHA256)
 		if err != nil {
 			return err
 		}

@@ -91,6 +91,7 @@ const (
 	CodeNeedsApproval    = "party-change-needs-approval"
 	CodeChangeState      = "party-change-state"
 	CodeChangeDigest     = "party-change-digest-mismatch"
+	CodeAgreementDigest  = "agreement-digest-mismatch"
 	CodeRequestNotFound  = "request-not-found"
 	CodeKeyReused        = "idempotency-key-reused"
 	CodeFieldsRefused    = "payload-fields-refused"
@@ -120,6 +121,7 @@ func toError(err error) *Error {
 		fieldsRefused *minimise.RefusedError
 		ambiguous     *minimise.AmbiguousError
 		nested        *minimise.NestedError
+		mismatch      *agreements.DigestMismatchError
 		subjects      *minimise.SubjectsError
 	)
 	if errors.As(err, &apiErr) {
@@ -153,6 +155,10 @@ func toError(err error) *Error {
 		return problem(http.StatusForbidden, CodeRoleForbidden, "Your role does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, agreements.ErrSamePerson):
 		return problem(http.StatusForbidden, CodeTwoPersonRule, "A DPO other than the agreement's author must approve it.").withCause(err)
+	case errors.As(err, &mismatch):
+		e := problem(http.StatusConflict, CodeAgreementDigest, "The agreement version is not the document you named; nothing was changed.").withDetail(mismatch.Error()).withCause(err)
+		e.Fields = []api.FieldError{{Field: "sha256", Rule: "matches", Message: fmt.Sprintf("is %s; expected %s, the digest of %s", mismatch.Given, mismatch.Expected, mismatch.Ref)}}
+		return e
 	case errors.Is(err, agreements.ErrSameProposer):
 		return problem(http.StatusForbidden, CodeTwoPersonRule, "Someone other than the change's proposer must approve it.").withCause(err)
 	case errors.Is(err, agreements.ErrNeedsApproval):

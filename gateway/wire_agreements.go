@@ -60,6 +60,7 @@ func agreementView(a *agreements.Agreement, now time.Time) api.Agreement {
 			Default: a.SubjectNotification.Default, Reason: a.SubjectNotification.Reason,
 		},
 		Author: a.Author, ApprovedBy: a.ApprovedBy, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		SHA256: agreements.Digest(a), ApprovedSHA256: a.ApprovedSHA256,
 		EffectiveStatus: string(a.EffectiveStatus(now)),
 	}
 	if d := a.SubjectNotification.ReviewAfter; d != 0 {

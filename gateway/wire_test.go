@@ -39,6 +39,7 @@ func fullAgreement() *agreements.Agreement {
 		Retention:           agreements.Duration(90 * 24 * time.Hour),
 		SubjectNotification: agreements.Notification{Default: "withhold", Reason: "would prejudice an investigation", ReviewAfter: agreements.Duration(72 * time.Hour)},
 		Author:              "alice", ApprovedBy: "dana", CreatedAt: wireTime, UpdatedAt: wireTime.Add(time.Hour),
+		ApprovedSHA256: "9e12280a2173ca9790632b077729c68104555c6bb2509312a014d391b7ecb6f4",
 	}
 }
 
@@ -82,8 +83,9 @@ func TestWireJSONMatchesDomainEncoding(t *testing.T) {
 	withEffective := func(a *agreements.Agreement) any {
 		return struct {
 			*agreements.Agreement
+			SHA256          string            `json:"sha256"`
 			EffectiveStatus agreements.Status `json:"effective_status"`
-		}{a, a.EffectiveStatus(now)}
+		}{a, agreements.Digest(a), a.EffectiveStatus(now)}
 	}
 	for name, tc := range map[string]struct {
 		domain, wire any

@@ -119,10 +119,10 @@ func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[strin
 		if err != nil {
 			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
 		}
-		if _, err := svc.Approve(ctx, dpo, reg.ID, reg.Version); err != nil {
+		if _, err := svc.Approve(ctx, dpo, reg.ID, reg.Version, agreements.Digest(reg)); err != nil {
 			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
 		}
-		if _, err := svc.Activate(ctx, admin, reg.ID, reg.Version); err != nil {
+		if _, err := svc.Activate(ctx, admin, reg.ID, reg.Version, agreements.Digest(reg)); err != nil {
 			return fmt.Errorf("demo agreement %s: %w", a.ID, err)
 		}
 	}

@@ -335,16 +335,20 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	v1, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 1, v1.Version)
-	_, err = svc.Approve(ctx, dpo, "nfi", 0)
+	_, err = svc.Approve(ctx, dpo, "nfi", 1, agreements.Digest(v1))
 	require.NoError(t, err)
-	_, err = svc.Activate(ctx, admin, "nfi", 0)
+	_, err = svc.Activate(ctx, admin, "nfi", 1, agreements.Digest(v1))
 	require.NoError(t, err)
 	v2, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, v2.Version)
-	_, err = svc.Approve(ctx, dpo, "nfi", 2)
+	// The same content as version 1, but not version 1's document: the
+	// approval is refused, recorded, and changes nothing.
+	_, err = svc.Approve(ctx, dpo, "nfi", 2, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrAgreementDigest)
+	_, err = svc.Approve(ctx, dpo, "nfi", 2, agreements.Digest(v2))
 	require.NoError(t, err)
-	_, err = svc.Activate(ctx, admin, "nfi", 2)
+	_, err = svc.Activate(ctx, admin, "nfi", 2, agreements.Digest(v2))
 	require.NoError(t, err)
 	vs, err := svc.Versions(ctx, admin, "nfi")
 	require.NoError(t, err)
@@ -360,12 +364,13 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	p, err := db.Party(ctx, "council.fraud")
 	require.NoError(t, err)
 	require.Equal(t, agreements.PartySuspended, p.Status)
-	_, err = svc.Approve(ctx, dpo, "missing", 0)
+	_, err = svc.Approve(ctx, dpo, "missing", 1, agreements.Digest(v1))
 	require.ErrorIs(t, err, agreements.ErrNotFound)
 	_, err = db.Party(ctx, "missing")
 	require.ErrorIs(t, err, agreements.ErrNotFound)
-	// Two parties, six lifecycle steps, two suspensions: each audited.
-	require.Equal(t, int64(2+6+2), verifyAll(t, db))
+	// Two parties, six lifecycle steps, a refused approval, two
+	// suspensions: each audited.
+	require.Equal(t, int64(2+6+1+2), verifyAll(t, db))
 }
 
 // testBatchIsolation: changes that share a group commit succeed or fail on

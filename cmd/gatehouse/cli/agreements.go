@@ -47,7 +47,7 @@ func newAgreementsCmd() *cobra.Command {
 		if a.ApprovedBy != "" {
 			fmt.Fprintf(w, ", approved by %s", a.ApprovedBy)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "\n# sha256 %s\n", a.SHA256)
 		doc, err := agreementDocument(a)
 		if err != nil {
 			return err
@@ -157,34 +157,43 @@ func newAgreementsCmd() *cobra.Command {
 		}),
 	}
 
-	versioned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error)) *cobra.Command {
+	// approve and activate bind to the document the person read: they name
+	// the version and its digest. Without both, the command shows the
+	// version, its document and its digest, and says how to run it again
+	// with them; it never fetches a digest and acts on it unseen.
+	var digest string
+	versioned := func(use, short string, fn func(*client.Admin) func(*cobra.Command, string, int, string) (*api.Agreement, error)) *cobra.Command {
 		c := &cobra.Command{
-			Use:   use + " ID",
+			Use:   use + " ID --version N --sha256 HEX",
 			Short: short,
 			Args:  cobra.ExactArgs(1),
 			RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
-				a, err := fn(c)(cmd, args[0], version)
+				if version == 0 || digest == "" {
+					return showBinding(cmd, c, use, args[0], version, printAgreement)
+				}
+				a, err := fn(c)(cmd, args[0], version, digest)
 				if err != nil {
 					return err
 				}
 				if f.json {
 					return printJSON(cmd.OutOrStdout(), a)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s@%d is now %s\n", a.ID, a.Version, a.Status)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s@%d is now %s (sha256 %s)\n", a.ID, a.Version, a.Status, a.SHA256)
 				return nil
 			}),
 		}
-		c.Flags().IntVar(&version, "version", 0, "version (default: the latest)")
+		c.Flags().IntVar(&version, "version", 0, "the version you read")
+		c.Flags().StringVar(&digest, "sha256", "", "the SHA-256 of the version's document, as `agreements show` prints it")
 		return c
 	}
-	approve := versioned("approve", "Approve a draft version (dpo; not its author)", func(c *client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error) {
-		return func(cmd *cobra.Command, id string, v int) (*api.Agreement, error) {
-			return c.Approve(cmd.Context(), id, v)
+	approve := versioned("approve", "Approve the draft version you read, named by its SHA-256 (dpo; not its author)", func(c *client.Admin) func(*cobra.Command, string, int, string) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id string, v int, d string) (*api.Agreement, error) {
+			return c.Approve(cmd.Context(), id, v, d)
 		}
 	})
-	activate := versioned("activate", "Put an approved version into force (admin; needs a completed DPIA)", func(c *client.Admin) func(*cobra.Command, string, int) (*api.Agreement, error) {
-		return func(cmd *cobra.Command, id string, v int) (*api.Agreement, error) {
-			return c.Activate(cmd.Context(), id, v)
+	activate := versioned("activate", "Put the approved version you read into force, named by its SHA-256 (admin; needs a completed DPIA)", func(c *client.Admin) func(*cobra.Command, string, int, string) (*api.Agreement, error) {
+		return func(cmd *cobra.Command, id string, v int, d string) (*api.Agreement, error) {
+			return c.Activate(cmd.Context(), id, v, d)
 		}
 	})
 
@@ -295,4 +304,34 @@ func agreementDocument(a *api.Agreement) (*agreements.Agreement, error) {
 		return nil, fmt.Errorf("agreement %s@%d: %w", a.ID, a.Version, err)
 	}
 	return &doc, nil
+}
+
+// errNotBound ends approve or activate run without the version and digest
+// the person read: nothing was changed.
+var errNotBound = errors.New("nothing was changed: approve and activate need --version and --sha256 of the document you read")
+
+// showBinding prints the version an approve or activate would act on (the
+// one named, else the latest), its document and digest, and the command
+// that acts on exactly that document; it changes nothing and fails, so that
+// a script cannot approve what nobody read.
+func showBinding(cmd *cobra.Command, c *client.Admin, action, id string, version int, print func(io.Writer, *api.Agreement) error) error {
+	vs, err := c.Versions(cmd.Context(), id)
+	if err != nil {
+		return err
+	}
+	var a *api.Agreement
+	for i := range vs {
+		if (version == 0 && (a == nil || vs[i].Version > a.Version)) || vs[i].Version == version {
+			a = &vs[i]
+		}
+	}
+	if a == nil {
+		return fmt.Errorf("agreement %s has no version %d", id, version)
+	}
+	w := cmd.ErrOrStderr()
+	if err := print(w, a); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nRead the document above. To %s exactly this document, run:\n\n  gatehouse agreements %s %s --version %d --sha256 %s\n\n", action, action, id, a.Version, a.SHA256)
+	return errNotBound
 }
