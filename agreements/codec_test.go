@@ -147,7 +147,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"control/newline", strings.Replace(nfiYAML, "role: Section 151 Officer", "role: \"Section\\n151\"", 1), "signatories[0].role", agreements.RuleControl},
 		{"syntax", "id: [nfi\n", "(document)", agreements.RuleSyntax},
 		{"two-documents", nfiYAML + "---\n" + nfiYAML, "(document)", agreements.RuleSyntax},
-		{"duplicate-flow", nfiYAML + "  - {from: [council.fraud], to: [cabinet-office.nfi], purposes: [fraud-prevention-detection], lawful_bases: [A6-1-c], data_categories: [identity]}\n", "flows[1]", "duplicate-flow"},
+		{"duplicate-flow", nfiYAML + "  - {from: [council.fraud], to: [cabinet-office.nfi], purposes: [fraud-prevention-detection, public-funds-audit], lawful_bases: [A6-1-c], data_categories: [identity]}\n", "flows[1]", "duplicate-flow"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := agreements.DecodeYAML([]byte(tc.doc))

@@ -120,9 +120,29 @@ func councilToPolice() agreements.Request {
 	}
 }
 
+// policeRequest is a police request for crime: law-enforcement processing
+// (DPA 2018 Part 3) on the demo agreement, with a s.35(2)(b) condition and
+// no Sch 2 exemption (Sch 2 does not apply under Part 3).
 func policeRequest() agreements.Request {
 	r := councilToPolice()
 	r.Sender, r.Recipient = "police.northshire", "council.legal"
+	r.LawfulBasis, r.Exemption = "DPA-S35-2-b", ""
+	return r
+}
+
+// policeSafeguardingRequest asks about a child at risk: not a s.31 purpose,
+// so UK GDPR governs it, on the demo agreement's second police flow.
+func policeSafeguardingRequest() agreements.Request {
+	r := councilToPolice()
+	r.Sender, r.Recipient, r.Purpose, r.Exemption = "police.northshire", "council.legal", "safeguarding-child", ""
+	return r
+}
+
+// councilAnswer is Legal Services' answer to a police request: the
+// council's own disclosure, under the council → police flow (UK GDPR).
+func councilAnswer() agreements.Request {
+	r := councilToPolice()
+	r.Sender = "council.legal"
 	return r
 }
 
@@ -305,6 +325,8 @@ func decideCases() []decideCase {
 
 		// Refused: exemptions, subjects, authorisers, justification, volume.
 		{"deny/police-request-without-named-subject-trawling", with(policeRequest(), func(r *agreements.Request) { r.NamedSubjects, r.SubjectCount = 0, 400 }), deny,
+			[]string{agreements.CheckSubjectsNamed, agreements.CheckSubjectsWithinLimit}},
+		{"deny/council-disclosure-without-named-subject-trawling", with(councilToPolice(), func(r *agreements.Request) { r.NamedSubjects, r.SubjectCount = 0, 400 }), deny,
 			[]string{agreements.CheckBasisExemption, agreements.CheckSubjectsNamed, agreements.CheckSubjectsWithinLimit}},
 		{"deny/named-subject-flow-without-exemption", with(policeRequest(), func(r *agreements.Request) { r.Exemption, r.NamedSubjects, r.SubjectCount = "", 0, 0 }), deny,
 			[]string{agreements.CheckSubjectsNamed}},
@@ -317,7 +339,7 @@ func decideCases() []decideCase {
 		{"deny/authoriser-below-inspector", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "sergeant" }), deny, []string{agreements.CheckAuthoriserRank}},
 		{"deny/authoriser-missing", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "", "" }), deny, []string{agreements.CheckAuthoriserRank}},
 		{"deny/authoriser-unknown-rank", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "captain" }), deny, []string{agreements.CheckAuthoriserRank}},
-		{"deny/justification-missing-for-exemption", with(policeRequest(), func(r *agreements.Request) { r.Justification = " " }), deny,
+		{"deny/justification-missing-for-exemption", with(councilToPolice(), func(r *agreements.Request) { r.Justification = " " }), deny,
 			[]string{agreements.CheckBasisExemption, agreements.CheckJustificationPresent}},
 		{"deny/justification-missing-for-health", with(dwpHealth(), func(r *agreements.Request) { r.Justification = "" }), deny, []string{agreements.CheckJustificationPresent}},
 		{"deny/daily-volume-reached", with(nfiBulk(), func(r *agreements.Request) { r.Agreement, r.SentToday = "nfi-capped", 2 }), deny, []string{agreements.CheckVolumeWithinLimit}},
@@ -428,6 +450,20 @@ func decideCases() []decideCase {
 
 		// Law-enforcement processing (DPA 2018 Part 3): s.31 purposes, s.35 conditions, Sch 8.
 		{"ok/part3-police-request", part3Request(), allow, nil},
+		// The demo agreement: police requests for crime are law-enforcement
+		// processing; those for safeguarding are not; the council's answer
+		// is its own disclosure, judged under its own flow's regime.
+		{"ok/demo-police-request-under-part3", policeRequest(), allow, nil},
+		{"deny/demo-police-request-citing-an-article6-basis", with(policeRequest(), func(r *agreements.Request) { r.LawfulBasis = "A6-1-e" }), deny,
+			[]string{agreements.CheckBasisLawEnforcement}},
+		{"deny/demo-police-request-citing-the-crime-exemption", with(policeRequest(), func(r *agreements.Request) { r.Exemption = "DPA-S2-P1-2" }), deny,
+			[]string{agreements.CheckBasisExemption}},
+		{"ok/demo-police-safeguarding-request-under-uk-gdpr", policeSafeguardingRequest(), allow, nil},
+		{"deny/demo-police-safeguarding-request-citing-a-part3-condition", with(policeSafeguardingRequest(), func(r *agreements.Request) { r.LawfulBasis = "DPA-S35-2-b" }), deny,
+			[]string{agreements.CheckBasisArticle6}},
+		{"ok/answer-to-a-part3-request-under-its-own-flow", councilAnswer(), allow, nil},
+		{"deny/answer-citing-the-requests-part3-condition", with(councilAnswer(), func(r *agreements.Request) { r.LawfulBasis, r.Exemption = "DPA-S35-2-b", "" }), deny,
+			[]string{agreements.CheckBasisArticle6}},
 		{"ok/part3-sensitive-with-sch8", with(part3Request(), func(r *agreements.Request) {
 			r.DataCategories, r.SpecialCategory = []string{"identity", "health"}, []string{"DPA-S8-4"}
 		}), allow, nil},
@@ -608,7 +644,9 @@ func TestDecideRecordsRegime(t *testing.T) {
 	}{
 		{part3Request(), agreements.RegimePart3},
 		{with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "police-part3" }), agreements.RegimeUKGDPR},
-		{policeRequest(), agreements.RegimeUKGDPR},
+		{policeRequest(), agreements.RegimePart3},
+		{policeSafeguardingRequest(), agreements.RegimeUKGDPR},
+		{councilAnswer(), agreements.RegimeUKGDPR},
 		{emergencyNoAgreement(), agreements.RegimeUKGDPR},
 		{with(councilToPolice(), func(r *agreements.Request) { r.Agreement = "" }), ""},
 	} {

@@ -283,8 +283,11 @@ func demoPoliceCrime(t *testing.T) string {
 func TestValidatePart3Flow(t *testing.T) {
 	a := demo.AgreementsAt(now)[4] // police-crime
 	require.Equal(t, "police-crime", a.ID)
+	require.NoError(t, a.Validate(), "the demo's police requests for crime are a Part 3 flow")
+	require.Equal(t, agreements.RegimePart3, a.Flows[1].Regime)
 	f := a.Flows[1]
-	f.Regime, f.Purposes, f.LawfulBases = agreements.RegimePart3, []string{"crime-prevention-detection", "safeguarding-child"}, []string{"DPA-S35-2-b", "A6-1-e"}
+	f.Purposes, f.LawfulBases = []string{"crime-prevention-detection", "safeguarding-child"}, []string{"DPA-S35-2-b", "A6-1-e"}
+	f.CriminalOffence, f.Exemptions = []string{"A10", "DPA-S1-P2-10"}, []string{"DPA-S2-P1-2"}
 	f.DataCategories = append(slices.Clone(f.DataCategories), "health")
 	f.SpecialCategory = []string{"A9-2-g"}
 	a.Flows = []agreements.Flow{a.Flows[0], f}

@@ -142,7 +142,7 @@ func TestCommandLineRequests(t *testing.T) {
 		return out, err
 	}
 	out, err := as("police.northshire", "request", "--agreement", "police-crime", "--purpose", "crime-prevention-detection",
-		"--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2", "--category", "identity,address-history",
+		"--basis", "DPA-S35-2-b", "--category", "identity,address-history",
 		"--data-sought", "Current address", "--subject", "name-dob=Jane Doe 1990-04-01", "--offence", "Burglary",
 		"--necessity", "To locate the suspect", "--authoriser", "DI R. Shaw", "--rank", "inspector", "--deadline", "2030-01-01", "--json")
 	require.NoError(t, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -14,15 +15,18 @@ import (
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
-// scheduleTwoRequest is a police request under DPA 2018 Sch 2 para 2.
+// scheduleTwoRequest is a police request for crime, which the council
+// answers under DPA 2018 Sch 2 para 2: the police process for law
+// enforcement (DPA 2018 Part 3, s.35(2)(b)), and cite no Sch 2 exemption,
+// which is the council's to rely on.
 func scheduleTwoRequest() *api.InformationRequest {
 	deadline := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
 	return &api.InformationRequest{
-		Agreement: "police-crime", Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e",
-		Exemption: "DPA-S2-P1-2", DataCategories: []string{"identity", "address-history"},
-		DataSought: "Current and previous addresses held for council tax",
-		Subjects:   []api.Subject{{Type: "name-dob", Value: "Jane Doe 1990-04-01"}},
-		Offence:    "Burglary, crime ref NP/26/88812", StatutoryPower: "DPA 2018 Sch 2 para 2",
+		Agreement: "police-crime", Purpose: "crime-prevention-detection", LawfulBasis: "DPA-S35-2-b",
+		DataCategories: []string{"identity", "address-history"},
+		DataSought:     "Current and previous addresses held for council tax",
+		Subjects:       []api.Subject{{Type: "name-dob", Value: "Jane Doe 1990-04-01"}},
+		Offence:        "Burglary, crime ref NP/26/88812", StatutoryPower: "DPA 2018 Sch 2 para 2",
 		Necessity:  "Suspect has left her known address; needed to locate and arrest",
 		Authoriser: &api.Authoriser{Name: "DI R. Shaw", Rank: "inspector"}, Urgency: "urgent",
 		Deadline: &deadline, Reference: "NP-REQ-5521",
@@ -147,9 +151,13 @@ func TestRequestsAreDecidedLikeDisclosures(t *testing.T) {
 }
 
 // An answer inherits what its request said: the agreement, the requester as
-// recipient, the purpose, the basis and exemption, the categories, the
-// necessity and the subjects (by their keyed hashes: the gateway never held
-// them in clear). What it declares itself stands, and is decided as usual.
+// recipient, the purpose, the categories, the necessity and the subjects (by
+// their keyed hashes: the gateway never held them in clear). It is the
+// council's own disclosure, judged under its own flow's regime: the police
+// asked under DPA 2018 Part 3 (s.35(2)(b)); the answer relies on UK GDPR
+// Art 6(1)(e) with the Sch 2 para 2 crime exemption, as its flow permits, and
+// the register records each under its regime. What the answer declares
+// itself stands, and is decided as usual.
 func TestAnswerInheritsItsRequest(t *testing.T) {
 	ctx := context.Background()
 	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
@@ -171,7 +179,7 @@ func TestAnswerInheritsItsRequest(t *testing.T) {
 	require.Equal(t, "police.northshire", e.Recipient)
 	require.Equal(t, "police-crime@1", e.Agreement)
 	require.Equal(t, q.Purpose, e.Purpose)
-	require.Equal(t, q.LawfulBasis, e.LawfulBasis)
+	require.Equal(t, "A6-1-e", e.LawfulBasis, "the council's own basis, not the police's s.35 condition")
 	require.Equal(t, q.DataCategories, e.Categories)
 	require.Equal(t, 1, e.Subjects)
 	require.Equal(t, r.ID, e.RequestID)
@@ -179,8 +187,25 @@ func TestAnswerInheritsItsRequest(t *testing.T) {
 	entries := adminEntries(t, gw)
 	asked, decided := entries["request.decided"][0], entries["exchange.decided"][0]
 	require.Equal(t, asked.Subjects, decided.Subjects, "the answer is about the people the request named")
-	require.Equal(t, q.Exemption, decided.Exemption)
+	require.Equal(t, "DPA-S2-P1-2", decided.Exemption, "the flow's exemption for the purpose")
 	require.Equal(t, q.Necessity, decided.Detail["justification"])
+	require.Equal(t, "dpa-part-3", asked.Detail["regime"], "the police's request is law-enforcement processing")
+	require.Equal(t, "uk-gdpr", decided.Detail["regime"], "the council's answer is its own disclosure under UK GDPR")
+
+	// The register records the answer under its regime.
+	ex, err := gw.Admin(t, "dana", "dpo").Export(ctx, "disclosures", url.Values{
+		"from": {time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, "to": {time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}})
+	row := rowWhere(t, download(t, gw, ex, err), "exchange", e.ID)
+	require.Equal(t, "uk-gdpr", row["regime"])
+	require.Equal(t, "A6-1-e", row["lawful_basis"])
+	require.Equal(t, "DPA-S2-P1-2", row["exemption"])
+
+	// Citing the request's Part 3 condition on the council's flow is refused
+	// by name: the answer is judged under UK GDPR.
+	cited := *answer
+	cited.LawfulBasis = q.LawfulBasis
+	_, err = legal.Declare(ctx, &cited)
+	requireFailed(t, err, "basis.article6")
 
 	// What the answer declares stands: a category outside the flow is
 	// refused, and one inside it that the request did not seek as well.

@@ -447,10 +447,15 @@ func instrumentRelied(f *agreements.Flow, m *Meta, answer bool) error {
 }
 
 // inherit fills what an answer to a request leaves out from what the request
-// said: the agreement, the recipient (the requester), the purpose, the lawful
-// basis, the conditions and exemption, the data categories, the necessity (as
-// the justification) and, through the request returned, the subjects. What
-// the answer does declare stands, and is decided like any declaration. A
+// said: the agreement, the recipient (the requester), the purpose, the data
+// categories, the necessity (as the justification) and, through the request
+// returned, the subjects. The answer is the handler's own disclosure, judged
+// under its own flow's regime: the request's lawful basis, conditions and
+// exemption carry over only where the answer's flow is under the regime the
+// request was decided under; across regimes (a police request under DPA 2018
+// Part 3, answered by a council under UK GDPR) they come from the answer's
+// flow, as agreements.AnswerBasis maps them (docs/agreements.md). What the
+// answer does declare stands, and is decided like any declaration. A
 // request_ref that names no request of this gateway inherits nothing.
 func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDeclaration) (*api.ExchangeDeclaration, *Request, error) {
 	if d.RequestRef == "" {
@@ -466,6 +471,10 @@ func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDec
 	if r.Handler != caller {
 		return nil, nil, valid.Errors{{Path: "request_ref", Rule: "handler", Message: "answers to a request go from its handler to its requester"}}
 	}
+	reg, err := s.registry.Snapshot(ctx)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
 	out := *d
 	fill := func(v *string, from string) {
 		if *v == "" {
@@ -475,19 +484,59 @@ func (s *Service) inherit(ctx context.Context, caller string, d *api.ExchangeDec
 	fill(&out.Agreement, r.AgreementID)
 	fill(&out.Recipient, r.Requester)
 	fill(&out.Purpose, r.Meta.Purpose)
-	fill(&out.LawfulBasis, r.Meta.LawfulBasis)
-	fill(&out.Exemption, r.Meta.Exemption)
 	fill(&out.Justification, r.Meta.Justification)
-	if len(out.SpecialCategory) == 0 {
-		out.SpecialCategory = r.Meta.SpecialCategory
-	}
-	if len(out.CriminalOffence) == 0 {
-		out.CriminalOffence = r.Meta.CriminalOffence
-	}
 	if len(out.DataCategories) == 0 {
 		out.DataCategories = r.Meta.DataCategories
 	}
+	asked := agreements.Basis{LawfulBasis: r.Meta.LawfulBasis, SpecialCategory: r.Meta.SpecialCategory,
+		CriminalOffence: r.Meta.CriminalOffence, Exemption: r.Meta.Exemption}
+	b := agreements.AnswerBasis(answerFlow(reg, out.Agreement, caller, out.Recipient, out.Purpose), requestRegime(r), asked, out.Purpose, out.DataCategories)
+	fill(&out.LawfulBasis, b.LawfulBasis)
+	fill(&out.Exemption, b.Exemption)
+	if len(out.SpecialCategory) == 0 {
+		out.SpecialCategory = b.SpecialCategory
+	}
+	if len(out.CriminalOffence) == 0 {
+		out.CriminalOffence = b.CriminalOffence
+	}
 	return &out, r, nil
+}
+
+// answerFlow is the flow an answer from the handler to the requester goes
+// on: the first of the agreement's flows between them that permits the
+// purpose, else the first between them; nil if there is none.
+func answerFlow(reg *agreements.Registry, agreement, from, to, purpose string) *agreements.Flow {
+	a := reg.Agreement(agreement)
+	if a == nil {
+		return nil
+	}
+	var first *agreements.Flow
+	for i := range a.Flows {
+		f := &a.Flows[i]
+		if !f.Sends(from) || !f.Receives(to) {
+			continue
+		}
+		if slices.Contains(f.Purposes, purpose) {
+			return f
+		}
+		if first == nil {
+			first = f
+		}
+	}
+	return first
+}
+
+// requestRegime is the regime a request was decided under: its decision's,
+// or, for a request recorded without one, the regime its lawful basis
+// belongs to.
+func requestRegime(r *Request) string {
+	switch {
+	case r.Decision.Regime != "":
+		return r.Decision.Regime
+	case agreements.Part3Bases[r.Meta.LawfulBasis] != "":
+		return agreements.RegimePart3
+	}
+	return agreements.RegimeUKGDPR
 }
 
 // answerWithin holds an answer to a request to what the request asked: only

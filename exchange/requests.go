@@ -120,8 +120,11 @@ func ValidateRequest(q *api.InformationRequest) error {
 	}
 	v.Required("data_sought", q.DataSought)
 	v.Required("necessity", q.Necessity)
-	if q.Exemption == agreements.ExemptionCrimeAndTaxation && strings.TrimSpace(q.Offence) == "" && !q.WouldPrejudice {
-		v.Add("offence", "sch2-prejudice", "a request under DPA 2018 Sch 2 para 2 must name the offence or state that not disclosing would prejudice the prevention or detection of crime (would_prejudice)")
+	// A request for law enforcement (DPA 2018 Part 3) asks the handler to
+	// disclose under the Sch 2 para 2 exemption as much as one that cites it.
+	sch2 := q.Exemption == agreements.ExemptionCrimeAndTaxation || agreements.Part3Bases[q.LawfulBasis] != ""
+	if sch2 && strings.TrimSpace(q.Offence) == "" && !q.WouldPrejudice {
+		v.Add("offence", "sch2-prejudice", "a request under DPA 2018 Sch 2 para 2, or for law enforcement under DPA 2018 Part 3, must name the offence or state that not disclosing would prejudice the prevention or detection of crime (would_prejudice)")
 	}
 	for _, f := range []struct{ path, val string }{{"data_sought", q.DataSought}, {"offence", q.Offence}, {"statutory_power", q.StatutoryPower}, {"necessity", q.Necessity}} {
 		if len(f.val) > maxTextLength {

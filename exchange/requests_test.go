@@ -55,6 +55,8 @@ func TestValidateRequest(t *testing.T) {
 		{"err/crime-exemption-names-no-offence", func(q *api.InformationRequest) {
 			q.Exemption, q.Offence = agreements.ExemptionCrimeAndTaxation, " "
 		}, "offence", "sch2-prejudice"},
+		{"err/part3-request-names-no-offence", func(q *api.InformationRequest) { q.LawfulBasis, q.Offence = "DPA-S35-2-b", "" }, "offence", "sch2-prejudice"},
+		{"ok/part3-request-would-prejudice", func(q *api.InformationRequest) { q.LawfulBasis, q.Offence, q.WouldPrejudice = "DPA-S35-2-b", "", true }, "", ""},
 		{"err/urgency", func(q *api.InformationRequest) { q.Urgency = "now" }, "urgency", "enum"},
 	}
 	for _, tt := range tests {
