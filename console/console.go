@@ -190,6 +190,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"/notifications/{id}", c.signedIn(c.recordNotification))
 	m.HandleFunc("GET "+Prefix+"/exports", c.signedIn(c.exportsPage))
 	m.HandleFunc("GET "+Prefix+"/exports/{kind}", c.signedIn(c.download))
+	m.HandleFunc("POST "+Prefix+"/exports/subject-access", c.signedIn(c.makeSubjectAccess))
 	m.HandleFunc("GET "+Prefix+"/exports/made/{id}/{part}", c.signedIn(c.madeFile))
 	m.HandleFunc("GET "+Prefix+"/parties", c.signedIn(c.partiesPage))
 	m.HandleFunc("GET "+Prefix+"/decisions", c.signedIn(c.decisionsPage))

@@ -215,9 +215,7 @@ var exportKinds = []exportKind{
 }
 
 func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session) {
-	today := c.now().In(c.loc)
-	c.render(w, r, http.StatusOK, "exports", s, page{Title: "Exports", Nav: "exports", Data: map[string]any{
-		"Kinds": exportKinds, "From": today.AddDate(0, -1, 0).Format(time.DateOnly), "To": today.Format(time.DateOnly)}})
+	c.render(w, r, http.StatusOK, "exports", s, page{Title: "Exports", Nav: "exports", Data: c.exportsData(subjectAccessForm{})})
 }
 
 // made is an export made for a person, kept a short while so that its
@@ -228,6 +226,9 @@ type made struct {
 	expires time.Time
 	exp     *compliance.Export
 	name    string
+	// subject is whom a subject access export is about, as the DPO
+	// entered it: shown on its printable page, kept nowhere else.
+	subject string
 }
 
 // madeTTL is how long a made export can be downloaded.
@@ -276,7 +277,7 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, s *session) {
 		if err1 != nil || err2 != nil || to.Before(from) {
 			c.render(w, r, http.StatusUnprocessableEntity, "exports", s, page{Title: "Exports", Nav: "exports",
 				Errors: []fieldError{{"from", "Enter the first and last day of the period, the last not before the first"}},
-				Data:   map[string]any{"Kinds": exportKinds, "From": q.Get("from"), "To": q.Get("to")}})
+				Data:   c.exportsAgain(q.Get("from"), q.Get("to"))})
 			return
 		}
 		req.From, req.To = from, to.AddDate(0, 0, 1)
@@ -285,7 +286,7 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, s *session) {
 	if err != nil {
 		if ve, ok := valid.As(err); ok {
 			c.render(w, r, http.StatusUnprocessableEntity, "exports", s, page{Title: "Exports", Nav: "exports",
-				Errors: []fieldError{{"from", publicError(ve)}}, Data: map[string]any{"Kinds": exportKinds, "From": q.Get("from"), "To": q.Get("to")}})
+				Errors: []fieldError{{"from", publicError(ve)}}, Data: c.exportsAgain(q.Get("from"), q.Get("to"))})
 			return
 		}
 		c.fail(w, r, s, err)
@@ -323,6 +324,10 @@ func (c *Console) madeFile(w http.ResponseWriter, r *http.Request, s *session) {
 		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.sig"`, m.name))
 		_, _ = w.Write([]byte(m.exp.Signature))
 	case "print":
+		if m.exp.Table.Kind == compliance.KindSubjectAccess {
+			c.render(w, r, http.StatusOK, "subjectaccess", s, page{Title: "Subject access report", Nav: "exports", Data: subjectAccessOf(m.exp.Table, m.subject, c)})
+			return
+		}
 		c.render(w, r, http.StatusOK, "report", s, page{Title: m.exp.Table.Title, Nav: "exports", Data: reportOf(m.exp.Table, c)})
 	default:
 		c.fail(w, r, s, agreements.ErrNotFound)

@@ -74,6 +74,14 @@ func TestConsoleScreens(t *testing.T) {
 	visit("/decisions", "11b decisions")
 	b.run(t, chromedp.Click(css("#decisions tbody tr:first-child a")), chromedp.WaitVisible(css("#checks")))
 	shot("11c decision and its checks")
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/exports"), chromedp.WaitVisible(css("#make-subject-access")),
+		chromedp.SetValue(css("#subject-type"), "council-ref"), chromedp.SetValue(css("#subject-value"), "CS-2209"),
+		chromedp.Click(css("#make-subject-access")), chromedp.WaitVisible(css("#export-print")),
+		chromedp.Click(css("#export-print")), chromedp.WaitVisible(css("#subject-access-report")))
+	shot("11d subject access report")
+	b.run(t, media("print"))
+	shot("11e subject access report printed")
+	b.run(t, media(""))
 
 	i := newBrowser(t, gw)
 	b = i
@@ -82,5 +90,5 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.Click(css("#save-draft")))
 	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
 	shot("13 draft form errors")
-	require.Equal(t, 15, n)
+	require.Equal(t, 17, n)
 }
