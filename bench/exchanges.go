@@ -196,25 +196,25 @@ func benchLarge(ctx context.Context, e *env, size int64, withPeers bool) ([]Metr
 	mib := func(n int64, d time.Duration) float64 { return float64(n) / (1 << 20) / d.Seconds() }
 	var rawPuts, rawGets, gwPuts, gwGets, sftpPuts, sftpGets, proxyPuts, proxyGets []float64
 	for r := range rounds {
-		start := time.Now()
+		start, cpu := time.Now(), e.cpuMeter()
 		if _, err := raw.Put(ctx, "large", newPattern(size), size, time.Time{}); err != nil {
 			return nil, err
 		}
-		rawPut := mib(size, time.Since(start))
-		start = time.Now()
+		rawPut, rawPutCPU := mib(size, time.Since(start)), cpu.String()
+		start, cpu = time.Now(), e.cpuMeter()
 		if _, err := rawGet(ctx, raw, "large"); err != nil {
 			return nil, err
 		}
-		rawGetRate := mib(size, time.Since(start))
+		rawGetRate, rawGetCPU := mib(size, time.Since(start)), cpu.String()
 		_ = raw.Remove(ctx, "large", "")
 
-		start = time.Now()
+		start, cpu = time.Now(), e.cpuMeter()
 		ex, err := c.Send(ctx, smallDeclaration(size), newPattern(size))
 		if err != nil {
 			return nil, err
 		}
-		gwPut := mib(size, time.Since(start))
-		start = time.Now()
+		gwPut, gwPutCPU := mib(size, time.Since(start)), cpu.String()
+		start, cpu = time.Now(), e.cpuMeter()
 		body, err := hmrc.PayloadReader(ctx, ex.ID, 0)
 		if err != nil {
 			return nil, err
@@ -224,9 +224,10 @@ func benchLarge(ctx context.Context, e *env, size int64, withPeers bool) ([]Metr
 		if err != nil {
 			return nil, err
 		}
-		gwGet := mib(n, time.Since(start))
+		gwGet, gwGetCPU := mib(n, time.Since(start)), cpu.String()
 		fmt.Fprintf(os.Stderr, "  round %d, %s: raw put %.0f MiB/s, gateway upload %.0f MiB/s; raw get %.0f MiB/s, gateway download %.0f MiB/s\n",
 			r+1, humanize.IBytes(uint64(size)), rawPut, gwPut, rawGetRate, gwGet)
+		fmt.Fprintf(os.Stderr, "    raw put: %s; gateway upload: %s\n    raw get: %s; gateway download: %s\n", rawPutCPU, gwPutCPU, rawGetCPU, gwGetCPU)
 		rawPuts, rawGets = append(rawPuts, rawPut), append(rawGets, rawGetRate)
 		gwPuts, gwGets = append(gwPuts, gwPut), append(gwGets, gwGet)
 		if p == nil {

@@ -125,6 +125,17 @@ func ratioAtLeast(name string, v, base float64, unit string, min float64) Metric
 	return Metric{Name: name, Value: v, Unit: unit, Baseline: ptr(base), Ratio: ptr(r), Target: fmt.Sprintf("ratio >= %g", min), Met: r >= min}
 }
 
+// gatewayBinPath is where the gateway binary under test is built: a folder
+// of this run's own, so that two runs on one machine never start each
+// other's build.
+func gatewayBinPath() (string, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-bench-bin-*")
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, "gatehouse"), nil
+}
+
 func main() {
 	outDir := flag.String("out", "bench/out", "folder for summary.json")
 	only := flag.String("only", "", "comma-separated targets to run (P1,…,P6); empty: all")
@@ -134,15 +145,31 @@ func main() {
 	duration := flag.Duration("duration", time.Minute, "with -open-load: how long")
 	largeMiB := flag.Int64("large-mib", 1024, "size of P3's transfer, MiB (1 GiB is the target's)")
 	noPeers := flag.Bool("no-peers", false, "skip the peers (gpg + sftp, nginx TLS proxy) in P3")
+	compareBase := flag.String("compare-base", "", "with -compare-next: time P3's transfers through these two gateway binaries, alternating in every round, instead of the targets")
+	compareNext := flag.String("compare-next", "", "the build compared with -compare-base")
+	compareRounds := flag.Int("compare-rounds", 5, "with -compare-base: rounds")
+	gatewayBin := flag.String("gateway-bin", "", "run this gateway binary instead of building one from this tree (to compare two builds)")
 	flag.Parse()
 	if *openLoad {
 		ctx := context.Background()
-		bin := filepath.Join(os.TempDir(), "gatehouse-load-bin")
+		bin, err := gatewayBinPath()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(filepath.Dir(bin))
 		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)
 			os.Exit(1)
 		}
 		if err := runLoad(ctx, bin, *rate, *duration, *outDir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *compareBase != "" || *compareNext != "" {
+		if err := runCompare(*compareBase, *compareNext, *largeMiB<<20, *compareRounds, *outDir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -199,23 +226,26 @@ func main() {
 
 	if want("P2") || want("P3") || want("P4") {
 		ctx := context.Background()
-		// A folder of this run's own: two runs at once (two engineers on one
-		// machine) must not build over each other's gateway.
-		binDir, err := os.MkdirTemp("", "gatehouse-bench-bin-*")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		bin := filepath.Join(binDir, "gatehouse")
-		if os.Getenv("GATEHOUSE_BENCH_CPU_PROFILE") == "" && os.Getenv("GATEHOUSE_BENCH_ALLOC_PROFILE") == "" {
-			defer os.RemoveAll(binDir)
-		} else {
-			fmt.Fprintf(os.Stderr, "the gateway profiled is %s\n", bin)
-		}
-		fmt.Fprintln(os.Stderr, "building the gateway")
-		if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)
-			os.Exit(1)
+		bin := *gatewayBin
+		if bin == "" {
+			// A folder of this run's own: two runs at once (two engineers on
+			// one machine) must not build over each other's gateway.
+			binDir, err := os.MkdirTemp("", "gatehouse-bench-bin-*")
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			bin = filepath.Join(binDir, "gatehouse")
+			if os.Getenv("GATEHOUSE_BENCH_CPU_PROFILE") == "" && os.Getenv("GATEHOUSE_BENCH_ALLOC_PROFILE") == "" {
+				defer os.RemoveAll(binDir)
+			} else {
+				fmt.Fprintf(os.Stderr, "the gateway profiled is %s\n", bin)
+			}
+			fmt.Fprintln(os.Stderr, "building the gateway")
+			if out, err := exec.Command("go", "build", "-o", bin, "./cmd/gatehouse").CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "%s\n%v\n", out, err)
+				os.Exit(1)
+			}
 		}
 		e, err := startEnv(ctx, bin)
 		if err != nil {
@@ -228,15 +258,23 @@ func main() {
 		e.close()
 	}
 
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+	if err := writeSummary(filepath.Join(*outDir, "summary.json"), metrics); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	b, _ := json.MarshalIndent(metrics, "", "  ")
-	path := filepath.Join(*outDir, "summary.json")
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	if failed {
 		os.Exit(1)
+	}
+}
+
+// writeSummary writes metrics to path as JSON and prints them as a table.
+func writeSummary(path string, metrics []Metric) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(metrics, "", "  ")
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "METRIC\tVALUE\tBASELINE\tRATIO\tTARGET\tMET")
@@ -250,7 +288,5 @@ func main() {
 	}
 	tw.Flush()
 	fmt.Printf("wrote %s\n", path)
-	if failed {
-		os.Exit(1)
-	}
+	return nil
 }

@@ -241,3 +241,12 @@ func (m *MinIO) Stop() error {
 		return errors.New("MinIO did not stop in 10s; killed")
 	}
 }
+
+// Pid is the server's process id (0 if it is not running); the benchmarks
+// read its CPU time from /proc.
+func (m *MinIO) Pid() int {
+	if m.cmd == nil || m.cmd.Process == nil {
+		return 0
+	}
+	return m.cmd.Process.Pid
+}
