@@ -15,7 +15,7 @@ const module = "github.com/gatehouse-gw/gatehouse"
 // package may import only packages of the layers below its own; a new
 // package must be placed here before it builds into the test.
 var layers = [][]string{
-	{"internal/valid", "internal/idem", "internal/logkey", "internal/metrics", "internal/tracing", "internal/public", "internal/strictjson", "internal/subject"},
+	{"internal/valid", "internal/idem", "internal/logkey", "internal/metrics", "internal/tracing", "internal/public", "internal/strictjson", "internal/subject", "internal/readahead"},
 	{"api", "internal/health", "tlog"},
 	{"audit", "exchange/minimise"},
 	{"exchange/seal", "agreements"},

@@ -221,14 +221,20 @@ type bulkReader struct {
 
 // WriteTo implements io.WriterTo, which fasthttp uses when it is offered.
 func (r *bulkReader) WriteTo(w io.Writer) (int64, error) {
-	bp := bulkBuffers.Get().(*[]byte)
-	defer bulkBuffers.Put(bp)
 	if r.idle > 0 {
 		defer r.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // the next response sets its own
 	}
+	dw := deadlineWriter{w, r.conn, r.idle}
+	// A body that reads ahead of the writes (a large object from the
+	// store) writes its own buffers, with no copy.
+	if wt, ok := r.ReadCloser.(io.WriterTo); ok {
+		return wt.WriteTo(dw)
+	}
+	bp := bulkBuffers.Get().(*[]byte)
+	defer bulkBuffers.Put(bp)
 	// Neither side may take over the copy with its own small buffer
 	// (fasthttp's bufio.Writer implements ReaderFrom).
-	return io.CopyBuffer(deadlineWriter{w, r.conn, r.idle}, struct{ io.Reader }{r.ReadCloser}, *bp)
+	return io.CopyBuffer(dw, struct{ io.Reader }{r.ReadCloser}, *bp)
 }
 
 type deadlineWriter struct {

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/health"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
+	"github.com/gatehouse-gw/gatehouse/internal/readahead"
 	"github.com/gatehouse-gw/gatehouse/internal/tracing"
 )
 
@@ -390,13 +391,22 @@ func (s *Store) Get(ctx context.Context, key, version string, offset, length int
 	if err != nil {
 		return nil, err
 	}
-	if _, err := obj.Stat(); err != nil {
+	st, err := obj.Stat()
+	if err != nil {
 		obj.Close()
 		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
 			return nil, fmt.Errorf("%w: %s", ErrNoObject, key)
 		}
 		metrics.StoreErrors.WithLabelValues("objects", "get").Inc()
 		return nil, err
+	}
+	if length < 0 {
+		length = st.Size - offset
+	}
+	// A large object is read ahead of the writes to the client: the store
+	// is read while what came before is encrypted and sent.
+	if length > readahead.Size {
+		return readahead.New(obj), nil
 	}
 	return obj, nil
 }
