@@ -73,6 +73,7 @@ var registerColumns = []Column{
 	{"data_description", "Categories of data, format and number of subjects"},
 	{"agreement", "Data-sharing agreement id@version"},
 	{"agreement_title", "Title of the agreement"},
+	{"agreement_sha256", "SHA-256 of the agreement version's document as its DPO approved it (docs/agreements.md)"},
 	{"purpose", "Purpose code"},
 	{"regime", "The law relied on: uk-gdpr (UK GDPR with DPA 2018 Sch 1 and 2) or dpa-part-3 (law-enforcement processing, DPA 2018 Part 3)"},
 	{"lawful_basis", "UK GDPR Art 6 basis, or the DPA 2018 s.35(2) condition under Part 3"},
@@ -139,9 +140,9 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 				special = append(special, c)
 			}
 		}
-		dpia, retention, title := "", "", ""
+		dpia, retention, title, digest := "", "", "", ""
 		if a != nil {
-			title = a.Title
+			title, digest = a.Title, a.ApprovedSHA256
 			if a.DPIA != nil {
 				dpia = fmt.Sprintf("%s, %s, %s", a.DPIA.Reference, a.DPIA.Outcome, a.DPIA.Completed)
 			}
@@ -162,7 +163,7 @@ func DisclosureRegister(t *Table, entries []audit.Entry, requests map[string]*ex
 		}
 		t.Rows = append(t.Rows, []any{
 			e.Time, e.Outcome, e.Exchange, e.Actor, e.Recipient, requester, role, desc,
-			e.Agreement, title, e.Purpose, regime, e.LawfulBasis, d["justification"], special, criminal,
+			e.Agreement, title, digest, e.Purpose, regime, e.LawfulBasis, d["justification"], special, criminal,
 			e.Exemption, legal, dpia, retention, d["reasons"], e.Failed, maker, d["urgency"], e.Request, e.Seq,
 		})
 	}
@@ -402,6 +403,7 @@ var agreementColumns = []Column{
 	{"date", "The date the issue is about"},
 	{"days", "Days until that date (negative: days since)"},
 	{"detail", "What to do"},
+	{"approved_sha256", "SHA-256 of the version's document as its DPO approved it (docs/agreements.md)"},
 }
 
 // AgreementsDue lists agreements in force, or about to be, that need
@@ -417,7 +419,7 @@ func AgreementsDue(t *Table, versions []*agreements.Agreement, within, dpiaInter
 			continue
 		}
 		add := func(issue string, date time.Time, detail string) {
-			t.Rows = append(t.Rows, []any{a.Ref(), a.Title, string(a.Status), issue, date.Format(time.DateOnly), days(date), detail})
+			t.Rows = append(t.Rows, []any{a.Ref(), a.Title, string(a.Status), issue, date.Format(time.DateOnly), days(date), detail, a.ApprovedSHA256})
 		}
 		if review := a.ReviewBy.Start(); !a.ReviewBy.IsZero() {
 			switch {

@@ -57,6 +57,10 @@ func fixtureRefs() compliance.Refs {
 	}
 	draft := &agreements.Agreement{ID: "youth-justice", Version: 1, Status: agreements.StatusApproved, Title: "Youth justice", ReviewBy: date("2027-06-30")}
 	old := &agreements.Agreement{ID: "nfi", Version: 1, Status: agreements.StatusSuperseded, Title: "National Fraud Initiative (2024)", ReviewBy: date("2025-01-01")}
+	// Each approved version carries the digest its DPO approved.
+	for _, a := range []*agreements.Agreement{police, nfi, draft, old} {
+		a.ApprovedSHA256 = agreements.Digest(a)
+	}
 	return compliance.NewRefs([]*agreements.Agreement{police, nfi, draft, old}, []*agreements.Party{
 		{ID: "police.northshire", Kind: "police", Name: "Northshire Police"},
 		{ID: "council.revenues", Kind: "council-service", Name: "Council revenues"},

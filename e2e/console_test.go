@@ -130,6 +130,13 @@ func TestConsoleDraftFieldErrorThenApprovedByAnotherDPO(t *testing.T) {
 	require.Contains(t, eval[string](t, d, `document.querySelector('#back-to-agreement').href`), "/console/agreements/youth-justice#version-1")
 	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/agreements/youth-justice"), chromedp.WaitVisible(css("#approve-1")))
 	shown := d.text(t, "#digest-1")
+	// A form bound to another document (as if the page were stale) is
+	// refused at the field, and nothing is approved.
+	d.run(t, void(chromedp.Evaluate[bool](`(() => { document.querySelector('form[action$="/approve"] input[name=digest]').value = '`+strings.Repeat("0", 64)+`'; return true; })()`)))
+	d.run(t, chromedp.Click(css("#approve-1")), chromedp.WaitVisible(css("#approve-1-error")))
+	require.Contains(t, d.text(t, "#approve-1-error"), "This version is not the one you were shown")
+	require.Contains(t, d.text(t, "#version-1"), "draft")
+	d.checkA11y(t, "approval refused: another document")
 	d.run(t, chromedp.Click(css("#approve-1")))
 	d.run(t, chromedp.WaitVisible(css("#done")))
 	require.Equal(t, "Version 1 approved. An administrator can now put it in force.", d.text(t, "#done"))
@@ -145,6 +152,7 @@ func TestConsoleDraftFieldErrorThenApprovedByAnotherDPO(t *testing.T) {
 	require.Equal(t, person(t, dana).ID, approved[0].Actor)
 	require.Equal(t, "Dana Okafor", approved[0].Detail["actor_name"])
 	require.Len(t, shown, 64)
+	require.Equal(t, shown, approved[0].Detail["sha256"], "the audit entry names the digest the DPO was shown")
 }
 
 // An emergency override is reviewed: the form says what is missing, then
