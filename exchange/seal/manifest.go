@@ -1,6 +1,10 @@
 package seal
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -156,6 +160,11 @@ func (e *Encryption) Check() error {
 type Signer struct {
 	key jwk.Key
 	kid string
+	// priv is key as crypto/ecdsa holds it, exported once: Sign signs with
+	// it directly rather than through jwx, which exports the key again, and
+	// so misses crypto/ecdsa's cache of the checked key, for every
+	// signature. Nil for a key that is not P-256 (jwx signs then).
+	priv *ecdsa.PrivateKey
 }
 
 // NewSigner returns a signer for a private P-256 JWK.
@@ -167,7 +176,12 @@ func NewSigner(key jwk.Key) (*Signer, error) {
 	if !ok || kid == "" {
 		return nil, errors.New("seal: signing key needs a kid")
 	}
-	return &Signer{key: key, kid: kid}, nil
+	s := &Signer{key: key, kid: kid}
+	var priv ecdsa.PrivateKey
+	if err := jwk.Export(key, &priv); err == nil && priv.Curve == elliptic.P256() && validPrivate(&priv) {
+		s.priv = &priv
+	}
+	return s, nil
 }
 
 // KeyID returns the signing key's kid.
@@ -186,8 +200,41 @@ func (s *Signer) PublicSet() (jwk.Set, error) {
 	return set, nil
 }
 
-// Sign returns the compact JWS (ES256) of payload with the given typ.
+// Sign returns the compact JWS (ES256, RFC 7515 §7.1) of payload with the
+// given typ: the protected header {"alg":"ES256","kid":…,"typ":…}, the
+// payload, and the signature R || S (RFC 7518 §3.4), each base64url.
 func (s *Signer) Sign(payload []byte, typ string) ([]byte, error) {
+	if s.priv == nil {
+		return s.signJWX(payload, typ)
+	}
+	hdr, err := json.Marshal(struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}{"ES256", s.kid, typ})
+	if err != nil {
+		return nil, err
+	}
+	enc := base64.RawURLEncoding
+	n, m := enc.EncodedLen(len(hdr)), enc.EncodedLen(len(payload))
+	out := make([]byte, n+1+m, n+1+m+1+enc.EncodedLen(64))
+	enc.Encode(out, hdr)
+	out[n] = '.'
+	enc.Encode(out[n+1:], payload)
+	digest := sha256.Sum256(out)
+	r, sig, err := ecdsa.Sign(rand.Reader, s.priv, digest[:])
+	if err != nil {
+		return nil, fmt.Errorf("seal: sign: %w", err)
+	}
+	var rs [64]byte
+	r.FillBytes(rs[:32])
+	sig.FillBytes(rs[32:])
+	out = append(out, '.')
+	return enc.AppendEncode(out, rs[:]), nil
+}
+
+// signJWX is Sign through jwx.
+func (s *Signer) signJWX(payload []byte, typ string) ([]byte, error) {
 	hdr := jws.NewHeaders()
 	if err := hdr.Set(jws.KeyIDKey, s.kid); err != nil {
 		return nil, err
@@ -289,4 +336,11 @@ func OpenEnvelope(env []byte, recipient jwk.Key, gatewayKeys jwk.Set) (*Manifest
 		return nil, fmt.Errorf("%w: %v", ErrEnvelope, err)
 	}
 	return &m, nil
+}
+
+// validPrivate reports whether priv holds a private scalar crypto/ecdsa
+// accepts.
+func validPrivate(priv *ecdsa.PrivateKey) bool {
+	_, err := priv.Bytes()
+	return err == nil
 }
