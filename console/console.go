@@ -36,6 +36,13 @@ const Prefix = "/console"
 // Registry is what the console needs of the agreements service.
 type Registry interface {
 	Parties(ctx context.Context, actor agreements.Actor) ([]*agreements.Party, error)
+	Party(ctx context.Context, actor agreements.Actor, id string) (*agreements.Party, error)
+	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party, idempotencyKey string) (*agreements.Party, error)
+	ProposePartyChange(ctx context.Context, actor agreements.Actor, id string, edit agreements.TrustEdit, reason, idempotencyKey string) (*agreements.PartyChange, error)
+	ApprovePartyChange(ctx context.Context, actor agreements.Actor, changeID, digest string) (*agreements.PartyChange, *agreements.Party, error)
+	RejectPartyChange(ctx context.Context, actor agreements.Actor, changeID, reason string) (*agreements.PartyChange, error)
+	PartyChanges(ctx context.Context, actor agreements.Actor, party string) ([]*agreements.PartyChange, error)
+	PartyChange(ctx context.Context, actor agreements.Actor, id string) (*agreements.PartyChange, error)
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
 	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement, idempotencyKey string) (*agreements.Agreement, error)
 	Approve(ctx context.Context, actor agreements.Actor, id string, version int, digest string) (*agreements.Agreement, error)
@@ -89,7 +96,10 @@ type Options struct {
 	// Decisions reads the decisions of the audit record; nil means the
 	// decisions pages say they are not available.
 	Decisions Decisions
-	OIDC      OIDC
+	// Certificates lists the party certificates the gateway has seen, for
+	// the party pages; nil shows none.
+	Certificates gateway.CertificateList
+	OIDC         OIDC
 	// SessionKey (32 bytes) encrypts and authenticates the session cookies.
 	SessionKey []byte
 	// IdleTimeout ends a session nobody has used for this long;
@@ -195,6 +205,11 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+Prefix+"/parties", c.signedIn(c.partiesPage))
 	m.HandleFunc("GET "+Prefix+"/decisions", c.signedIn(c.decisionsPage))
 	m.HandleFunc("GET "+Prefix+"/decisions/{seq}", c.signedIn(c.decisionPage))
+	m.HandleFunc("GET "+Prefix+"/parties/new", c.signedIn(c.newPartyPage))
+	m.HandleFunc("POST "+Prefix+"/parties", c.signedIn(c.registerParty))
+	m.HandleFunc("GET "+Prefix+"/parties/{id}", c.signedIn(c.partyPage))
+	m.HandleFunc("POST "+Prefix+"/parties/{id}/{action}", c.signedIn(c.partyAction))
+	m.HandleFunc("POST "+Prefix+"/party-changes/{id}/{action}", c.signedIn(c.changeAction))
 	m.HandleFunc("GET "+Prefix+"/alerts", c.signedIn(c.alertsPage))
 	m.HandleFunc("POST "+Prefix+"/alerts/{id}/retry", c.signedIn(c.retryAlert))
 	m.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {

@@ -19,7 +19,8 @@ import (
 // publicError is an error's text for a person: the domain's own
 // client-safe messages, never a wrapped cause.
 func publicError(err error) string {
-	for _, known := range []error{agreements.ErrForbidden, agreements.ErrSamePerson, agreements.ErrNotFound, agreements.ErrExists} {
+	for _, known := range []error{agreements.ErrForbidden, agreements.ErrSamePerson, agreements.ErrNotFound, agreements.ErrExists,
+		agreements.ErrSameProposer, agreements.ErrChangeState, agreements.ErrDigestMismatch, agreements.ErrNeedsApproval} {
 		if errors.Is(err, known) {
 			return strings.ToUpper(known.Error()[:1]) + known.Error()[1:] + "."
 		}
@@ -359,14 +360,4 @@ func reportOf(t *compliance.Table, c *Console) report {
 		rep.Rows = append(rep.Rows, cells)
 	}
 	return rep
-}
-
-func (c *Console) partiesPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ps, err := c.opts.Registry.Parties(r.Context(), s.actor())
-	if err != nil {
-		c.fail(w, r, s, err)
-		return
-	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
-	c.render(w, r, http.StatusOK, "parties", s, page{Title: "Parties", Nav: "parties", Data: ps})
 }

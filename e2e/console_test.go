@@ -10,12 +10,15 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/devenv/idp"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
+	"github.com/gatehouse-gw/gatehouse/exchange/seal"
 )
 
 // Each demo person signs in through the development identity provider and
@@ -30,12 +33,12 @@ func TestConsoleSignInAsEachRole(t *testing.T) {
 			require.Equal(t, p.Name, b.text(t, "#signed-in-as"))
 			require.Equal(t, "What needs you – Gatehouse console", b.pageTitle(t))
 			b.checkA11y(t, "home as "+p.Username)
-			pages := []string{"/agreements", "/agreements/police-crime", "/agreements/police-crime/diff?from=0", "/parties"}
+			pages := []string{"/agreements", "/agreements/police-crime", "/agreements/police-crime/diff?from=0", "/parties", "/parties/police.northshire"}
 			if has(p.Roles, "dpo") || has(p.Roles, "auditor") {
 				pages = append(pages, "/overrides", "/notifications", "/exports", "/exports/agreements?format=json")
 			}
 			if has(p.Roles, "admin") {
-				pages = append(pages, "/agreements/new")
+				pages = append(pages, "/agreements/new", "/parties/new")
 			}
 			for _, path := range pages {
 				b.run(t, chromedp.Navigate(gw.ConsoleURL+path), chromedp.WaitVisible(css("#main-content")))
@@ -343,4 +346,131 @@ func TestConsoleAlertsNotDelivered(t *testing.T) {
 	retried := adminEntries(t, gw)[alerts.AuditRetried]
 	require.Len(t, retried, 1)
 	require.Equal(t, id, retried[0].Detail["delivery"])
+}
+
+// The party journeys: an administrator registers a party (a missing name
+// shown at its field, then fixed), reads a party's page with the
+// certificates it has used, suspends and resumes it with a reason, and
+// proposes a new encryption key, which she cannot approve herself; a DPO
+// approves it bound to the digest shown (a form carrying another digest is
+// refused), and the gateway seals to the new key; another proposal is
+// rejected. Every page passes axe-core.
+func TestConsoleParties(t *testing.T) {
+	ctx := context.Background()
+	gw := consoleGateway(t)
+	// The police have connected, so their certificate has been seen.
+	_, err := gw.Client(t, "police.northshire").WhoAmI(ctx)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		list, err := gw.Admin(t, "aziz", "auditor").Certificates(ctx)
+		if err != nil {
+			return false
+		}
+		for _, c := range list {
+			if c.Party == "police.northshire" {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond)
+
+	b := newBrowser(t, gw)
+	b.signIn(t, sam)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties"), chromedp.WaitVisible(css("#register-party")))
+	b.checkA11y(t, "parties")
+
+	// Register a party: the missing name is shown at its field, what was typed kept.
+	key, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	pub, err := seal.PublicJSON(key)
+	require.NoError(t, err)
+	b.run(t, chromedp.Click(css("#register-party")), chromedp.WaitVisible(css("#party-form")))
+	b.checkA11y(t, "register a party")
+	b.run(t, chromedp.SetValue(css("#id"), "police.testshire"), chromedp.SetValue(css("#kind"), "police"),
+		chromedp.SetValue(css("#encryption-key"), string(pub)), chromedp.Click(css("#register")), chromedp.WaitVisible(css(".govuk-error-summary")))
+	require.Contains(t, b.text(t, "#name-error"), "is required")
+	require.Equal(t, "police.testshire", eval[string](t, b, `document.querySelector('#id').value`))
+	b.checkA11y(t, "register a party with an error")
+	b.run(t, chromedp.SetValue(css("#name"), "Testshire Police"), chromedp.Click(css("#register")), chromedp.WaitVisible(css("#done")))
+	require.Contains(t, b.text(t, "#done"), "Party registered")
+	require.Contains(t, b.text(t, "#party-key"), agreements.KeyFingerprint(pub))
+	b.checkA11y(t, "a registered party")
+
+	// A party's page: certificates seen with their expiry, key fingerprint.
+	police, err := gw.Admin(t, "aziz", "auditor").Party(ctx, "police.northshire")
+	require.NoError(t, err)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#certificates")))
+	require.Contains(t, b.text(t, "#certificates"), "days left")
+	require.Contains(t, b.text(t, "#party-key"), agreements.KeyFingerprint(police.EncryptionKey))
+	require.Equal(t, "police", b.text(t, "#party-kind"))
+	b.checkA11y(t, "party page")
+
+	// Suspend (a reason is required) and resume.
+	b.run(t, chromedp.Click(css("#suspend")), chromedp.WaitVisible(css("#suspend-reason-error")))
+	b.checkA11y(t, "suspend without a reason")
+	b.run(t, chromedp.SetValue(css("#suspend-reason"), "Certificate compromise reported"), chromedp.Click(css("#suspend")), chromedp.WaitVisible(css("#resume")))
+	require.Equal(t, "suspended", b.text(t, "#party-status"))
+	b.run(t, chromedp.SetValue(css("#resume-reason"), "New certificate issued"), chromedp.Click(css("#resume")), chromedp.WaitVisible(css("#suspend")))
+	require.Equal(t, "active", b.text(t, "#party-status"))
+
+	// Propose a new key: nothing changes, and the proposer cannot approve it.
+	newKey, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	newPub, err := seal.PublicJSON(newKey)
+	require.NoError(t, err)
+	b.run(t, chromedp.SetValue(css("#encryption-key"), string(newPub)), chromedp.SetValue(css("#propose-reason"), "Annual key rotation"),
+		chromedp.Click(css("#propose")), chromedp.WaitVisible(css("[id^=change-digest-]")))
+	require.Contains(t, b.text(t, "#done"), "Nothing has changed yet")
+	changeID := strings.TrimPrefix(eval[string](t, b, `document.querySelector('[id^=change-digest-]').id`), "change-digest-")
+	require.Contains(t, b.text(t, "#new-key-"+changeID), agreements.KeyFingerprint(newPub))
+	require.Contains(t, b.text(t, "#party-key"), agreements.KeyFingerprint(police.EncryptionKey), "the key in force is the old one")
+	b.checkA11y(t, "party with a proposed change")
+	b.run(t, chromedp.Click(css("#approve-"+changeID)), chromedp.WaitVisible(css("#approve-"+changeID+"-error")))
+	require.Contains(t, b.text(t, "#approve-"+changeID+"-error"), "someone other than its proposer")
+	b.checkA11y(t, "approval by the proposer refused")
+
+	// A DPO: a form carrying a digest other than the one shown is refused;
+	// the one shown is approved, and the gateway seals to the new key.
+	d := newBrowser(t, gw)
+	d.signIn(t, dana)
+	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#approve-"+changeID)))
+	shown := d.text(t, "#change-digest-"+changeID)
+	require.Len(t, shown, 64)
+	d.run(t, void(chromedp.Evaluate[bool](`document.querySelector('#approve-`+changeID+`').form.querySelector('input[name=sha256]').value = '`+strings.Repeat("0", 64)+`', true`)),
+		chromedp.Click(css("#approve-"+changeID)), chromedp.WaitVisible(css("#approve-"+changeID+"-error")))
+	require.Contains(t, d.text(t, "#approve-"+changeID+"-error"), "not that of the proposed change")
+	d.run(t, chromedp.Click(css("#approve-"+changeID)), chromedp.WaitVisible(css("#done")))
+	require.Contains(t, d.text(t, "#done"), "Change approved")
+	require.Contains(t, d.text(t, "#party-key"), agreements.KeyFingerprint(newPub))
+	require.Contains(t, d.text(t, "#decided-"+changeID), "approved")
+	d.checkA11y(t, "party after approval")
+	e, err := gw.Client(t, "council.revenues").Send(ctx, policeDisclosure(4), strings.NewReader("data"))
+	require.NoError(t, err)
+	_, err = gw.Client(t, "police.northshire").OpenEnvelope(ctx, e.ID, newKey)
+	require.NoError(t, err, "sealed to the approved key")
+	approved := adminEntries(t, gw)[agreements.AuditPartyChangeApproved]
+	require.Len(t, approved, 1)
+	require.Equal(t, person(t, dana).ID, approved[0].Actor)
+	require.Equal(t, shown, approved[0].Detail["sha256"])
+
+	// Another proposal, rejected by the DPO with a reason.
+	other := newCA(t, "Northshire Police CA 2027")
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#propose")),
+		chromedp.SetValue(css("#trust-anchors"), other.pem()), chromedp.SetValue(css("#propose-reason"), "Their new CA"),
+		chromedp.Click(css("#propose")), chromedp.WaitVisible(css("#done")))
+	second := strings.TrimPrefix(eval[string](t, b, `document.querySelector('[id^=change-digest-]').id`), "change-digest-")
+	require.Contains(t, b.text(t, "#new-anchors-"+second), certs.Fingerprint(other.cert))
+	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#reject-"+second)),
+		chromedp.SetValue(css("#reject-reason-"+second), "Fingerprint does not match their letter"),
+		chromedp.Click(css("#reject-"+second)), chromedp.WaitVisible(css("#done")))
+	require.Contains(t, d.text(t, "#done"), "Change rejected")
+	require.Contains(t, d.text(t, "#party-anchors"), "the council's own CA", "nothing changed")
+	require.Len(t, adminEntries(t, gw)[agreements.AuditPartyChangeRejected], 1)
+
+	// An auditor reads the page but is offered no action.
+	a := newBrowser(t, gw)
+	a.signIn(t, aziz)
+	a.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#party-summary")))
+	require.Zero(t, eval[int](t, a, `document.querySelectorAll('#propose, #suspend, [id^=approve-]').length`))
+	a.checkA11y(t, "party page as an auditor")
 }

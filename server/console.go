@@ -36,11 +36,12 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 		secret = strings.TrimSpace(string(b))
 	}
 	return console.New(console.Options{
-		Registry:   a.Agreements,
-		Compliance: a.Compliance,
-		Records:    a.DB.Compliance(),
-		Outbox:     &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
-		Decisions:  decisionRecords{a.DB, a.DB.Compliance()},
+		Registry:     a.Agreements,
+		Compliance:   a.Compliance,
+		Records:      a.DB.Compliance(),
+		Outbox:       &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
+		Decisions:    decisionRecords{a.DB, a.DB.Compliance()},
+		Certificates: a.Expiry,
 		OIDC: console.OIDC{
 			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
 			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
