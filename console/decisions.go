@@ -362,9 +362,10 @@ func (c *Console) decisionPage(w http.ResponseWriter, r *http.Request, s *sessio
 		}
 	}
 	row := rowOf(&e)
+	reviewBy, _ := time.Parse(time.RFC3339, e.Detail["override_review_by"])
 	title := fmt.Sprintf("Decision %d", e.Seq)
 	c.render(w, r, http.StatusOK, "decision", s, page{Title: title, Nav: "decisions", Data: map[string]any{
 		"Row": row, "Entry": e, "Checks": checks, "Back": back,
-		"Conditions": e.Conditions, "Stage": e.Detail["stage"],
+		"Conditions": e.Conditions, "Stage": e.Detail["stage"], "ReviewBy": reviewBy,
 	}})
 }

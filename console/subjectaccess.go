@@ -180,11 +180,7 @@ func subjectAccessOf(t *compliance.Table, about string, c *Console) subjectAcces
 		}
 		d.Purpose, d.Basis = agreements.Purposes[d.PurposeCode], agreements.Article6[d.BasisCode]
 		for _, code := range list(row, "categories") {
-			name := agreements.Categories[code]
-			if name == "" {
-				name = code
-			}
-			d.Categories = append(d.Categories, name)
+			d.Categories = append(d.Categories, categoryWords(code))
 		}
 		if d.Withheld {
 			rep.WithheldRows++
@@ -195,4 +191,17 @@ func subjectAccessOf(t *compliance.Table, about string, c *Console) subjectAcces
 		rep.Disclosures = append(rep.Disclosures, d)
 	}
 	return rep
+}
+
+// categoryWords is a data category as a person reads it: its words, and
+// whether the law treats it as special (Art 9) or criminal offence data.
+func categoryWords(code string) string {
+	words := strings.ReplaceAll(code, "-", " ")
+	switch agreements.Categories[code] {
+	case agreements.CategorySpecial:
+		return words + " (special category data)"
+	case agreements.CategoryCriminalOffence:
+		return "criminal offence data"
+	}
+	return words
 }

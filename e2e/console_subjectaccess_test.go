@@ -64,6 +64,7 @@ func TestConsoleSubjectAccess(t *testing.T) {
 	require.Contains(t, section, "council.revenues")
 	require.Contains(t, section, "police.northshire")
 	require.Contains(t, section, "A6-1-e")
+	require.Contains(t, section, "identity, financial")
 	b.checkA11y(t, "subject access report")
 
 	// Printed: the report without the console's menus, banner or footer.
