@@ -197,10 +197,12 @@ type Console struct {
 	URL string `yaml:"url"`
 	// Scopes are asked for beside openid; empty means profile and email.
 	Scopes []string `yaml:"scopes"`
-	// SessionKeyFile holds 32 random bytes as hex that seal session cookies;
-	// every gateway node behind one address needs the same.
+	// SessionKeyFile holds 32 random bytes as hex that seal the sign-in
+	// cookie and the sessions kept in the database (the session cookie holds
+	// only a random id); every gateway node behind one address needs the same.
 	SessionKeyFile string `yaml:"session_key_file"`
-	// IdleTimeout ends a session unused for this long.
+	// IdleTimeout ends a session unused for this long (checked by the
+	// gateway, not the browser; ended sessions are deleted by the sweeper).
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// AbsoluteTimeout ends every session this long after sign-in.
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`

@@ -79,7 +79,7 @@ func safeReturn(p string) string {
 }
 
 func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
-	if s := c.current(r); s != nil {
+	if s, _ := c.current(r); s != nil {
 		http.Redirect(w, r, safeReturn(r.URL.Query().Get("return")), http.StatusSeeOther)
 		return
 	}
@@ -122,7 +122,7 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	var f signInFlow
 	ck, err := r.Cookie(flowCookie)
-	if err != nil || c.box.open(flowCookie, ck.Value, &f) != nil || c.now().Sub(f.Started) > 10*time.Minute {
+	if err != nil || c.box.openCookie(flowCookie, ck.Value, &f) != nil || c.now().Sub(f.Started) > 10*time.Minute {
 		fail(http.StatusBadRequest, "The sign-in took too long or was started elsewhere. Start again.", err)
 		return
 	}
@@ -171,14 +171,13 @@ func (c *Console) callback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "Your account has no Gatehouse role (admin, DPO or auditor). Ask your information governance team for one.", err)
 		return
 	}
-	now := c.now()
-	s := &session{Subject: actor.Subject, Name: actor.Name, Roles: actor.Roles, SignedIn: now, Seen: now, CSRF: randomToken()}
-	if len(raw) < 2000 {
+	s := &session{Subject: actor.Subject, Name: actor.Name, Roles: actor.Roles, CSRF: randomToken()}
+	if len(raw) < 4000 {
 		s.IDToken = raw
 	}
 	clearCookie(w, flowCookie)
-	if err := c.setCookie(w, sessionCookie, s, c.opts.AbsoluteTimeout); err != nil {
-		http.Error(w, "session", http.StatusInternalServerError)
+	if err := c.startSession(r.Context(), w, s); err != nil {
+		fail(http.StatusServiceUnavailable, "Your session could not be kept. Try again in a few minutes; if it goes on, tell the gateway's operator.", err)
 		return
 	}
 	c.opts.Log.Info("console: signed in", "actor", actor.Subject, "roles", strings.Join(actor.Roles, ","))
@@ -208,8 +207,15 @@ func claimStrings(x any) []string {
 	return nil
 }
 
-// signOut ends the session here and, where the provider offers it, there.
+// signOut ends the session here (on every node: its row is deleted) and,
+// where the provider offers it, there.
 func (c *Console) signOut(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := c.opts.State.DeleteConsoleSession(r.Context(), s.id); err != nil {
+		c.opts.Log.Error("console: sign-out failed", "err", err)
+		c.render(w, r, http.StatusServiceUnavailable, "error", s, page{Title: "You have not been signed out",
+			Message: "The console could not end your session. Try again; if it goes on, close your browser and tell the gateway's operator."})
+		return
+	}
 	clearCookie(w, sessionCookie)
 	c.opts.Log.Info("console: signed out", "actor", s.Subject)
 	c.mu.Lock()

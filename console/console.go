@@ -100,7 +100,11 @@ type Options struct {
 	// the party pages; nil shows none.
 	Certificates gateway.CertificateList
 	OIDC         OIDC
-	// SessionKey (32 bytes) encrypts and authenticates the session cookies.
+	// State keeps the sessions and made exports (the gateway's database,
+	// shared by every node).
+	State State
+	// SessionKey (32 bytes) seals the sign-in cookie and the sessions kept
+	// in State.
 	SessionKey []byte
 	// IdleTimeout ends a session nobody has used for this long;
 	// AbsoluteTimeout ends any session this long after sign-in.
@@ -124,7 +128,6 @@ type Console struct {
 
 	mu       sync.Mutex
 	provider *provider
-	made     map[string]*made
 }
 
 // New builds the console. It does not contact the identity provider until
@@ -132,6 +135,9 @@ type Console struct {
 func New(o Options) (*Console, error) {
 	if len(o.SessionKey) != 32 {
 		return nil, errors.New("console: the session key must be 32 bytes")
+	}
+	if o.State == nil {
+		return nil, errors.New("console: a store for sessions is required")
 	}
 	if o.OIDC.Issuer == "" || o.OIDC.ClientID == "" {
 		return nil, errors.New("console: an OpenID provider issuer and client id are required")
@@ -159,7 +165,7 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{opts: o, loc: loc, box: b, made: map[string]*made{}}
+	c := &Console{opts: o, loc: loc, box: b}
 	if c.pages, err = parsePages(c.funcs()); err != nil {
 		return nil, err
 	}

@@ -1,55 +1,121 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/gatehouse-gw/gatehouse/store"
 )
 
 func newTestConsole(t *testing.T) *Console {
 	t.Helper()
-	c, err := New(Options{SessionKey: make([]byte, 32), OIDC: OIDC{Issuer: "https://idp.northshire.test", ClientID: "console"}})
+	db, err := store.Open(context.Background(), store.SQLite, filepath.Join(t.TempDir(), "gatehouse.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	c, err := New(Options{State: db, SessionKey: make([]byte, 32), OIDC: OIDC{Issuer: "https://idp.northshire.test", ClientID: "console"}})
 	require.NoError(t, err)
 	return c
 }
 
-func TestSessionCookie(t *testing.T) {
+// signedInCookie starts a session for s and returns its cookie's value.
+func signedInCookie(t *testing.T, c *Console, s *session) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	require.NoError(t, c.startSession(context.Background(), w, s))
+	for _, ck := range w.Result().Cookies() {
+		if ck.Name == sessionCookie {
+			require.True(t, ck.HttpOnly && ck.Secure)
+			return ck.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
+func TestSessionKeptServerSide(t *testing.T) {
 	c := newTestConsole(t)
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	c.SetClock(func() time.Time { return now })
-	s := &session{Subject: "oid-1", Name: "Dana", Roles: []string{"dpo"}, SignedIn: now, Seen: now, CSRF: "t"}
-	val, err := c.box.seal(sessionCookie, s)
-	require.NoError(t, err)
+	val := signedInCookie(t, c, &session{Subject: "oid-1", Name: "Dana", Roles: []string{"dpo"}, CSRF: "t"})
 	req := func(v string) *http.Request {
 		r := httptest.NewRequest("GET", "/console/", nil)
 		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: v})
 		return r
 	}
-	require.Equal(t, "oid-1", c.current(req(val)).Subject)
+	current := func(v string) *session {
+		s, err := c.current(req(v))
+		require.NoError(t, err)
+		return s
+	}
+	require.Equal(t, "oid-1", current(val).Subject)
+	long := signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"dpo"}, CSRF: "t", IDToken: strings.Repeat("x", 3999)})
+	require.Len(t, current(long).IDToken, 3999, "a session larger than a cookie could hold")
+	row, err := c.opts.State.ConsoleSession(context.Background(), hashID(val))
+	require.NoError(t, err)
+	require.NotContains(t, string(row.Data), "Dana", "the session is sealed in the database")
+	require.NotEqual(t, val, row.IDHash, "the database holds a hash of the cookie, not the cookie")
 
-	cases := map[string]string{
+	for name, v := range map[string]string{
 		"tampered": val[:len(val)-2] + "AA",
 		"garbage":  "not-a-cookie",
 		"too long": strings.Repeat("A", maxCookie+1),
+		"its hash": hashID(val),
+	} {
+		require.Nil(t, current(v), name)
 	}
-	other, err := c.box.seal(flowCookie, s)
+
+	// Another session's sealed data moved into this row does not open.
+	other := signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"admin"}, CSRF: "u"})
+	orow, err := c.opts.State.ConsoleSession(context.Background(), hashID(other))
 	require.NoError(t, err)
-	cases["another cookie's value"] = other
-	for name, v := range cases {
-		require.Nil(t, c.current(req(v)), name)
-	}
+	_, err = c.opts.State.(*store.DB).SQL().Exec("UPDATE console_sessions SET data = $1 WHERE id_hash = $2", orow.Data, hashID(val))
+	require.NoError(t, err)
+	require.Nil(t, current(val), "data sealed for another session")
+
+	val = signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"dpo"}, CSRF: "t"})
 	c.SetClock(func() time.Time { return now.Add(c.opts.IdleTimeout + time.Second) })
-	require.Nil(t, c.current(req(val)), "idle too long")
-	s.Seen = now.Add(c.opts.AbsoluteTimeout)
-	val, err = c.box.seal(sessionCookie, s)
-	require.NoError(t, err)
+	require.Nil(t, current(val), "idle too long")
+	_, err = c.opts.State.ConsoleSession(context.Background(), hashID(val))
+	require.ErrorIs(t, err, store.ErrNoConsoleRecord, "an ended session's row goes")
+
+	// Seen often, but past the absolute lifetime.
+	c.SetClock(func() time.Time { return now })
+	val = signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"dpo"}, CSRF: "t"})
+	for at := time.Duration(0); at <= c.opts.AbsoluteTimeout; at += c.opts.IdleTimeout / 2 {
+		c.SetClock(func() time.Time { return now.Add(at) })
+		r := httptest.NewRequest("GET", "/console/parties", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: val})
+		c.signedIn(func(http.ResponseWriter, *http.Request, *session) {})(httptest.NewRecorder(), r)
+		require.NotNil(t, current(val), "seen %s after sign-in", at)
+	}
 	c.SetClock(func() time.Time { return now.Add(c.opts.AbsoluteTimeout + time.Second) })
-	require.Nil(t, c.current(req(val)), "past the absolute lifetime, though seen recently")
+	require.Nil(t, current(val), "past the absolute lifetime, though seen recently")
+}
+
+func TestSessionsPerPersonBounded(t *testing.T) {
+	c := newTestConsole(t)
+	var vals []string
+	for i := range sessionsPerPerson + 2 {
+		now := time.Date(2026, 11, 22, 12, 0, i, 0, time.UTC)
+		c.SetClock(func() time.Time { return now })
+		vals = append(vals, signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"dpo"}, CSRF: "t"}))
+	}
+	for i, v := range vals {
+		_, err := c.opts.State.ConsoleSession(context.Background(), hashID(v))
+		if i < 2 {
+			require.ErrorIs(t, err, store.ErrNoConsoleRecord, "the oldest are ended")
+		} else {
+			require.NoError(t, err)
+		}
+	}
 }
 
 func TestSafeReturn(t *testing.T) {
@@ -73,10 +139,7 @@ func TestDiffLines(t *testing.T) {
 
 func TestPostNeedsSessionCSRFAndOrigin(t *testing.T) {
 	c := newTestConsole(t)
-	now := time.Now()
-	s := &session{Subject: "oid-1", Roles: []string{"admin"}, SignedIn: now, Seen: now, CSRF: "right"}
-	val, err := c.box.seal(sessionCookie, s)
-	require.NoError(t, err)
+	val := signedInCookie(t, c, &session{Subject: "oid-1", Roles: []string{"admin"}, CSRF: "right"})
 	post := func(form url.Values, origin string) int {
 		r := httptest.NewRequest("POST", "https://gw.test/console/sign-out", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
+	"github.com/gatehouse-gw/gatehouse/store"
 )
 
 // publicError is an error's text for a person: the domain's own
@@ -219,44 +221,48 @@ func (c *Console) exportsPage(w http.ResponseWriter, r *http.Request, s *session
 	c.render(w, r, http.StatusOK, "exports", s, page{Title: "Exports", Nav: "exports", Data: c.exportsData(subjectAccessForm{})})
 }
 
-// made is an export made for a person, kept a short while so that its
-// file and its signature can be downloaded as a pair (an export made again
-// would be another export, signed anew).
-type made struct {
-	owner   string
-	expires time.Time
-	exp     *compliance.Export
-	name    string
-	// subject is whom a subject access export is about, as the DPO
-	// entered it: shown on its printable page, kept nowhere else.
-	subject string
+// A made export is kept a short while (in State, so that any node serves
+// it) so that its file and its signature can be downloaded as a pair (an
+// export made again would be another export, signed anew).
+const (
+	// madeTTL is how long a made export can be downloaded.
+	madeTTL = 15 * time.Minute
+	// madeMax bounds the size of a kept export; a larger one is made with
+	// the admin API or gatehouse export.
+	madeMax = 16 << 20
+	// madePerPerson and madeInAll bound how many are kept; the oldest go
+	// first.
+	madePerPerson, madeInAll = 8, 64
+)
+
+// printable is a kept export's printable page, made when the export is:
+// one of the two. It is sealed with the session key, so that the
+// database does not hold in the clear whom a subject access report is
+// about (as the DPO entered it).
+type printable struct {
+	Report        *report              `json:"report,omitempty"`
+	SubjectAccess *subjectAccessReport `json:"subject_access,omitempty"`
 }
 
-// madeTTL is how long a made export can be downloaded.
-const madeTTL = 15 * time.Minute
-
-func (c *Console) keep(s *session, exp *compliance.Export, name string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for id, m := range c.made {
-		if now.After(m.expires) {
-			delete(c.made, id)
-		}
-	}
-	// Bounded: the oldest go first.
-	for len(c.made) >= 64 {
-		var oldest string
-		for id, m := range c.made {
-			if oldest == "" || m.expires.Before(c.made[oldest].expires) {
-				oldest = id
-			}
-		}
-		delete(c.made, oldest)
+// keep keeps a made export for its maker; about names the person a
+// subject access export is about, for its printable page.
+func (c *Console) keep(ctx context.Context, s *session, exp *compliance.Export, name, about string) (string, error) {
+	var p printable
+	if exp.Table.Kind == compliance.KindSubjectAccess {
+		sa := subjectAccessOf(exp.Table, about, c)
+		p.SubjectAccess = &sa
+	} else {
+		rep := reportOf(exp.Table, c)
+		p.Report = &rep
 	}
 	id := randomToken()
-	c.made[id] = &made{owner: s.Subject, expires: now.Add(madeTTL), exp: exp, name: name}
-	return id
+	sealed, err := c.box.seal("export:"+id, p)
+	if err != nil {
+		return "", err
+	}
+	now := c.now()
+	return id, c.opts.State.PutConsoleExport(ctx, store.ConsoleExport{ID: id, Owner: s.Subject, Name: name, Format: exp.Format,
+		Body: exp.Body, Signature: exp.Signature, Report: []byte(sealed), Created: now, Expires: now.Add(madeTTL)}, madePerPerson, madeInAll)
 }
 
 // download makes an export (format csv or json) and shows the page from
@@ -294,7 +300,16 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	name := fmt.Sprintf("%s-%s.%s", kind, exp.Table.GeneratedAt.In(c.loc).Format("2006-01-02-150405"), format)
-	id := c.keep(s, exp, name)
+	if len(exp.Body)+len(exp.Signature) > madeMax {
+		c.render(w, r, http.StatusRequestEntityTooLarge, "error", s, page{Title: "This export is too large for the console",
+			Message: fmt.Sprintf("It has %d rows. Make it for a shorter period, or with gatehouse export or the admin API.", len(exp.Table.Rows))})
+		return
+	}
+	id, err := c.keep(r.Context(), s, exp, name, "")
+	if err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	c.render(w, r, http.StatusOK, "export", s, page{Title: exp.Table.Title + " is ready", Nav: "exports",
 		Data: map[string]any{"ID": id, "Name": name, "Rows": len(exp.Table.Rows), "Report": reportOf(exp.Table, c), "TTL": int(madeTTL.Minutes())}})
 }
@@ -302,10 +317,16 @@ func (c *Console) download(w http.ResponseWriter, r *http.Request, s *session) {
 // madeFile sends a made export's file, its signature (part sig) or its
 // printable page (part print).
 func (c *Console) madeFile(w http.ResponseWriter, r *http.Request, s *session) {
-	c.mu.Lock()
-	m := c.made[r.PathValue("id")]
-	c.mu.Unlock()
-	if m == nil || m.owner != s.Subject || c.now().After(m.expires) {
+	id := r.PathValue("id")
+	var m *store.ConsoleExport
+	if len(id) <= 64 {
+		var err error
+		if m, err = c.opts.State.ConsoleExport(r.Context(), id); err != nil && !errors.Is(err, store.ErrNoConsoleRecord) {
+			c.fail(w, r, s, err)
+			return
+		}
+	}
+	if m == nil || m.Owner != s.Subject || c.now().After(m.Expires) {
 		c.render(w, r, http.StatusNotFound, "error", s, page{Title: "This export has gone",
 			Message: fmt.Sprintf("Exports can be downloaded for %d minutes after they are made, by the person who made them. Make it again from the exports page.", int(madeTTL.Minutes()))})
 		return
@@ -313,23 +334,28 @@ func (c *Console) madeFile(w http.ResponseWriter, r *http.Request, s *session) {
 	switch r.PathValue("part") {
 	case "file":
 		ct := "text/csv; charset=utf-8"
-		if m.exp.Format == compliance.FormatJSON {
+		if m.Format == compliance.FormatJSON {
 			ct = "application/json"
 		}
 		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, m.name))
-		w.Header().Set("Gatehouse-Signature", m.exp.Signature)
-		_, _ = w.Write(m.exp.Body)
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, m.Name))
+		w.Header().Set("Gatehouse-Signature", m.Signature)
+		_, _ = w.Write(m.Body)
 	case "sig":
 		w.Header().Set("Content-Type", "application/jose; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.sig"`, m.name))
-		_, _ = w.Write([]byte(m.exp.Signature))
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s.sig"`, m.Name))
+		_, _ = w.Write([]byte(m.Signature))
 	case "print":
-		if m.exp.Table.Kind == compliance.KindSubjectAccess {
-			c.render(w, r, http.StatusOK, "subjectaccess", s, page{Title: "Subject access report", Nav: "exports", Data: subjectAccessOf(m.exp.Table, m.subject, c)})
+		var p printable
+		if err := c.box.open("export:"+m.ID, string(m.Report), &p); err != nil || (p.Report == nil) == (p.SubjectAccess == nil) {
+			c.fail(w, r, s, fmt.Errorf("console: kept export %s: its printable page does not open", m.Name))
 			return
 		}
-		c.render(w, r, http.StatusOK, "report", s, page{Title: m.exp.Table.Title, Nav: "exports", Data: reportOf(m.exp.Table, c)})
+		if p.SubjectAccess != nil {
+			c.render(w, r, http.StatusOK, "subjectaccess", s, page{Title: "Subject access report", Nav: "exports", Data: *p.SubjectAccess})
+			return
+		}
+		c.render(w, r, http.StatusOK, "report", s, page{Title: p.Report.Table.Title, Nav: "exports", Data: *p.Report})
 	default:
 		c.fail(w, r, s, agreements.ErrNotFound)
 	}

@@ -1,12 +1,14 @@
 package console
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,30 +17,37 @@ import (
 	"time"
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
+	"github.com/gatehouse-gw/gatehouse/store"
 )
 
-// Cookie names. __Host- cookies are Secure, host-only and for the whole
+// Cookie names. The session cookie holds a random id; the sign-in cookie
+// is sealed (below). __Host- cookies are Secure, host-only and for the whole
 // origin: a sibling host cannot plant one.
 const (
 	sessionCookie = "__Host-gatehouse-console"
 	flowCookie    = "__Host-gatehouse-signin"
-	// maxCookie bounds what is decrypted.
+	// maxCookie bounds what is decrypted or looked up.
 	maxCookie = 3500
 )
 
-// session is what the session cookie carries, encrypted and authenticated:
-// who signed in, when, when they were last seen, and the CSRF token of
-// their forms. It lives in the browser only, so every gateway node behind
-// a load balancer reads it alike.
+// session is a signed-in person's session: who signed in, when, when
+// they were last seen, and the CSRF token of their forms. It is kept in
+// the gateway's database (sealed with the session key), where every node
+// reads it; the browser's cookie holds only a random id, whose SHA-256
+// names the row. Signing out deletes the row, so a copied cookie stops
+// working at once, on every node.
 type session struct {
-	Subject  string    `json:"sub"`
-	Name     string    `json:"name,omitempty"`
-	Roles    []string  `json:"roles"`
-	SignedIn time.Time `json:"iat"`
-	Seen     time.Time `json:"seen"`
-	CSRF     string    `json:"csrf"`
+	Subject string   `json:"sub"`
+	Name    string   `json:"name,omitempty"`
+	Roles   []string `json:"roles"`
+	CSRF    string   `json:"csrf"`
 	// IDToken is kept for the provider's sign-out (id_token_hint).
 	IDToken string `json:"idt,omitempty"`
+
+	// From the row, not the sealed data.
+	id       string
+	SignedIn time.Time `json:"-"`
+	Seen     time.Time `json:"-"`
 }
 
 func (s *session) actor() agreements.Actor {
@@ -86,10 +95,16 @@ func (b *box) seal(name string, v any) (string, error) {
 
 var errCookie = errors.New("cookie does not open")
 
-func (b *box) open(name, value string, v any) error {
+// openCookie opens a sealed cookie's value, bounded.
+func (b *box) openCookie(name, value string, v any) error {
 	if len(value) > maxCookie {
 		return errCookie
 	}
+	return b.open(name, value, v)
+}
+
+// open opens what seal sealed under name.
+func (b *box) open(name, value string, v any) error {
 	raw, err := base64.RawURLEncoding.DecodeString(value)
 	if err != nil || len(raw) < b.aead.NonceSize() {
 		return errCookie
@@ -115,23 +130,84 @@ func clearCookie(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
 
-// current returns the request's live session, or nil: none, not opening,
-// idle too long, or past its absolute lifetime.
-func (c *Console) current(r *http.Request) *session {
-	ck, err := r.Cookie(sessionCookie)
+// State is where the console keeps its sessions and made exports
+// (store.DB): every gateway node sharing the database sees them.
+type State interface {
+	CreateConsoleSession(ctx context.Context, s store.ConsoleSession, keep int) error
+	ConsoleSession(ctx context.Context, idHash string) (*store.ConsoleSession, error)
+	TouchConsoleSession(ctx context.Context, idHash string, seen, idleUntil time.Time) error
+	DeleteConsoleSession(ctx context.Context, idHash string) error
+	PutConsoleExport(ctx context.Context, e store.ConsoleExport, keepOwner, keepAll int) error
+	ConsoleExport(ctx context.Context, id string) (*store.ConsoleExport, error)
+}
+
+var _ State = (*store.DB)(nil)
+
+// sessionsPerPerson bounds how many sessions one person holds at once
+// (browsers, devices); signing in again ends the oldest beyond it.
+const sessionsPerPerson = 10
+
+// hashID names a session's row: the SHA-256 of the cookie's random id, so
+// that the database holds nothing a browser could present.
+func hashID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// startSession keeps a new session for s and gives the browser its id.
+func (c *Console) startSession(ctx context.Context, w http.ResponseWriter, s *session) error {
+	id := randomToken()
+	s.id = hashID(id)
+	now := c.now()
+	s.SignedIn, s.Seen = now, now
+	data, err := c.box.seal("session:"+s.id, s)
 	if err != nil {
-		return nil
+		return err
+	}
+	if err := c.opts.State.CreateConsoleSession(ctx, store.ConsoleSession{IDHash: s.id, Subject: s.Subject, Data: []byte(data),
+		SignedIn: now, Seen: now, IdleUntil: now.Add(c.opts.IdleTimeout), Expires: now.Add(c.opts.AbsoluteTimeout)}, sessionsPerPerson); err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", MaxAge: int(c.opts.AbsoluteTimeout.Seconds()),
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+// current returns the request's live session, or nil: no cookie, no such
+// session (never made, signed out, cleaned up), idle too long, or past its
+// absolute lifetime. An error means the sessions could not be read.
+func (c *Console) current(r *http.Request) (*session, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" || len(ck.Value) > maxCookie {
+		return nil, nil
+	}
+	row, err := c.opts.State.ConsoleSession(r.Context(), hashID(ck.Value))
+	if errors.Is(err, store.ErrNoConsoleRecord) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
 	}
 	var s session
-	if c.box.open(sessionCookie, ck.Value, &s) != nil || s.Subject == "" || s.CSRF == "" {
-		return nil
+	// The row's id is the sealed data's associated data: a row's data
+	// copied into another row does not open.
+	if c.box.open("session:"+row.IDHash, string(row.Data), &s) != nil || s.Subject == "" || s.CSRF == "" || s.Subject != row.Subject {
+		return nil, nil
 	}
 	now := c.now()
-	if now.Sub(s.Seen) > c.opts.IdleTimeout || now.Sub(s.SignedIn) > c.opts.AbsoluteTimeout || s.SignedIn.After(now.Add(time.Minute)) {
-		return nil
+	if now.After(row.IdleUntil) || now.After(row.Expires) || now.Sub(row.Seen) > c.opts.IdleTimeout ||
+		now.Sub(row.SignedIn) > c.opts.AbsoluteTimeout || row.SignedIn.After(now.Add(time.Minute)) {
+		// Ended: the row goes now rather than at the next clean-up.
+		_ = c.opts.State.DeleteConsoleSession(r.Context(), row.IDHash)
+		return nil, nil
 	}
-	return &s
+	s.id, s.SignedIn, s.Seen = row.IDHash, row.SignedIn, row.Seen
+	return &s, nil
 }
+
+// touchEvery is how stale a session's idle clock may get before a request
+// moves it on: a page view need not always be a database write.
+func (c *Console) touchEvery() time.Duration { return min(c.opts.IdleTimeout/20, 30*time.Second) }
 
 // handler is a page for a signed-in person.
 type handler func(w http.ResponseWriter, r *http.Request, s *session)
@@ -141,7 +217,13 @@ type handler func(w http.ResponseWriter, r *http.Request, s *session)
 // POST must carry the session's CSRF token and come from this origin.
 func (c *Console) signedIn(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s := c.current(r)
+		s, err := c.current(r)
+		if err != nil {
+			c.opts.Log.Error("console: sessions unreadable", "err", err)
+			c.render(w, r, http.StatusServiceUnavailable, "error", nil, page{Title: "The console is unavailable",
+				Message: "The console could not check your session. Try again in a few minutes; if it goes on, tell the gateway's operator."})
+			return
+		}
 		if s == nil {
 			if _, err := r.Cookie(sessionCookie); err == nil {
 				clearCookie(w, sessionCookie)
@@ -163,10 +245,13 @@ func (c *Console) signedIn(h handler) http.HandlerFunc {
 				return
 			}
 		}
-		s.Seen = c.now()
-		if err := c.setCookie(w, sessionCookie, s, c.opts.AbsoluteTimeout); err != nil {
-			http.Error(w, "session", http.StatusInternalServerError)
-			return
+		if now := c.now(); now.Sub(s.Seen) >= c.touchEvery() {
+			if err := c.opts.State.TouchConsoleSession(r.Context(), s.id, now, now.Add(c.opts.IdleTimeout)); err != nil {
+				c.opts.Log.Error("console: session not updated", "err", err)
+				http.Error(w, "session", http.StatusServiceUnavailable)
+				return
+			}
+			s.Seen = now
 		}
 		h(w, r, s)
 	}

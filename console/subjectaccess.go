@@ -85,12 +85,16 @@ func (c *Console) makeSubjectAccess(w http.ResponseWriter, r *http.Request, s *s
 		})
 		if err == nil {
 			name := fmt.Sprintf("%s-%s.%s", compliance.KindSubjectAccess, exp.Table.GeneratedAt.In(c.loc).Format("2006-01-02-150405"), sa.Format)
-			id := c.keep(s, exp, name)
-			c.mu.Lock()
-			if m := c.made[id]; m != nil {
-				m.subject = subjectTypeName(sa.Type) + ": " + sa.Value
+			if len(exp.Body)+len(exp.Signature) > madeMax {
+				c.render(w, r, http.StatusRequestEntityTooLarge, "error", s, page{Title: "This export is too large for the console",
+					Message: fmt.Sprintf("It has %d rows. Make it with gatehouse export or the admin API.", len(exp.Table.Rows))})
+				return
 			}
-			c.mu.Unlock()
+			id, err := c.keep(r.Context(), s, exp, name, subjectTypeName(sa.Type)+": "+sa.Value)
+			if err != nil {
+				c.fail(w, r, s, err)
+				return
+			}
 			c.render(w, r, http.StatusOK, "export", s, page{Title: exp.Table.Title + " is ready", Nav: "exports",
 				Data: map[string]any{"ID": id, "Name": name, "Rows": len(exp.Table.Rows), "TTL": int(madeTTL.Minutes())}})
 			return

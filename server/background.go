@@ -19,7 +19,8 @@ const orphanBatch = 5000
 // SweepOnce runs one sweep: expired payloads, payload objects no exchange
 // records (orphans), multipart uploads abandoned when the store was
 // unreachable (in both buckets: a readiness probe whose abort failed leaves
-// one), then old idempotency keys.
+// one), then old idempotency keys and the console's ended sessions and
+// expired exports.
 func (a *App) SweepOnce(ctx context.Context) {
 	for {
 		n, err := a.Service.Sweep(ctx, 100)
@@ -46,6 +47,11 @@ func (a *App) SweepOnce(ctx context.Context) {
 	}
 	if _, err := a.DB.ForgetKeys(ctx, time.Now().Add(-a.Config.Retention.IdempotencyKeys)); err != nil {
 		a.Log.Warn("forgetting old idempotency keys failed", logkey.Error, err)
+	}
+	if sessions, exports, err := a.DB.ForgetConsoleState(ctx, time.Now()); err != nil {
+		a.Log.Warn("forgetting ended console sessions failed", logkey.Error, err)
+	} else if sessions+exports > 0 {
+		a.Log.Info("forgot ended console sessions and expired exports", "sessions", sessions, "exports", exports)
 	}
 }
 

@@ -46,6 +46,7 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
 			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
 		},
+		State:           a.DB,
 		SessionKey:      key,
 		IdleTimeout:     cfg.Console.IdleTimeout,
 		AbsoluteTimeout: cfg.Console.AbsoluteTimeout,

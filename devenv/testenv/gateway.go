@@ -68,6 +68,9 @@ type GatewayOptions struct {
 	// Console turns the web console on, with a development identity
 	// provider of its own.
 	Console bool
+	// IdP, with Console, signs in with this provider instead of one of the
+	// gateway's own: a second node behind the same address.
+	IdP *idp.Provider
 	// ClientRetry is the retry policy of the gateway's Client and Admin; the
 	// zero value is the client's default. A test of the gateway's own 429
 	// and 503 answers sets Attempts 1, so that the client shows them at once.
@@ -106,7 +109,10 @@ func StartGateway(t testing.TB, o GatewayOptions) *Gateway {
 		}
 	}
 	var provider *idp.Provider
-	if o.Console {
+	if o.Console && o.IdP != nil {
+		provider = o.IdP
+		opts.ConsoleIssuer = provider.Issuer
+	} else if o.Console {
 		var err error
 		if provider, err = devenv.StartIdP(dir, "127.0.0.1:0", nil, nil); err != nil {
 			t.Fatal(err)

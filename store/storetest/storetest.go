@@ -50,6 +50,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("outbox-concurrent-claims", func(t *testing.T) { testOutboxConcurrentClaims(t, open(t)) })
 	t.Run("due-before", func(t *testing.T) { testDueBefore(t, open(t)) })
 	t.Run("decisions", func(t *testing.T) { testDecisions(t, open(t)) })
+	t.Run("console-state", func(t *testing.T) { testConsoleState(t, open(t)) })
 	t.Run("compliance-backfill", func(t *testing.T) {
 		db := open(t)
 		testComplianceBackfill(t, db, backfillSQL(t, db.Driver()))
