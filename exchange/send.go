@@ -40,7 +40,7 @@ func (s *Service) Send(ctx context.Context, caller string, d *api.ExchangeDeclar
 	if err != nil {
 		return e, err
 	}
-	sealed, err := s.Upload(ctx, caller, e.ID, body, -1)
+	sealed, err := s.uploadDeclared(ctx, caller, e, body)
 	if err != nil {
 		return e, err
 	}

@@ -50,6 +50,18 @@ func (s *Service) Upload(ctx context.Context, caller, id string, body io.Reader,
 	return s.sealPayload(ctx, caller, a, body)
 }
 
+// uploadDeclared is Upload of the exchange e that Send has just declared
+// (or found by its idempotency key), as it was stored: it is not read
+// again. What could have changed since is checked again where Upload
+// checks it, in the transaction that records the delivery.
+func (s *Service) uploadDeclared(ctx context.Context, caller string, e *Exchange, body io.Reader) (*Exchange, error) {
+	a, err := s.admit(ctx, caller, e, -1)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealPayload(ctx, caller, a, body)
+}
+
 // CheckUpload runs every check Upload runs before it reads a byte of the
 // body, recording a refused re-decision as Upload does: the gateway calls it
 // when a client asks (Expect: 100-continue) whether to send the body at all.
@@ -73,6 +85,11 @@ func (s *Service) admitUpload(ctx context.Context, caller, id string, contentLen
 	if err != nil {
 		return nil, err
 	}
+	return s.admit(ctx, caller, e, contentLength)
+}
+
+// admit is admitUpload of the exchange e as read.
+func (s *Service) admit(ctx context.Context, caller string, e *Exchange, contentLength int64) (*admitted, error) {
 	if e.Sender != caller {
 		return nil, ErrNotFound
 	}
