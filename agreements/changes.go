@@ -44,6 +44,9 @@ const (
 	AuditPartyChangeApproved  = "admin.party.change-approved"
 	AuditPartyChangeRejected  = "admin.party.change-rejected"
 	AuditPartyChangeWithdrawn = "admin.party.change-withdrawn"
+	// AuditPartyChangeApprovalRefused records an approval refused because
+	// its digest was not the proposal's or its approver was the proposer.
+	AuditPartyChangeApprovalRefused = "admin.party.change-approval-refused"
 )
 
 // Party change errors.
@@ -307,14 +310,15 @@ func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID,
 		return nil, nil, valid.Errors{{Path: "sha256", Rule: "required", Message: "is required: the SHA-256 of the proposal you were shown"}}
 	}
 	var (
-		out   *PartyChange
-		party *Party
+		out, seen *PartyChange
+		party     *Party
 	)
 	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.LockPartyChange(ctx, changeID)
 		if err != nil {
 			return err
 		}
+		seen = c
 		if c.Status != ChangeProposed {
 			return public.Errorf(ErrChangeState, "change %s is %s", c.ID, c.Status)
 		}
@@ -348,6 +352,20 @@ func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID,
 		return tx.PutParty(ctx, p)
 	})
 	if err != nil {
+		if seen != nil && (errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSameProposer)) {
+			// The refusal is recorded, with what was given and expected
+			// (digests are not secret), and changes nothing else.
+			e := s.changeEntry(actor, AuditPartyChangeApprovalRefused, seen)
+			e.Outcome = "refused"
+			e.Detail["sha256"], e.Detail["expected_sha256"] = digest, seen.Digest
+			e.Detail["refused"] = "digest"
+			if errors.Is(err, ErrSameProposer) {
+				e.Detail["refused"] = "proposer"
+			}
+			if aerr := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); aerr != nil {
+				return nil, nil, aerr
+			}
+		}
 		return nil, nil, err
 	}
 	return out, party, nil

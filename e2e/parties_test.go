@@ -142,6 +142,11 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 	require.Equal(t, "bob", approved[1].Actor)
 	require.Equal(t, "trust_anchors", approved[1].Detail["fields"])
 	require.Empty(t, entries["admin.party.updated"][0].Detail["sha256"])
+	refused := entries[agreements.AuditPartyChangeApprovalRefused]
+	require.Len(t, refused, 3, "the proposer twice, the wrong digest once")
+	require.Equal(t, []string{"proposer", "proposer", "digest"}, []string{refused[0].Detail["refused"], refused[1].Detail["refused"], refused[2].Detail["refused"]})
+	require.Equal(t, wrong, refused[2].Detail["sha256"])
+	require.Equal(t, ch.SHA256, refused[2].Detail["expected_sha256"])
 }
 
 // putParty sends PUT /admin/v1/parties/{id} as alice, an administrator.

@@ -166,6 +166,12 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	require.Equal(t, "Dana DPO", byType[agreements.AuditPartyChangeApproved][0]["actor_name"])
 	require.Len(t, byType[agreements.AuditPartyChangeRejected], 1)
 	require.Len(t, byType[agreements.AuditPartyChangeWithdrawn], 1)
+	// The proposer's approval and the wrong digest are recorded as refused.
+	refused := byType[agreements.AuditPartyChangeApprovalRefused]
+	require.Len(t, refused, 2)
+	require.Equal(t, "proposer", refused[0]["refused"])
+	require.Equal(t, "digest", refused[1]["refused"])
+	require.Equal(t, ch.Digest, refused[1]["expected_sha256"])
 	verifyAll(t, db)
 }
 
