@@ -349,9 +349,25 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	require.ErrorIs(t, err, agreements.ErrAgreementDigest)
 	_, err = svc.Approve(ctx, dpo, "nfi", 2, agreements.Digest(v2))
 	require.NoError(t, err)
+	// A version whose document is no longer the one its DPO approved (as
+	// if its encoding had changed since) cannot be activated, even with its
+	// current digest.
+	vs, err := db.AgreementVersions(ctx, "nfi")
+	require.NoError(t, err)
+	approved := vs[1]
+	require.Equal(t, agreements.Digest(v2), approved.ApprovedSHA256)
+	approved.ApprovedSHA256 = agreements.Digest(v1)
+	require.NoError(t, db.PutAgreement(ctx, approved))
+	_, err = svc.Activate(ctx, admin, "nfi", 2, agreements.Digest(v2))
+	var mismatch *agreements.DigestMismatchError
+	require.ErrorAs(t, err, &mismatch)
+	require.True(t, mismatch.Approved)
+	require.Equal(t, agreements.Digest(v1), mismatch.Expected)
+	approved.ApprovedSHA256 = agreements.Digest(v2)
+	require.NoError(t, db.PutAgreement(ctx, approved))
 	_, err = svc.Activate(ctx, admin, "nfi", 2, agreements.Digest(v2))
 	require.NoError(t, err)
-	vs, err := svc.Versions(ctx, admin, "nfi")
+	vs, err = svc.Versions(ctx, admin, "nfi")
 	require.NoError(t, err)
 	require.Equal(t, []agreements.Status{agreements.StatusSuperseded, agreements.StatusActive}, []agreements.Status{vs[0].Status, vs[1].Status})
 	_, err = svc.Suspend(ctx, admin, "nfi", "review")
@@ -369,9 +385,9 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	require.ErrorIs(t, err, agreements.ErrNotFound)
 	_, err = db.Party(ctx, "missing")
 	require.ErrorIs(t, err, agreements.ErrNotFound)
-	// Two parties, six lifecycle steps, a refused approval, two
-	// suspensions: each audited.
-	require.Equal(t, int64(2+6+1+2), verifyAll(t, db))
+	// Two parties, six lifecycle steps, a refused approval and a refused
+	// activation, two suspensions: each audited.
+	require.Equal(t, int64(2+6+2+2), verifyAll(t, db))
 }
 
 // testBatchIsolation: changes that share a group commit succeed or fail on
