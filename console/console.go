@@ -99,7 +99,12 @@ type Options struct {
 	// Certificates lists the party certificates the gateway has seen, for
 	// the party pages; nil shows none.
 	Certificates gateway.CertificateList
-	OIDC         OIDC
+	// CertWarnDays are the days before expiry at which a certificate is
+	// shown on the home page (the largest is the window).
+	CertWarnDays []int
+	// Status is the audit record's state; nil means it is not shown.
+	Status Status
+	OIDC   OIDC
 	// State keeps the sessions and made exports (the gateway's database,
 	// shared by every node).
 	State State

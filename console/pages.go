@@ -144,6 +144,10 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		data["NotificationsDue"] = len(notes)
 	}
+	if err := c.homeStatus(r, s, data); err != nil {
+		c.fail(w, r, s, err)
+		return
+	}
 	c.render(w, r, http.StatusOK, "home", s, page{Title: "What needs you", Nav: "home", Data: data})
 }
 

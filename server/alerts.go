@@ -166,10 +166,12 @@ func (a *App) newReminders(cfg *config.Config) *alerts.Reminders {
 					return nil // could not look: not evidence of damage
 				}
 				if rep.OK() {
+					a.verified.record(time.Now(), nil)
 					return nil
 				}
 				if first != nil && rep.First().Seq == first.Seq && rep.First().Kind == first.Kind {
 					a.Log.Error("the audit record does not verify", logkey.Error, first)
+					a.verified.record(time.Now(), first)
 					return first
 				}
 				first = rep.First()

@@ -72,6 +72,9 @@ type App struct {
 	Alerts *alerts.Dispatcher
 	// Reminders writes the events of deadlines and the daily digest.
 	Reminders *alerts.Reminders
+	// verified is this node's last verification of the audit record, for
+	// the console.
+	verified verifyStatus
 
 	// TLS holds the partner listener's certificate, anchors and CRLs.
 	TLS    *certs.Server

@@ -42,6 +42,8 @@ func newConsole(cfg *config.Config, claims gateway.ClaimNames, a *App, log *slog
 		Outbox:       &alerts.Admin{Store: a.DB.Outbox(), Wake: a.Alerts.Wake},
 		Decisions:    decisionRecords{a.DB, a.DB.Compliance()},
 		Certificates: a.Expiry,
+		CertWarnDays: cfg.TLS.ExpiryWarningDays,
+		Status:       consoleStatus{a},
 		OIDC: console.OIDC{
 			Issuer: cfg.Console.Issuer, ClientID: cfg.Console.ClientID, ClientSecret: secret,
 			URL: cfg.Console.URL, Scopes: cfg.Console.Scopes, Claims: claims,
