@@ -11,7 +11,8 @@ import (
 
 // Due is something with a deadline that someone must meet.
 type Due struct {
-	// Kind is override, notification, request, agreement-review or dpia.
+	// Kind is override, notification, notification-confirmation, request,
+	// agreement-review, dpia or certificate.
 	Kind     string
 	ID       string
 	Deadline time.Time
@@ -23,6 +24,9 @@ type Due struct {
 const (
 	DueOverride     = "override"
 	DueNotification = "notification"
+	// DueConfirmation: a withholding of the subjects' notification that the
+	// sender made awaits a DPO's confirmation.
+	DueConfirmation = "notification-confirmation"
 	DueRequest      = "request"
 	DueReview       = "agreement-review"
 	DueDPIA         = "dpia"
@@ -114,6 +118,12 @@ func (r *Reminders) Once(ctx context.Context) error {
 			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
 			if past {
 				add("notification-due:"+d.ID+":"+stamp, NotificationDue, "", []string{RoleDPO}, Data{Exchange: d.ID, Deadline: d.Deadline, Action: action})
+			}
+		case DueConfirmation:
+			action := "confirm that telling the data subjects stays withheld, or tell them"
+			items = append(items, Item{Type: d.Kind, ID: d.ID, Deadline: d.Deadline, Action: action})
+			if past {
+				add("notification-confirm:"+d.ID+":"+stamp, NotificationDue, "", []string{RoleDPO}, Data{Exchange: d.ID, Deadline: d.Deadline, Action: action})
 			}
 		case DueRequest:
 			action := "answer or decline the request"

@@ -138,6 +138,7 @@ var titles = map[string]string{
 var dueLabels = map[string]string{
 	DueOverride:     "Emergency override",
 	DueNotification: "Telling the subjects of exchange",
+	DueConfirmation: "Confirming the withheld notification of exchange",
 	DueRequest:      "Information request",
 	DueReview:       "Review of agreement",
 	DueDPIA:         "DPIA of agreement",

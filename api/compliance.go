@@ -27,6 +27,12 @@ type NotificationRecord struct {
 	ReviewAt  time.Time `json:"review_at,omitzero"`
 	UpdatedBy string    `json:"updated_by"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// ConfirmBy is when a DPO must confirm the withholding the sender made
+	// at declaration; ConfirmedBy and ConfirmedAt say who did and when (a
+	// DPO's own withholding is confirmed as made).
+	ConfirmBy   time.Time `json:"confirm_by,omitzero"`
+	ConfirmedBy string    `json:"confirmed_by,omitempty"`
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
 }
 
 // Rectification records that a subject's data was corrected, erased or

@@ -401,9 +401,11 @@ type Released struct {
 }
 
 // NotificationUpdate is the body of POST /admin/v1/notifications/{id}:
-// the subjects were told, or telling them is withheld again until ReviewAt.
+// the subjects were told, telling them is withheld again until ReviewAt, or
+// the withholding the sender made is confirmed (Reason, if given, is the
+// DPO's note).
 type NotificationUpdate struct {
-	// Action is told or withhold.
+	// Action is told, withhold or confirm.
 	Action   string     `json:"action"`
 	Reason   string     `json:"reason,omitempty"`
 	ReviewAt *time.Time `json:"review_at,omitempty"`

@@ -361,16 +361,22 @@ var notificationColumns = []Column{
 	{"exemption", "DPA 2018 Sch 2 exemption relied on"},
 	{"subjects", "How many data subjects the disclosure concerns"},
 	{"state", "due (to be told) or withheld"},
-	{"due_because", "notify: the subjects are to be told; review-date-passed: a withheld notification must be looked at again"},
+	{"due_because", "notify: the subjects are to be told; review-date-passed: a withheld notification must be looked at again; confirmation-pending or confirmation-overdue: the sender withheld it and a DPO has yet to confirm that"},
 	{"reason", "Why telling the subjects was withheld"},
 	{"review_at", "When the withholding was to be reviewed"},
 	{"days_overdue", "Days since the review date (0 if not withheld)"},
 	{"updated_by", "Who last recorded the decision"},
+	{"confirmation", "For a withheld notification: confirmed by a DPO, pending (until confirm_by) or overdue"},
+	{"confirm_by", "When a DPO must have confirmed the sender's withholding"},
+	{"confirmed_by", "The DPO who confirmed it"},
+	{"confirmed_at", "When it was confirmed"},
 }
 
 // NotificationsDue lists delivered disclosures whose subjects are to be
-// told now: those whose notification is due, and those withheld whose
-// review date has passed.
+// told now, or whose withholding needs a DPO: those whose notification is
+// due, those withheld whose review date has passed, and those withheld by
+// their sender that no DPO has confirmed yet, each with its confirmation
+// state.
 func NotificationsDue(t *Table, notes []*Notification, exs map[string]*exchange.Exchange, now time.Time) {
 	t.Kind, t.Title, t.Columns = KindNotifications, "Notifications to data subjects that are due", notificationColumns
 	for _, n := range notes {
@@ -385,12 +391,15 @@ func NotificationsDue(t *Table, notes []*Notification, exs map[string]*exchange.
 		case n.State == exchange.NotifyWithheld && !n.ReviewAt.After(now):
 			because = "review-date-passed"
 			overdue = int(math.Floor(now.Sub(n.ReviewAt).Hours() / 24))
+		case n.Confirmation(now) == ConfirmationPending || n.Confirmation(now) == ConfirmationOverdue:
+			because = "confirmation-" + n.Confirmation(now)
 		default:
 			continue
 		}
 		t.Rows = append(t.Rows, []any{
 			e.ID, e.DeliveredAt, e.Sender, e.Recipient, e.Meta.Purpose, e.Meta.Exemption, e.Meta.SubjectCount,
 			n.State, because, n.Reason, n.ReviewAt, overdue, n.UpdatedBy,
+			n.Confirmation(now), n.ConfirmBy, n.ConfirmedBy, n.ConfirmedAt,
 		})
 	}
 }

@@ -216,16 +216,24 @@ func TestNotificationsGolden(t *testing.T) {
 	lapsed := exchangeFixture("01a202e1-0002-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateAcknowledged, now.Add(-100*day))
 	notYet := exchangeFixture("01a202e1-0003-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateDelivered, now.Add(-day))
 	undelivered := exchangeFixture("01a202e1-0004-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateFailed, time.Time{})
+	pending := exchangeFixture("01a202e1-0005-72c5-942e-418aac07183a", "police.northshire", "", exchange.StateDelivered, now.Add(-day))
+	unconfirmed := exchangeFixture("01a202e1-0006-72c5-942e-418aac07183a", "police.northshire", "DPA-S2-P1-2", exchange.StateFetched, now.Add(-4*day))
 	notes := []*compliance.Notification{
 		{ExchangeID: due.ID, State: exchange.NotifyDue, UpdatedBy: "council.revenues"},
-		{ExchangeID: lapsed.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(-10 * day), UpdatedBy: "council.revenues"},
-		{ExchangeID: notYet.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(80 * day), UpdatedBy: "council.revenues"},
+		{ExchangeID: lapsed.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(-10 * day), UpdatedBy: "council.revenues",
+			ConfirmBy: now.Add(-97 * day), ConfirmedBy: "dana.dpo", ConfirmedAt: now.Add(-99 * day)},
+		{ExchangeID: notYet.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(80 * day), UpdatedBy: "council.revenues",
+			ConfirmBy: now.Add(2 * day), ConfirmedBy: "dana.dpo", ConfirmedAt: now.Add(-time.Hour)},
+		{ExchangeID: pending.ID, State: exchange.NotifyWithheld, Reason: "the agreement withholds by default", ReviewAt: now.Add(80 * day), UpdatedBy: "council.revenues",
+			ConfirmBy: now.Add(2 * day)},
+		{ExchangeID: unconfirmed.ID, State: exchange.NotifyWithheld, Reason: "would prejudice an investigation", ReviewAt: now.Add(80 * day), UpdatedBy: "council.revenues",
+			ConfirmBy: now.Add(-day)},
 		{ExchangeID: undelivered.ID, State: exchange.NotifyDue, UpdatedBy: "council.revenues"},
 	}
-	exs := map[string]*exchange.Exchange{due.ID: due, lapsed.ID: lapsed, notYet.ID: notYet, undelivered.ID: undelivered}
+	exs := map[string]*exchange.Exchange{due.ID: due, lapsed.ID: lapsed, notYet.ID: notYet, pending.ID: pending, unconfirmed.ID: unconfirmed, undelivered.ID: undelivered}
 	tb := table()
 	compliance.NotificationsDue(tb, notes, exs, now)
-	require.Len(t, tb.Rows, 2)
+	require.Len(t, tb.Rows, 4, "due, review date passed, confirmation pending, confirmation overdue; not the confirmed one under review")
 	golden(t, tb)
 }
 

@@ -15,8 +15,10 @@ const (
 	AuditExportGenerated     = "compliance.export"
 	AuditOverrideReviewed    = "compliance.override-reviewed"
 	AuditNotificationUpdated = "compliance.notification-updated"
-	AuditRectification       = "compliance.rectification"
-	AuditNoticeAcknowledged  = "compliance.notice-acknowledged"
+	// AuditNotificationConfirmed: a DPO confirmed a sender's withholding.
+	AuditNotificationConfirmed = "compliance.notification-confirmed"
+	AuditRectification         = "compliance.rectification"
+	AuditNoticeAcknowledged    = "compliance.notice-acknowledged"
 )
 
 // Override review states and outcomes.
@@ -66,6 +68,34 @@ type Notification struct {
 	ReviewAt   time.Time `json:"review_at,omitzero"`
 	UpdatedBy  string    `json:"updated_by"`
 	UpdatedAt  time.Time `json:"updated_at"`
+	// ConfirmBy is when a DPO must confirm a withholding the sender made;
+	// ConfirmedBy and ConfirmedAt say who did and when (a DPO's own
+	// withholding is confirmed as it is made).
+	ConfirmBy   time.Time `json:"confirm_by,omitzero"`
+	ConfirmedBy string    `json:"confirmed_by,omitempty"`
+	ConfirmedAt time.Time `json:"confirmed_at,omitzero"`
+}
+
+// Confirmation states of a withheld notification.
+const (
+	ConfirmationPending   = "pending"
+	ConfirmationOverdue   = "overdue"
+	ConfirmationConfirmed = "confirmed"
+)
+
+// Confirmation is the confirmation state of a withheld notification:
+// confirmed, pending (a DPO has until ConfirmBy) or overdue; "" for one
+// that is not withheld.
+func (n *Notification) Confirmation(now time.Time) string {
+	switch {
+	case n.State != exchange.NotifyWithheld:
+		return ""
+	case !n.ConfirmedAt.IsZero():
+		return ConfirmationConfirmed
+	case !n.ConfirmBy.IsZero() && now.Before(n.ConfirmBy):
+		return ConfirmationPending
+	}
+	return ConfirmationOverdue
 }
 
 // Rectification records that a subject's data was corrected, erased or

@@ -457,10 +457,13 @@ func (s *Service) ReviewOverride(ctx context.Context, actor agreements.Actor, ex
 const (
 	NotificationTold     = "told"
 	NotificationWithhold = "withhold"
+	NotificationConfirm  = "confirm"
 )
 
-// RecordNotification records that a disclosure's subjects were told, or
-// that telling them is withheld again, with why and until when.
+// RecordNotification records that a disclosure's subjects were told, that
+// telling them is withheld again (with why and until when; the DPO's own
+// decision, so confirmed as it is made), or confirms the withholding the
+// sender made at declaration (confirm: pending until a DPO does so).
 func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*Notification, error) {
 	if err := needRole(actor, agreements.RoleDPO); err != nil {
 		return nil, err
@@ -468,7 +471,7 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 	now := s.now().UTC()
 	var v valid.Errors
 	switch u.Action {
-	case NotificationTold:
+	case NotificationTold, NotificationConfirm:
 	case NotificationWithhold:
 		v.Required("reason", u.Reason)
 		switch {
@@ -480,7 +483,7 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 			v.Add("review_at", "max", "must be within a year: withholding is reviewed at least yearly")
 		}
 	default:
-		v.Add("action", "enum", "%q is not one of told, withhold", u.Action)
+		v.Add("action", "enum", "%q is not one of told, withhold, confirm", u.Action)
 	}
 	if len(u.Reason) > 4096 {
 		v.Add("reason", "max-length", "is longer than 4096 characters")
@@ -501,6 +504,9 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 		if n.State == exchange.NotifyTold {
 			return public.Errorf(ErrState, "the subjects were already told (recorded by %s)", n.UpdatedBy)
 		}
+		if u.Action == NotificationConfirm {
+			return s.confirmNotification(ctx, tx, actor, n, u.Reason, now, &out)
+		}
 		e := s.entry(actor, AuditNotificationUpdated)
 		e.Exchange, e.Outcome = exchangeID, u.Action
 		e.Detail["previous_state"] = n.State
@@ -511,6 +517,7 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 			}
 		} else {
 			n.State, n.Reason, n.ReviewAt = exchange.NotifyWithheld, u.Reason, u.ReviewAt.UTC()
+			n.ConfirmedBy, n.ConfirmedAt = actor.Subject, now
 			e.Detail["review_at"] = n.ReviewAt.Format(time.RFC3339)
 		}
 		e.Detail["reason"] = n.Reason
@@ -522,6 +529,36 @@ func (s *Service) RecordNotification(ctx context.Context, actor agreements.Actor
 		return tx.SaveNotification(ctx, n)
 	})
 	return out, unavailable(err)
+}
+
+// confirmNotification confirms a withheld notification: the DPO agrees that
+// the subjects are not to be told until its review date. Confirming one
+// confirmed already changes nothing.
+func (s *Service) confirmNotification(ctx context.Context, tx Tx, actor agreements.Actor, n *Notification, note string, now time.Time, out **Notification) error {
+	if n.State != exchange.NotifyWithheld {
+		return public.Errorf(ErrState, "only a withheld notification is confirmed; this one is %s", n.State)
+	}
+	*out = n
+	if !n.ConfirmedAt.IsZero() {
+		return nil
+	}
+	e := s.entry(actor, AuditNotificationConfirmed)
+	e.Exchange, e.Outcome = n.ExchangeID, NotificationConfirm
+	e.Detail["reason"] = n.Reason
+	e.Detail["review_at"] = n.ReviewAt.Format(time.RFC3339)
+	e.Detail["withheld_by"] = n.UpdatedBy
+	if note != "" {
+		e.Detail["note"] = note
+	}
+	if !n.ConfirmBy.IsZero() {
+		e.Detail["confirm_by"] = n.ConfirmBy.Format(time.RFC3339)
+	}
+	// As the store keeps it, so that a repeat answers the same.
+	n.ConfirmedBy, n.ConfirmedAt = actor.Subject, now.Truncate(time.Microsecond)
+	if err := tx.AppendAudit(ctx, e); err != nil {
+		return err
+	}
+	return tx.SaveNotification(ctx, n)
 }
 
 // Rectify records that a subject's data was corrected, erased or

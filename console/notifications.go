@@ -52,7 +52,9 @@ func (c *Console) recordNotification(w http.ResponseWriter, r *http.Request, s *
 			u.ReviewAt = &d
 		}
 	}
-	if u.Action != compliance.NotificationTold && u.Action != compliance.NotificationWithhold {
+	if u.Action == compliance.NotificationConfirm {
+		u.ReviewAt = nil // the withholding stands as the sender set it
+	} else if u.Action != compliance.NotificationTold && u.Action != compliance.NotificationWithhold {
 		errs = append(errs, fieldError{"action-" + id, "Select whether the subjects were told or telling them is withheld"})
 	}
 	status := http.StatusUnprocessableEntity

@@ -175,8 +175,32 @@ func TestComplianceRecord(t *testing.T) {
 		ex, err := auditor.Export(ctx, compliance.KindNotifications, nil)
 		doc := download(t, gw, ex, err)
 		require.Equal(t, "notify", rowWhere(t, doc, "exchange", told.ID)["due_because"])
-		for _, r := range doc.Rows {
-			require.NotEqual(t, withheld.ID, r["exchange"], "withheld until its review date")
+		// The sender withheld it (the agreement's default): pending until a
+		// DPO confirms it.
+		row := rowWhere(t, doc, "exchange", withheld.ID)
+		require.Equal(t, "confirmation-pending", row["due_because"])
+		require.Equal(t, "pending", row["confirmation"])
+		require.NotEmpty(t, row["confirm_by"])
+		_, err = auditor.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "confirm"})
+		requireProblem(t, err, 403, "role-forbidden")
+		_, err = dpo.RecordNotification(ctx, told.ID, api.NotificationUpdate{Action: "confirm"})
+		requireProblem(t, err, 409, "record-state")
+		n, err := dpo.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "confirm", Reason: "Investigation NP-2026-0142 is live"})
+		require.NoError(t, err)
+		require.Equal(t, "withheld", n.State)
+		require.Equal(t, "dana.dpo", n.ConfirmedBy)
+		require.False(t, n.ConfirmedAt.IsZero())
+		again, err := dpo.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "confirm"})
+		require.NoError(t, err)
+		require.Equal(t, n.ConfirmedAt, again.ConfirmedAt, "confirming twice changes nothing")
+		confirmed := adminEntries(t, gw)[compliance.AuditNotificationConfirmed]
+		require.Len(t, confirmed, 1)
+		require.Equal(t, withheld.ID, confirmed[0].Exchange)
+		require.Equal(t, "dana.dpo", confirmed[0].Actor)
+		require.Equal(t, "Investigation NP-2026-0142 is live", confirmed[0].Detail["note"])
+		ex, err = auditor.Export(ctx, compliance.KindNotifications, nil)
+		for _, r := range download(t, gw, ex, err).Rows {
+			require.NotEqual(t, withheld.ID, r["exchange"], "confirmed: withheld until its review date")
 		}
 		// Seven months on (the agreement says review after 180 days), the
 		// withheld ones are due for review.
@@ -185,15 +209,16 @@ func TestComplianceRecord(t *testing.T) {
 		defer gw.App.Compliance.SetClock(time.Now)
 		ex, err = auditor.Export(ctx, compliance.KindNotifications, nil)
 		doc = download(t, gw, ex, err)
-		row := rowWhere(t, doc, "exchange", withheld.ID)
+		row = rowWhere(t, doc, "exchange", withheld.ID)
 		require.Equal(t, "review-date-passed", row["due_because"])
+		require.Equal(t, "confirmed", row["confirmation"])
 		require.NotEmpty(t, row["reason"])
 
 		_, err = dpo.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "withhold", Reason: "investigation continues"})
 		p := requireProblem(t, err, 400, "invalid-request")
 		require.Equal(t, "review_at", p.Errors[0].Field)
 		next := later.Add(30 * 24 * time.Hour)
-		n, err := dpo.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "withhold", Reason: "investigation continues", ReviewAt: &next})
+		n, err = dpo.RecordNotification(ctx, withheld.ID, api.NotificationUpdate{Action: "withhold", Reason: "investigation continues", ReviewAt: &next})
 		require.NoError(t, err)
 		require.Equal(t, "withheld", n.State)
 		n, err = dpo.RecordNotification(ctx, told.ID, api.NotificationUpdate{Action: "told", Reason: "letter sent"})
@@ -296,6 +321,7 @@ func TestComplianceRecord(t *testing.T) {
 		require.GreaterOrEqual(t, counts[compliance.AuditExportGenerated], 10)
 		require.Equal(t, 1, counts[compliance.AuditOverrideReviewed])
 		require.Equal(t, 2, counts[compliance.AuditNotificationUpdated])
+		require.Equal(t, 1, counts[compliance.AuditNotificationConfirmed])
 		require.Equal(t, 1, counts[compliance.AuditRectification])
 		require.Equal(t, 1, counts[compliance.AuditNoticeAcknowledged])
 		rep, err := audit.Check(ctx, gw.App.DB, gw.App.AuditArchive, audit.CheckOptions{Keys: gw.App.AuditKeys, Issuer: gw.Env.Config.Issuer})

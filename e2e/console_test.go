@@ -308,6 +308,27 @@ func TestConsoleNotificationTold(t *testing.T) {
 	require.Len(t, adminEntries(t, gw)["compliance.notification-updated"], 1)
 }
 
+// A DPO confirms, from the console, the withholding a sender made at
+// declaration (the agreement's default): until then the page says it is not
+// confirmed; afterwards who confirmed it, and the choice is gone.
+func TestConsoleNotificationConfirmed(t *testing.T) {
+	gw := consoleGateway(t)
+	ex, err := gw.Client(t, "council.revenues").Send(context.Background(), policeDisclosure(16), strings.NewReader(strings.Repeat("x", 16)))
+	require.NoError(t, err)
+	b := newBrowser(t, gw)
+	b.signIn(t, dana)
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/notifications"), chromedp.WaitVisible(css("#action-"+ex.ID+"-confirm")))
+	require.Contains(t, b.text(t, "#notification-confirmation-"+ex.ID), "Not confirmed")
+	b.checkA11y(t, "notifications awaiting confirmation")
+	b.run(t, chromedp.Click(css("#action-"+ex.ID+"-confirm")), chromedp.Click(css("#record-"+ex.ID)))
+	b.run(t, chromedp.WaitVisible(css("#done")))
+	require.Contains(t, b.text(t, "#notification-confirmation-"+ex.ID), "Confirmed")
+	require.Zero(t, eval[int](t, b, `document.querySelectorAll("#action-`+ex.ID+`-confirm").length`), "nothing left to confirm")
+	confirmed := adminEntries(t, gw)["compliance.notification-confirmed"]
+	require.Len(t, confirmed, 1)
+	require.Equal(t, ex.ID, confirmed[0].Exchange)
+}
+
 // An alert that cannot be delivered shows in the console with its last
 // error, and a DPO retries it from there (audited): nobody has to read the
 // metrics to learn that the DPO was never told.

@@ -354,6 +354,11 @@ func (s *Service) create(ctx context.Context, reg *agreements.Registry, caller s
 		RequestID:        requestID,
 	}
 	e.Notify = notifyPlan(reg, &decision, d.Notification, now)
+	if e.Notify.State == NotifyWithheld {
+		// The sender's withholding is pending until a DPO confirms it,
+		// within the time the DPO has to review an emergency override.
+		e.Notify.ConfirmBy = now.Add(reg.Policy().OverrideReview)
+	}
 	entry.Exchange = e.ID
 	entry.Request = requestID
 	limit, counted := volumeLimit(reg, &decision)

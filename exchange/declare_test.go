@@ -290,19 +290,22 @@ func TestDeclareEmergencyOverride(t *testing.T) {
 }
 
 // How the data subjects are to be told: as declared, else the agreement's
-// default.
+// default; a withholding is pending a DPO's confirmation.
 func TestDeclareNotificationPlan(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	later := t0.Add(7 * 24 * time.Hour)
 	earlier := t0.Add(-time.Hour)
+	// A sender's withholding awaits a DPO's confirmation, within the
+	// policy's override review period.
+	confirmBy := t0.Add(agreements.DefaultPolicy.OverrideReview)
 	tests := []struct {
 		name string
 		edit func(d *api.ExchangeDeclaration)
 		want exchange.NotifyPlan
 	}{
 		{"ok/agreement-default-withhold", func(*api.ExchangeDeclaration) {},
-			exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice the detection of crime", ReviewAt: t0.Add(180 * 24 * time.Hour)}},
+			exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice the detection of crime", ReviewAt: t0.Add(180 * 24 * time.Hour), ConfirmBy: confirmBy}},
 		{"ok/agreement-default-notify", func(d *api.ExchangeDeclaration) {
 			d.Agreement, d.Recipient, d.Purpose = "hmrc-tax", hmrc, "tax-assessment-collection"
 		}, exchange.NotifyPlan{State: exchange.NotifyDue}},
@@ -310,13 +313,13 @@ func TestDeclareNotificationPlan(t *testing.T) {
 			exchange.NotifyPlan{State: exchange.NotifyDue}},
 		{"ok/declared-withhold-reviewed-after-the-agreements-period", func(d *api.ExchangeDeclaration) {
 			d.Notification = &api.Notification{Decision: "withhold", Reason: "live investigation"}
-		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: t0.Add(180 * 24 * time.Hour)}},
+		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: t0.Add(180 * 24 * time.Hour), ConfirmBy: confirmBy}},
 		{"ok/declared-withhold-until-a-date", func(d *api.ExchangeDeclaration) {
 			d.Notification = &api.Notification{Decision: "withhold", Reason: "live investigation", ReviewAt: &later}
-		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: later}},
+		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: later, ConfirmBy: confirmBy}},
 		{"ok/declared-review-in-the-past-is-ignored", func(d *api.ExchangeDeclaration) {
 			d.Notification = &api.Notification{Decision: "withhold", Reason: "live investigation", ReviewAt: &earlier}
-		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: t0.Add(180 * 24 * time.Hour)}},
+		}, exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "live investigation", ReviewAt: t0.Add(180 * 24 * time.Hour), ConfirmBy: confirmBy}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,6 +97,10 @@ type NotifyPlan struct {
 	State    string
 	Reason   string
 	ReviewAt time.Time
+	// ConfirmBy is when a DPO must have confirmed a withholding the sender
+	// made (at declaration, under an exemption or the agreement's
+	// default): until then it is pending, and past it due.
+	ConfirmBy time.Time
 }
 
 // DefaultNotificationReview is when a withheld notification comes back for

@@ -18,6 +18,7 @@ func notificationView(n *compliance.Notification) api.NotificationRecord {
 	return api.NotificationRecord{
 		ExchangeID: n.ExchangeID, State: n.State, Reason: n.Reason, ReviewAt: n.ReviewAt,
 		UpdatedBy: n.UpdatedBy, UpdatedAt: n.UpdatedAt,
+		ConfirmBy: n.ConfirmBy, ConfirmedBy: n.ConfirmedBy, ConfirmedAt: n.ConfirmedAt,
 	}
 }
 

@@ -127,7 +127,8 @@ func fullOverride() *compliance.Override {
 }
 
 func fullNotification() *compliance.Notification {
-	return &compliance.Notification{ExchangeID: "ex-1", State: "withheld", Reason: "investigation", ReviewAt: wireTime, UpdatedBy: "dana", UpdatedAt: wireTime}
+	return &compliance.Notification{ExchangeID: "ex-1", State: "withheld", Reason: "investigation", ReviewAt: wireTime, UpdatedBy: "dana", UpdatedAt: wireTime,
+		ConfirmBy: wireTime, ConfirmedBy: "dana", ConfirmedAt: wireTime}
 }
 
 func fullSeen() *certs.SeenCertificate {

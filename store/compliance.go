@@ -95,14 +95,14 @@ func (t *tx) SaveOverride(ctx context.Context, o *compliance.Override) error {
 	return err
 }
 
-const notificationColumns = "exchange_id, state, reason, review_at, updated_by, updated_at"
+const notificationColumns = "exchange_id, state, reason, review_at, updated_by, updated_at, confirm_by, confirmed_by, confirmed_at"
 
 func scanNotification(row scanner) (*compliance.Notification, error) {
 	var (
-		n      compliance.Notification
-		review sql.NullTime
+		n                            compliance.Notification
+		review, confirmBy, confirmed sql.NullTime
 	)
-	err := row.Scan(&n.ExchangeID, &n.State, &n.Reason, &review, &n.UpdatedBy, &n.UpdatedAt)
+	err := row.Scan(&n.ExchangeID, &n.State, &n.Reason, &review, &n.UpdatedBy, &n.UpdatedAt, &confirmBy, &n.ConfirmedBy, &confirmed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, compliance.ErrNotFound
 	}
@@ -110,6 +110,7 @@ func scanNotification(row scanner) (*compliance.Notification, error) {
 		return nil, err
 	}
 	n.ReviewAt, n.UpdatedAt = timeOf(review), n.UpdatedAt.UTC()
+	n.ConfirmBy, n.ConfirmedAt = timeOf(confirmBy), timeOf(confirmed)
 	return &n, nil
 }
 
@@ -127,8 +128,9 @@ func (t *tx) LockNotification(ctx context.Context, exchangeID string) (*complian
 }
 
 func (t *tx) SaveNotification(ctx context.Context, n *compliance.Notification) error {
-	_, err := t.exec(ctx, "UPDATE notifications SET state = $2, reason = $3, review_at = $4, updated_by = $5, updated_at = $6 WHERE exchange_id = $1",
-		n.ExchangeID, n.State, n.Reason, nullTime(n.ReviewAt), n.UpdatedBy, utc(n.UpdatedAt))
+	_, err := t.exec(ctx, `UPDATE notifications SET state = $2, reason = $3, review_at = $4, updated_by = $5, updated_at = $6,
+		confirm_by = $7, confirmed_by = $8, confirmed_at = $9 WHERE exchange_id = $1`,
+		n.ExchangeID, n.State, n.Reason, nullTime(n.ReviewAt), n.UpdatedBy, utc(n.UpdatedAt), nullTime(n.ConfirmBy), n.ConfirmedBy, nullTime(n.ConfirmedAt))
 	return err
 }
 

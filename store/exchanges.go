@@ -124,8 +124,8 @@ func (t *tx) recordDisclosure(ctx context.Context, e *exchange.Exchange) error {
 		}
 	}
 	if n := e.Notify; n.State != "" {
-		if _, err := t.exec(ctx, "INSERT INTO notifications (exchange_id, state, reason, review_at, updated_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
-			e.ID, n.State, n.Reason, nullTime(n.ReviewAt), e.Sender, utc(e.CreatedAt)); err != nil {
+		if _, err := t.exec(ctx, "INSERT INTO notifications (exchange_id, state, reason, review_at, updated_by, updated_at, confirm_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+			e.ID, n.State, n.Reason, nullTime(n.ReviewAt), e.Sender, utc(e.CreatedAt), nullTime(n.ConfirmBy)); err != nil {
 			return fmt.Errorf("store: notification: %w", err)
 		}
 	}

@@ -322,7 +322,8 @@ func (d *DB) OverridesAwaiting(ctx context.Context) (int, error) {
 
 // DueBefore lists what falls due before a time, overdue included:
 // overrides awaiting review, notifications due or withheld until a
-// review, open requests with a deadline.
+// review, withholdings awaiting a DPO's confirmation, open requests with a
+// deadline.
 func (d *DB) DueBefore(ctx context.Context, before time.Time) ([]alerts.Due, error) {
 	before = utc(before)
 	var out []alerts.Due
@@ -359,6 +360,12 @@ func (d *DB) DueBefore(ctx context.Context, before time.Time) ([]alerts.Due, err
 		}
 		if err := scan(alerts.DueNotification, `SELECT exchange_id, review_at, updated_at, '' FROM notifications
 			WHERE state = 'due' OR (state = 'withheld' AND review_at IS NOT NULL AND review_at < $1) ORDER BY exchange_id`, before); err != nil {
+			return err
+		}
+		// A withholding no DPO has confirmed is due at confirm_by (at once
+		// if it has none).
+		if err := scan(alerts.DueConfirmation, `SELECT exchange_id, confirm_by, updated_at, '' FROM notifications
+			WHERE state = 'withheld' AND confirmed_at IS NULL AND (confirm_by IS NULL OR confirm_by < $1) ORDER BY exchange_id`, before); err != nil {
 			return err
 		}
 		return scan(alerts.DueRequest, `SELECT id, deadline, NULL, handler FROM requests

@@ -24,7 +24,7 @@ func testCompliance(t *testing.T, db *store.DB) {
 	plain := newExchange("01-plain", "police.northshire", exchange.StateDelivered)
 	plain.Meta.SubjectKeys = []string{"hmac-sha256:aa", "hmac-sha256:bb", "hmac-sha256:aa"}
 	plain.DeliveredAt = t0
-	plain.Notify = exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice", ReviewAt: t0.Add(24 * time.Hour)}
+	plain.Notify = exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice", ReviewAt: t0.Add(24 * time.Hour), ConfirmBy: t0.Add(72 * time.Hour)}
 	override := newExchange("01-override", "police.northshire", exchange.StateDeclared)
 	override.Meta.SubjectKeys = []string{"hmac-sha256:aa"}
 	override.Decision.Outcome, override.Decision.ReviewBy = agreements.AllowOverride, t0.Add(72*time.Hour)
@@ -65,6 +65,22 @@ func testCompliance(t *testing.T, db *store.DB) {
 	require.NoError(t, err)
 	require.Len(t, ns, 1)
 	require.Equal(t, "would prejudice", ns[0].Reason)
+	require.True(t, ns[0].ConfirmBy.Equal(t0.Add(72*time.Hour).Truncate(time.Microsecond)), "the sender's withholding awaits a DPO's confirmation")
+	require.Empty(t, ns[0].ConfirmedBy)
+	require.Equal(t, compliance.ConfirmationPending, ns[0].Confirmation(t0))
+	require.NoError(t, cs.Update(ctx, func(tx compliance.Tx) error {
+		n, err := tx.LockNotification(ctx, "01-plain")
+		if err != nil {
+			return err
+		}
+		n.ConfirmedBy, n.ConfirmedAt = "dana", t0.Add(time.Hour)
+		return tx.SaveNotification(ctx, n)
+	}))
+	n, err := cs.Notification(ctx, "01-plain")
+	require.NoError(t, err)
+	require.Equal(t, "dana", n.ConfirmedBy)
+	require.True(t, n.ConfirmedAt.Equal(t0.Add(time.Hour).Truncate(time.Microsecond)))
+	require.Equal(t, compliance.ConfirmationConfirmed, n.Confirmation(t0.Add(100*time.Hour)))
 	require.NoError(t, cs.Update(ctx, func(tx compliance.Tx) error {
 		n, err := tx.LockNotification(ctx, "01-plain")
 		if err != nil {
@@ -73,7 +89,7 @@ func testCompliance(t *testing.T, db *store.DB) {
 		n.State, n.ReviewAt, n.UpdatedBy, n.UpdatedAt = exchange.NotifyTold, time.Time{}, "dana", t0
 		return tx.SaveNotification(ctx, n)
 	}))
-	n, err := cs.Notification(ctx, "01-plain")
+	n, err = cs.Notification(ctx, "01-plain")
 	require.NoError(t, err)
 	require.Equal(t, exchange.NotifyTold, n.State)
 	require.True(t, n.ReviewAt.IsZero())

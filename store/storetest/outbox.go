@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/alerts"
 	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
@@ -163,7 +164,7 @@ func testDueBefore(t *testing.T, db *store.DB) {
 	ov := newExchange("01-override", "police.northshire", exchange.StateDelivered)
 	ov.Decision = agreements.Decision{Outcome: agreements.AllowOverride, ReviewBy: t0.Add(72 * time.Hour)}
 	told := newExchange("01-notify", "police.northshire", exchange.StateDelivered)
-	told.Notify = exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice", ReviewAt: t0.Add(48 * time.Hour)}
+	told.Notify = exchange.NotifyPlan{State: exchange.NotifyWithheld, Reason: "would prejudice", ReviewAt: t0.Add(48 * time.Hour), ConfirmBy: t0.Add(60 * time.Hour)}
 	r := &exchange.Request{
 		ID: "01-request", State: exchange.RequestOpen, Requester: "police.northshire", Handler: "council.legal",
 		AgreementID: "police-crime", AgreementVersion: 1, Decision: agreements.Decision{Outcome: agreements.Allow},
@@ -190,5 +191,18 @@ func testDueBefore(t *testing.T, db *store.DB) {
 	require.Empty(t, kinds(t0))
 	require.Equal(t, map[string]string{alerts.DueRequest: "01-request " + t0.Add(24*time.Hour).Truncate(time.Second).Format(time.RFC3339) + " council.legal"},
 		kinds(t0.Add(25*time.Hour)))
-	require.Len(t, kinds(t0.Add(73*time.Hour)), 3)
+	require.Equal(t, "01-notify "+t0.Add(60*time.Hour).Truncate(time.Second).Format(time.RFC3339)+" ", kinds(t0.Add(61 * time.Hour))[alerts.DueConfirmation],
+		"a sender's withholding no DPO has confirmed is due at its confirm_by")
+	require.Len(t, kinds(t0.Add(73*time.Hour)), 4)
+
+	// Once a DPO confirms it, it is no longer due for confirmation.
+	require.NoError(t, db.Compliance().Update(ctx, func(tx compliance.Tx) error {
+		n, err := tx.LockNotification(ctx, "01-notify")
+		if err != nil {
+			return err
+		}
+		n.ConfirmedBy, n.ConfirmedAt = "dana", t0.Add(time.Hour)
+		return tx.SaveNotification(ctx, n)
+	}))
+	require.NotContains(t, kinds(t0.Add(73*time.Hour)), alerts.DueConfirmation)
 }

@@ -66,15 +66,18 @@ func newComplianceCmd() *cobra.Command {
 	}
 	release.Flags().StringVar(&releaseReason, "reason", "", "why the DPO releases it (recorded)")
 
-	var told bool
+	var told, confirm bool
 	var reason, reviewAt string
 	notify := &cobra.Command{
-		Use:   "notification EXCHANGE (--told | --withhold REASON --review-at DATE)",
-		Short: "Record that a disclosure's subjects were told, or that telling them stays withheld",
+		Use:   "notification EXCHANGE (--told | --withhold REASON --review-at DATE | --confirm)",
+		Short: "Record that a disclosure's subjects were told, that telling them stays withheld, or confirm the sender's withholding",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			u := api.NotificationUpdate{Action: compliance.NotificationTold, Reason: reason}
-			if !told {
+			switch {
+			case confirm:
+				u.Action = compliance.NotificationConfirm
+			case !told:
 				u.Action = compliance.NotificationWithhold
 				if reviewAt != "" {
 					t, err := time.Parse(time.DateOnly, reviewAt)
@@ -95,9 +98,12 @@ func newComplianceCmd() *cobra.Command {
 			if f.json {
 				return printJSON(cmd.OutOrStdout(), n)
 			}
-			if n.State == "told" {
+			switch {
+			case n.State == "told":
 				fmt.Fprintf(cmd.OutOrStdout(), "recorded: the subjects of %s were told\n", n.ExchangeID)
-			} else {
+			case confirm:
+				fmt.Fprintf(cmd.OutOrStdout(), "confirmed by %s: telling the subjects of %s stays withheld until %s\n", n.ConfirmedBy, n.ExchangeID, n.ReviewAt.Format(time.DateOnly))
+			default:
 				fmt.Fprintf(cmd.OutOrStdout(), "recorded: telling the subjects of %s stays withheld until %s\n", n.ExchangeID, n.ReviewAt.Format(time.DateOnly))
 			}
 			return nil
@@ -106,8 +112,9 @@ func newComplianceCmd() *cobra.Command {
 	notify.Flags().BoolVar(&told, "told", false, "the subjects were told")
 	notify.Flags().StringVar(&reason, "withhold", "", "telling them is still unsafe: why")
 	notify.Flags().StringVar(&reviewAt, "review-at", "", "with --withhold: when to review it again (YYYY-MM-DD)")
-	notify.MarkFlagsOneRequired("told", "withhold")
-	notify.MarkFlagsMutuallyExclusive("told", "withhold")
+	notify.Flags().BoolVar(&confirm, "confirm", false, "confirm the withholding the sender made at declaration (pending until a DPO does)")
+	notify.MarkFlagsOneRequired("told", "withhold", "confirm")
+	notify.MarkFlagsMutuallyExclusive("told", "withhold", "confirm")
 
 	var subject, subjectKey, action, description string
 	rectify := &cobra.Command{
