@@ -130,6 +130,24 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	}
 	data["Awaiting"], data["Mine"], data["DueReview"] = awaiting, mine, dueReview
+	if slices.Contains(s.Roles, agreements.RoleAdmin) || slices.Contains(s.Roles, agreements.RoleDPO) {
+		changes, err := c.opts.Registry.PartyChanges(ctx, actor, "")
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		var toApprove, proposed []*agreements.PartyChange
+		for _, ch := range changes {
+			switch {
+			case ch.Status != agreements.ChangeProposed:
+			case agreements.SamePerson(ch.ProposedBy, s.Subject):
+				proposed = append(proposed, ch)
+			default:
+				toApprove = append(toApprove, ch)
+			}
+		}
+		data["ChangesToApprove"], data["ChangesProposed"] = toApprove, proposed
+	}
 	if slices.Contains(s.Roles, agreements.RoleDPO) || slices.Contains(s.Roles, agreements.RoleAuditor) {
 		ovs, err := c.overrideViews(r, compliance.OverrideAwaiting)
 		if err != nil {

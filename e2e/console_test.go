@@ -454,6 +454,8 @@ func TestConsoleParties(t *testing.T) {
 	// the one shown is approved, and the gateway seals to the new key.
 	d := newBrowser(t, gw)
 	d.signIn(t, dana)
+	require.Contains(t, d.text(t, "#main-content"), "police.northshire: encryption_key", "the home page lists the change awaiting her")
+	d.checkA11y(t, "home with a party change awaiting approval")
 	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#approve-"+changeID)))
 	shown := d.text(t, "#change-digest-"+changeID)
 	require.Len(t, shown, 64)

@@ -36,6 +36,10 @@ func TestConsoleScreens(t *testing.T) {
 	require.NoError(t, err)
 	_, err = gw.Admin(t, "ivy", "admin").Register(context.Background(), []byte(youthJusticeYAML), "application/yaml")
 	require.NoError(t, err)
+	hosts := []string{"crl.northshire-police.example"}
+	_, err = gw.Admin(t, "ivy", "admin").ProposePartyChange(context.Background(), "police.northshire",
+		&api.PartyChangeProposal{RevocationHosts: &hosts, Reason: "Their CRLs move to a host of their own"})
+	require.NoError(t, err)
 
 	b := newBrowser(t, gw)
 	n := 0
@@ -71,6 +75,7 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.WaitVisible(css(".govuk-table")))
 	shot("10 printable register")
 	visit("/parties", "11 parties")
+	visit("/parties/police.northshire", "11a party with a change to approve")
 	visit("/decisions", "11b decisions")
 	b.run(t, chromedp.Click(css("#decisions tbody tr:first-child a")), chromedp.WaitVisible(css("#checks")))
 	shot("11c decision and its checks")
@@ -90,5 +95,6 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.Click(css("#save-draft")))
 	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
 	shot("13 draft form errors")
-	require.Equal(t, 17, n)
+	visit("/parties/new", "14 register a party")
+	require.Equal(t, 19, n)
 }
