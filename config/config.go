@@ -174,12 +174,56 @@ type Admin struct {
 	NameClaims []string `yaml:"name_claims"`
 	// JWKSRefresh is how often a JWKS URL is fetched again at most.
 	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+	// Issuers are further token issuers the admin API trusts beside the one
+	// above (another identity provider, or the development provider beside
+	// the development token key), each with its own keys, audience and
+	// claim names: each entry has issuer, audience, jwks_file or jwks_url
+	// (https, or http on a loopback address), and optionally roles_claim,
+	// groups_claim, group_roles, id_claim and name_claims (defaults as
+	// admin's), in the file only (not the environment). A token is verified
+	// by the issuer its iss names, with that issuer's keys, audience and
+	// claims; a token of any other issuer is refused. The console names
+	// people by the claims of the entry whose issuer is console.issuer, if
+	// one is.
+	Issuers []TokenIssuer `yaml:"issuers"`
 	// MetricsListen is an address of its own that serves only /metrics
 	// (HTTPS with the gateway's certificate, no token) for Prometheus; bind
 	// it where only the scraper reaches. Empty means /metrics is served on
 	// the admin listener only, to an auditor's or admin's token.
 	MetricsListen string `yaml:"metrics_listen"`
 }
+
+// TokenIssuer is one issuer of admin tokens: where its keys are, the
+// audience its tokens must carry, and the claims that name a person.
+// Unset claim names default as admin's do.
+type TokenIssuer struct {
+	// Issuer must match the token's iss.
+	Issuer string `yaml:"issuer"`
+	// Audience must be in the token's aud.
+	Audience string `yaml:"audience"`
+	// JWKSFile or JWKSURL (https, or http on a loopback address) holds the
+	// public keys that sign its tokens; set one of the two.
+	JWKSFile string `yaml:"jwks_file"`
+	JWKSURL  string `yaml:"jwks_url"`
+	// RolesClaim, GroupsClaim, GroupRoles, IDClaim and NameClaims are as
+	// admin's.
+	RolesClaim  string   `yaml:"roles_claim"`
+	GroupsClaim string   `yaml:"groups_claim"`
+	GroupRoles  []string `yaml:"group_roles"`
+	IDClaim     string   `yaml:"id_claim"`
+	NameClaims  []string `yaml:"name_claims"`
+}
+
+// TokenIssuers returns every issuer the admin API trusts: admin's own
+// first, then admin.issuers.
+func (a Admin) TokenIssuers() []TokenIssuer {
+	return append([]TokenIssuer{{Issuer: a.Issuer, Audience: a.Audience, JWKSFile: a.JWKSFile, JWKSURL: a.JWKSURL,
+		RolesClaim: a.RolesClaim, GroupsClaim: a.GroupsClaim, GroupRoles: a.GroupRoles, IDClaim: a.IDClaim, NameClaims: a.NameClaims}},
+		a.Issuers...)
+}
+
+// GroupRoleMap returns group_roles as a map from group to roles.
+func (ti TokenIssuer) GroupRoleMap() map[string][]string { return groupRoleMap(ti.GroupRoles) }
 
 // Console is the web console on the admin listener (under /console). People
 // sign in with the council's OpenID Connect provider (authorization code
@@ -209,9 +253,11 @@ type Console struct {
 }
 
 // GroupRoleMap returns group_roles as a map from group to roles.
-func (a Admin) GroupRoleMap() map[string][]string {
+func (a Admin) GroupRoleMap() map[string][]string { return groupRoleMap(a.GroupRoles) }
+
+func groupRoleMap(entries []string) map[string][]string {
 	m := map[string][]string{}
-	for _, e := range a.GroupRoles {
+	for _, e := range entries {
 		if g, r, ok := strings.Cut(e, "="); ok {
 			m[strings.TrimSpace(g)] = append(m[strings.TrimSpace(g)], strings.TrimSpace(r))
 		}
@@ -478,6 +524,14 @@ func (c *Config) Defaults() {
 	if c.Admin.JWKSRefresh == 0 {
 		c.Admin.JWKSRefresh = 15 * time.Minute
 	}
+	for i := range c.Admin.Issuers {
+		ti := &c.Admin.Issuers[i]
+		set(&ti.RolesClaim, "roles")
+		set(&ti.IDClaim, "sub")
+		if len(ti.NameClaims) == 0 {
+			ti.NameClaims = []string{"name", "preferred_username"}
+		}
+	}
 	if c.Policy.ReviewGrace == 0 {
 		c.Policy.ReviewGrace = 30 * 24 * time.Hour
 	}
@@ -651,18 +705,28 @@ func (c *Config) Validate() error {
 		}
 		v.Required("admin.issuer", c.Admin.Issuer)
 		v.Required("admin.audience", c.Admin.Audience)
-		v.Required("admin.id_claim", c.Admin.IDClaim)
-		if c.Admin.GroupsClaim == "" && len(c.Admin.GroupRoles) > 0 {
-			v.Add("admin.groups_claim", "required", "admin.groups_claim is required when admin.group_roles is set")
-		}
-		for i, e := range c.Admin.GroupRoles {
-			g, r, ok := strings.Cut(e, "=")
-			switch {
-			case !ok || strings.TrimSpace(g) == "":
-				v.Add(fmt.Sprintf("admin.group_roles[%d]", i), "format", "%q is not GROUP=ROLE", e)
-			case r != "admin" && r != "dpo" && r != "auditor":
-				v.Add(fmt.Sprintf("admin.group_roles[%d]", i), "enum", "role %q is not one of admin, dpo, auditor", r)
+		validateClaims(&v, "admin", c.Admin.TokenIssuers()[0])
+		seen := map[string]bool{c.Admin.Issuer: true}
+		for i, ti := range c.Admin.Issuers {
+			at := fmt.Sprintf("admin.issuers[%d]", i)
+			if v.Required(at+".issuer", ti.Issuer) {
+				if seen[ti.Issuer] {
+					v.Add(at+".issuer", "unique", "%q is trusted already: each issuer is listed once", ti.Issuer)
+				}
+				seen[ti.Issuer] = true
 			}
+			v.Required(at+".audience", ti.Audience)
+			switch {
+			case ti.JWKSFile == "" && ti.JWKSURL == "":
+				v.Add(at+".jwks_file", "required", "jwks_file or jwks_url is required")
+			case ti.JWKSFile != "" && ti.JWKSURL != "":
+				v.Add(at+".jwks_url", "exclusive", "set jwks_file or jwks_url, not both")
+			case ti.JWKSFile != "":
+				requireFile(&v, at+".jwks_file", ti.JWKSFile)
+			case !secureURL(ti.JWKSURL):
+				v.Add(at+".jwks_url", "https", "must be an https:// URL (http:// only on a loopback address, for development)")
+			}
+			validateClaims(&v, at, ti)
 		}
 	}
 	if c.Console.Issuer != "" {
@@ -817,6 +881,23 @@ func (c *Config) Validate() error {
 }
 
 // secureURL accepts https, and http on a loopback address only.
+// validateClaims checks the claim names of one token issuer, at path at.
+func validateClaims(v *valid.Errors, at string, ti TokenIssuer) {
+	v.Required(at+".id_claim", ti.IDClaim)
+	if ti.GroupsClaim == "" && len(ti.GroupRoles) > 0 {
+		v.Add(at+".groups_claim", "required", "%s.groups_claim is required when %s.group_roles is set", at, at)
+	}
+	for i, e := range ti.GroupRoles {
+		g, r, ok := strings.Cut(e, "=")
+		switch {
+		case !ok || strings.TrimSpace(g) == "":
+			v.Add(fmt.Sprintf("%s.group_roles[%d]", at, i), "format", "%q is not GROUP=ROLE", e)
+		case r != "admin" && r != "dpo" && r != "auditor":
+			v.Add(fmt.Sprintf("%s.group_roles[%d]", at, i), "enum", "role %q is not one of admin, dpo, auditor", r)
+		}
+	}
+}
+
 func secureURL(s string) bool {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
@@ -870,6 +951,9 @@ func (c *Config) Resolve(dir string) {
 	abs(&c.Objects.CAFile)
 	abs(&c.Keys.SigningKeyFile)
 	abs(&c.Admin.JWKSFile)
+	for i := range c.Admin.Issuers {
+		abs(&c.Admin.Issuers[i].JWKSFile)
+	}
 	abs(&c.Console.ClientSecretFile)
 	abs(&c.Console.SessionKeyFile)
 	abs(&c.Keys.SubjectKeyFile)

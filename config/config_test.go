@@ -157,3 +157,37 @@ func TestEveryLeafSettableFromEnvironment(t *testing.T) {
 		require.NoError(t, applyEnv(&fresh, []string{EnvName(path) + "=" + sample}), path)
 	})
 }
+
+// admin.issuers: each entry is checked at its own path, an issuer is
+// listed once, and a valid list loads with admin's claim defaults.
+func TestAdminIssuers(t *testing.T) {
+	admin := "admin:\n  listen: 127.0.0.1:8444\n  jwks_file: signing.jwk\n  issuer: gatehouse-dev\n  audience: gatehouse-admin\n  issuers:\n"
+	p := writeConfig(t, admin+"    - issuer: http://127.0.0.1:8445\n      audience: gatehouse-cli\n      jwks_url: http://127.0.0.1:8445/keys\n      id_claim: oid\n")
+	c, err := Load(p, nil)
+	require.NoError(t, err)
+	require.Len(t, c.Admin.TokenIssuers(), 2)
+	ti := c.Admin.TokenIssuers()[1]
+	require.Equal(t, "oid", ti.IDClaim)
+	require.Equal(t, "roles", ti.RolesClaim, "admin's default")
+	require.Equal(t, []string{"name", "preferred_username"}, ti.NameClaims)
+
+	p = writeConfig(t, admin+`    - issuer: gatehouse-dev
+      audience: x
+      jwks_file: signing.jwk
+    - audience: ""
+      jwks_url: http://idp.example/keys
+      group_roles: [g=owner]
+`)
+	_, err = Load(p, nil)
+	require.Error(t, err)
+	for _, want := range []string{
+		`admin.issuers[0].issuer: "gatehouse-dev" is trusted already`,
+		"admin.issuers[1].issuer: is required",
+		"admin.issuers[1].audience: is required",
+		"admin.issuers[1].jwks_url: must be an https:// URL",
+		"admin.issuers[1].groups_claim: admin.issuers[1].groups_claim is required",
+		`admin.issuers[1].group_roles[0]: role "owner" is not one of admin, dpo, auditor`,
+	} {
+		require.Contains(t, err.Error(), want)
+	}
+}

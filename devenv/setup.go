@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -237,6 +238,11 @@ func Prepare(dir string, o Options) (*Env, error) {
 	if o.ConsoleIssuer != "" {
 		cfg.Console = config.Console{Issuer: o.ConsoleIssuer, ClientID: ConsoleClientID,
 			ClientSecretFile: "keys/console-client.secret", SessionKeyFile: "keys/console-session.key"}
+		// The admin API trusts the provider's access tokens too (gatehouse
+		// login), beside the development token key's: Entra-shaped, the
+		// person's stable id in oid.
+		cfg.Admin.Issuers = []config.TokenIssuer{{Issuer: o.ConsoleIssuer, Audience: CLIClientID,
+			JWKSURL: strings.TrimRight(o.ConsoleIssuer, "/") + "/keys", IDClaim: "oid"}}
 	}
 	cfg.Defaults()
 	b, err := yaml.Marshal(cfg)

@@ -13,12 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/client"
 	"github.com/gatehouse-gw/gatehouse/cmd/gatehouse/cli"
-	"github.com/gatehouse-gw/gatehouse/config"
 	"github.com/gatehouse-gw/gatehouse/devenv"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
@@ -28,18 +31,13 @@ import (
 // by the user alone; the admin commands then use it, and the gateway names
 // the person by their stable id. `gatehouse logout` forgets it.
 func TestLoginKeepsATokenForTheAdminCommands(t *testing.T) {
-	// The gateway trusts the development provider's access tokens.
-	trustIdP := func(c *config.Config) {
-		resp, err := http.Get(c.Console.Issuer + "/keys")
-		require.NoError(t, err)
-		defer resp.Body.Close()
-		keys, err := io.ReadAll(resp.Body)
-		require.NoError(t, err)
-		path := filepath.Join(t.TempDir(), "idp-keys.json")
-		require.NoError(t, os.WriteFile(path, keys, 0o600))
-		c.Admin.JWKSFile, c.Admin.Issuer, c.Admin.Audience, c.Admin.IDClaim = path, c.Console.Issuer, devenv.CLIClientID, "oid"
-	}
-	gw := testenv.StartGateway(t, testenv.GatewayOptions{Console: true, Configure: trustIdP})
+	// As `make run` configures it: the gateway trusts the development token
+	// key (admin.issuer) and the development provider (admin.issuers), each
+	// with its own keys, audience and claims.
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{Console: true})
+	require.Len(t, gw.Env.Config.Admin.Issuers, 1)
+	require.Equal(t, gw.IdP.Issuer, gw.Env.Config.Admin.Issuers[0].Issuer)
+	require.NotEqual(t, gw.IdP.Issuer, gw.Env.Config.Admin.Issuer)
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	t.Setenv("GATEHOUSE_ADMIN_URL", gw.AdminURL)
@@ -103,9 +101,45 @@ func TestLoginKeepsATokenForTheAdminCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, person(t, dana).ID, sub)
 	require.Equal(t, []string{"dpo"}, roles)
+
+	// The development token key's tokens are accepted beside the provider's.
+	sub, _, err = gw.Admin(t, "ann.admin", "admin").WhoAmI(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, "ann.admin", sub)
+	// A token of an issuer the gateway does not trust is refused, and so
+	// is one that names a trusted issuer but is signed with other keys.
+	stranger := newEntraTenant(t)
+	for name, tok := range map[string]string{
+		"unknown issuer":         stranger.token(t, person(t, dana).ID, "Dana Okafor", dana, "dpo"),
+		"trusted issuer, forged": forgedAs(t, stranger, gw.IdP.Issuer, person(t, dana).ID),
+	} {
+		bad, err := client.NewAdmin(client.AdminConfig{URL: gw.AdminURL, Token: tok, CAFile: gw.Env.CAFile()})
+		require.NoError(t, err)
+		_, _, err = bad.WhoAmI(context.Background())
+		p := requireProblem(t, err, http.StatusUnauthorized, "token-invalid")
+		if name == "unknown issuer" {
+			require.Contains(t, p.Detail, "issuer is not accepted", name)
+		}
+	}
 	out2, _, err := gatehouse(t, "logout")
 	require.NoError(t, err)
 	require.Contains(t, out2, "signed out")
 	_, _, err = gatehouse(t, "parties", "list")
 	require.ErrorContains(t, err, "--token is required")
+}
+
+// forgedAs is a token that claims issuer and the development provider's
+// audience but is signed with tn's key.
+func forgedAs(t *testing.T, tn *entraTenant, issuer, oid string) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := jwt.NewBuilder().Issuer(issuer).Audience([]string{devenv.CLIClientID}).Subject(oid).
+		IssuedAt(now).Expiration(now.Add(time.Hour)).Claim("oid", oid).Claim("roles", []string{"dpo"}).Build()
+	require.NoError(t, err)
+	priv, err := jwk.Import(tn.key)
+	require.NoError(t, err)
+	require.NoError(t, priv.Set(jwk.KeyIDKey, tn.kid))
+	b, err := jwt.Sign(tok, jwt.WithKey(jwa.RS256(), priv))
+	require.NoError(t, err)
+	return string(b)
 }

@@ -238,19 +238,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 		Notices:      a.Compliance,
 	})
 	if cfg.Admin.Listen != "" {
-		keys, err := tokenKeys(ctx, cfg.Admin)
+		tokens, err := tokenVerifier(ctx, cfg.Admin)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		tokens := &gateway.JWTVerifier{
-			Keys: keys, Issuer: cfg.Admin.Issuer, Audience: cfg.Admin.Audience,
-			RolesClaim: cfg.Admin.RolesClaim, GroupsClaim: cfg.Admin.GroupsClaim, GroupRoles: cfg.Admin.GroupRoleMap(),
-			IDClaim: cfg.Admin.IDClaim, NameClaims: cfg.Admin.NameClaims, MaxLifetime: 24 * time.Hour,
-		}
 		var web http.Handler
 		if cfg.Console.Issuer != "" {
-			if a.Console, err = newConsole(cfg, tokens.Claims(), a, log); err != nil {
+			// The console names people as the admin API names its issuer's
+			// tokens (admin's own claim names when it is not one of them).
+			if a.Console, err = newConsole(cfg, tokens.ClaimsOf(cfg.Console.Issuer), a, log); err != nil {
 				a.Close()
 				return nil, err
 			}

@@ -151,8 +151,15 @@ func checkFiles(cfg *config.Config) []configCheck {
 	} else {
 		out = append(out, result("keys.checkpoint_key_file", "", err))
 	}
-	if cfg.Admin.Listen != "" && cfg.Admin.JWKSFile != "" {
-		set, err := jwk.ReadFile(cfg.Admin.JWKSFile)
+	for i, ti := range cfg.Admin.TokenIssuers() {
+		if cfg.Admin.Listen == "" || ti.JWKSFile == "" {
+			continue
+		}
+		at := "admin"
+		if i > 0 {
+			at = fmt.Sprintf("admin.issuers[%d]", i-1)
+		}
+		set, err := jwk.ReadFile(ti.JWKSFile)
 		n := 0
 		if err == nil {
 			// The check start-up makes, so that the two agree.
@@ -160,7 +167,7 @@ func checkFiles(cfg *config.Config) []configCheck {
 				n = set.Len()
 			}
 		}
-		out = append(out, result("admin.jwks_file", fmt.Sprintf("%d token-signing key(s)", n), err))
+		out = append(out, result(at+".jwks_file", fmt.Sprintf("%d token-signing key(s) of %s", n, ti.Issuer), err))
 	}
 	return out
 }
