@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,3 +181,43 @@ func emptyCRL(t *testing.T, c *ca) string {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// The command line: an administrator proposes a new key and is told how
+// the approval goes; the listing shows the key's thumbprint before and
+// after; she cannot approve it; a DPO approves it by the digest shown.
+func TestCommandLinePartyChange(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	key, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	keyFile := filepath.Join(t.TempDir(), "dwp.enc.jwk")
+	require.NoError(t, seal.WriteKey(keyFile, key))
+	pub, err := seal.PublicJSON(key)
+	require.NoError(t, err)
+	t.Setenv("GATEHOUSE_ADMIN_URL", gw.AdminURL)
+	t.Setenv("GATEHOUSE_ADMIN_CA", gw.Env.CAFile())
+	t.Setenv("GATEHOUSE_ADMIN_TOKEN", gw.Token(t, "alice", "admin"))
+
+	out, _, err := gatehouse(t, "parties", "propose", "dwp", "--encryption-key", keyFile, "--reason", "DWP annual key rotation")
+	require.NoError(t, err)
+	require.Contains(t, out, "Nothing has changed yet")
+	m := regexp.MustCompile(`gatehouse parties approve (\S+) --sha256 ([0-9a-f]{64})`).FindStringSubmatch(out)
+	require.Len(t, m, 3, out)
+	out, _, err = gatehouse(t, "parties", "changes", "--status", "proposed")
+	require.NoError(t, err)
+	require.Contains(t, out, "encryption key:")
+	require.Contains(t, out, "thumbprint "+agreements.KeyFingerprint(pub))
+	require.Regexp(t, `sha256:\s+`+m[2], out)
+	_, _, err = gatehouse(t, "parties", "approve", m[1], "--sha256", m[2])
+	requireProblem(t, err, http.StatusForbidden, "two-person-rule")
+
+	t.Setenv("GATEHOUSE_ADMIN_TOKEN", gw.Token(t, "dana", "dpo"))
+	out, _, err = gatehouse(t, "parties", "approve", m[1], "--sha256", m[2])
+	require.NoError(t, err)
+	require.Equal(t, "approved: encryption_key of dwp changed ("+m[1]+")\n", out)
+	out, _, err = gatehouse(t, "parties", "changes", "dwp", "--json")
+	require.NoError(t, err)
+	var list []api.PartyChange
+	require.NoError(t, json.Unmarshal([]byte(out), &list))
+	require.Equal(t, "approved", list[0].Status)
+	require.Equal(t, "dana", list[0].DecidedBy)
+}

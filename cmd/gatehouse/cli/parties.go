@@ -330,7 +330,11 @@ func trustSummary(t api.PartyTrust, field string) string {
 			Kid string `json:"kid"`
 		}
 		_ = json.Unmarshal(t.EncryptionKey, &k)
-		return fmt.Sprintf("kid %s, thumbprint %s", k.Kid, agreements.KeyFingerprint(t.EncryptionKey))
+		tp := agreements.KeyFingerprint(t.EncryptionKey)
+		if k.Kid == tp {
+			return "thumbprint " + tp + " (also its kid)"
+		}
+		return fmt.Sprintf("kid %s, thumbprint %s", k.Kid, tp)
 	}
 	return ""
 }
