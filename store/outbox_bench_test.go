@@ -6,9 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/gatehouse-gw/gatehouse/alerts"
+	"github.com/gatehouse-gw/gatehouse/audit"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -49,4 +52,24 @@ func BenchmarkOutboxRoute(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed())/float64(b.N)/events/float64(time.Microsecond), "µs/event")
 		})
 	}
+}
+
+// BenchmarkAppendSealed appends exchange.sealed entries on SQLite from 8
+// writers, as P2's deliveries do: each writes its alert event into the
+// outbox in the entry's transaction.
+func BenchmarkAppendSealed(b *testing.B) {
+	db := benchDB(b, store.SQLite)
+	xs := db.Exchanges()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e := benchEntry()
+			e.Type, e.Exchange = audit.TypeExchangeSealed, uuid.NewString()
+			if err := xs.Update(ctx, func(tx exchange.Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
+				b.Error(err)
+			}
+		}
+	})
 }
