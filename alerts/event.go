@@ -37,6 +37,7 @@ const (
 	OverrideReviewDue    = "override.review-due"  // people: within 24 hours
 	OverrideOverdue      = "override.review-overdue"
 	DraftAwaitingApprove = "agreement.awaiting-approval"
+	PartyChangeAwaiting  = "party.change-awaiting-approval"
 	AgreementReviewDue   = "agreement.review-due"
 	AgreementLapsed      = "agreement.review-lapsed"
 	DPIADue              = "agreement.dpia-due"
@@ -173,6 +174,10 @@ func FromAudit(e *audit.Entry, look Lookup) ([]Event, error) {
 	case agreements.AuditAgreementRegistered:
 		return []Event{ev(DraftAwaitingApprove, "", []string{RoleDPO}, Data{
 			Agreement: e.Agreement, Action: "approve the draft (a DPO who is not its author)",
+		})}, nil
+	case agreements.AuditPartyChangeProposed:
+		return []Event{ev(PartyChangeAwaiting, "", []string{RoleAdmin, RoleDPO}, Data{
+			Party: e.Recipient, Action: "approve or reject the change to the party's " + strings.ReplaceAll(e.Detail["fields"], ",", ", ") + " (someone other than its proposer)",
 		})}, nil
 	case agreements.AuditAgreementSuspended, agreements.AuditAgreementResumed, agreements.AuditAgreementTerminated:
 		typ := map[string]string{

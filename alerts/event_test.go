@@ -49,7 +49,10 @@ func TestFromAudit(t *testing.T) {
 			[]want{{AgreementSuspended, "", []string{RoleAdmin, RoleDPO}}, {AgreementSuspended, "council.revenues", nil}, {AgreementSuspended, "police.northshire", nil}}},
 		"agreement/draft": {audit.Entry{Type: agreements.AuditAgreementRegistered, Agreement: "police-crime@2"},
 			[]want{{DraftAwaitingApprove, "", []string{RoleDPO}}}},
-		"fetch-is-quiet": {audit.Entry{Type: audit.TypeExchangeFetched, Exchange: "ex"}, nil},
+		"party/change-proposed": {audit.Entry{Type: agreements.AuditPartyChangeProposed, Recipient: "dwp", Detail: map[string]string{"fields": "encryption_key"}},
+			[]want{{PartyChangeAwaiting, "", []string{RoleAdmin, RoleDPO}}}},
+		"party/change-approved-is-quiet": {audit.Entry{Type: agreements.AuditPartyChangeApproved, Recipient: "dwp"}, nil},
+		"fetch-is-quiet":                 {audit.Entry{Type: audit.TypeExchangeFetched, Exchange: "ex"}, nil},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.entry.Time = now
@@ -84,4 +87,5 @@ func TestMessage(t *testing.T) {
 	require.Contains(t, body, "What needs doing: review the emergency override.")
 	require.Contains(t, body, link)
 	require.Empty(t, ConsoleLink("https://x.example")(Event{Party: "dwp", Data: Data{Exchange: "e"}}), "partners use the API, not the console")
+	require.Equal(t, "https://x.example/parties/dwp", ConsoleLink("https://x.example")(Event{Type: PartyChangeAwaiting, Data: Data{Party: "dwp"}}))
 }

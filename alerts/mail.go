@@ -121,6 +121,7 @@ var titles = map[string]string{
 	OverrideReviewDue:    "Emergency override review due within 24 hours",
 	OverrideOverdue:      "Emergency override review is overdue",
 	DraftAwaitingApprove: "A draft agreement awaits approval",
+	PartyChangeAwaiting:  "A change to a party's key or trust awaits approval",
 	AgreementReviewDue:   "An agreement's review is due",
 	AgreementLapsed:      "An agreement's review has lapsed: sharing paused",
 	DPIADue:              "A DPIA falls due for review",
@@ -223,7 +224,8 @@ func ConsoleLink(base string) func(Event) string {
 		}
 		d := ev.Data
 		// Only pages the console has: an override's card on the overrides
-		// page, an agreement's page, the notifications page; anything else
+		// page, an agreement's page, the notifications page, a party's
+		// page; anything else
 		// is on the home page, which lists what needs doing by role.
 		switch {
 		case d.Override && d.Exchange != "":
@@ -233,6 +235,8 @@ func ConsoleLink(base string) func(Event) string {
 			return base + "/agreements/" + url.PathEscape(id)
 		case strings.HasPrefix(ev.Type, "notification."):
 			return base + "/notifications"
+		case strings.HasPrefix(ev.Type, "party.") && d.Party != "":
+			return base + "/parties/" + url.PathEscape(d.Party)
 		}
 		return base + "/"
 	}
