@@ -59,12 +59,16 @@ type Compliance interface {
 	Export(ctx context.Context, actor agreements.Actor, req compliance.ExportRequest) (*compliance.Export, error)
 	ReviewOverride(ctx context.Context, actor agreements.Actor, exchangeID string, r *api.OverrideReview) (*compliance.Override, error)
 	RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*compliance.Notification, error)
+	Rectify(ctx context.Context, actor agreements.Actor, r *api.RectificationRequest, idempotencyKey string) (*compliance.Rectification, error)
 }
 
 // Records lists the compliance records the console shows in its queues.
 type Records interface {
 	Overrides(ctx context.Context) ([]*compliance.Override, error)
 	Notifications(ctx context.Context, states ...string) ([]*compliance.Notification, error)
+	// Rectifications lists the rectifications of one subject key, or all
+	// with "".
+	Rectifications(ctx context.Context, subjectKey string) ([]*compliance.Rectification, error)
 }
 
 // OIDC is how the console signs people in.
@@ -209,6 +213,8 @@ func (c *Console) routes() {
 	m.HandleFunc("POST "+Prefix+"/overrides/{id}", c.signedIn(c.reviewOverride))
 	m.HandleFunc("GET "+Prefix+"/notifications", c.signedIn(c.notificationsPage))
 	m.HandleFunc("POST "+Prefix+"/notifications/{id}", c.signedIn(c.recordNotification))
+	m.HandleFunc("GET "+Prefix+"/rectifications", c.signedIn(c.rectificationsPage))
+	m.HandleFunc("POST "+Prefix+"/rectifications", c.signedIn(c.sendRectification))
 	m.HandleFunc("GET "+Prefix+"/exports", c.signedIn(c.exportsPage))
 	m.HandleFunc("GET "+Prefix+"/exports/{kind}", c.signedIn(c.download))
 	m.HandleFunc("POST "+Prefix+"/exports/subject-access", c.signedIn(c.makeSubjectAccess))

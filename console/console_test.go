@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/store"
 )
 
@@ -159,7 +160,26 @@ func TestPostNeedsSessionCSRFAndOrigin(t *testing.T) {
 
 func TestEveryPageTemplateParses(t *testing.T) {
 	c := newTestConsole(t)
-	for _, name := range []string{"signin", "signedout", "error", "home", "agreements", "agreement", "diff", "draft", "overrides", "exports", "export", "report", "parties", "notifications"} {
+	for _, name := range []string{"signin", "signedout", "error", "home", "agreements", "agreement", "diff", "draft", "overrides", "exports", "export", "report", "parties", "notifications", "rectifications"} {
 		require.Contains(t, c.pages, name)
+	}
+}
+
+func TestNoticeOverdue(t *testing.T) {
+	sent := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	for name, tc := range map[string]struct {
+		n    compliance.Notice
+		at   time.Time
+		late bool
+		days int
+	}{
+		"awaiting/within":     {compliance.Notice{SentAt: sent}, sent.Add(noticeDue - time.Hour), false, 29},
+		"awaiting/past":       {compliance.Notice{SentAt: sent}, sent.Add(noticeDue + time.Hour), true, 30},
+		"acknowledged/late":   {compliance.Notice{SentAt: sent, AcknowledgedAt: sent.Add(40 * 24 * time.Hour)}, sent.Add(50 * 24 * time.Hour), false, 0},
+		"awaiting/sent-today": {compliance.Notice{SentAt: sent}, sent.Add(time.Minute), false, 0},
+	} {
+		late, days := overdue(&tc.n, tc.at)
+		require.Equal(t, tc.late, late, name)
+		require.Equal(t, tc.days, days, name)
 	}
 }
