@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -12,13 +14,14 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/compliance"
 	"github.com/gatehouse-gw/gatehouse/devenv/testenv"
 )
 
 // Console sessions are kept in the database the nodes share: a session
-// made on node A works on node B, and signing out (on B) ends it on both,
-// so that a copied cookie stops working at once rather than at its
-// timeout.
+// made on node A works on node B, an export made on A downloads from B,
+// and signing out (on B) ends the session on both, so that a copied cookie
+// stops working at once rather than at its timeout.
 func TestConsoleSessionRevoked(t *testing.T) {
 	dsn := testenv.Postgres(t)
 	a := testenv.StartGateway(t, testenv.GatewayOptions{Postgres: true, DSN: dsn, Console: true})
@@ -64,6 +67,30 @@ func TestConsoleSessionRevoked(t *testing.T) {
 		code, _ := get(node)
 		require.Equal(t, http.StatusOK, code, "a live session works on %s", node.ConsoleURL)
 	}
+
+	// An export made on node A is downloaded, with its signature, from
+	// node B, and verifies.
+	br.run(t, chromedp.Navigate(a.ConsoleURL+"/exports/agreements?format=json"), chromedp.WaitVisible(css("#export-file")))
+	fileURL := eval[string](t, br, `document.querySelector('#export-file').getAttribute('href')`)
+	sigURL := eval[string](t, br, `document.querySelector('#export-sig').getAttribute('href')`)
+	download := func(path string) string {
+		req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(b.ConsoleURL, "/console")+path, nil)
+		require.NoError(t, err)
+		req.AddCookie(&http.Cookie{Name: "__Host-gatehouse-console", Value: copied})
+		resp, err := hc.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, path)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return string(body)
+	}
+	body, sig := download(fileURL), download(sigURL)
+	keys, err := b.Admin(t, "aziz", "auditor").JWKS(context.Background())
+	require.NoError(t, err)
+	meta, err := compliance.Verify([]byte(sig), strings.NewReader(body), keys)
+	require.NoError(t, err)
+	require.Equal(t, person(t, dana).ID, meta.RequestedBy)
 
 	// The same browser on node B (cookies are not kept per port): still
 	// signed in, with no second sign-in.
