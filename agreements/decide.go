@@ -173,6 +173,9 @@ var DefaultPolicy = Policy{ReviewGrace: 30 * 24 * time.Hour, OverrideReview: 72 
 type decider struct {
 	d      Decision
 	failed int
+	// senderKind is the kind of the sending organisation, whose officer
+	// authorises the request: its ladder judges the authoriser's rank.
+	senderKind PartyKind
 }
 
 func (x *decider) pass(code, msg string) {
@@ -216,6 +219,7 @@ func Decide(req *Request, reg *Registry, now time.Time) Decision {
 		return x.d // nothing else can be decided for an unknown sender
 	}
 	x.pass(CheckPartyIdentified, "the sender is a registered, active party")
+	x.senderKind = sender.Kind
 
 	recipient := reg.Party(req.Recipient)
 	x.check(CheckRecipientActive, recipient.Active(), "the recipient is a registered, active party",
@@ -457,8 +461,8 @@ func (x *decider) checkFlow(req *Request, f *Flow, i int) {
 		switch {
 		case strings.TrimSpace(req.AuthoriserName) == "":
 			x.fail(CheckAuthoriserRank, "this flow needs a named authorising officer of rank "+f.AuthoriserRank.String()+" or above")
-		case !f.AuthoriserRank.Meets(req.AuthoriserRank):
-			x.fail(CheckAuthoriserRank, fmt.Sprintf("authoriser rank %q does not meet flows[%d]'s requirement (%s or above)", req.AuthoriserRank, i, f.AuthoriserRank))
+		case !f.AuthoriserRank.MeetsAs(x.senderKind, req.AuthoriserRank):
+			x.fail(CheckAuthoriserRank, fmt.Sprintf("authoriser rank %q is not a %s rank meeting flows[%d]'s requirement (%s or above): the authorising officer belongs to the sending organisation", req.AuthoriserRank, x.senderKind, i, f.AuthoriserRank))
 		default:
 			x.pass(CheckAuthoriserRank, "the authoriser's rank meets the flow's requirement")
 		}

@@ -116,7 +116,7 @@ func councilToPolice() agreements.Request {
 		Sender: "council.revenues", Recipient: "police.northshire", Agreement: "police-crime",
 		Purpose: "crime-prevention-detection", LawfulBasis: "A6-1-e", Exemption: "DPA-S2-P1-2",
 		DataCategories: []string{"identity", "financial"}, NamedSubjects: 1, SubjectCount: 1,
-		Justification: "Named suspect in fraud investigation NP-2026-0142", AuthoriserName: "DI Sam Patel", AuthoriserRank: "inspector",
+		Justification: "Named suspect in fraud investigation NP-2026-0142", AuthoriserName: "Priya Shah, Revenues Service Manager", AuthoriserRank: "service-manager",
 	}
 }
 
@@ -127,6 +127,7 @@ func policeRequest() agreements.Request {
 	r := councilToPolice()
 	r.Sender, r.Recipient = "police.northshire", "council.legal"
 	r.LawfulBasis, r.Exemption = "DPA-S35-2-b", ""
+	r.AuthoriserName, r.AuthoriserRank = "DI Sam Patel", "inspector"
 	return r
 }
 
@@ -135,6 +136,7 @@ func policeRequest() agreements.Request {
 func policeSafeguardingRequest() agreements.Request {
 	r := councilToPolice()
 	r.Sender, r.Recipient, r.Purpose, r.Exemption = "police.northshire", "council.legal", "safeguarding-child", ""
+	r.AuthoriserName, r.AuthoriserRank = "DI Sam Patel", "inspector"
 	return r
 }
 
@@ -442,6 +444,10 @@ func decideCases() []decideCase {
 		{"deny/rank-detective-sergeant", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserRank = "DS" }), deny,
 			[]string{agreements.CheckAuthoriserRank}},
 		{"ok/council-disclosure-by-head-of-service", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "M. Ade", "Head of Service" }), allow, nil},
+		{"deny/council-disclosure-authorised-with-a-police-rank", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "DI Sam Patel", "inspector" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
+		{"deny/police-request-authorised-with-a-council-grade", with(policeRequest(), func(r *agreements.Request) { r.AuthoriserName, r.AuthoriserRank = "M. Ade", "head-of-service" }), deny,
+			[]string{agreements.CheckAuthoriserRank}},
 		{"ok/council-disclosure-by-service-manager", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "service-manager" }), allow, nil},
 		{"deny/council-disclosure-by-team-manager", with(councilToPolice(), func(r *agreements.Request) { r.AuthoriserRank = "team-manager" }), deny,
 			[]string{agreements.CheckAuthoriserRank}},

@@ -334,7 +334,7 @@ func normalRules(r *agreements.Request, reg *agreements.Registry, d *agreements.
 	if f.MaxSubjects > 0 && max(r.SubjectCount, r.NamedSubjects) > f.MaxSubjects {
 		return "more subjects than the flow allows"
 	}
-	if len(f.AuthoriserRank) > 0 && (r.AuthoriserName == "" || !f.AuthoriserRank.Meets(r.AuthoriserRank)) {
+	if len(f.AuthoriserRank) > 0 && (r.AuthoriserName == "" || !rankMet(reg, r, f)) {
 		return "authoriser rank not met"
 	}
 	if f.DailyVolume > 0 && r.SentToday >= f.DailyVolume {
@@ -409,7 +409,7 @@ func emergencyRules(r *agreements.Request, reg *agreements.Registry, d *agreemen
 		if f.MaxSubjects > 0 && max(r.SubjectCount, r.NamedSubjects) > f.MaxSubjects {
 			return "an override past the flow's subject limit"
 		}
-		if len(f.AuthoriserRank) > 0 && !f.AuthoriserRank.Meets(r.AuthoriserRank) {
+		if len(f.AuthoriserRank) > 0 && !rankMet(reg, r, f) {
 			return "an override past the flow's authoriser rank"
 		}
 		if r.Exemption != "" && (!slices.Contains(f.Exemptions, r.Exemption) || !agreements.ExemptionServes(r.Exemption, r.Purpose)) {
@@ -472,10 +472,16 @@ func (g gen) nearFlow(reg *agreements.Registry, parties, ags []string) agreement
 	if len(f.Exemptions) > 0 && g.chance(2) {
 		r.Exemption = g.pick(f.Exemptions)
 	}
-	for k, want := range f.AuthoriserRank {
-		r.AuthoriserRank = agreements.LadderFor(k).Steps[g.r.IntN(len(agreements.LadderFor(k).Steps))].Code
-		_ = want
-		break
+	// Mostly a rank of the sender's own ladder; sometimes one of another
+	// kind the flow names (a council officer quoting a police rank).
+	if p := reg.Party(r.Sender); p != nil && agreements.LadderFor(p.Kind) != nil && !g.chance(4) {
+		l := agreements.LadderFor(p.Kind)
+		r.AuthoriserRank = l.Steps[g.r.IntN(len(l.Steps))].Code
+	} else {
+		for k := range f.AuthoriserRank {
+			r.AuthoriserRank = agreements.LadderFor(k).Steps[g.r.IntN(len(agreements.LadderFor(k).Steps))].Code
+			break
+		}
 	}
 	if len(f.Instruments) > 0 {
 		r.Instrument = f.Instruments[0].Code
@@ -518,4 +524,28 @@ func (g gen) nearFlow(reg *agreements.Registry, parties, ags []string) agreement
 		}
 	}
 	return r
+}
+
+// rankMet is the rank rule written out: the authorising officer belongs to
+// the sending organisation, so the rank must be on the sender's kind's ladder
+// and at or above what the flow requires of that kind (or of a kind sharing
+// the ladder).
+func rankMet(reg *agreements.Registry, r *agreements.Request, f *agreements.Flow) bool {
+	p := reg.Party(r.Sender)
+	if p == nil {
+		return false
+	}
+	kind := p.Kind
+	l := agreements.LadderFor(kind)
+	if l == nil {
+		return false
+	}
+	want, ok := f.AuthoriserRank[kind]
+	for k, v := range f.AuthoriserRank {
+		if !ok && agreements.LadderFor(k) == l {
+			want, ok = v, true
+		}
+	}
+	have := l.Level(r.AuthoriserRank)
+	return ok && have > 0 && have >= l.Level(want)
 }

@@ -188,24 +188,29 @@ func (r RankRequirements) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// Meets reports whether an officer of the given rank meets the requirement.
-// The rank is judged on every ladder of a kind the flow names that has it
-// (an officer's kind is the ladder the rank is on) and must meet the
-// required rank on each of them; a rank on none of them meets nothing.
-func (r RankRequirements) Meets(rank string) bool {
-	found := false
-	for k, req := range r {
-		l := LadderFor(k)
-		have := l.Level(rank)
-		if have == 0 {
-			continue
-		}
-		found = true
-		if have < l.Level(req) {
-			return false
+// MeetsAs reports whether an officer of an organisation of the given kind,
+// holding rank, meets the requirement. The authorising officer belongs to the
+// organisation that sends, so the rank is judged on that kind's ladder against
+// what the flow requires of that kind (or of a kind sharing its ladder, as a
+// local authority shares a council service's grades). A council cannot
+// authorise its disclosure with a police rank; a kind the flow names no rank
+// for cannot authorise on it at all.
+func (r RankRequirements) MeetsAs(kind PartyKind, rank string) bool {
+	req, ok := r[kind]
+	l := LadderFor(kind)
+	if !ok {
+		for k, v := range r {
+			if l != nil && LadderFor(k) == l {
+				req, ok = v, true
+				break
+			}
 		}
 	}
-	return found
+	if !ok || l == nil {
+		return false
+	}
+	have := l.Level(rank)
+	return have > 0 && have >= l.Level(req)
 }
 
 // UnmarshalJSON refuses the single rank of earlier documents with a message

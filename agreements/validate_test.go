@@ -222,12 +222,12 @@ func TestRequestValidateNamesFieldAndListsCodes(t *testing.T) {
 // satisfies the rank of another, and the forms people write are accepted.
 func TestRankLadders(t *testing.T) {
 	police := agreements.RankRequirements{agreements.KindPolice: "chief-constable"}
-	require.False(t, police.Meets("chief-executive"))
-	require.False(t, police.Meets("permanent-secretary"))
-	require.True(t, police.Meets("Chief Constable"))
-	require.True(t, police.Meets("Assistant Commissioner"), "a Met assistant commissioner stands with a chief constable")
-	require.False(t, police.Meets("City Assistant Commissioner"))
-	require.False(t, police.Meets(""))
+	require.False(t, police.MeetsAs(agreements.KindPolice, "chief-executive"))
+	require.False(t, police.MeetsAs(agreements.KindPolice, "permanent-secretary"))
+	require.True(t, police.MeetsAs(agreements.KindPolice, "Chief Constable"))
+	require.True(t, police.MeetsAs(agreements.KindPolice, "Assistant Commissioner"), "a Met assistant commissioner stands with a chief constable")
+	require.False(t, police.MeetsAs(agreements.KindPolice, "City Assistant Commissioner"))
+	require.False(t, police.MeetsAs(agreements.KindPolice, ""))
 	for written, code := range map[string]string{
 		"Chief Superintendent": "chief-superintendent", "chief_superintendent": "chief-superintendent", "Ch. Supt.": "chief-superintendent",
 		"DCI": "chief-inspector", "Detective Sergeant": "sergeant", "PC": "constable", "ACC": "assistant-chief-constable",
@@ -240,13 +240,18 @@ func TestRankLadders(t *testing.T) {
 		require.Equal(t, want, agreements.PoliceRanks.Level(written), written)
 	}
 	council := agreements.RankRequirements{agreements.KindCouncilService: "service-manager", agreements.KindHMRC: "higher-officer"}
-	require.True(t, council.Meets("Head of Service"))
-	require.False(t, council.Meets("team leader"))
+	require.True(t, council.MeetsAs(agreements.KindCouncilService, "Head of Service"))
+	require.True(t, council.MeetsAs(agreements.KindLocalAuthority, "Head of Service"), "a local authority shares the council grades")
+	require.False(t, council.MeetsAs(agreements.KindCouncilService, "inspector"), "a council officer cannot authorise with a police rank")
+	require.False(t, council.MeetsAs(agreements.KindPolice, "chief constable"), "the flow names no rank for police officers")
+	require.False(t, council.MeetsAs(agreements.KindCourt, "head-of-service"), "courts hold no ranks the gateway knows")
+	require.False(t, council.MeetsAs(agreements.KindCouncilService, "team leader"))
 	require.True(t, agreements.HMRCGrades.Level("Higher Officer") == agreements.HMRCGrades.Level("HEO"))
-	// "senior officer" is a council grade and an HMRC grade: it must meet both.
-	require.False(t, council.Meets("senior officer"))
-	require.True(t, agreements.RankRequirements{agreements.KindHMRC: "higher-officer"}.Meets("senior officer"))
-	require.False(t, agreements.RankRequirements{}.Meets("inspector"))
+	// "senior officer" is a council grade and an HMRC grade: judged on the
+	// sender's own ladder.
+	require.False(t, council.MeetsAs(agreements.KindCouncilService, "senior officer"))
+	require.True(t, council.MeetsAs(agreements.KindHMRC, "senior officer"))
+	require.False(t, agreements.RankRequirements{}.MeetsAs(agreements.KindPolice, "inspector"))
 }
 
 // authoriser_rank names a rank for each kind of authoriser; the single rank

@@ -91,7 +91,7 @@ func TestCommandLine(t *testing.T) {
 	require.NoError(t, os.WriteFile(payloadFile, []byte("nino,amount\nQQ123456C,1200\n"), 0o600))
 	send := append(partner("council.revenues"), "send", payloadFile, "--agreement", "police-crime", "--to", "police.northshire",
 		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2", "--instrument", "CDA-1998-S115",
-		"--category", "identity,financial", "--subject", "nino=QQ123456C", "--authoriser", "DI Sam Patel", "--rank", "inspector",
+		"--category", "identity,financial", "--subject", "nino=QQ123456C", "--authoriser", "Priya Shah", "--rank", "service-manager",
 		"--justification", "Named suspect", "--json")
 	out, errOut, err = gatehouse(t, append([]string{"client"}, send...)...)
 	require.NoError(t, err)
@@ -164,7 +164,7 @@ func TestCommandLineRequests(t *testing.T) {
 	out, err = as("council.legal", "send", file, "--agreement", "police-crime", "--to", "police.northshire",
 		"--purpose", "crime-prevention-detection", "--basis", "A6-1-e", "--exemption", "DPA-S2-P1-2",
 		"--category", "identity,address-history", "--subject", "name-dob=Jane Doe 1990-04-01",
-		"--authoriser", "DI R. Shaw", "--rank", "inspector", "--justification", "Answering "+r.ID, "--request-ref", r.ID, "--json")
+		"--authoriser", "M. Ade", "--rank", "Head of Service", "--justification", "Answering "+r.ID, "--request-ref", r.ID, "--json")
 	require.NoError(t, err)
 	var e api.Exchange
 	require.NoError(t, json.Unmarshal([]byte(out), &e))

@@ -99,7 +99,7 @@ func TestComplianceRecord(t *testing.T) {
 		allow := rowWhere(t, doc, "exchange", withheld.ID)
 		require.Equal(t, "allow", allow["decision"])
 		require.Equal(t, "Named suspect in fraud investigation NP-2026-0142", allow["necessity"])
-		require.Equal(t, "DI Sam Patel (inspector)", allow["decision_maker"])
+		require.Equal(t, "Priya Shah (service-manager)", allow["decision_maker"])
 		require.Equal(t, []any{"A10", "DPA-S1-P2-10"}, allow["criminal_offence_conditions"])
 		require.NotEmpty(t, allow["legal_power"])
 		require.NotEmpty(t, allow["dpia"])

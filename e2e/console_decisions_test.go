@@ -92,7 +92,7 @@ func TestConsoleDecisions(t *testing.T) {
 	b.run(t, chromedp.Click(css("#decisions tbody tr:first-child a")), chromedp.WaitVisible(css("#checks")))
 	require.Equal(t, "Allowed", b.text(t, "#outcome"))
 	require.Contains(t, b.text(t, "#decision-facts"), allowed.ID)
-	require.Contains(t, b.text(t, "#decision-facts"), "DI Sam Patel (inspector)")
+	require.Contains(t, b.text(t, "#decision-facts"), "Priya Shah (service-manager)")
 	require.Contains(t, b.text(t, "#check-basis\\.article6"), "Passed")
 	require.Greater(t, eval[int](t, b, `document.querySelectorAll('#checks tbody tr').length`), 10, "every check, each with its reason")
 	require.Zero(t, eval[int](t, b, `[...document.querySelectorAll('#checks tbody tr td:nth-child(3)')].filter(td => td.innerText.trim() === '' || td.innerText.includes('Not recorded')).length`))

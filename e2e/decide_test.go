@@ -46,7 +46,6 @@ func TestAgreementVersionNamed(t *testing.T) {
 }
 
 // Each kind of organisation has its own ranks: the demo police-crime flow
-// takes a council service manager's authority for a council's disclosure
 // and an inspector's for the police; a council title never stands for a
 // police rank.
 func TestAuthoriserRankByKind(t *testing.T) {
@@ -61,6 +60,11 @@ func TestAuthoriserRankByKind(t *testing.T) {
 	_, err := council.Declare(ctx, d)
 	require.NoError(t, err)
 	d.Authoriser.Rank = "team-leader"
+	_, err = council.Declare(ctx, d)
+	requireFailed(t, err, "authoriser.rank")
+	// The authoriser belongs to the council that sends: a police rank, however
+	// senior, does not authorise the council's disclosure.
+	d.Authoriser = &api.Authoriser{Name: "DI Sam Patel", Rank: "Detective Chief Superintendent"}
 	_, err = council.Declare(ctx, d)
 	requireFailed(t, err, "authoriser.rank")
 

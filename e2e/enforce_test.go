@@ -157,7 +157,7 @@ func safeguardingDisclosure(size int64) *api.ExchangeDeclaration {
 		Instrument: "CA-2004-S11", DataCategories: []string{"identity", "address-history"},
 		Subjects:      []api.Subject{{Type: "council-ref", Value: "CS-3141"}},
 		Justification: "Child at immediate risk; officers attending now", Urgency: "emergency",
-		Authoriser:  &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"},
+		Authoriser:  &api.Authoriser{Name: "Priya Shah", Rank: "service-manager"},
 		ContentType: "text/plain", Size: size,
 	}
 }

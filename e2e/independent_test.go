@@ -36,7 +36,7 @@ func outsiderDisclosure() *api.ExchangeDeclaration {
 		CriminalOffence: []string{"A10", "DPA-S1-P2-10"}, DataCategories: []string{"identity", "financial"},
 		Subjects:      []api.Subject{{Type: "nino", Value: "QQ123456C"}},
 		Justification: "Named suspect in fraud investigation NP-2026-0142",
-		Authoriser:    &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"},
+		Authoriser:    &api.Authoriser{Name: "Priya Shah", Rank: "service-manager"},
 		ContentType:   "text/plain", Size: 4,
 	}
 }

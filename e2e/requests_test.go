@@ -168,7 +168,7 @@ func TestAnswerInheritsItsRequest(t *testing.T) {
 
 	answer := &api.ExchangeDeclaration{
 		RequestRef: r.ID, ContentType: "text/csv", Size: 5,
-		Authoriser: &api.Authoriser{Name: "R. Okafor", Rank: "inspector"},
+		Authoriser: &api.Authoriser{Name: "R. Okafor", Rank: "service-manager"},
 	}
 	dry, err := legal.Check(ctx, answer)
 	require.NoError(t, err)

@@ -36,7 +36,7 @@ func policeDisclosure(size int64) *api.ExchangeDeclaration {
 		DataCategories:  []string{"identity", "financial"},
 		Subjects:        []api.Subject{{Type: "nino", Value: "QQ123456C"}},
 		Justification:   "Named suspect in fraud investigation NP-2026-0142",
-		Authoriser:      &api.Authoriser{Name: "DI Sam Patel", Rank: "inspector"},
+		Authoriser:      &api.Authoriser{Name: "Priya Shah", Rank: "service-manager"},
 		ContentType:     "application/octet-stream",
 		Size:            size,
 	}

@@ -27,7 +27,7 @@ const disclosure = () => ({
   data_categories: ['identity', 'financial'],
   subjects: [{ type: 'nino', value: 'QQ123456C' }],
   justification: 'Named suspect in fraud investigation NP-2026-0142',
-  authoriser: { name: 'DI Sam Patel', rank: 'inspector' },
+  authoriser: { name: 'Priya Shah', rank: 'service-manager' },
   content_type: 'application/octet-stream',
 });
 

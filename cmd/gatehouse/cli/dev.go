@@ -210,7 +210,7 @@ Try it (paste into another terminal, from this folder):
     send README.md --agreement police-crime --to police.northshire \
     --purpose crime-prevention-detection --basis A6-1-e --exemption DPA-S2-P1-2 \
     --instrument CDA-1998-S115 --criminal-offence A10,DPA-S1-P2-10 --category identity,financial \
-    --subject nino:QQ123456C --authoriser "DI Sam Patel" --rank inspector \
+    --subject nino:QQ123456C --authoriser "Priya Shah" --rank service-manager \
     --justification "Named suspect in fraud investigation NP-2026-0142; disclosure necessary and proportionate"
 
   # The police see it in their inbox, then fetch, verify and decrypt it
