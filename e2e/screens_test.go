@@ -87,6 +87,11 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, media("print"))
 	shot("11e subject access report printed")
 	b.run(t, media(""))
+	b.run(t, chromedp.Navigate(gw.ConsoleURL+"/rectifications"), chromedp.WaitVisible(css("#rectification-form")),
+		chromedp.SetValue(css("#subject-type"), "council-ref"), chromedp.SetValue(css("#subject-value"), "CS-2209"),
+		chromedp.Click(css("#action-corrected")), chromedp.SetValue(css("#description"), "The child's surname was misspelt: Adeyemi, not Adeyemmi."),
+		chromedp.Click(css("#send-rectification")), chromedp.WaitVisible(css("#done")))
+	shot("11f rectification sent, notices awaiting")
 
 	i := newBrowser(t, gw)
 	b = i
@@ -96,5 +101,5 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
 	shot("13 draft form errors")
 	visit("/parties/new", "14 register a party")
-	require.Equal(t, 19, n)
+	require.Equal(t, 20, n)
 }
