@@ -135,8 +135,13 @@ type Request struct {
 	// ConsentRef cites the consent record relied on.
 	ConsentRef string
 	// ConsentRecords is how many of the named subjects have their own
-	// consent record cited: a prohibited purpose needs one for each.
-	ConsentRecords int
+	// consent record cited: a prohibited purpose needs one for each. Where
+	// the consent register was consulted (ConsentLookedUp), it is how many
+	// of them the register bears out, and ConsentProblems says why the
+	// others' do not (by subject position, never identifier).
+	ConsentRecords  int
+	ConsentLookedUp bool
+	ConsentProblems string
 	// Notification is the sender's decision on telling the subjects:
 	// "" (the agreement's default), notify or withhold.
 	Notification string
@@ -276,7 +281,14 @@ func (x *decider) checkConsent(req *Request) {
 	switch {
 	case prohibited:
 		perSubject := req.NamedSubjects > 0 && req.SubjectCount <= req.NamedSubjects && req.ConsentRecords >= req.NamedSubjects
-		x.check(CheckConsentRecorded, perSubject, "a consent record is cited for every subject", func() string {
+		pass := "a consent record is cited for every subject"
+		if req.ConsentLookedUp {
+			pass = "every subject's consent is in the consent register, covers the purpose and stands"
+		}
+		x.check(CheckConsentRecorded, perSubject, pass, func() string {
+			if req.ConsentLookedUp && req.ConsentProblems != "" {
+				return fmt.Sprintf("purpose %q needs every subject's consent in the consent register: %s", req.Purpose, req.ConsentProblems)
+			}
 			return fmt.Sprintf("purpose %q needs every subject named with their own consent record (%d of %d named, %d in all)",
 				req.Purpose, req.ConsentRecords, req.NamedSubjects, max(req.SubjectCount, req.NamedSubjects))
 		})

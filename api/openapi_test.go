@@ -35,6 +35,7 @@ var schemaTypes = map[string]any{
 	"Inspection": Inspection{}, "InspectedCertificate": InspectedCertificate{}, "LeafExpiry": LeafExpiry{},
 	"SubjectAccessRequest": SubjectAccessRequest{}, "OverrideReview": OverrideReview{},
 	"NotificationUpdate": NotificationUpdate{}, "RectificationRequest": RectificationRequest{},
+	"ConsentRecord": ConsentRecord{}, "Consent": Consent{}, "Consents": Consents{}, "ConsentWithdrawal": ConsentWithdrawal{},
 	"FieldError": FieldError{}, "Problem": Problem{},
 	"AuditCheckpoint": AuditCheckpoint{}, "InclusionProof": InclusionProof{}, "ConsistencyProof": ConsistencyProof{},
 	// The manifest inside an envelope is the envelope code's own type, which

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
 
@@ -111,4 +112,28 @@ func (c *Client) Notices(ctx context.Context, pending bool) ([]api.Notice, error
 func (c *Client) AcknowledgeNotice(ctx context.Context, id string) (*api.Notice, error) {
 	var out api.Notice
 	return &out, c.postJSON(ctx, "/v1/notices/"+url.PathEscape(id)+"/ack", struct{}{}, &out)
+}
+
+// RecordConsent enters a subject's consent to a sending party in the
+// consent register (admin or dpo role).
+func (a *Admin) RecordConsent(ctx context.Context, r api.ConsentRecord) (*api.Consent, error) {
+	var out api.Consent
+	return &out, a.postJSON(ctx, "/admin/v1/consents", r, &out)
+}
+
+// WithdrawConsent records that the subject withdrew a consent (admin or dpo
+// role); a zero withdrawnAt means now.
+func (a *Admin) WithdrawConsent(ctx context.Context, id string, withdrawnAt time.Time) (*api.Consent, error) {
+	var out api.Consent
+	return &out, a.postJSON(ctx, "/admin/v1/consents/"+url.PathEscape(id)+"/withdraw", api.ConsentWithdrawal{WithdrawnAt: withdrawnAt}, &out)
+}
+
+// Consents lists the consent register, or one sending party's part of it.
+func (a *Admin) Consents(ctx context.Context, party string) ([]api.Consent, error) {
+	path := "/admin/v1/consents"
+	if party != "" {
+		path += "?party=" + url.QueryEscape(party)
+	}
+	var out api.Consents
+	return out.Consents, a.getJSON(ctx, path, &out)
 }

@@ -19,6 +19,10 @@ const (
 	AuditNotificationConfirmed = "compliance.notification-confirmed"
 	AuditRectification         = "compliance.rectification"
 	AuditNoticeAcknowledged    = "compliance.notice-acknowledged"
+	// AuditConsentRecorded and AuditConsentWithdrawn: the consent register
+	// changed (the subject as its keyed digest only).
+	AuditConsentRecorded  = "consent.recorded"
+	AuditConsentWithdrawn = "consent.withdrawn"
 )
 
 // Override review states and outcomes.
@@ -46,6 +50,9 @@ var (
 	// ErrNoRecipients: nobody received data about the subject, so there is
 	// nobody to notify.
 	ErrNoRecipients = errors.New("no recipient received data about this subject")
+	// ErrConsentExists: the party already holds a consent under that
+	// reference for that subject.
+	ErrConsentExists = errors.New("a consent under this reference is already recorded for this subject")
 )
 
 // Override is an emergency disclosure and its DPO review.
@@ -146,6 +153,9 @@ type Store interface {
 	Rectification(ctx context.Context, id string) (*Rectification, error)
 	// Notices returns a recipient's notices, only unacknowledged ones if pending.
 	Notices(ctx context.Context, recipient string, pending bool) ([]*Notice, error)
+	// Consents lists the consent register, or one party's part of it.
+	Consents(ctx context.Context, party string) ([]*exchange.Consent, error)
+	Consent(ctx context.Context, id string) (*exchange.Consent, error)
 	// KeyResource returns what an idempotency key created (idem.ErrUnknown if nothing).
 	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
 	Update(ctx context.Context, fn func(Tx) error) error
@@ -161,6 +171,11 @@ type Tx interface {
 	CreateRectification(ctx context.Context, r *Rectification) error
 	LockNotice(ctx context.Context, id string) (*Notice, error)
 	SaveNotice(ctx context.Context, n *Notice) error
+	// CreateConsent records a consent (ErrConsentExists for a second one of
+	// a party under one reference for one subject).
+	CreateConsent(ctx context.Context, c *exchange.Consent) error
+	LockConsent(ctx context.Context, id string) (*exchange.Consent, error)
+	WithdrawConsent(ctx context.Context, c *exchange.Consent) error
 	// ClaimKey claims an idempotency key for what this transaction creates.
 	ClaimKey(ctx context.Context, scope, key, fingerprint, resource string, now time.Time) error
 }

@@ -687,7 +687,7 @@ func unavailable(err error) error {
 		return nil
 	}
 	var ve valid.Errors
-	if errors.As(err, &ve) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrState) || errors.Is(err, idem.ErrReused) {
+	if errors.As(err, &ve) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrState) || errors.Is(err, ErrConsentExists) || errors.Is(err, idem.ErrReused) {
 		return err
 	}
 	return fmt.Errorf("%w: %v", ErrUnavailable, err)

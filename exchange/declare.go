@@ -294,7 +294,9 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		// the decision and the reservation: decide again at the limit. An
 		// emergency may still go (an override waives the volume, never the
 		// law); anything else is refused and recorded as such.
-		decision = s.decideAtLimit(reg, caller, d.Recipient, d.Agreement, &meta, now)
+		if decision, err = s.decideAtLimit(ctx, reg, caller, d.Recipient, d.Agreement, &meta, now); err != nil {
+			return nil, err
+		}
 		if !decision.Outcome.Allowed() {
 			entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
 			if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
@@ -696,6 +698,9 @@ func (s *Service) decide(ctx context.Context, reg *agreements.Registry, sender, 
 	if err := req.Validate(); err != nil {
 		return agreements.Decision{}, err
 	}
+	if err := s.lookUpConsents(ctx, req, m, now); err != nil {
+		return agreements.Decision{}, err
+	}
 	if dailyLimited(reg, req) {
 		y, mo, d := now.Date()
 		n, err := s.store.CountSent(ctx, sender, recipient, agreement, time.Date(y, mo, d, 0, 0, 0, 0, time.UTC), exclude)
@@ -709,10 +714,29 @@ func (s *Service) decide(ctx context.Context, reg *agreements.Registry, sender, 
 
 // decideAtLimit decides a declaration as if the flow's daily limit were
 // reached: what a declaration that lost the race for the last place is.
-func (s *Service) decideAtLimit(reg *agreements.Registry, sender, recipient, agreement string, m *Meta, now time.Time) agreements.Decision {
+func (s *Service) decideAtLimit(ctx context.Context, reg *agreements.Registry, sender, recipient, agreement string, m *Meta, now time.Time) (agreements.Decision, error) {
 	req := m.Request(sender, recipient, agreement)
 	req.SentToday = math.MaxInt32
-	return agreements.Decide(req, reg, now)
+	if err := s.lookUpConsents(ctx, req, m, now); err != nil {
+		return agreements.Decision{}, err
+	}
+	return agreements.Decide(req, reg, now), nil
+}
+
+// lookUpConsents consults the consent register for a prohibited purpose
+// (marketing, sale, commercial use): each named subject's cited consent
+// must be the sender's record for that subject, cover the purpose and
+// stand. The decision's consent.recorded check then counts only those.
+func (s *Service) lookUpConsents(ctx context.Context, req *agreements.Request, m *Meta, now time.Time) error {
+	if !agreements.Prohibited(req.Purpose) || len(m.SubjectKeys) == 0 {
+		return nil
+	}
+	findings, err := CheckConsents(ctx, s.store.Consents, req.Sender, req.Purpose, m, now)
+	if err != nil {
+		return unavailable(err)
+	}
+	applyConsents(req, findings)
+	return nil
 }
 
 func dailyLimited(reg *agreements.Registry, req *agreements.Request) bool {

@@ -65,6 +65,8 @@ type Store interface {
 	Requests(ctx context.Context, q RequestQuery) ([]*Request, error)
 	// KeyResource returns what an idempotency key created (idem.ErrUnknown if nothing).
 	KeyResource(ctx context.Context, scope, key string) (fingerprint, resource string, err error)
+	// Consents returns party's consent records under ref, one per subject.
+	Consents(ctx context.Context, party, ref string) ([]*Consent, error)
 	Update(ctx context.Context, fn func(Tx) error) error
 }
 

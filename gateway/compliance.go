@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/compliance"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 )
 
@@ -22,6 +23,9 @@ type Compliance interface {
 	ReviewOverride(ctx context.Context, actor agreements.Actor, exchangeID string, r *api.OverrideReview) (*compliance.Override, error)
 	RecordNotification(ctx context.Context, actor agreements.Actor, exchangeID string, u *api.NotificationUpdate) (*compliance.Notification, error)
 	Rectify(ctx context.Context, actor agreements.Actor, r *api.RectificationRequest, idempotencyKey string) (*compliance.Rectification, error)
+	RecordConsent(ctx context.Context, actor agreements.Actor, r *api.ConsentRecord, idempotencyKey string) (*exchange.Consent, error)
+	WithdrawConsent(ctx context.Context, actor agreements.Actor, id string, w *api.ConsentWithdrawal) (*exchange.Consent, error)
+	Consents(ctx context.Context, actor agreements.Actor, party string) ([]*exchange.Consent, error)
 }
 
 // Notices is what the partner API needs of the compliance record: the
@@ -191,4 +195,45 @@ func (s *Server) ackNotice(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(noticeView(n))
+}
+
+// POST /admin/v1/consents: a subject's consent to a sending party, entered
+// in the consent register.
+func (s *Server) recordConsent(c *fiber.Ctx) error {
+	var body api.ConsentRecord
+	if err := s.readJSON(c, &body); err != nil {
+		return err
+	}
+	rec, err := s.admin.Compliance.RecordConsent(c.UserContext(), actorOf(c), &body, c.Get(idem.Header))
+	if err != nil {
+		return err
+	}
+	c.Location("/admin/v1/consents/" + rec.ID)
+	return c.Status(http.StatusCreated).JSON(consentView(rec))
+}
+
+// POST /admin/v1/consents/{id}/withdraw: the subject withdrew the consent.
+func (s *Server) withdrawConsent(c *fiber.Ctx) error {
+	var body api.ConsentWithdrawal
+	if err := s.readJSON(c, &body); err != nil {
+		return err
+	}
+	rec, err := s.admin.Compliance.WithdrawConsent(c.UserContext(), actorOf(c), c.Params("id"), &body)
+	if err != nil {
+		return err
+	}
+	return c.JSON(consentView(rec))
+}
+
+// GET /admin/v1/consents: the consent register (?party=: one party's).
+func (s *Server) listConsents(c *fiber.Ctx) error {
+	cs, err := s.admin.Compliance.Consents(c.UserContext(), actorOf(c), c.Query("party"))
+	if err != nil {
+		return err
+	}
+	out := api.Consents{Consents: make([]api.Consent, len(cs))}
+	for i, rec := range cs {
+		out.Consents[i] = consentView(rec)
+	}
+	return c.JSON(out)
 }

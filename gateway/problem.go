@@ -106,6 +106,7 @@ const (
 	CodeDeliveryNotFound = "delivery-not-found"
 	CodeDeliveryState    = "delivery-state"
 	CodeRecordState      = "record-state"
+	CodeConsentExists    = "consent-exists"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -225,6 +226,8 @@ func toError(err error) *Error {
 		return problem(http.StatusInsufficientStorage, CodeStorageFull, "The object store is full or over its quota; nothing was stored.").withCause(err)
 	case errors.Is(err, compliance.ErrNotFound):
 		return problem(http.StatusNotFound, CodeRecordNotFound, "No such override, notification or notice.").withCause(err)
+	case errors.Is(err, compliance.ErrConsentExists):
+		return problem(http.StatusConflict, CodeConsentExists, "This consent is already recorded.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, compliance.ErrState):
 		return problem(http.StatusConflict, CodeRecordState, "The record's state does not allow this.").withDetail(publicDetail(err)).withCause(err)
 	case errors.Is(err, alerts.ErrNotFound):

@@ -3,6 +3,7 @@ package gateway
 import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/compliance"
+	"github.com/gatehouse-gw/gatehouse/exchange"
 )
 
 // The compliance record's documents: domain → wire.
@@ -38,4 +39,11 @@ func rectificationView(r *compliance.Rectification) api.Rectification {
 // noticeView is a notice as its recipient sees it (GET /v1/notices).
 func noticeView(n *compliance.Notice) api.Notice {
 	return api.Notice{ID: n.ID, Action: n.Action, Description: n.Description, Exchanges: n.Exchanges, SentAt: n.SentAt, AcknowledgedAt: n.AcknowledgedAt}
+}
+
+func consentView(c *exchange.Consent) api.Consent {
+	return api.Consent{
+		ID: c.ID, Party: c.Party, ConsentRef: c.ConsentRef, SubjectKey: c.SubjectKey, Purposes: c.Purposes,
+		GivenAt: c.GivenAt, WithdrawnAt: c.WithdrawnAt, WithdrawnBy: c.WithdrawnBy, RecordedBy: c.RecordedBy, RecordedAt: c.RecordedAt,
+	}
 }

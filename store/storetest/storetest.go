@@ -46,6 +46,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("compliance", func(t *testing.T) { testCompliance(t, open(t)) })
 	t.Run("orphans", func(t *testing.T) { testOrphans(t, open(t)) })
 	t.Run("volume", func(t *testing.T) { testVolume(t, open(t)) })
+	t.Run("consents", func(t *testing.T) { testConsents(t, open(t)) })
 	t.Run("outbox", func(t *testing.T) { testOutbox(t, open(t)) })
 	t.Run("outbox-concurrent-claims", func(t *testing.T) { testOutboxConcurrentClaims(t, open(t)) })
 	t.Run("due-before", func(t *testing.T) { testDueBefore(t, open(t)) })

@@ -119,6 +119,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 		newObjectsCmd(),
 		newExportCmd(),
 		newComplianceCmd(),
+		newConsentsCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",
