@@ -162,7 +162,9 @@ func printConsoleGuide(w io.Writer, adminListen, issuer string) {
 	for _, p := range idp.People {
 		fmt.Fprintf(w, "  %-32s %-14s %s (%s)\n", p.Username, strings.Join(p.Roles, ", "), p.Name, p.Job)
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, "\nThe admin commands accept that provider's tokens too (beside token mint's): sign in as one of them with\n"+
+		"  GATEHOUSE_ADMIN_URL=https://%s GATEHOUSE_ADMIN_CA=var/pki/ca.crt bin/gatehouse login --issuer %s --client-id %s\n\n",
+		adminListen, issuer, devenv.CLIClientID)
 }
 
 // devMinIOCredentials reads or creates the development MinIO credentials.
