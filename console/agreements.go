@@ -228,21 +228,63 @@ func diffLines(a, b []string) []diffLine {
 	return out
 }
 
-// draftForm is the one-flow draft form; a fuller agreement is uploaded as
-// YAML.
+// draftForm is the draft form: one or more flows (added and removed with
+// the form's own buttons, so that it works without JavaScript); a fuller
+// agreement is uploaded as YAML.
 type draftForm struct {
-	ID, Title, Controllers                        string
-	From, FromSignatory, FromRole                 string
-	To, ToSignatory, ToRole                       string
-	Purpose, Basis                                string
-	Categories                                    []string
-	DPIARef, DPIACompleted, DPIAOutcome, DPIABy   string
-	EffectiveFrom, ReviewBy, Retention, YAML      string
-	Parties                                       []*agreements.Party
-	PurposeCodes, BasisCodes, CategoryCodes       []option
-	DPIAOutcomes                                  []string
-	Upload                                        bool
-	Special, Criminal, Exemption, Instrument, APD string
+	ID, Title, Controllers                      string
+	FromSignatory, FromRole                     string
+	ToSignatory, ToRole                         string
+	Flows                                       []flowForm
+	DPIARef, DPIACompleted, DPIAOutcome, DPIABy string
+	EffectiveFrom, ReviewBy, Retention, YAML    string
+	Parties                                     []*agreements.Party
+	PurposeCodes, BasisCodes, CategoryCodes     []option
+	DPIAOutcomes                                []string
+	Upload                                      bool
+	Instrument, APD                             string
+	MaxFlows                                    int
+}
+
+// flowForm is one flow of the draft form. The first flow's fields have the
+// plain ids (from, purpose, …); the others' start flow-N- (N from 2).
+type flowForm struct {
+	P                            string // the fields' id prefix
+	N                            int    // the flow's number, from 1
+	From, To, Purpose, Basis     string
+	Categories                   []string
+	Special, Criminal, Exemption string
+}
+
+// maxDraftFlows bounds the flows the form holds; more go in YAML.
+const maxDraftFlows = 10
+
+func flowPrefix(i int) string {
+	if i == 0 {
+		return ""
+	}
+	return fmt.Sprintf("flow-%d-", i+1)
+}
+
+// flowsOf reads the form's flows: n of them (the form says how many).
+func flowsOf(r *http.Request, n int) []flowForm {
+	n = min(max(n, 1), maxDraftFlows)
+	out := make([]flowForm, n)
+	for i := range out {
+		p := flowPrefix(i)
+		pf := func(k string) string { return strings.TrimSpace(r.PostFormValue(p + k)) }
+		out[i] = flowForm{P: p, N: i + 1, From: pf("from"), To: pf("to"), Purpose: pf("purpose"), Basis: pf("basis"),
+			Categories: r.PostForm[p+"categories"], Special: pf("special"), Criminal: pf("criminal"), Exemption: pf("exemption")}
+	}
+	return out
+}
+
+// renumber gives each flow the ids of its place, after one is removed.
+func renumber(flows []flowForm) []flowForm {
+	for i := range flows {
+		flows[i].P, flows[i].N = flowPrefix(i), i+1
+	}
+	return flows
 }
 
 type option struct {
@@ -268,6 +310,10 @@ func (c *Console) formChoices(r *http.Request, s *session, f *draftForm) {
 	}
 	f.CategoryCodes = options(cats)
 	f.DPIAOutcomes = []string{agreements.DPIAApproved, agreements.DPIAApprovedWithMitigations, agreements.DPIARejected}
+	f.MaxFlows = maxDraftFlows
+	if len(f.Flows) == 0 {
+		f.Flows = renumber([]flowForm{{}})
+	}
 }
 
 func (c *Console) newAgreementPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -285,14 +331,6 @@ var pathFields = []struct {
 	re    *regexp.Regexp
 	field string
 }{
-	{regexp.MustCompile(`^flows\[0\]\.from`), "from"},
-	{regexp.MustCompile(`^flows\[0\]\.to`), "to"},
-	{regexp.MustCompile(`^flows\[0\]\.purposes`), "purpose"},
-	{regexp.MustCompile(`^flows\[0\]\.lawful_bases`), "basis"},
-	{regexp.MustCompile(`^flows\[0\]\.data_categories`), "categories"},
-	{regexp.MustCompile(`^flows\[0\]\.special_category`), "special"},
-	{regexp.MustCompile(`^flows\[0\]\.criminal_offence`), "criminal"},
-	{regexp.MustCompile(`^flows\[0\]\.exemptions`), "exemption"},
 	{regexp.MustCompile(`^signatories\[0\]\.name`), "from-signatory"},
 	{regexp.MustCompile(`^signatories\[0\]\.role`), "from-role"},
 	{regexp.MustCompile(`^signatories\[1\]\.name`), "to-signatory"},
@@ -305,8 +343,22 @@ var pathFields = []struct {
 	{regexp.MustCompile(`^(id|title|controllers|effective_from|review_by|retention)$`), ""},
 }
 
+// flowFields maps a flow's validation paths to its fields.
+var (
+	flowPath   = regexp.MustCompile(`^flows\[(\d+)\]\.([a-z_]+)`)
+	flowFields = map[string]string{"from": "from", "to": "to", "purposes": "purpose", "lawful_bases": "basis",
+		"data_categories": "categories", "special_category": "special", "criminal_offence": "criminal", "exemptions": "exemption"}
+)
+
 func fieldOf(path string, upload bool) string {
 	if upload {
+		return "yaml"
+	}
+	if m := flowPath.FindStringSubmatch(path); m != nil {
+		i, err := strconv.Atoi(m[1])
+		if field, ok := flowFields[m[2]]; ok && err == nil && i < maxDraftFlows {
+			return flowPrefix(i) + field
+		}
 		return "yaml"
 	}
 	for _, p := range pathFields {
@@ -350,13 +402,34 @@ func (c *Console) createAgreement(w http.ResponseWriter, r *http.Request, s *ses
 			errs = append(errs, fieldError{"yaml", "The document is not a valid agreement: " + publicError(err)})
 		}
 	} else {
+		n, _ := strconv.Atoi(pf("flow-count"))
 		f = &draftForm{ID: strings.TrimSpace(pf("id")), Title: strings.TrimSpace(pf("title")), Controllers: pf("controllers"),
-			From: pf("from"), FromSignatory: strings.TrimSpace(pf("from-signatory")), FromRole: strings.TrimSpace(pf("from-role")),
-			To: pf("to"), ToSignatory: strings.TrimSpace(pf("to-signatory")), ToRole: strings.TrimSpace(pf("to-role")),
-			Purpose: pf("purpose"), Basis: pf("basis"), Categories: r.PostForm["categories"],
+			FromSignatory: strings.TrimSpace(pf("from-signatory")), FromRole: strings.TrimSpace(pf("from-role")),
+			ToSignatory: strings.TrimSpace(pf("to-signatory")), ToRole: strings.TrimSpace(pf("to-role")),
+			Flows:   flowsOf(r, n),
 			DPIARef: strings.TrimSpace(pf("dpia-ref")), DPIACompleted: pf("dpia-completed"), DPIAOutcome: pf("dpia-outcome"), DPIABy: strings.TrimSpace(pf("dpia-by")),
 			EffectiveFrom: pf("effective-from"), ReviewBy: pf("review-by"), Retention: strings.TrimSpace(pf("retention")),
-			Special: strings.TrimSpace(pf("special")), Criminal: strings.TrimSpace(pf("criminal")), Exemption: pf("exemption"), APD: strings.TrimSpace(pf("apd"))}
+			APD: strings.TrimSpace(pf("apd"))}
+		// Adding or removing a flow shows the form again, nothing saved.
+		switch action := pf("action"); {
+		case action == "add-flow":
+			if len(f.Flows) < maxDraftFlows {
+				f.Flows = renumber(append(f.Flows, flowForm{}))
+			}
+			c.formChoices(r, s, f)
+			c.render(w, r, http.StatusOK, "draft", s, page{Title: "Write a draft agreement", Nav: "agreements", Data: f,
+				Done: fmt.Sprintf("Flow %d added: fill it in below.", len(f.Flows))})
+			return
+		case strings.HasPrefix(action, "remove-flow-"):
+			i, err := strconv.Atoi(strings.TrimPrefix(action, "remove-flow-"))
+			if err == nil && i >= 2 && i <= len(f.Flows) {
+				f.Flows = renumber(slices.Delete(f.Flows, i-1, i))
+			}
+			c.formChoices(r, s, f)
+			c.render(w, r, http.StatusOK, "draft", s, page{Title: "Write a draft agreement", Nav: "agreements", Data: f,
+				Done: fmt.Sprintf("Flow %d removed.", i)})
+			return
+		}
 		doc, errs = f.agreement()
 	}
 	if doc != nil && len(errs) == 0 {
@@ -400,35 +473,42 @@ func (f *draftForm) agreement() (*agreements.Agreement, []fieldError) {
 	a := &agreements.Agreement{ID: f.ID, Title: f.Title, Controllers: f.Controllers, AppropriatePolicyDocument: f.APD,
 		EffectiveFrom: date("effective-from", f.EffectiveFrom), ReviewBy: date("review-by", f.ReviewBy),
 		SubjectNotification: agreements.Notification{Default: "notify"}}
+	first := flowForm{}
+	if len(f.Flows) > 0 {
+		first = f.Flows[0]
+	}
+	// The signatories sign for the first flow's parties.
 	if f.FromSignatory != "" || f.FromRole != "" {
-		a.Signatories = append(a.Signatories, agreements.Signatory{Party: f.From, Name: f.FromSignatory, Role: f.FromRole})
+		a.Signatories = append(a.Signatories, agreements.Signatory{Party: first.From, Name: f.FromSignatory, Role: f.FromRole})
 	}
 	if f.ToSignatory != "" || f.ToRole != "" {
-		a.Signatories = append(a.Signatories, agreements.Signatory{Party: f.To, Name: f.ToSignatory, Role: f.ToRole})
+		a.Signatories = append(a.Signatories, agreements.Signatory{Party: first.To, Name: f.ToSignatory, Role: f.ToRole})
 	}
-	flow := agreements.Flow{DataCategories: f.Categories}
-	if f.From != "" {
-		flow.From = []string{f.From}
+	for _, ff := range f.Flows {
+		flow := agreements.Flow{DataCategories: ff.Categories}
+		if ff.From != "" {
+			flow.From = []string{ff.From}
+		}
+		if ff.To != "" {
+			flow.To = []string{ff.To}
+		}
+		if ff.Purpose != "" {
+			flow.Purposes = []string{ff.Purpose}
+		}
+		if ff.Basis != "" {
+			flow.LawfulBases = []string{ff.Basis}
+		}
+		if ff.Special != "" {
+			flow.SpecialCategory = splitCodes(ff.Special)
+		}
+		if ff.Criminal != "" {
+			flow.CriminalOffence = splitCodes(ff.Criminal)
+		}
+		if ff.Exemption != "" {
+			flow.Exemptions = []string{ff.Exemption}
+		}
+		a.Flows = append(a.Flows, flow)
 	}
-	if f.To != "" {
-		flow.To = []string{f.To}
-	}
-	if f.Purpose != "" {
-		flow.Purposes = []string{f.Purpose}
-	}
-	if f.Basis != "" {
-		flow.LawfulBases = []string{f.Basis}
-	}
-	if f.Special != "" {
-		flow.SpecialCategory = splitCodes(f.Special)
-	}
-	if f.Criminal != "" {
-		flow.CriminalOffence = splitCodes(f.Criminal)
-	}
-	if f.Exemption != "" {
-		flow.Exemptions = []string{f.Exemption}
-	}
-	a.Flows = []agreements.Flow{flow}
 	if f.DPIARef != "" || f.DPIACompleted != "" || f.DPIABy != "" {
 		a.DPIA = &agreements.DPIA{Reference: f.DPIARef, Completed: date("dpia-completed", f.DPIACompleted), Outcome: f.DPIAOutcome, Approver: f.DPIABy}
 	}

@@ -100,6 +100,8 @@ func TestConsoleScreens(t *testing.T) {
 	b.run(t, chromedp.Click(css("#save-draft")))
 	b.run(t, chromedp.WaitVisible(css(".govuk-error-summary")))
 	shot("13 draft form errors")
-	visit("/parties/new", "14 register a party")
-	require.Equal(t, 20, n)
+	b.run(t, chromedp.Click(css("#add-flow")), chromedp.WaitVisible(css("#flow-2-from")))
+	shot("14 draft form two flows")
+	visit("/parties/new", "15 register a party")
+	require.Equal(t, 21, n)
 }
