@@ -69,13 +69,13 @@ func TestConsoleDraftSeveralFlows(t *testing.T) {
 	// A third flow added and removed again.
 	b.run(t, chromedp.Click(css("#add-flow")), chromedp.WaitVisible(css("#flow-3-from")))
 	require.Equal(t, 3, flows())
-	b.run(t, chromedp.Click(css("#remove-flow-3")), chromedp.WaitVisible(css("#done")))
+	b.run(t, chromedp.Click(css("#remove-flow-3")), chromedp.WaitNotPresent(css("#flow-3-from")))
 	require.Equal(t, "Flow 3 removed.", b.text(t, "#done"))
 	require.Equal(t, 2, flows())
 	require.Zero(t, eval[int](t, b, `document.querySelectorAll('#remove-flow-1').length`), "the first flow stays")
 
 	set("#flow-2-basis", "A6-1-e")
-	b.run(t, chromedp.Click(css("#save-draft")), chromedp.WaitVisible(css("#done")))
+	b.run(t, chromedp.Click(css("#save-draft")), chromedp.WaitVisible(css("#version-1")))
 	require.Equal(t, "Draft version 1 saved. A DPO who is not you must approve it.", b.text(t, "#done"))
 	doc := eval[string](t, b, `fetch(location.pathname + '/versions/1').then(r => r.text())`)
 	require.Equal(t, 2, strings.Count(doc, "lawful_bases:"), "both flows are in the draft:\n%s", doc)
