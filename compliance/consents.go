@@ -2,6 +2,7 @@ package compliance
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/exchange"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
+	"github.com/gatehouse-gw/gatehouse/internal/strictjson"
 	"github.com/gatehouse-gw/gatehouse/internal/valid"
 )
 
@@ -117,7 +119,7 @@ func consentPurposes(v *valid.Errors, in []string) []string {
 		code := strings.ToLower(strings.TrimSpace(p))
 		switch {
 		case agreements.Purposes[code] == "":
-			v.Add(valid.Path("purposes", i), "enum", "%q is not a purpose; valid: %s", p, strings.Join(slices.Sorted(mapKeys(agreements.Purposes)), ", "))
+			v.Add(valid.Path("purposes", i), "enum", "%q is not a purpose; valid: %s", p, strings.Join(slices.Sorted(maps.Keys(agreements.Purposes)), ", "))
 		case slices.Contains(out, code):
 			v.Add(valid.Path("purposes", i), "unique", "%q is listed twice", p)
 		default:
@@ -127,16 +129,6 @@ func consentPurposes(v *valid.Errors, in []string) []string {
 	return out
 }
 
-func mapKeys(m map[string]string) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // partyRegistered refuses a consent to a party the registry does not know.
 func (s *Service) partyRegistered(ctx context.Context, id string) error {
 	parties, err := s.store.Parties(ctx)
@@ -144,12 +136,10 @@ func (s *Service) partyRegistered(ctx context.Context, id string) error {
 		return unavailable(err)
 	}
 	if !slices.ContainsFunc(parties, func(p *agreements.Party) bool { return p.ID == id }) {
-		return valid.Errors{{Path: "party", Rule: "unknown", Message: "no party " + q(id) + " is registered"}}
+		return valid.Errors{{Path: "party", Rule: "unknown", Message: "no party " + strictjson.Quote(id) + " is registered"}}
 	}
 	return nil
 }
-
-func q(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
 
 // WithdrawConsent records that the subject withdrew a consent, audited as
 // consent.withdrawn. From then on no disclosure may rely on it. It needs an

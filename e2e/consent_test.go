@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -106,6 +107,11 @@ func testConsentRecordsLookedUp(t *testing.T, postgres bool) {
 	_, err = dpo.RecordConsent(ctx, api.ConsentRecord{Party: "council.nowhere", ConsentRef: "X", Subject: record.Subject, Purposes: []string{"nonsense"}})
 	p := requireProblem(t, err, 400, "invalid-request")
 	require.Equal(t, "purposes[0]", p.Errors[0].Field)
+	future := record
+	future.GivenAt = time.Now().Add(time.Hour)
+	_, err = dpo.RecordConsent(ctx, future)
+	p = requireProblem(t, err, 400, "invalid-request")
+	require.Equal(t, "given_at", p.Errors[0].Field)
 	given, err := dpo.RecordConsent(ctx, record)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(given.SubjectKey, "hmac-sha256:"), given.SubjectKey)
@@ -131,6 +137,11 @@ func testConsentRecordsLookedUp(t *testing.T, postgres bool) {
 	allowed(offersDisclosure(alice, bobCites))
 
 	// Withdrawn: refused again, and a withdrawal is made once.
+	_, err = dpo.WithdrawConsent(ctx, given.ID, given.GivenAt.Add(-time.Hour))
+	p = requireProblem(t, err, 400, "invalid-request")
+	require.Equal(t, "withdrawn_at", p.Errors[0].Field)
+	_, err = dpo.WithdrawConsent(ctx, "01900000-0000-7000-8000-000000000000", time.Time{})
+	requireProblem(t, err, 404, "record-not-found")
 	w, err := dpo.WithdrawConsent(ctx, given.ID, given.GivenAt)
 	require.NoError(t, err)
 	require.Equal(t, "dana", w.WithdrawnBy)
