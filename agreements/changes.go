@@ -247,6 +247,9 @@ func (s *Service) ProposePartyChange(ctx context.Context, actor Actor, id string
 		if err != nil {
 			return err
 		}
+		if err := awaitingApproval(cur); err != nil {
+			return err
+		}
 		before := TrustOf(cur)
 		after := edit.on(before)
 		next := *cur

@@ -25,10 +25,14 @@ const (
 // PartyStatus is whether a party may exchange data.
 type PartyStatus string
 
-// Party statuses.
+// Party statuses: a new party is pending until a second person approves its
+// registration (ApproveParty), then active or suspended; a registration
+// refused is rejected.
 const (
+	PartyPending   PartyStatus = "pending"
 	PartyActive    PartyStatus = "active"
 	PartySuspended PartyStatus = "suspended"
+	PartyRejected  PartyStatus = "rejected"
 )
 
 // Party is an organisation or council service that connects to the gateway.
@@ -50,9 +54,21 @@ type Party struct {
 	// EncryptionKey is the public JWK that payload manifests are sealed to.
 	EncryptionKey json.RawMessage `json:"encryption_key,omitempty" yaml:"-"`
 	UpdatedAt     time.Time       `json:"updated_at,omitzero" yaml:"-"`
+
+	// Registration: who registered the party and when, the digest of the
+	// registration (RegistrationDigest) a second person approves, and who
+	// approved or rejected it. Set by the registry, never by the request.
+	RegisteredBy       string    `json:"registered_by,omitempty" yaml:"-"`
+	RegisteredByName   string    `json:"registered_by_name,omitempty" yaml:"-"`
+	RegisteredAt       time.Time `json:"registered_at,omitzero" yaml:"-"`
+	RegistrationSHA256 string    `json:"registration_sha256,omitempty" yaml:"-"`
+	DecidedBy          string    `json:"decided_by,omitempty" yaml:"-"`
+	DecidedByName      string    `json:"decided_by_name,omitempty" yaml:"-"`
+	DecidedAt          time.Time `json:"decided_at,omitzero" yaml:"-"`
 }
 
-// Active reports whether the party may exchange data.
+// Active reports whether the party may exchange data: a pending, suspended
+// or rejected party may not.
 func (p *Party) Active() bool { return p != nil && p.Status == PartyActive }
 
 // IdentityRule is how a certificate is bound to a party.

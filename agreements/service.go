@@ -183,9 +183,9 @@ func ValidateParty(p *Party) error {
 	}
 	v.Required("name", p.Name)
 	switch p.Status {
-	case "", PartyActive, PartySuspended:
+	case "", PartyPending, PartyActive, PartySuspended, PartyRejected:
 	default:
-		v.Add("status", "enum", "%q is not one of active, suspended", p.Status)
+		v.Add("status", "enum", "%q is not one of pending, active, suspended, rejected", p.Status)
 	}
 	if len(p.EncryptionKey) == 0 {
 		v.Add("encryption_key", "required", "a public P-256 JWK is required: payloads are sealed to it")
@@ -268,14 +268,17 @@ func parsePEMCertificates(b []byte) ([]*x509.Certificate, error) {
 	return out, nil
 }
 
-// RegisterParty registers a new party (admin). With an idempotency key, a
-// repeat of the same registration returns the party it registered.
+// RegisterParty registers a new party (admin), pending: it is not active
+// until someone else approves its registration (ApproveParty). A status
+// named by the caller is refused. A rejected registration's id may be
+// registered again. With an idempotency key, a repeat of the same
+// registration returns the party it registered.
 func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key string) (*Party, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
 		return nil, err
 	}
-	if p.Status == "" {
-		p.Status = PartyActive
+	if p.Status != "" {
+		return nil, valid.Errors{{Path: "status", Rule: "registry", Message: "is set by the registry: a new party is pending until someone else approves it"}}
 	}
 	if err := ValidateParty(p); err != nil {
 		return nil, err
@@ -286,21 +289,19 @@ func (s *Service) RegisterParty(ctx context.Context, actor Actor, p *Party, key 
 	} else if id != "" {
 		return s.store.Party(ctx, id)
 	}
-	p.UpdatedAt = s.now().UTC()
+	s.registered(actor, p, s.now().UTC())
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if key != "" {
 			if err := tx.ClaimKey(ctx, scope, key, fingerprint, p.ID, p.UpdatedAt); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.LockParty(ctx, p.ID); err == nil {
+		if cur, err := tx.LockParty(ctx, p.ID); err == nil && cur.Status != PartyRejected {
 			return public.Errorf(ErrExists, "party %s", p.ID)
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		e := s.entry(actor, AuditPartyRegistered)
-		e.Recipient = p.ID
-		if err := tx.AppendAudit(ctx, e); err != nil {
+		if err := tx.AppendAudit(ctx, s.registrationEntry(actor, AuditPartyRegistered, p)); err != nil {
 			return err
 		}
 		return tx.PutParty(ctx, p)
@@ -326,13 +327,18 @@ func (s *Service) UpdateParty(ctx context.Context, actor Actor, p *Party) (*Part
 		if err != nil {
 			return err
 		}
-		next := *p
-		next.Status = cur.Status
-		next.UpdatedAt = s.now().UTC()
-		if err := ValidateParty(&next); err != nil {
+		if err := awaitingApproval(cur); err != nil {
 			return err
 		}
-		if fields := TrustOf(cur).Changed(TrustOf(&next)); len(fields) > 0 {
+		next := *cur
+		next.Name = p.Name
+		next.UpdatedAt = s.now().UTC()
+		after := *p
+		after.Status = cur.Status
+		if err := ValidateParty(&after); err != nil {
+			return err
+		}
+		if fields := TrustOf(cur).Changed(TrustOf(&after)); len(fields) > 0 {
 			return public.Errorf(ErrNeedsApproval, "%s of party %s change only by a proposal another person approves (POST /admin/v1/parties/%s/changes)", strings.Join(fields, ", "), p.ID, p.ID)
 		}
 		e := s.entry(actor, AuditPartyUpdated)
@@ -363,6 +369,9 @@ func (s *Service) SetPartyStatus(ctx context.Context, actor Actor, id string, st
 	err := s.store.Update(ctx, func(tx Tx) error {
 		p, err := tx.LockParty(ctx, id)
 		if err != nil {
+			return err
+		}
+		if err := awaitingApproval(p); err != nil {
 			return err
 		}
 		if p.Status == status {

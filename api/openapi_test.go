@@ -25,7 +25,7 @@ var schemaTypes = map[string]any{
 	"PartyRegistration": PartyRegistration{}, "IdentityRule": IdentityRule{},
 	"Party": Party{}, "PartyList": PartyList{},
 	"PartyChangeProposal": PartyChangeProposal{}, "PartyTrust": PartyTrust{}, "PartyChange": PartyChange{},
-	"PartyChangeList": PartyChangeList{}, "PartyChangeApproval": PartyChangeApproval{},
+	"PartyChangeList": PartyChangeList{}, "PartyChangeApproval": PartyChangeApproval{}, "PartyApproval": PartyApproval{},
 	"Agreement": Agreement{}, "Signatory": Signatory{}, "DPIA": DPIA{}, "NotificationPolicy": NotificationPolicy{},
 	"Flow": Flow{}, "Instrument": Instrument{}, "FieldPolicy": FieldPolicy{},
 	"AgreementList": AgreementList{}, "AgreementVersions": AgreementVersions{},

@@ -16,7 +16,8 @@ type Party struct {
 	ID   string `json:"id"`
 	Kind string `json:"kind"`
 	Name string `json:"name"`
-	// Status is active or suspended.
+	// Status is pending (registered, awaiting a second person's approval),
+	// active, suspended or rejected (its registration refused).
 	Status string `json:"status"`
 	// TrustAnchors are the PEM CA certificates that issue the party's client
 	// certificates; empty means the deployment's own CA.
@@ -30,6 +31,24 @@ type Party struct {
 	// EncryptionKey is the public JWK payload manifests are sealed to.
 	EncryptionKey json.RawMessage `json:"encryption_key,omitempty"`
 	UpdatedAt     time.Time       `json:"updated_at,omitzero"`
+	// RegisteredBy and RegisteredAt say who registered the party and when.
+	RegisteredBy     string    `json:"registered_by,omitempty"`
+	RegisteredByName string    `json:"registered_by_name,omitempty"`
+	RegisteredAt     time.Time `json:"registered_at,omitzero"`
+	// RegistrationSHA256 is the digest of the registration
+	// (docs/parties.md) that its approval names.
+	RegistrationSHA256 string `json:"registration_sha256,omitempty"`
+	// DecidedBy and DecidedAt say who approved or rejected the
+	// registration and when.
+	DecidedBy     string    `json:"decided_by,omitempty"`
+	DecidedByName string    `json:"decided_by_name,omitempty"`
+	DecidedAt     time.Time `json:"decided_at,omitzero"`
+}
+
+// PartyApproval is the body of POST /admin/v1/parties/{id}/approve.
+type PartyApproval struct {
+	// SHA256 is the registration's digest as the approver was shown it.
+	SHA256 string `json:"sha256"`
 }
 
 // PartyList answers GET /admin/v1/parties.

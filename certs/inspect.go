@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"fmt"
 	"time"
+
+	"github.com/gatehouse-gw/gatehouse/agreements"
 )
 
 // Inspection is what the gateway would make of a certificate chain.
@@ -133,7 +135,11 @@ func (s *Server) Inspect(ctx context.Context, chainPEM []byte, now time.Time) (*
 		case !p.Active():
 			out.PartyStatus = string(p.Status)
 			if out.Problem == "" {
-				out.Problem = "party " + party + " is " + string(p.Status) + ": every request is refused (party-suspended)"
+				code := "party-suspended"
+				if p.Status == agreements.PartyPending || p.Status == agreements.PartyRejected {
+					code = "party-pending"
+				}
+				out.Problem = "party " + party + " is " + string(p.Status) + ": every request is refused (" + code + ")"
 			}
 		default:
 			out.PartyStatus = string(p.Status)

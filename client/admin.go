@@ -97,6 +97,20 @@ func (a *Admin) RegisterParty(ctx context.Context, reg *api.PartyRegistration) (
 	return &out, a.postJSON(ctx, "/admin/v1/parties", reg, &out)
 }
 
+// ApproveParty approves a new party's registration (admin or dpo, not its
+// registrant), naming the registration's digest (Party.RegistrationSHA256)
+// as the approver was shown it; the party becomes active.
+func (a *Admin) ApproveParty(ctx context.Context, id, sha256 string) (*api.Party, error) {
+	var out api.Party
+	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/approve", api.PartyApproval{SHA256: sha256}, &out)
+}
+
+// RejectParty refuses a new party's registration (admin or dpo).
+func (a *Admin) RejectParty(ctx context.Context, id, reason string) (*api.Party, error) {
+	var out api.Party
+	return &out, a.postJSON(ctx, "/admin/v1/parties/"+url.PathEscape(id)+"/reject", api.Reason{Reason: reason}, &out)
+}
+
 // SuspendParty suspends a party; it takes effect on its next request.
 func (a *Admin) SuspendParty(ctx context.Context, id, reason string) (*api.Party, error) {
 	var out api.Party

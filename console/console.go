@@ -44,6 +44,8 @@ type Registry interface {
 	PartyChanges(ctx context.Context, actor agreements.Actor, party string) ([]*agreements.PartyChange, error)
 	PartyChange(ctx context.Context, actor agreements.Actor, id string) (*agreements.PartyChange, error)
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
+	ApproveParty(ctx context.Context, actor agreements.Actor, id, sha256 string) (*agreements.Party, error)
+	RejectParty(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Party, error)
 	Register(ctx context.Context, actor agreements.Actor, doc *agreements.Agreement, idempotencyKey string) (*agreements.Agreement, error)
 	Approve(ctx context.Context, actor agreements.Actor, id string, version int, digest string) (*agreements.Agreement, error)
 	Activate(ctx context.Context, actor agreements.Actor, id string, version int, digest string) (*agreements.Agreement, error)

@@ -147,6 +147,22 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request, s *session) {
 			}
 		}
 		data["ChangesToApprove"], data["ChangesProposed"] = toApprove, proposed
+		parties, err := c.opts.Registry.Parties(ctx, actor)
+		if err != nil {
+			c.fail(w, r, s, err)
+			return
+		}
+		var regToApprove, regMine []*agreements.Party
+		for _, p := range parties {
+			switch {
+			case p.Status != agreements.PartyPending:
+			case agreements.SamePerson(p.RegisteredBy, s.Subject):
+				regMine = append(regMine, p)
+			default:
+				regToApprove = append(regToApprove, p)
+			}
+		}
+		data["RegistrationsToApprove"], data["RegistrationsMine"] = regToApprove, regMine
 	}
 	if slices.Contains(s.Roles, agreements.RoleDPO) || slices.Contains(s.Roles, agreements.RoleAuditor) {
 		ovs, err := c.overrideViews(r, compliance.OverrideAwaiting)

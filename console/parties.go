@@ -33,13 +33,15 @@ var kindNames = []struct{ Code, Name string }{
 
 // partyDone are the confirmations the party page shows after an action.
 var partyDone = map[string]string{
-	"registered": "Party registered. It can connect once an agreement naming it is in force.",
-	"suspended":  "Party suspended. It is refused from its next request.",
-	"resumed":    "Suspension lifted.",
-	"proposed":   "Change proposed. Nothing has changed yet: someone other than you must approve it.",
-	"approved":   "Change approved. It is in effect from the party's next request.",
-	"rejected":   "Change rejected. Nothing has changed.",
-	"withdrawn":  "Change withdrawn. Nothing has changed.",
+	"registered":            "Party registered. It is not active until someone other than you, an administrator or a DPO, approves its registration.",
+	"registration-approved": "Registration approved. The party is active from its next request.",
+	"registration-rejected": "Registration rejected. The party stays inactive.",
+	"suspended":             "Party suspended. It is refused from its next request.",
+	"resumed":               "Suspension lifted.",
+	"proposed":              "Change proposed. Nothing has changed yet: someone other than you must approve it.",
+	"approved":              "Change approved. It is in effect from the party's next request.",
+	"rejected":              "Change rejected. Nothing has changed.",
+	"withdrawn":             "Change withdrawn. Nothing has changed.",
 }
 
 // trustSummary is a party's trust as a person compares it.
@@ -147,6 +149,8 @@ func (c *Console) partyView(w http.ResponseWriter, r *http.Request, s *session, 
 	c.render(w, r, status, "party", s, page{Title: p.Name, Nav: "parties", Errors: errs, Done: done, Data: map[string]any{
 		"Party": p, "Trust": summarise(agreements.TrustOf(p), id), "Pending": pending, "Decided": decided,
 		"Certificates": seenCerts, "CertificatesKnown": c.opts.Certificates != nil, "Form": form,
+		"Awaiting": p.Status == agreements.PartyPending, "Registrant": agreements.SamePerson(p.RegisteredBy, actor.Subject),
+		"Inactive": p.Status == agreements.PartyPending || p.Status == agreements.PartyRejected,
 	}})
 }
 
@@ -178,6 +182,25 @@ func (c *Console) partyAction(w http.ResponseWriter, r *http.Request, s *session
 				done = word
 			} else {
 				errs = c.actionErrors(err, field, nil)
+			}
+		}
+	case "approve-registration":
+		if _, err = c.opts.Registry.ApproveParty(ctx, actor, id, r.PostFormValue("sha256")); err == nil {
+			done = "registration-approved"
+		} else {
+			errs = c.actionErrors(err, "approve-registration", nil)
+		}
+	case "reject-registration":
+		switch {
+		case reason == "":
+			errs = append(errs, fieldError{"reject-registration-reason", "Enter the reason, for the audit record"})
+		case len(reason) > 500:
+			errs = append(errs, fieldError{"reject-registration-reason", "The reason must be 500 characters or fewer"})
+		default:
+			if _, err = c.opts.Registry.RejectParty(ctx, actor, id, reason); err == nil {
+				done = "registration-rejected"
+			} else {
+				errs = c.actionErrors(err, "reject-registration-reason", nil)
 			}
 		}
 	case "propose":

@@ -415,6 +415,9 @@ func TestConsoleParties(t *testing.T) {
 	b.run(t, chromedp.SetValue(css("#name"), "Testshire Police"), chromedp.Click(css("#register")), chromedp.WaitVisible(css("#done")))
 	require.Contains(t, b.text(t, "#done"), "Party registered")
 	require.Contains(t, b.text(t, "#party-key"), agreements.KeyFingerprint(pub))
+	require.Equal(t, "pending", b.text(t, "#party-status"))
+	require.Contains(t, b.text(t, "#own-registration"), "someone else must approve it")
+	require.Zero(t, eval[int](t, b, `document.querySelectorAll('#approve-registration, #propose, #suspend').length`), "its registrant is offered no approval")
 	b.checkA11y(t, "a registered party")
 
 	// A party's page: certificates seen with their expiry, key fingerprint.
@@ -455,6 +458,7 @@ func TestConsoleParties(t *testing.T) {
 	d := newBrowser(t, gw)
 	d.signIn(t, dana)
 	require.Contains(t, d.text(t, "#main-content"), "police.northshire: encryption_key", "the home page lists the change awaiting her")
+	require.Contains(t, d.text(t, "#main-content"), "police.testshire (police), registered by", "and the new party awaiting her")
 	d.checkA11y(t, "home with a party change awaiting approval")
 	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.northshire"), chromedp.WaitVisible(css("#approve-"+changeID)))
 	shown := d.text(t, "#change-digest-"+changeID)
@@ -489,6 +493,16 @@ func TestConsoleParties(t *testing.T) {
 	require.Contains(t, d.text(t, "#done"), "Change rejected")
 	require.Contains(t, d.text(t, "#party-anchors"), "the council's own CA", "nothing changed")
 	require.Len(t, adminEntries(t, gw)[agreements.AuditPartyChangeRejected], 1)
+
+	// The DPO approves the new party's registration, bound to the digest shown.
+	d.run(t, chromedp.Navigate(gw.ConsoleURL+"/parties/police.testshire"), chromedp.WaitVisible(css("#approve-registration")))
+	d.checkA11y(t, "a registration awaiting approval")
+	regDigest := d.text(t, "#registration-digest")
+	d.run(t, chromedp.Click(css("#approve-registration")), chromedp.WaitVisible(css("#done")))
+	require.Contains(t, d.text(t, "#done"), "Registration approved")
+	require.Equal(t, "active", d.text(t, "#party-status"))
+	regApproved := adminEntries(t, gw)[agreements.AuditPartyRegistrationApproved]
+	require.Equal(t, regDigest, regApproved[len(regApproved)-1].Detail["sha256"])
 
 	// An auditor reads the page but is offered no action.
 	a := newBrowser(t, gw)

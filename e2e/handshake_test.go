@@ -166,7 +166,8 @@ func dialResumed(t *testing.T, gw *testenv.Gateway, cert *tls.Certificate, cache
 	return w.Party, "", resp.TLS.DidResume, nil
 }
 
-// registerParty registers a party with its own CA (and optional DN rule).
+// registerParty registers a party with its own CA (and optional DN rule),
+// as alice, and approves the registration as dana, a DPO.
 func registerParty(t *testing.T, gw *testenv.Gateway, id string, kind agreements.PartyKind, anchor *ca, identity agreements.IdentityRule, revocationHosts ...string) {
 	t.Helper()
 	key, err := seal.GenerateKey(seal.UseEncryption)
@@ -180,7 +181,9 @@ func registerParty(t *testing.T, gw *testenv.Gateway, id string, kind agreements
 	if anchor != nil {
 		p.TrustAnchors = anchor.pem()
 	}
-	_, err = gw.Admin(t, "alice", "admin").RegisterParty(context.Background(), p)
+	reg, err := gw.Admin(t, "alice", "admin").RegisterParty(context.Background(), p)
+	require.NoError(t, err)
+	_, err = gw.Admin(t, "dana", "dpo").ApproveParty(context.Background(), id, reg.RegistrationSHA256)
 	require.NoError(t, err)
 }
 

@@ -221,3 +221,38 @@ func TestCommandLinePartyChange(t *testing.T) {
 	require.Equal(t, "approved", list[0].Status)
 	require.Equal(t, "dana", list[0].DecidedBy)
 }
+
+// The command line registers a party pending and says how it is approved;
+// `parties show` gives the key's thumbprint and the digest; the registrant
+// cannot approve it, a DPO can.
+func TestCommandLinePartyRegistration(t *testing.T) {
+	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
+	key, err := seal.GenerateKey(seal.UseEncryption)
+	require.NoError(t, err)
+	keyFile := filepath.Join(t.TempDir(), "newshire.enc.jwk")
+	require.NoError(t, seal.WriteKey(keyFile, key))
+	pub, err := seal.PublicJSON(key)
+	require.NoError(t, err)
+	t.Setenv("GATEHOUSE_ADMIN_URL", gw.AdminURL)
+	t.Setenv("GATEHOUSE_ADMIN_CA", gw.Env.CAFile())
+	t.Setenv("GATEHOUSE_ADMIN_TOKEN", gw.Token(t, "alice", "admin"))
+
+	out, _, err := gatehouse(t, "parties", "register", "--id", "police.newshire", "--kind", "police", "--name", "Newshire Police", "--encryption-key", keyFile)
+	require.NoError(t, err)
+	require.Contains(t, out, "registered police.newshire (police), pending")
+	m := regexp.MustCompile(`gatehouse parties approve-registration police.newshire --sha256 ([0-9a-f]{64})`).FindStringSubmatch(out)
+	require.Len(t, m, 2, out)
+	out, _, err = gatehouse(t, "parties", "show", "police.newshire")
+	require.NoError(t, err)
+	require.Contains(t, out, "thumbprint "+agreements.KeyFingerprint(pub))
+	require.Regexp(t, `registration sha256:\s+`+m[1], out)
+	_, _, err = gatehouse(t, "parties", "approve-registration", "police.newshire", "--sha256", m[1])
+	requireProblem(t, err, http.StatusForbidden, "two-person-rule")
+
+	t.Setenv("GATEHOUSE_ADMIN_TOKEN", gw.Token(t, "dana", "dpo"))
+	_, _, err = gatehouse(t, "parties", "approve-registration", "police.newshire", "--sha256", strings.Repeat("0", 64))
+	requireProblem(t, err, http.StatusConflict, "party-change-digest-mismatch")
+	out, _, err = gatehouse(t, "parties", "approve-registration", "police.newshire", "--sha256", m[1])
+	require.NoError(t, err)
+	require.Equal(t, "approved: police.newshire (police) is now active\n", out)
+}

@@ -26,6 +26,8 @@ type AgreementAdmin interface {
 	RegisterParty(ctx context.Context, actor agreements.Actor, p *agreements.Party, idempotencyKey string) (*agreements.Party, error)
 	UpdateParty(ctx context.Context, actor agreements.Actor, p *agreements.Party) (*agreements.Party, error)
 	SetPartyStatus(ctx context.Context, actor agreements.Actor, id string, status agreements.PartyStatus, reason string) (*agreements.Party, error)
+	ApproveParty(ctx context.Context, actor agreements.Actor, id, sha256 string) (*agreements.Party, error)
+	RejectParty(ctx context.Context, actor agreements.Actor, id, reason string) (*agreements.Party, error)
 	ProposePartyChange(ctx context.Context, actor agreements.Actor, id string, edit agreements.TrustEdit, reason, idempotencyKey string) (*agreements.PartyChange, error)
 	ApprovePartyChange(ctx context.Context, actor agreements.Actor, changeID, digest string) (*agreements.PartyChange, *agreements.Party, error)
 	RejectPartyChange(ctx context.Context, actor agreements.Actor, changeID, reason string) (*agreements.PartyChange, error)
@@ -72,6 +74,8 @@ func (s *Server) adminRoutes() {
 	a.Put("/parties/:id", s.updateParty)
 	a.Post("/parties/:id/suspend", s.partyStatus(agreements.PartySuspended))
 	a.Post("/parties/:id/resume", s.partyStatus(agreements.PartyActive))
+	a.Post("/parties/:id/approve", s.approveParty)
+	a.Post("/parties/:id/reject", s.rejectParty)
 	a.Get("/parties/:id/changes", s.listPartyChanges)
 	a.Post("/parties/:id/changes", s.proposePartyChange)
 	a.Get("/party-changes", s.listPartyChanges)
@@ -264,6 +268,33 @@ func (s *Server) rejectPartyChange(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(partyChangeView(ch))
+}
+
+// approveParty approves a new party's registration by its digest; the party
+// becomes active.
+func (s *Server) approveParty(c *fiber.Ctx) error {
+	var b api.PartyApproval
+	if err := s.readJSON(c, &b); err != nil {
+		return err
+	}
+	p, err := s.admin.Agreements.ApproveParty(c.UserContext(), actorOf(c), c.Params("id"), b.SHA256)
+	if err != nil {
+		return err
+	}
+	s.log.Info("party registration approved", logkey.Party, p.ID, "actor", actorOf(c).Subject)
+	return c.JSON(partyView(p))
+}
+
+func (s *Server) rejectParty(c *fiber.Ctx) error {
+	var b api.Reason
+	if err := s.readJSON(c, &b); err != nil {
+		return err
+	}
+	p, err := s.admin.Agreements.RejectParty(c.UserContext(), actorOf(c), c.Params("id"), b.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(partyView(p))
 }
 
 func (s *Server) partyStatus(status agreements.PartyStatus) fiber.Handler {

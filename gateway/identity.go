@@ -78,6 +78,9 @@ func (s *Server) party(c *fiber.Ctx) (*agreements.Party, error) {
 	case p == nil:
 		return nil, problem(http.StatusForbidden, CodeUnknownParty, "The certificate names a party that is not registered.").
 			withDetail("party " + id + " is not registered with this gateway")
+	case p.Status == agreements.PartyPending || p.Status == agreements.PartyRejected:
+		return nil, problem(http.StatusForbidden, CodePendingParty, "The party's registration is not approved.").
+			withDetail("party " + id + " is " + string(p.Status) + ": a second person must approve its registration before it may exchange data")
 	case !p.Active():
 		return nil, problem(http.StatusForbidden, CodeSuspendedParty, "The party is suspended.").
 			withDetail("party " + id + " is " + string(p.Status))

@@ -67,6 +67,7 @@ const (
 	CodeInvalidJSON      = "invalid-json"
 	CodeUnknownParty     = "party-unknown"
 	CodeSuspendedParty   = "party-suspended"
+	CodePendingParty     = "party-pending"
 	CodeNoIdentity       = "identity-missing"
 	CodeRevoked          = "certificate-revoked"
 	CodeMalformedRequest = "malformed-request"
@@ -160,6 +161,8 @@ func toError(err error) *Error {
 		e := problem(http.StatusConflict, CodeAgreementDigest, "The agreement version is not the document you named; nothing was changed.").withDetail(mismatch.Error()).withCause(err)
 		e.Fields = []api.FieldError{{Field: "sha256", Rule: "matches", Message: fmt.Sprintf("is %s; expected %s, the digest of %s", mismatch.Given, mismatch.Expected, mismatch.Ref)}}
 		return e
+	case errors.Is(err, agreements.ErrSameRegistrant):
+		return problem(http.StatusForbidden, CodeTwoPersonRule, "Someone other than the party's registrant must approve its registration.").withCause(err)
 	case errors.Is(err, agreements.ErrSameProposer):
 		return problem(http.StatusForbidden, CodeTwoPersonRule, "Someone other than the change's proposer must approve it.").withCause(err)
 	case errors.Is(err, agreements.ErrNeedsApproval):

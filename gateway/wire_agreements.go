@@ -35,6 +35,8 @@ func partyView(p *agreements.Party) api.Party {
 	v := api.Party{
 		ID: p.ID, Kind: string(p.Kind), Name: p.Name, Status: string(p.Status),
 		TrustAnchors: p.TrustAnchors, RevocationHosts: p.RevocationHosts, EncryptionKey: p.EncryptionKey, UpdatedAt: p.UpdatedAt,
+		RegisteredBy: p.RegisteredBy, RegisteredByName: p.RegisteredByName, RegisteredAt: p.RegisteredAt, RegistrationSHA256: p.RegistrationSHA256,
+		DecidedBy: p.DecidedBy, DecidedByName: p.DecidedByName, DecidedAt: p.DecidedAt,
 	}
 	if p.Identity != (agreements.IdentityRule{}) {
 		v.Identity = &api.IdentityRule{SubjectDN: p.Identity.SubjectDN, IssuerFingerprint: p.Identity.IssuerFingerprint}

@@ -50,6 +50,8 @@ func fullParty() *agreements.Party {
 		Identity:        agreements.IdentityRule{SubjectDN: "CN=gateway,O=Northshire Police", IssuerFingerprint: "ab12"},
 		RevocationHosts: []string{"crl.police.example"},
 		EncryptionKey:   json.RawMessage(`{"kty":"EC","crv":"P-256","x":"x","y":"y"}`), UpdatedAt: wireTime,
+		RegisteredBy: "alice", RegisteredByName: "Alice Admin", RegisteredAt: wireTime, RegistrationSHA256: "5f1c",
+		DecidedBy: "dana", DecidedByName: "Dana DPO", DecidedAt: wireTime,
 	}
 }
 

@@ -23,7 +23,9 @@ const TrustDomain = "northshire.test"
 //go:embed parties.yaml agreements/*.yaml
 var files embed.FS
 
-// Parties returns the demo parties, active, without keys or anchors.
+// Parties returns the demo parties, active, without keys or anchors (a
+// registry as it is once each registration is approved; Seed registers them
+// the way an administrator does).
 func Parties() []*agreements.Party {
 	b, err := files.ReadFile("parties.yaml")
 	if err != nil {
@@ -98,7 +100,8 @@ func AgreementsAt(now time.Time) []*agreements.Agreement {
 }
 
 // Seed registers the demo parties with their public encryption keys (JWK
-// JSON by party id) and takes every demo agreement through its lifecycle:
+// JSON by party id), each registered by an administrator and approved by a
+// different person (a DPO), and takes every demo agreement through its lifecycle:
 // registered by an administrator, approved by a different person (a DPO),
 // activated. Every step is audited like any other.
 func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[string][]byte) error {
@@ -109,8 +112,15 @@ func Seed(ctx context.Context, svc *agreements.Service, encryptionKeys map[strin
 		if !ok {
 			return fmt.Errorf("demo: no encryption key for %s", p.ID)
 		}
-		p.EncryptionKey = key
-		if _, err := svc.RegisterParty(ctx, admin, p, ""); err != nil && !errors.Is(err, agreements.ErrExists) {
+		p.EncryptionKey, p.Status = key, ""
+		reg, err := svc.RegisterParty(ctx, admin, p, "")
+		if errors.Is(err, agreements.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("demo party %s: %w", p.ID, err)
+		}
+		if _, err := svc.ApproveParty(ctx, dpo, reg.ID, reg.RegistrationSHA256); err != nil {
 			return fmt.Errorf("demo party %s: %w", p.ID, err)
 		}
 	}

@@ -34,7 +34,9 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	bob := agreements.Actor{Subject: "bob", Roles: []string{agreements.RoleAdmin}}
 	dana := agreements.Actor{Subject: "dana", Name: "Dana DPO", Roles: []string{agreements.RoleDPO}}
 	aziz := agreements.Actor{Subject: "aziz", Roles: []string{agreements.RoleAuditor}}
-	_, err := svc.RegisterParty(ctx, alice, &agreements.Party{ID: "dwp", Kind: agreements.KindDWP, Name: "DWP", EncryptionKey: changeKey1}, "")
+	regd, err := svc.RegisterParty(ctx, alice, &agreements.Party{ID: "dwp", Kind: agreements.KindDWP, Name: "DWP", EncryptionKey: changeKey1}, "")
+	require.NoError(t, err)
+	_, err = svc.ApproveParty(ctx, bob, "dwp", regd.RegistrationSHA256)
 	require.NoError(t, err)
 	p0, err := db.Party(ctx, "dwp")
 	require.NoError(t, err)

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("registry", func(t *testing.T) { testRegistry(t, open(t)) })
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
 	t.Run("party-changes", func(t *testing.T) { testPartyChanges(t, open(t)) })
+	t.Run("party-registration", func(t *testing.T) { testPartyRegistration(t, open(t)) })
 	t.Run("requests", func(t *testing.T) { testRequests(t, open(t)) })
 	t.Run("idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("certificates", func(t *testing.T) { testCertificates(t, open(t)) })
@@ -317,7 +318,9 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	dpo := agreements.Actor{Subject: "dana", Roles: []string{agreements.RoleDPO}}
 	key := []byte(`{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}`)
 	for _, id := range []string{"council.fraud", "cabinet-office.nfi"} {
-		_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: id, Kind: agreements.KindCouncilService, Name: id, EncryptionKey: key}, "")
+		p, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: id, Kind: agreements.KindCouncilService, Name: id, EncryptionKey: key}, "")
+		require.NoError(t, err)
+		_, err = svc.ApproveParty(ctx, dpo, id, p.RegistrationSHA256)
 		require.NoError(t, err)
 	}
 	_, err := svc.RegisterParty(ctx, admin, &agreements.Party{ID: "council.fraud", Kind: agreements.KindCouncilService, Name: "again", EncryptionKey: key}, "")
@@ -386,9 +389,9 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	require.ErrorIs(t, err, agreements.ErrNotFound)
 	_, err = db.Party(ctx, "missing")
 	require.ErrorIs(t, err, agreements.ErrNotFound)
-	// Two parties, six lifecycle steps, a refused approval and a refused
-	// activation, two suspensions: each audited.
-	require.Equal(t, int64(2+6+2+2), verifyAll(t, db))
+	// Two parties registered and approved, six lifecycle steps, a refused
+	// approval and a refused activation, two suspensions: each audited.
+	require.Equal(t, int64(4+6+2+2), verifyAll(t, db))
 }
 
 // testBatchIsolation: changes that share a group commit succeed or fail on

@@ -104,6 +104,9 @@ func newPartiesCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), out)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "registered %s (%s), %s\n", out.ID, out.Kind, out.Status)
+			if out.Status == string(agreements.PartyPending) {
+				fmt.Fprintf(cmd.OutOrStdout(), "it is not active until someone else (an administrator or a DPO) approves it:\n  gatehouse parties approve-registration %s --sha256 %s\n", out.ID, out.RegistrationSHA256)
+			}
 			return nil
 		}),
 	}
@@ -140,7 +143,30 @@ func newPartiesCmd() *cobra.Command {
 			return c.ResumeParty(cmd.Context(), id, r)
 		}
 	})
-	cmd.AddCommand(list, show, register, suspend, resume)
+	var sha string
+	approveReg := &cobra.Command{
+		Use:   "approve-registration ID --sha256 HEX",
+		Short: "Approve a new party's registration (not your own) so that it becomes active; --sha256 is the digest `gatehouse parties show` gave",
+		Args:  cobra.ExactArgs(1),
+		RunE: withClient(func(cmd *cobra.Command, c *client.Admin, args []string) error {
+			p, err := c.ApproveParty(cmd.Context(), args[0], sha)
+			if err != nil {
+				return err
+			}
+			if f.json {
+				return printJSON(cmd.OutOrStdout(), p)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "approved: %s (%s) is now %s\n", p.ID, p.Kind, p.Status)
+			return nil
+		}),
+	}
+	approveReg.Flags().StringVar(&sha, "sha256", "", "the registration's digest, as `gatehouse parties show` showed it")
+	rejectReg := status("reject-registration", "Refuse a new party's registration", func(c *client.Admin) func(*cobra.Command, string, string) (*api.Party, error) {
+		return func(cmd *cobra.Command, id, r string) (*api.Party, error) {
+			return c.RejectParty(cmd.Context(), id, r)
+		}
+	})
+	cmd.AddCommand(list, show, register, approveReg, rejectReg, suspend, resume)
 	cmd.AddCommand(partyChangeCmds(f, withClient)...)
 	return cmd
 }
@@ -354,7 +380,7 @@ func printParty(w io.Writer, p *api.Party) {
 	}
 	anchors := "the deployment's own CA"
 	if n := strings.Count(p.TrustAnchors, "BEGIN CERTIFICATE"); n > 0 {
-		anchors = fmt.Sprintf("%d CA certificate(s) of its own", n)
+		anchors = fmt.Sprintf("%d CA certificate(s) of its own, SHA-256 %s", n, strings.Join(agreements.AnchorFingerprints(p.TrustAnchors), ", "))
 	}
 	fmt.Fprintf(tw, "trust anchors:\t%s\n", anchors)
 	key := "none registered"
@@ -367,7 +393,19 @@ func printParty(w io.Writer, p *api.Party) {
 			key = strings.TrimSpace(k.Crv + " kid " + k.Kid)
 		}
 	}
+	if fp := agreements.KeyFingerprint(p.EncryptionKey); fp != "" {
+		key += ", thumbprint " + fp
+	}
 	fmt.Fprintf(tw, "encryption key:\t%s\n", key)
+	if p.RegisteredBy != "" {
+		fmt.Fprintf(tw, "registered:\t%s by %s\n", p.RegisteredAt.Format(time.RFC3339), p.RegisteredBy)
+	}
+	if p.DecidedBy != "" {
+		fmt.Fprintf(tw, "decided:\t%s by %s\n", p.DecidedAt.Format(time.RFC3339), p.DecidedBy)
+	}
+	if p.RegistrationSHA256 != "" {
+		fmt.Fprintf(tw, "registration sha256:\t%s\n", p.RegistrationSHA256)
+	}
 	if !p.UpdatedAt.IsZero() {
 		fmt.Fprintf(tw, "updated:\t%s\n", p.UpdatedAt.Format(time.RFC3339))
 	}
