@@ -57,3 +57,16 @@ func (m *cpuMeter) String() string {
 	}
 	return fmt.Sprintf("CPU gateway %.2fs, MinIO %.2fs, client %.2fs", used[0], used[1], used[2])
 }
+
+// per is the CPU time each process used since the meter started, divided
+// by n operations, in milliseconds.
+func (m *cpuMeter) per(n int64) string {
+	if n <= 0 {
+		return "no operations"
+	}
+	var used [3]float64
+	for i, p := range m.pids {
+		used[i] = float64((cpuTime(p) - m.start[i]).Microseconds()) / 1000 / float64(n)
+	}
+	return fmt.Sprintf("gateway %.2f ms, MinIO %.2f ms, client %.2f ms", used[0], used[1], used[2])
+}

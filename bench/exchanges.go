@@ -140,16 +140,21 @@ func benchSmallExchanges(ctx context.Context, e *env, d time.Duration) ([]Metric
 		two, one                      = &loadResult{}, &loadResult{}
 	)
 	for r := range rounds {
+		cpu := e.cpuMeter()
 		base := closedLoop(workers, time.Second, d, func(w, i int) error {
 			_, err := raw.Put(ctx, fmt.Sprintf("small/%d/%d/%d", r, w, i), bytes.NewReader(payload), size, time.Time{})
 			return err
 		})
+		baseCPU, cpu := cpu.per(base.all), e.cpuMeter()
 		gw2 := closedLoop(workers, time.Second, d, twoSteps)
+		gw2CPU, cpu := cpu.per(gw2.all), e.cpuMeter()
 		gw1 := closedLoop(workers, time.Second, d, oneRequest)
+		gw1CPU := cpu.per(gw1.all)
 		fmt.Fprintf(os.Stderr, "  round %d: raw MinIO 1 KiB puts %.0f/s (p99 %s); small exchanges in two requests %.0f/s (p50 %s, p99 %s, %d errors), in one %.0f/s (p50 %s, p99 %s, %d errors)\n",
 			r+1, base.perSecond, base.quantile(0.99).Round(time.Millisecond),
 			gw2.perSecond, gw2.quantile(0.5).Round(time.Millisecond), gw2.quantile(0.99).Round(time.Millisecond), gw2.errors,
 			gw1.perSecond, gw1.quantile(0.5).Round(time.Millisecond), gw1.quantile(0.99).Round(time.Millisecond), gw1.errors)
+		fmt.Fprintf(os.Stderr, "    CPU per operation: raw put %s; two requests %s; one request %s\n", baseCPU, gw2CPU, gw1CPU)
 		baseRates = append(baseRates, base.perSecond)
 		twoRates, oneRates = append(twoRates, gw2.perSecond), append(oneRates, gw1.perSecond)
 		two.latencies, one.latencies = append(two.latencies, gw2.latencies...), append(one.latencies, gw1.latencies...)
