@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/certs"
 	"github.com/gatehouse-gw/gatehouse/internal/idem"
 	"github.com/gatehouse-gw/gatehouse/internal/metrics"
@@ -237,6 +238,32 @@ func (m *Meta) Request(sender, recipient, agreement string) *agreements.Request 
 // nothing but its audit entry. With an idempotency key, a repeat of the same
 // declaration returns the exchange it created (Replayed set).
 func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDeclaration, key string) (*Exchange, error) {
+	p, err := s.decideDeclaration(ctx, caller, d, key)
+	switch {
+	case err != nil:
+		return nil, err
+	case p.replayed != nil:
+		return p.replayed, nil
+	}
+	return s.record(ctx, caller, p)
+}
+
+// declaration is an allowed declaration, found declarable and not yet
+// recorded; or, for a repeated idempotency key, the exchange it made.
+type declaration struct {
+	d                *api.ExchangeDeclaration
+	reg              *agreements.Registry
+	meta             Meta
+	decision         agreements.Decision
+	requestID        string
+	key, fingerprint string
+	now              time.Time
+	replayed         *Exchange
+}
+
+// decideDeclaration validates and decides a declaration, recording a
+// refusal (a RefusedError); an allowed one is returned to be recorded.
+func (s *Service) decideDeclaration(ctx context.Context, caller string, d *api.ExchangeDeclaration, key string) (*declaration, error) {
 	d, asked, err := s.inherit(ctx, caller, d)
 	if err != nil {
 		return nil, err
@@ -249,7 +276,8 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		if err != nil {
 			return nil, err
 		}
-		return s.replayed(ctx, id)
+		e, err := s.replayed(ctx, id)
+		return &declaration{replayed: e}, err
 	}
 	reg, err := s.registry.Snapshot(ctx)
 	if err != nil {
@@ -266,27 +294,32 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		return nil, err
 	}
 	countDecision(reg, "exchange", caller, d.Agreement, &decision)
-	entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
 	if !decision.Outcome.Allowed() {
-		if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
-			return nil, err
-		}
-		return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
+		return nil, s.refuse(ctx, decisionEntry(now, caller, d.Recipient, &meta, &decision), decision)
 	}
-
 	requestID, err := s.declarable(ctx, reg, caller, d, &meta, &decision, asked)
 	if err != nil {
 		return nil, err
 	}
+	return &declaration{d: d, reg: reg, meta: meta, decision: decision, requestID: requestID, key: key, fingerprint: fingerprint, now: now}, nil
+}
+
+// refuse records a refused decision and returns it as a RefusedError.
+func (s *Service) refuse(ctx context.Context, entry *audit.Entry, decision agreements.Decision) error {
+	if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
+		return err
+	}
+	return &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
+}
+
+// record records an allowed declaration as a declared exchange.
+func (s *Service) record(ctx context.Context, caller string, p *declaration) (*Exchange, error) {
+	d, reg, meta, decision, now := p.d, p.reg, &p.meta, p.decision, p.now
 	for attempt := 0; ; attempt++ {
-		e, err := s.create(ctx, reg, caller, d, key, fingerprint, &meta, decision, requestID, now)
+		e, err := s.create(ctx, reg, caller, d, p.key, p.fingerprint, meta, decision, p.requestID, now)
 		if !errors.Is(err, errVolumeReached) || attempt > 0 {
 			if err != nil {
-				// A concurrent retry with the same key may have won the claim.
-				if id, rerr := s.replay(ctx, caller, key, fingerprint); rerr == nil && id != "" {
-					return s.replayed(ctx, id)
-				}
-				return nil, err
+				return s.lostClaim(ctx, caller, p, err)
 			}
 			return e, nil
 		}
@@ -294,17 +327,23 @@ func (s *Service) Declare(ctx context.Context, caller string, d *api.ExchangeDec
 		// the decision and the reservation: decide again at the limit. An
 		// emergency may still go (an override waives the volume, never the
 		// law); anything else is refused and recorded as such.
-		if decision, err = s.decideAtLimit(ctx, reg, caller, d.Recipient, d.Agreement, &meta, now); err != nil {
+		if decision, err = s.decideAtLimit(ctx, reg, caller, d.Recipient, d.Agreement, meta, now); err != nil {
 			return nil, err
 		}
 		if !decision.Outcome.Allowed() {
-			entry := decisionEntry(now, caller, d.Recipient, &meta, &decision)
-			if err := s.update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, entry) }); err != nil {
-				return nil, err
-			}
-			return nil, &RefusedError{Decision: decision, Receipt: s.receipt(entry)}
+			return nil, s.refuse(ctx, decisionEntry(now, caller, d.Recipient, meta, &decision), decision)
 		}
 	}
+}
+
+// lostClaim is the answer to a declaration whose recording failed with err:
+// a concurrent retry with the same key may have won the claim, and then it
+// is that exchange.
+func (s *Service) lostClaim(ctx context.Context, caller string, p *declaration, err error) (*Exchange, error) {
+	if id, rerr := s.replay(ctx, caller, p.key, p.fingerprint); rerr == nil && id != "" {
+		return s.replayed(ctx, id)
+	}
+	return nil, err
 }
 
 // declarable runs the checks an allowed declaration must still pass before
@@ -335,12 +374,21 @@ var errVolumeReached = errors.New("exchange: the flow's daily limit is reached")
 
 // create records an allowed declaration: its audit entry, the exchange, the
 // idempotency key and, on a flow with a daily limit, its place in the day's
-// volume, all in one transaction. The reservation is the store's
-// conditional update, so that concurrent declarations cannot together pass
-// the limit (errVolumeReached: nothing was written).
+// volume, all in one transaction (declareIn). errVolumeReached: the flow's
+// daily limit was reached meanwhile and nothing was written.
 func (s *Service) create(ctx context.Context, reg *agreements.Registry, caller string, d *api.ExchangeDeclaration, key, fingerprint string,
 	meta *Meta, decision agreements.Decision, requestID string, now time.Time) (*Exchange, error) {
-	entry := decisionEntry(now, caller, d.Recipient, meta, &decision)
+	e := newExchange(reg, caller, d, meta, decision, requestID, now)
+	entry := e.declaredEntry()
+	if err := s.update(ctx, func(tx Tx) error { return declareIn(ctx, tx, reg, e, entry, key, fingerprint) }); err != nil {
+		return nil, err
+	}
+	e.Receipts = appendReceipt(nil, s.receipt(entry))
+	return e, nil
+}
+
+// newExchange is the exchange an allowed declaration creates, not yet stored.
+func newExchange(reg *agreements.Registry, caller string, d *api.ExchangeDeclaration, meta *Meta, decision agreements.Decision, requestID string, now time.Time) *Exchange {
 	agreementID, version := splitRef(decision.Agreement)
 	e := &Exchange{
 		ID:               uuid.Must(uuid.NewV7()).String(),
@@ -361,34 +409,41 @@ func (s *Service) create(ctx context.Context, reg *agreements.Registry, caller s
 		// within the time the DPO has to review an emergency override.
 		e.Notify.ConfirmBy = now.Add(reg.Policy().OverrideReview)
 	}
+	return e
+}
+
+// declaredEntry is the audit entry of the decision that allowed e.
+func (e *Exchange) declaredEntry() *audit.Entry {
+	entry := decisionEntry(e.CreatedAt, e.Sender, e.Recipient, &e.Meta, &e.Decision)
 	entry.Exchange = e.ID
-	entry.Request = requestID
-	limit, counted := volumeLimit(reg, &decision)
-	err := s.update(ctx, func(tx Tx) error {
-		if counted {
-			ok, err := tx.ReserveVolume(ctx, agreementID, caller, d.Recipient, now, limit)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errVolumeReached
-			}
-		}
-		if key != "" {
-			if err := tx.ClaimKey(ctx, caller, key, fingerprint, e.ID, now); err != nil {
-				return err
-			}
-		}
-		if err := tx.AppendAudit(ctx, entry); err != nil {
+	entry.Request = e.RequestID
+	return entry
+}
+
+// declareIn writes, in tx, what an allowed declaration records: on a flow
+// with a daily limit its place in the day's volume (the store's conditional
+// update, so that concurrent declarations cannot together pass the limit:
+// errVolumeReached), the idempotency key, the decision's audit entry and
+// the exchange e as it is.
+func declareIn(ctx context.Context, tx Tx, reg *agreements.Registry, e *Exchange, entry *audit.Entry, key, fingerprint string) error {
+	if limit, counted := volumeLimit(reg, &e.Decision); counted {
+		ok, err := tx.ReserveVolume(ctx, e.AgreementID, e.Sender, e.Recipient, e.CreatedAt, limit)
+		if err != nil {
 			return err
 		}
-		return tx.CreateExchange(ctx, e)
-	})
-	if err != nil {
-		return nil, err
+		if !ok {
+			return errVolumeReached
+		}
 	}
-	e.Receipts = appendReceipt(nil, s.receipt(entry))
-	return e, nil
+	if key != "" {
+		if err := tx.ClaimKey(ctx, e.Sender, key, fingerprint, e.ID, e.CreatedAt); err != nil {
+			return err
+		}
+	}
+	if err := tx.AppendAudit(ctx, entry); err != nil {
+		return err
+	}
+	return tx.CreateExchange(ctx, e)
 }
 
 // volumeLimit says whether a decision's exchange counts towards its flow's

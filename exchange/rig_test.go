@@ -200,6 +200,8 @@ type faultyStore struct {
 	mu        sync.Mutex
 	failAudit func(e *audit.Entry) bool
 	updateErr error
+	// updates counts the transactions that committed.
+	updates int
 }
 
 func (f *faultyStore) Update(ctx context.Context, fn func(exchange.Tx) error) error {
@@ -209,7 +211,20 @@ func (f *faultyStore) Update(ctx context.Context, fn func(exchange.Tx) error) er
 	if err != nil {
 		return err
 	}
-	return f.Store.Update(ctx, func(tx exchange.Tx) error { return fn(&faultyTx{Tx: tx, f: f}) })
+	err = f.Store.Update(ctx, func(tx exchange.Tx) error { return fn(&faultyTx{Tx: tx, f: f}) })
+	if err == nil {
+		f.mu.Lock()
+		f.updates++
+		f.mu.Unlock()
+	}
+	return err
+}
+
+// committed is how many transactions have committed so far.
+func (f *faultyStore) committed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.updates
 }
 
 // failAuditOf makes appending entries of the given types fail; none: stop.

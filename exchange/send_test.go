@@ -73,6 +73,58 @@ func TestSendIsDeclareThenUpload(t *testing.T) {
 	}
 }
 
+// The one-request form records the decision and the delivery in one
+// transaction, after the payload is stored: the two entries next to each
+// other in the record, and nothing at all if that transaction fails — no
+// exchange, no entry, no object. A flow with a daily limit reserves its
+// place before the payload is read, so it takes the two steps.
+func TestSendRecordsOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	r.svc.SetReceipts(&audit.Receipts{Signer: r.signer, Origin: receiptOrigin})
+	body := []byte("one request")
+	before := r.store.committed()
+	e, err := r.svc.Send(r.ctx, revenues, withDigest(policeDisclosure(int64(len(body))), body), "", payloadOf(body, new(int)))
+	require.NoError(t, err)
+	require.Equal(t, 1, r.store.committed()-before, "one transaction")
+	require.Len(t, e.Receipts, 2, "a receipt for the decision and one for the delivery")
+	var seqs []int64
+	for _, entry := range r.entries(t) {
+		if entry.Exchange == e.ID {
+			seqs = append(seqs, entry.Seq)
+		}
+	}
+	require.Len(t, seqs, 2)
+	require.Equal(t, seqs[0]+1, seqs[1], "the decision and the delivery are recorded together")
+	r.checkReceipt(t, e.Receipts[0], audit.TypeExchangeDecided)
+	r.checkReceipt(t, e.Receipts[1], audit.TypeExchangeSealed)
+
+	t.Run("the transaction fails", func(t *testing.T) {
+		exchanges, entries := r.countExchanges(t), len(r.entries(t))
+		objects := len(r.objects.Keys())
+		r.store.failAuditOf(audit.TypeExchangeSealed)
+		defer r.store.failAuditOf()
+		e, err := r.svc.Send(r.ctx, revenues, policeDisclosure(4), "", payloadOf([]byte("data"), new(int)))
+		require.Error(t, err)
+		require.Nil(t, e)
+		require.Equal(t, exchanges, r.countExchanges(t), "no exchange")
+		require.Len(t, r.entries(t), entries, "no entry, not even the decision")
+		require.Len(t, r.objects.Keys(), objects, "the stored payload is removed")
+	})
+
+	t.Run("a flow with a daily limit", func(t *testing.T) {
+		body := []byte(`{"name":"A N Other","nino":"QQ123456C"}`)
+		d := benefitsDisclosure("application/json", int64(len(body)))
+		d.SubjectCount = 1
+		before := r.store.committed()
+		e, err := r.svc.Send(r.ctx, revenues, d, "", payloadOf(body, new(int)))
+		require.NoError(t, err)
+		require.Equal(t, exchange.StateDelivered, e.State)
+		require.Equal(t, 2, r.store.committed()-before, "the reservation first, then the delivery")
+		require.Len(t, e.Receipts, 2)
+	})
+}
+
 // An upload that fails after an allowed declaration returns the declared
 // exchange; the same request with the same key then delivers it, and a
 // repeat after that is a replay that reads nothing.

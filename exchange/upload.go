@@ -158,6 +158,32 @@ func noWorseThan(declared, again agreements.Decision) agreements.Decision {
 // sealPayload streams an admitted upload's body into object storage and records
 // the delivery.
 func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, body io.Reader) (*Exchange, error) {
+	sp, err := s.sealObject(ctx, a, body)
+	if err != nil {
+		if sp != nil && sp.failed {
+			s.markFailed(ctx, a.e.ID, caller, err)
+		}
+		return nil, err
+	}
+	return s.recordDelivery(ctx, caller, a, sp, nil)
+}
+
+// sealedPayload is a payload sealed and stored whose delivery is not yet
+// recorded.
+type sealedPayload struct {
+	res         *sealResult
+	envelope    []byte
+	retainUntil time.Time
+	policy      *minimise.Policy
+	// failed says, on an error, that the upload itself failed (the body, its
+	// minimisation, its digest or the store): what the exchange records as
+	// exchange.failed. The other errors leave it as it was.
+	failed bool
+}
+
+// sealObject seals an admitted upload's body into a new object and the
+// manifest for the recipient. On an error no object remains.
+func (s *Service) sealObject(ctx context.Context, a *admitted, body io.Reader) (*sealedPayload, error) {
 	e, reg, decision, now, size := a.e, a.reg, a.decision, a.now, a.e.Meta.DeclaredSize
 	recipientKey, err := s.keys.parse(reg.Party(e.Recipient).EncryptionKey)
 	if err != nil {
@@ -178,19 +204,13 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 	}
 	res, err := s.sealInto(ctx, p, body)
 	if err != nil {
-		s.markFailed(ctx, e.ID, caller, err)
-		return nil, err
+		return &sealedPayload{failed: true}, err
 	}
-	removeObject := func(reason string) {
-		if rmErr := s.objects.Remove(context.WithoutCancel(ctx), res.info.Key, res.info.Version); rmErr != nil {
-			s.log.Error("removing payload object failed", logkey.Exchange, e.ID, logkey.Reason, reason, logkey.Error, rmErr)
-		}
-	}
+	sp := &sealedPayload{res: res, retainUntil: retainUntil, policy: policy}
 	if want := e.Meta.DeclaredSHA256; want != "" && want != res.rawDigest && want != s.payloadDigest(res.rawDigest) {
-		removeObject("digest mismatch")
-		err := public.Errorf(ErrDigestMismatch, "got %s", res.rawDigest)
-		s.markFailed(ctx, e.ID, caller, err)
-		return nil, err
+		s.removeObject(ctx, e.ID, res.info, "digest mismatch")
+		sp.failed = true
+		return sp, public.Errorf(ErrDigestMismatch, "got %s", res.rawDigest)
 	}
 
 	manifest := &seal.Manifest{
@@ -210,37 +230,63 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		Object:      seal.Object{Bucket: res.info.Bucket, Key: res.info.Key, Version: res.info.Version},
 		Encryption:  seal.NewEncryption(dataKey, aad),
 	}
-	envelope, err := s.signer.SealManifest(manifest, recipientKey)
-	if err != nil {
-		removeObject("sealing manifest failed")
+	if sp.envelope, err = s.signer.SealManifest(manifest, recipientKey); err != nil {
+		s.removeObject(ctx, e.ID, res.info, "sealing manifest failed")
 		return nil, fmt.Errorf("sealing manifest: %w", err)
 	}
+	return sp, nil
+}
 
+// removeObject removes the object of an upload whose delivery is not
+// recorded; one it cannot remove is left to the orphan reconciler.
+func (s *Service) removeObject(ctx context.Context, exchangeID string, info ObjectInfo, reason string) {
+	if err := s.objects.Remove(context.WithoutCancel(ctx), info.Key, info.Version); err != nil {
+		s.log.Error("removing payload object failed", logkey.Exchange, exchangeID, logkey.Reason, reason, logkey.Error, err)
+	}
+}
+
+// recordDelivery records that the sealed payload sp of the admitted upload a
+// was delivered: the exchange delivered, its exchange.sealed entry, and for
+// an answer the request answered, in one transaction. With declare nil the
+// exchange is stored already and is read again, under its lock, to check
+// it can still take its payload; otherwise declare records the exchange's
+// declaration, given the exchange as it is delivered, first in the same
+// transaction (Send's one-request form). On an error the object is removed.
+func (s *Service) recordDelivery(ctx context.Context, caller string, a *admitted, sp *sealedPayload, declare func(Tx, *Exchange) error) (*Exchange, error) {
+	e, decision, now, res := a.e, a.decision, a.now, sp.res
 	detail := map[string]string{"object": res.info.Key, "object_version": res.info.Version, "received_digest": s.payloadDigest(res.rawDigest)}
 	digest := s.payloadDigest(res.digest)
 	if res.report != nil {
 		detail["minimised"] = res.report.Summary()
-		detail["field_rules"] = policy.Rules()
+		detail["field_rules"] = sp.policy.Rules()
 	}
 	var (
 		sealed *Exchange
 		entry  *audit.Entry
 	)
-	err = s.update(ctx, func(tx Tx) error {
+	err := s.update(ctx, func(tx Tx) error {
 		sealed, entry = nil, nil
-		cur, err := tx.LockExchange(ctx, e.ID)
-		if err != nil {
-			return err
-		}
-		if !cur.State.Uploadable() {
-			return public.Errorf(ErrState, "exchange is %s", cur.State)
+		var cur *Exchange
+		if declare == nil {
+			var err error
+			if cur, err = tx.LockExchange(ctx, e.ID); err != nil {
+				return err
+			}
+			if !cur.State.Uploadable() {
+				return public.Errorf(ErrState, "exchange is %s", cur.State)
+			}
+		} else {
+			// A change may run more than once: each run starts from the
+			// exchange as declared.
+			declared := *e
+			cur = &declared
 		}
 		cur.AgreementID, cur.AgreementVersion = splitRef(decision.Agreement)
 		cur.Decision = decision
 		cur.State = StateDelivered
 		cur.Payload = Payload{Size: res.size, Digest: digest, CiphertextSize: res.info.Size, ObjectKey: res.info.Key, ObjectVersion: res.info.Version}
-		cur.Envelope = envelope
-		cur.UpdatedAt, cur.DeliveredAt, cur.ExpiresAt = now, now, retainUntil
+		cur.Envelope = sp.envelope
+		cur.UpdatedAt, cur.DeliveredAt, cur.ExpiresAt = now, now, sp.retainUntil
 		entry = &audit.Entry{
 			Time:          now,
 			Type:          audit.TypeExchangeSealed,
@@ -256,11 +302,20 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 			PayloadSize:   res.size,
 			Detail:        detail,
 		}
-		if err := tx.AppendAudit(ctx, entry); err != nil {
-			return err
-		}
-		if err := tx.SaveExchange(ctx, cur); err != nil {
-			return err
+		if declare != nil {
+			if err := declare(tx, cur); err != nil {
+				return err
+			}
+			if err := tx.AppendAudit(ctx, entry); err != nil {
+				return err
+			}
+		} else {
+			if err := tx.AppendAudit(ctx, entry); err != nil {
+				return err
+			}
+			if err := tx.SaveExchange(ctx, cur); err != nil {
+				return err
+			}
 		}
 		if cur.RequestID != "" {
 			if err := markAnswered(ctx, tx, cur, now); err != nil {
@@ -271,7 +326,7 @@ func (s *Service) sealPayload(ctx context.Context, caller string, a *admitted, b
 		return nil
 	})
 	if err != nil {
-		removeObject("recording delivery failed")
+		s.removeObject(ctx, e.ID, res.info, "recording delivery failed")
 		return nil, err
 	}
 	metrics.BytesSealed.WithLabelValues(caller, sealed.AgreementID).Add(float64(res.size))
