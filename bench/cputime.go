@@ -58,15 +58,25 @@ func (m *cpuMeter) String() string {
 	return fmt.Sprintf("CPU gateway %.2fs, MinIO %.2fs, client %.2fs", used[0], used[1], used[2])
 }
 
+// opCPU is the CPU time each process used per operation, in milliseconds.
+type opCPU [3]float64
+
 // per is the CPU time each process used since the meter started, divided
-// by n operations, in milliseconds.
-func (m *cpuMeter) per(n int64) string {
+// by n operations.
+func (m *cpuMeter) per(n int64) opCPU {
+	var c opCPU
 	if n <= 0 {
-		return "no operations"
+		return c
 	}
-	var used [3]float64
 	for i, p := range m.pids {
-		used[i] = float64((cpuTime(p) - m.start[i]).Microseconds()) / 1000 / float64(n)
+		c[i] = float64((cpuTime(p) - m.start[i]).Microseconds()) / 1000 / float64(n)
 	}
-	return fmt.Sprintf("gateway %.2f ms, MinIO %.2f ms, client %.2f ms", used[0], used[1], used[2])
+	return c
+}
+
+// total is the CPU time of all three processes per operation.
+func (c opCPU) total() float64 { return c[0] + c[1] + c[2] }
+
+func (c opCPU) String() string {
+	return fmt.Sprintf("gateway %.2f ms, MinIO %.2f ms, client %.2f ms", c[0], c[1], c[2])
 }
