@@ -44,8 +44,8 @@ const (
 	AuditPartyChangeApproved  = "admin.party.change-approved"
 	AuditPartyChangeRejected  = "admin.party.change-rejected"
 	AuditPartyChangeWithdrawn = "admin.party.change-withdrawn"
-	// AuditPartyChangeApprovalRefused records an approval refused because
-	// its digest was not the proposal's or its approver was the proposer.
+	// AuditPartyChangeApprovalRefused records an approval refused, for
+	// whatever reason (detail.refused: see RefusedRole and the others).
 	AuditPartyChangeApprovalRefused = "admin.party.change-approval-refused"
 )
 
@@ -303,12 +303,12 @@ func (s *Service) changeEntry(actor Actor, typ string, c *PartyChange) *audit.En
 // ApprovePartyChange approves an open proposal and applies it, in one
 // transaction (admin or dpo). The approver must not be its proposer
 // (SamePerson) and must name the proposal's digest, the one they were
-// shown.
+// shown. Every refusal is recorded (AuditPartyChangeApprovalRefused).
 func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID, digest string) (*PartyChange, *Party, error) {
-	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
-		return nil, nil, err
-	}
 	digest = strings.ToLower(strings.TrimSpace(digest))
+	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
+		return nil, nil, s.refuseChange(ctx, actor, AuditPartyChangeApprovalRefused, changeID, true, digest, err)
+	}
 	if digest == "" {
 		return nil, nil, valid.Errors{{Path: "sha256", Rule: "required", Message: "is required: the SHA-256 of the proposal you were shown"}}
 	}
@@ -355,40 +355,56 @@ func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID,
 		return tx.PutParty(ctx, p)
 	})
 	if err != nil {
-		if seen != nil && (errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSameProposer)) {
+		if reason := refusalReason(err); seen != nil && reason != "" {
 			// The refusal is recorded, with what was given and expected
 			// (digests are not secret), and changes nothing else.
 			e := s.changeEntry(actor, AuditPartyChangeApprovalRefused, seen)
-			e.Outcome = "refused"
-			e.Detail["sha256"], e.Detail["expected_sha256"] = digest, seen.Digest
-			e.Detail["refused"] = "digest"
-			if errors.Is(err, ErrSameProposer) {
-				e.Detail["refused"] = "proposer"
-			}
-			if aerr := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); aerr != nil {
-				return nil, nil, aerr
-			}
+			e.Detail["sha256"], e.Detail["expected_sha256"] = given(digest), seen.Digest
+			e.Detail["status"] = string(seen.Status)
+			return nil, nil, s.refuse(ctx, e, reason, err)
 		}
 		return nil, nil, err
 	}
 	return out, party, nil
 }
 
+// refuseChange records an approval (with the digest given) or a rejection
+// of a change refused before it was locked (the actor's role), naming the
+// change asked for and, if it can be read, its party and digest.
+func (s *Service) refuseChange(ctx context.Context, actor Actor, typ, changeID string, approval bool, digest string, err error) error {
+	e := s.entry(actor, typ)
+	e.Detail["change"] = given(changeID)
+	if c, rerr := s.store.PartyChange(ctx, changeID); rerr == nil {
+		e = s.changeEntry(actor, typ, c)
+		e.Detail["status"] = string(c.Status)
+		if approval {
+			e.Detail["expected_sha256"] = c.Digest
+			delete(e.Detail, "sha256")
+		}
+	}
+	if digest != "" {
+		e.Detail["sha256"] = given(digest)
+	}
+	return s.refuse(ctx, e, refusalReason(err), err)
+}
+
 // RejectPartyChange closes an open proposal without applying it (admin or
-// dpo); closed by its own proposer, it is withdrawn.
+// dpo); closed by its own proposer, it is withdrawn. Every refusal is
+// recorded (AuditPartyChangeRejectionRefused).
 func (s *Service) RejectPartyChange(ctx context.Context, actor Actor, changeID, reason string) (*PartyChange, error) {
 	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
-		return nil, err
+		return nil, s.refuseChange(ctx, actor, AuditPartyChangeRejectionRefused, changeID, false, "", err)
 	}
 	if err := checkReason("reason", reason); err != nil {
 		return nil, err
 	}
-	var out *PartyChange
+	var out, seen *PartyChange
 	err := s.store.Update(ctx, func(tx Tx) error {
 		c, err := tx.LockPartyChange(ctx, changeID)
 		if err != nil {
 			return err
 		}
+		seen = c
 		if c.Status != ChangeProposed {
 			return public.Errorf(ErrChangeState, "change %s is %s", c.ID, c.Status)
 		}
@@ -405,6 +421,11 @@ func (s *Service) RejectPartyChange(ctx context.Context, actor Actor, changeID, 
 		out = c
 		return tx.PutPartyChange(ctx, c)
 	})
+	if code := refusalReason(err); err != nil && seen != nil && code != "" {
+		e := s.changeEntry(actor, AuditPartyChangeRejectionRefused, seen)
+		e.Detail["status"], e.Detail["reason"] = string(seen.Status), reason
+		return nil, s.refuse(ctx, e, code, err)
+	}
 	return out, err
 }
 

@@ -22,9 +22,8 @@ import (
 const (
 	AuditPartyRegistrationApproved = "admin.party.registration-approved"
 	AuditPartyRegistrationRejected = "admin.party.registration-rejected"
-	// AuditPartyRegistrationApprovalRefused records an approval refused
-	// because its digest was not the registration's or its approver
-	// registered the party.
+	// AuditPartyRegistrationApprovalRefused records an approval refused,
+	// for whatever reason (detail.refused: see RefusedRole and the others).
 	AuditPartyRegistrationApprovalRefused = "admin.party.registration-approval-refused"
 )
 
@@ -73,12 +72,13 @@ func awaitingApproval(p *Party) error {
 // ApproveParty approves a pending party's registration and makes it active,
 // in one transaction with its audit entry (admin or dpo). The approver must
 // not be its registrant (SamePerson) and must name the registration's
-// digest, the one they were shown.
+// digest, the one they were shown. Every refusal is recorded
+// (AuditPartyRegistrationApprovalRefused).
 func (s *Service) ApproveParty(ctx context.Context, actor Actor, id, digest string) (*Party, error) {
-	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
-		return nil, err
-	}
 	digest = strings.ToLower(strings.TrimSpace(digest))
+	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
+		return nil, s.refuseRegistration(ctx, actor, AuditPartyRegistrationApprovalRefused, id, true, digest, err)
+	}
 	if digest == "" {
 		return nil, valid.Errors{{Path: "sha256", Rule: "required", Message: "is required: the SHA-256 of the registration you were shown"}}
 	}
@@ -107,40 +107,57 @@ func (s *Service) ApproveParty(ctx context.Context, actor Actor, id, digest stri
 		return tx.PutParty(ctx, p)
 	})
 	if err != nil {
-		if seen != nil && (errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrSameRegistrant)) {
+		if reason := refusalReason(err); seen != nil && reason != "" {
 			// Recorded like a refused party change, changing nothing else.
 			e := s.registrationEntry(actor, AuditPartyRegistrationApprovalRefused, seen)
-			e.Outcome = "refused"
-			e.Detail["sha256"], e.Detail["expected_sha256"] = digest, seen.RegistrationSHA256
-			e.Detail["refused"] = "digest"
-			if errors.Is(err, ErrSameRegistrant) {
-				e.Detail["refused"] = "registrant"
-			}
-			if aerr := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); aerr != nil {
-				return nil, aerr
-			}
+			e.Detail["sha256"], e.Detail["expected_sha256"] = given(digest), seen.RegistrationSHA256
+			e.Detail["status"] = string(seen.Status)
+			return nil, s.refuse(ctx, e, reason, err)
 		}
 		return nil, err
 	}
 	return out, nil
 }
 
+// refuseRegistration records an approval (with the digest given) or a
+// rejection of a registration refused before the party was locked (the
+// actor's role), naming the party asked for and, if it can be read, its
+// registration's digest.
+func (s *Service) refuseRegistration(ctx context.Context, actor Actor, typ, id string, approval bool, digest string, err error) error {
+	e := s.entry(actor, typ)
+	e.Recipient = given(id)
+	if p, rerr := s.store.Party(ctx, id); rerr == nil {
+		e = s.registrationEntry(actor, typ, p)
+		e.Detail["status"] = string(p.Status)
+		if approval {
+			e.Detail["expected_sha256"] = p.RegistrationSHA256
+			delete(e.Detail, "sha256")
+		}
+	}
+	if digest != "" {
+		e.Detail["sha256"] = given(digest)
+	}
+	return s.refuse(ctx, e, refusalReason(err), err)
+}
+
 // RejectParty refuses a pending party's registration (admin or dpo; its
 // registrant may withdraw it). The party stays, rejected, so the record
-// shows what was refused; registering the id again replaces it.
+// shows what was refused; registering the id again replaces it. Every
+// refusal is recorded (AuditPartyRegistrationRejectionRefused).
 func (s *Service) RejectParty(ctx context.Context, actor Actor, id, reason string) (*Party, error) {
 	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
-		return nil, err
+		return nil, s.refuseRegistration(ctx, actor, AuditPartyRegistrationRejectionRefused, id, false, "", err)
 	}
 	if err := checkReason("reason", reason); err != nil {
 		return nil, err
 	}
-	var out *Party
+	var out, seen *Party
 	err := s.store.Update(ctx, func(tx Tx) error {
 		p, err := tx.LockParty(ctx, id)
 		if err != nil {
 			return err
 		}
+		seen = p
 		if p.Status != PartyPending {
 			return public.Errorf(ErrChangeState, "party %s is %s, not awaiting approval", p.ID, p.Status)
 		}
@@ -154,6 +171,11 @@ func (s *Service) RejectParty(ctx context.Context, actor Actor, id, reason strin
 		out = p
 		return tx.PutParty(ctx, p)
 	})
+	if code := refusalReason(err); err != nil && seen != nil && code != "" {
+		e := s.registrationEntry(actor, AuditPartyRegistrationRejectionRefused, seen)
+		e.Detail["status"], e.Detail["reason"] = string(seen.Status), reason
+		return nil, s.refuse(ctx, e, code, err)
+	}
 	return out, err
 }
 

@@ -96,8 +96,8 @@ const (
 	AuditAgreementApproved   = "admin.agreement.approved"
 	AuditAgreementActivated  = "admin.agreement.activated"
 	// AuditAgreementApprovalRefused and AuditAgreementActivationRefused
-	// record an approval or activation refused because the version's
-	// document is not the one named (its digest differs).
+	// record an approval or activation refused, for whatever reason
+	// (detail.refused: see RefusedRole and the others).
 	AuditAgreementApprovalRefused   = "admin.agreement.approval-refused"
 	AuditAgreementActivationRefused = "admin.agreement.activation-refused"
 	AuditAgreementSuspended         = "admin.agreement.suspended"
@@ -552,11 +552,11 @@ func SamePerson(a, b string) bool {
 // Approve approves a draft version (dpo): the version the DPO names, whose
 // canonical document must have the digest they name (Digest) — the document
 // they were shown. The approver must not be its author: the two-person rule.
-// A digest that does not match is refused with a *DigestMismatchError, and
-// the refusal is recorded (AuditAgreementApprovalRefused).
+// A digest that does not match is refused with a *DigestMismatchError.
+// Every refusal is recorded (AuditAgreementApprovalRefused).
 func (s *Service) Approve(ctx context.Context, actor Actor, id string, version int, digest string) (*Agreement, error) {
 	if err := needRole(actor, RoleDPO); err != nil {
-		return nil, err
+		return nil, s.refuseVersion(ctx, actor, AuditAgreementApprovalRefused, id, version, digest, err)
 	}
 	if err := checkBinding(version, digest); err != nil {
 		return nil, err
@@ -579,7 +579,7 @@ func (s *Service) Approve(ctx context.Context, actor Actor, id string, version i
 // superseded. The document must still be the one its DPO approved.
 func (s *Service) Activate(ctx context.Context, actor Actor, id string, version int, digest string) (*Agreement, error) {
 	if err := needRole(actor, RoleAdmin); err != nil {
-		return nil, err
+		return nil, s.refuseVersion(ctx, actor, AuditAgreementActivationRefused, id, version, digest, err)
 	}
 	if err := checkBinding(version, digest); err != nil {
 		return nil, err
@@ -640,28 +640,41 @@ func validDigest(d string) bool {
 }
 
 // bound runs a transition bound to a digest: the version's document must
-// have it. The digest is recorded in the audit entry; a mismatch is
-// recorded as refusedType, with what was expected and what was given
-// (digests are not secret), and changes nothing else.
+// have it. The digest is recorded in the audit entry. A refusal (the
+// digest, the two-person rule, the version's status, the activation's
+// checks) is recorded as refusedType, with the digest given and, for a
+// mismatch, the one expected (digests are not secret), and changes nothing
+// else.
 func (s *Service) bound(ctx context.Context, actor Actor, id string, version int, digest, typ, refusedType string, fn change) (*Agreement, error) {
-	var mismatch *DigestMismatchError
+	var seen *Agreement
 	a, err := s.transition(ctx, actor, id, version, typ, map[string]string{"sha256": digest}, func(a *Agreement, all []*Agreement, reg *Registry) ([]*Agreement, error) {
+		seen = a
 		if want := Digest(a); want != digest {
 			return nil, &DigestMismatchError{Ref: a.Ref(), Expected: want, Given: digest}
 		}
 		return fn(a, all, reg)
 	})
-	if !errors.As(err, &mismatch) {
+	reason := refusalReason(err)
+	if err == nil || seen == nil || reason == "" {
 		return a, err
 	}
 	e := s.entry(actor, refusedType)
-	e.Agreement = mismatch.Ref
-	e.Outcome = "refused"
-	e.Detail["sha256"], e.Detail["expected_sha256"] = mismatch.Given, mismatch.Expected
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.AppendAudit(ctx, e) }); err != nil {
-		return nil, err
+	e.Agreement = seen.Ref()
+	e.Detail["sha256"], e.Detail["status"] = digest, string(seen.Status)
+	var mismatch *DigestMismatchError
+	if errors.As(err, &mismatch) {
+		e.Detail["expected_sha256"] = mismatch.Expected
 	}
-	return nil, mismatch
+	return nil, s.refuse(ctx, e, reason, err)
+}
+
+// refuseVersion records an approval or activation refused before the
+// version was read (the actor's role), naming what was asked for.
+func (s *Service) refuseVersion(ctx context.Context, actor Actor, refusedType, id string, version int, digest string, err error) error {
+	e := s.entry(actor, refusedType)
+	e.Agreement = given(Ref(id, version))
+	e.Detail["sha256"] = given(digest)
+	return s.refuse(ctx, e, refusalReason(err), err)
 }
 
 // Suspend pauses sharing under the agreement in force (admin); it takes

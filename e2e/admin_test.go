@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/gatehouse-gw/gatehouse/agreements"
 	"github.com/gatehouse-gw/gatehouse/api"
 	"github.com/gatehouse-gw/gatehouse/audit"
 	"github.com/gatehouse-gw/gatehouse/client"
@@ -176,6 +177,19 @@ func TestAgreementLifecycleThroughTheAdminAPI(t *testing.T) {
 	require.Equal(t, []string{"alice youth-justice@2"}, actors("admin.agreement.suspended"))
 	require.Equal(t, []string{"alice youth-justice@2"}, actors("admin.agreement.terminated"))
 	require.Equal(t, "Complaint under investigation", entries["admin.agreement.suspended"][0].Detail["reason"])
+	// So is every refused approval and activation, with why.
+	refusals := func(typ string) []string {
+		var out []string
+		for _, e := range entries[typ] {
+			if strings.HasPrefix(e.Agreement, "youth-justice") {
+				require.Equal(t, "refused", e.Outcome)
+				out = append(out, e.Actor+" "+e.Agreement+" "+e.Detail["refused"]+" "+e.Detail["sha256"])
+			}
+		}
+		return out
+	}
+	require.Equal(t, []string{"alice youth-justice@1 author " + v1.SHA256}, refusals(agreements.AuditAgreementApprovalRefused))
+	require.Equal(t, []string{"alice youth-justice@1 state " + v1.SHA256, "dana youth-justice@1 role " + v1.SHA256}, refusals(agreements.AuditAgreementActivationRefused))
 }
 
 func requireFailed(t *testing.T, err error, code string) {
@@ -203,6 +217,11 @@ func TestActivationNeedsADPIA(t *testing.T) {
 	p := requireProblem(t, err, http.StatusBadRequest, "invalid-request")
 	require.Equal(t, "dpia", p.Errors[0].Field)
 	require.Equal(t, "required before activation", p.Errors[0].Message)
+	refused := youthJusticeEntries(t, gw)[agreements.AuditAgreementActivationRefused]
+	require.Len(t, refused, 1, "the refused activation is recorded")
+	require.Equal(t, "alice", refused[0].Actor)
+	require.Equal(t, agreements.RefusedChecks, refused[0].Detail["refused"])
+	require.Equal(t, v1.SHA256, refused[0].Detail["sha256"])
 }
 
 func TestPartySuspensionTakesEffectOnTheNextRequest(t *testing.T) {

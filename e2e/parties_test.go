@@ -144,10 +144,18 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 	require.Equal(t, "trust_anchors", approved[1].Detail["fields"])
 	require.Empty(t, entries["admin.party.updated"][0].Detail["sha256"])
 	refused := entries[agreements.AuditPartyChangeApprovalRefused]
-	require.Len(t, refused, 3, "the proposer twice, the wrong digest once")
-	require.Equal(t, []string{"proposer", "proposer", "digest"}, []string{refused[0].Detail["refused"], refused[1].Detail["refused"], refused[2].Detail["refused"]})
-	require.Equal(t, wrong, refused[2].Detail["sha256"])
-	require.Equal(t, ch.SHA256, refused[2].Detail["expected_sha256"])
+	var why []string
+	for _, r := range refused {
+		require.Equal(t, "refused", r.Outcome)
+		require.Equal(t, ch.ID, r.Detail["change"])
+		require.Equal(t, "police.northshire", r.Recipient)
+		why = append(why, r.Actor+" "+r.Detail["refused"])
+	}
+	require.Equal(t, []string{"alice proposer", "Alice proposer", "aziz role", "dana digest", "dana state"}, why,
+		"the proposer twice, the auditor, the wrong digest, the approval of a change no longer open")
+	require.Equal(t, wrong, refused[3].Detail["sha256"])
+	require.Equal(t, ch.SHA256, refused[3].Detail["expected_sha256"])
+	require.Equal(t, "approved", refused[4].Detail["status"])
 }
 
 // putParty sends PUT /admin/v1/parties/{id} as alice, an administrator.

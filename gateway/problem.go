@@ -223,7 +223,7 @@ func toError(err error) *Error {
 		return problem(http.StatusConflict, CodeRecipientKey, "The recipient has no encryption key registered; ask the gateway's administrators.").withCause(err)
 	case errors.As(err, &body):
 		return problem(http.StatusBadRequest, CodeInterrupted, "The payload upload was interrupted; nothing was stored. Upload it again.").withCause(err)
-	case errors.Is(err, exchange.ErrUnavailable), errors.Is(err, compliance.ErrUnavailable):
+	case errors.Is(err, exchange.ErrUnavailable), errors.Is(err, compliance.ErrUnavailable), errors.Is(err, agreements.ErrUnavailable):
 		return unavailable(err)
 	case errors.Is(err, exchange.ErrStorageFull):
 		return problem(http.StatusInsufficientStorage, CodeStorageFull, "The object store is full or over its quota; nothing was stored.").withCause(err)

@@ -132,9 +132,13 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	require.NoError(t, err)
 	_, err = svc.RejectPartyChange(ctx, dana, ch2.ID, "")
 	requireField(t, err, "reason", "required")
+	_, err = svc.RejectPartyChange(ctx, aziz, ch2.ID, "not for me")
+	require.ErrorIs(t, err, agreements.ErrForbidden)
 	r2, err := svc.RejectPartyChange(ctx, dana, ch2.ID, "ask DWP to confirm the DN first")
 	require.NoError(t, err)
 	require.Equal(t, agreements.ChangeRejected, r2.Status)
+	_, err = svc.RejectPartyChange(ctx, bob, ch2.ID, "and again")
+	require.ErrorIs(t, err, agreements.ErrChangeState, "rejected once")
 	ch3, err := svc.ProposePartyChange(ctx, bob, "dwp", agreements.TrustEdit{RevocationHosts: &[]string{"crl.dwp.example"}}, "their CRL host", "")
 	require.NoError(t, err)
 	r3, err := svc.RejectPartyChange(ctx, bob, ch3.ID, "typo")
@@ -168,13 +172,30 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	require.Equal(t, "Dana DPO", byType[agreements.AuditPartyChangeApproved][0]["actor_name"])
 	require.Len(t, byType[agreements.AuditPartyChangeRejected], 1)
 	require.Len(t, byType[agreements.AuditPartyChangeWithdrawn], 1)
-	// The proposer's approval and the wrong digest are recorded as refused.
+	// Every refused approval is recorded with its reason: the proposer's,
+	// the auditor's, the wrong digest, and approvals of a change no longer
+	// open; so are refused rejections.
 	refused := byType[agreements.AuditPartyChangeApprovalRefused]
-	require.Len(t, refused, 2)
-	require.Equal(t, "proposer", refused[0]["refused"])
-	require.Equal(t, "digest", refused[1]["refused"])
-	require.Equal(t, ch.Digest, refused[1]["expected_sha256"])
+	require.Equal(t, []string{"proposer", "role", "digest", "state", "state"}, details(refused, "refused"))
+	require.Equal(t, []string{ch.ID, ch.ID, ch.ID, ch.ID, ch3.ID}, details(refused, "change"))
+	require.Equal(t, ch.Digest, refused[1]["sha256"], "the digest given")
+	require.Equal(t, ch.Digest, refused[2]["expected_sha256"])
+	require.Equal(t, []string{"proposed", "proposed", "proposed", "approved", "withdrawn"}, details(refused, "status"))
+	require.Equal(t, "[auditor]", refused[1]["roles"])
+	rejRefused := byType[agreements.AuditPartyChangeRejectionRefused]
+	require.Equal(t, []string{"role", "state"}, details(rejRefused, "refused"))
+	require.Equal(t, []string{ch2.ID, ch2.ID}, details(rejRefused, "change"))
+	require.Equal(t, "and again", rejRefused[1]["reason"])
 	verifyAll(t, db)
+}
+
+// details lists one detail of each entry.
+func details(entries []map[string]string, key string) []string {
+	out := make([]string, len(entries))
+	for i, d := range entries {
+		out[i] = d[key]
+	}
+	return out
 }
 
 func requireField(t *testing.T, err error, path, rule string) {

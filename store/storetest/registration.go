@@ -82,16 +82,21 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	require.NoError(t, err)
 	require.Equal(t, agreements.PartyPending, stored.Status, "refusals change nothing")
 
-	// The refusals of the registrant and of the digest are recorded.
+	// Every refusal is recorded with its reason: the registrant's, the
+	// auditor's, the digest's (a request without one is not a refusal but
+	// an invalid request).
 	var refused []string
-	for _, e := range auditEntries(t, db) {
-		if e.Type == agreements.AuditPartyRegistrationApprovalRefused {
-			require.Equal(t, "police.rogue", e.Recipient)
-			require.Equal(t, p.RegistrationSHA256, e.Detail["expected_sha256"])
-			refused = append(refused, e.Detail["refused"])
-		}
+	for _, e := range entriesOf(t, db, agreements.AuditPartyRegistrationApprovalRefused) {
+		require.Equal(t, "police.rogue", e.Recipient)
+		require.Equal(t, p.RegistrationSHA256, e.Detail["expected_sha256"])
+		require.Equal(t, "refused", e.Outcome)
+		require.Equal(t, string(agreements.PartyPending), e.Detail["status"])
+		refused = append(refused, e.Actor+" "+e.Detail["refused"]+" "+e.Detail["sha256"])
 	}
-	require.Equal(t, []string{"registrant", "registrant", "digest"}, refused)
+	require.Equal(t, []string{
+		"alice registrant " + p.RegistrationSHA256, " ALICE registrant " + p.RegistrationSHA256,
+		"aziz role " + p.RegistrationSHA256, "dana digest " + other,
+	}, refused)
 
 	// Someone else, naming the digest, makes it active.
 	clock = clock.Add(time.Hour)
@@ -104,11 +109,11 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	require.True(t, snap.Party("police.rogue").Active(), "approved, it is active on the next snapshot")
 	_, err = svc.ApproveParty(ctx, dana, "police.rogue", p.RegistrationSHA256)
 	require.ErrorIs(t, err, agreements.ErrChangeState, "approved once")
-	entries := auditEntries(t, db)
-	last := entries[len(entries)-1]
-	require.Equal(t, agreements.AuditPartyRegistrationApproved, last.Type)
-	require.Equal(t, "dana", last.Actor)
-	require.Equal(t, p.RegistrationSHA256, last.Detail["sha256"])
+	approvals := entriesOf(t, db, agreements.AuditPartyRegistrationApproved)
+	require.Len(t, approvals, 1)
+	require.Equal(t, agreements.AuditPartyRegistrationApproved, approvals[0].Type)
+	require.Equal(t, "dana", approvals[0].Actor)
+	require.Equal(t, p.RegistrationSHA256, approvals[0].Detail["sha256"])
 
 	// A rejected registration is not active and cannot be approved; the id
 	// may be registered again, pending again.
@@ -116,11 +121,27 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	require.NoError(t, err)
 	_, err = svc.RejectParty(ctx, dana, "council.rogue", "")
 	require.ErrorAs(t, err, &verr)
+	_, err = svc.RejectParty(ctx, aziz, "council.rogue", "not for me")
+	require.ErrorIs(t, err, agreements.ErrForbidden)
 	rejected, err := svc.RejectParty(ctx, dana, "council.rogue", "no such service")
 	require.NoError(t, err)
 	require.Equal(t, agreements.PartyRejected, rejected.Status)
+	_, err = svc.RejectParty(ctx, alice, "council.rogue", "withdrawn")
+	require.ErrorIs(t, err, agreements.ErrChangeState, "rejected once")
 	_, err = svc.ApproveParty(ctx, dana, "council.rogue", q.RegistrationSHA256)
 	require.ErrorIs(t, err, agreements.ErrChangeState)
+	var states []string
+	for _, e := range entriesOf(t, db, agreements.AuditPartyRegistrationApprovalRefused) {
+		if e.Detail["refused"] == agreements.RefusedState {
+			states = append(states, e.Recipient+" "+e.Detail["status"])
+		}
+	}
+	require.Equal(t, []string{"police.rogue active", "council.rogue rejected"}, states, "an approval of what is no longer pending is recorded")
+	var rejRefused []string
+	for _, e := range entriesOf(t, db, agreements.AuditPartyRegistrationRejectionRefused) {
+		rejRefused = append(rejRefused, e.Actor+" "+e.Recipient+" "+e.Detail["refused"]+" "+e.Detail["status"])
+	}
+	require.Equal(t, []string{"aziz council.rogue role pending", "alice council.rogue state rejected"}, rejRefused)
 	_, err = svc.SetPartyStatus(ctx, alice, "council.rogue", agreements.PartyActive, "go")
 	require.ErrorIs(t, err, agreements.ErrChangeState)
 	snap, err = cache.Snapshot(ctx)
@@ -133,6 +154,18 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	_, err = svc.RegisterParty(ctx, alice, &agreements.Party{ID: "council.rogue", Kind: agreements.KindCouncilService, Name: "thrice", EncryptionKey: changeKey2}, "")
 	require.ErrorIs(t, err, agreements.ErrExists, "a pending party is not replaced")
 	verifyAll(t, db)
+}
+
+// entriesOf are the audit entries of one type, in order.
+func entriesOf(t *testing.T, db *store.DB, typ string) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	for _, e := range auditEntries(t, db) {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func auditEntries(t *testing.T, db *store.DB) []audit.Entry {

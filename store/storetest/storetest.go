@@ -41,6 +41,7 @@ func Run(t *testing.T, open Open) {
 	t.Run("registry-service", func(t *testing.T) { testRegistryService(t, open(t)) })
 	t.Run("party-changes", func(t *testing.T) { testPartyChanges(t, open(t)) })
 	t.Run("party-registration", func(t *testing.T) { testPartyRegistration(t, open(t)) })
+	t.Run("refusals-fail-closed", func(t *testing.T) { testRefusalsFailClosed(t, open(t)) })
 	t.Run("requests", func(t *testing.T) { testRequests(t, open(t)) })
 	t.Run("idempotency", func(t *testing.T) { testIdempotency(t, open(t)) })
 	t.Run("certificates", func(t *testing.T) { testCertificates(t, open(t)) })
@@ -340,10 +341,22 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	v1, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 1, v1.Version)
+	// Refused for the role, the two-person rule and the status: each
+	// recorded, changing nothing.
+	_, err = svc.Approve(ctx, admin, "nfi", 1, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrForbidden)
+	_, err = svc.Approve(ctx, agreements.Actor{Subject: "Alice", Roles: []string{agreements.RoleDPO}}, "nfi", 1, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrSamePerson)
+	_, err = svc.Activate(ctx, admin, "nfi", 1, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrTransition)
 	_, err = svc.Approve(ctx, dpo, "nfi", 1, agreements.Digest(v1))
 	require.NoError(t, err)
+	_, err = svc.Activate(ctx, dpo, "nfi", 1, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrForbidden)
 	_, err = svc.Activate(ctx, admin, "nfi", 1, agreements.Digest(v1))
 	require.NoError(t, err)
+	_, err = svc.Approve(ctx, dpo, "nfi", 1, agreements.Digest(v1))
+	require.ErrorIs(t, err, agreements.ErrTransition, "approved once")
 	v2, err := svc.Register(ctx, admin, doc, "")
 	require.NoError(t, err)
 	require.Equal(t, 2, v2.Version)
@@ -389,9 +402,27 @@ func testRegistryService(t *testing.T, db *store.DB) {
 	require.ErrorIs(t, err, agreements.ErrNotFound)
 	_, err = db.Party(ctx, "missing")
 	require.ErrorIs(t, err, agreements.ErrNotFound)
-	// Two parties registered and approved, six lifecycle steps, a refused
-	// approval and a refused activation, two suspensions: each audited.
-	require.Equal(t, int64(4+6+2+2), verifyAll(t, db))
+	// Two parties registered and approved, six lifecycle steps, four
+	// refused approvals and three refused activations, two suspensions:
+	// each audited. An approval of an agreement that does not exist is not
+	// recorded: there is nothing to refuse.
+	require.Equal(t, int64(4+6+7+2), verifyAll(t, db))
+	var refused []string
+	for _, e := range auditEntries(t, db) {
+		if e.Type == agreements.AuditAgreementApprovalRefused || e.Type == agreements.AuditAgreementActivationRefused {
+			require.Equal(t, "refused", e.Outcome)
+			refused = append(refused, e.Type+" "+e.Actor+" "+e.Agreement+" "+e.Detail["refused"]+" "+e.Detail["status"])
+		}
+	}
+	require.Equal(t, []string{
+		"admin.agreement.approval-refused alice nfi@1 role ",
+		"admin.agreement.approval-refused Alice nfi@1 author draft",
+		"admin.agreement.activation-refused alice nfi@1 state draft",
+		"admin.agreement.activation-refused dana nfi@1 role ",
+		"admin.agreement.approval-refused dana nfi@1 state active",
+		"admin.agreement.approval-refused dana nfi@2 digest draft",
+		"admin.agreement.activation-refused alice nfi@2 digest approved",
+	}, refused)
 }
 
 // testBatchIsolation: changes that share a group commit succeed or fail on
