@@ -303,7 +303,10 @@ func (s *Service) changeEntry(actor Actor, typ string, c *PartyChange) *audit.En
 // ApprovePartyChange approves an open proposal and applies it, in one
 // transaction (admin or dpo). The approver must not be its proposer
 // (SamePerson) and must name the proposal's digest, the one they were
-// shown. Every refusal is recorded (AuditPartyChangeApprovalRefused).
+// shown. A repeat by the person who approved it, with its digest, of an
+// approval that took effect answers as the first did (the change and the
+// party as they are now) and records nothing: a retry whose answer was
+// lost. Every refusal is recorded (AuditPartyChangeApprovalRefused).
 func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID, digest string) (*PartyChange, *Party, error) {
 	digest = strings.ToLower(strings.TrimSpace(digest))
 	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
@@ -322,6 +325,15 @@ func (s *Service) ApprovePartyChange(ctx context.Context, actor Actor, changeID,
 			return err
 		}
 		seen = c
+		if c.Status == ChangeApproved && SamePerson(c.DecidedBy, actor.Subject) && digest == c.Digest {
+			// Already approved by this person, as named: the answer again.
+			p, err := tx.LockParty(ctx, c.Party)
+			if err != nil {
+				return err
+			}
+			out, party = c, p
+			return nil
+		}
 		if c.Status != ChangeProposed {
 			return public.Errorf(ErrChangeState, "change %s is %s", c.ID, c.Status)
 		}
@@ -389,8 +401,10 @@ func (s *Service) refuseChange(ctx context.Context, actor Actor, typ, changeID s
 }
 
 // RejectPartyChange closes an open proposal without applying it (admin or
-// dpo); closed by its own proposer, it is withdrawn. Every refusal is
-// recorded (AuditPartyChangeRejectionRefused).
+// dpo); closed by its own proposer, it is withdrawn. A repeat by the person
+// who closed it answers as the first did (the reason first given stands)
+// and records nothing. Every refusal is recorded
+// (AuditPartyChangeRejectionRefused).
 func (s *Service) RejectPartyChange(ctx context.Context, actor Actor, changeID, reason string) (*PartyChange, error) {
 	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
 		return nil, s.refuseChange(ctx, actor, AuditPartyChangeRejectionRefused, changeID, false, "", err)
@@ -405,6 +419,10 @@ func (s *Service) RejectPartyChange(ctx context.Context, actor Actor, changeID, 
 			return err
 		}
 		seen = c
+		if (c.Status == ChangeRejected || c.Status == ChangeWithdrawn) && SamePerson(c.DecidedBy, actor.Subject) {
+			out = c
+			return nil
+		}
 		if c.Status != ChangeProposed {
 			return public.Errorf(ErrChangeState, "change %s is %s", c.ID, c.Status)
 		}

@@ -72,7 +72,9 @@ func awaitingApproval(p *Party) error {
 // ApproveParty approves a pending party's registration and makes it active,
 // in one transaction with its audit entry (admin or dpo). The approver must
 // not be its registrant (SamePerson) and must name the registration's
-// digest, the one they were shown. Every refusal is recorded
+// digest, the one they were shown. A repeat by the person who approved it,
+// with its digest, answers as the first did (the party as it is now) and
+// records nothing. Every refusal is recorded
 // (AuditPartyRegistrationApprovalRefused).
 func (s *Service) ApproveParty(ctx context.Context, actor Actor, id, digest string) (*Party, error) {
 	digest = strings.ToLower(strings.TrimSpace(digest))
@@ -89,6 +91,11 @@ func (s *Service) ApproveParty(ctx context.Context, actor Actor, id, digest stri
 			return err
 		}
 		seen = p
+		if approvedBy(p, actor) && digest == p.RegistrationSHA256 {
+			// Already approved by this person, as named: the answer again.
+			out = p
+			return nil
+		}
 		if p.Status != PartyPending {
 			return public.Errorf(ErrChangeState, "party %s is %s, not awaiting approval", p.ID, p.Status)
 		}
@@ -119,6 +126,12 @@ func (s *Service) ApproveParty(ctx context.Context, actor Actor, id, digest stri
 	return out, nil
 }
 
+// approvedBy reports whether p's registration was approved by actor: it
+// took effect (the party is active, or suspended since) and they decided it.
+func approvedBy(p *Party, actor Actor) bool {
+	return (p.Status == PartyActive || p.Status == PartySuspended) && p.DecidedBy != "" && SamePerson(p.DecidedBy, actor.Subject)
+}
+
 // refuseRegistration records an approval (with the digest given) or a
 // rejection of a registration refused before the party was locked (the
 // actor's role), naming the party asked for and, if it can be read, its
@@ -142,8 +155,9 @@ func (s *Service) refuseRegistration(ctx context.Context, actor Actor, typ, id s
 
 // RejectParty refuses a pending party's registration (admin or dpo; its
 // registrant may withdraw it). The party stays, rejected, so the record
-// shows what was refused; registering the id again replaces it. Every
-// refusal is recorded (AuditPartyRegistrationRejectionRefused).
+// shows what was refused; registering the id again replaces it. A repeat by
+// the person who rejected it answers as the first did and records nothing.
+// Every refusal is recorded (AuditPartyRegistrationRejectionRefused).
 func (s *Service) RejectParty(ctx context.Context, actor Actor, id, reason string) (*Party, error) {
 	if err := needRole(actor, RoleAdmin, RoleDPO); err != nil {
 		return nil, s.refuseRegistration(ctx, actor, AuditPartyRegistrationRejectionRefused, id, false, "", err)
@@ -158,6 +172,10 @@ func (s *Service) RejectParty(ctx context.Context, actor Actor, id, reason strin
 			return err
 		}
 		seen = p
+		if p.Status == PartyRejected && p.DecidedBy != "" && SamePerson(p.DecidedBy, actor.Subject) {
+			out = p
+			return nil
+		}
 		if p.Status != PartyPending {
 			return public.Errorf(ErrChangeState, "party %s is %s, not awaiting approval", p.ID, p.Status)
 		}

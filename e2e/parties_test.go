@@ -100,7 +100,15 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 	require.NoError(t, err, "sealed to the approved key")
 	_, err = police.OpenEnvelope(ctx, e3.ID, oldKey)
 	require.Error(t, err)
-	_, err = dana.ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	// Her retry, as if the answer had been lost, answers as the first did
+	// and records nothing; anyone else's, or another digest, is refused.
+	again, err := dana.ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	require.NoError(t, err)
+	require.Equal(t, done, again)
+	bob := gw.Admin(t, "bob", "admin")
+	_, err = bob.ApprovePartyChange(ctx, ch.ID, ch.SHA256)
+	requireProblem(t, err, http.StatusConflict, "party-change-state")
+	_, err = dana.ApprovePartyChange(ctx, ch.ID, wrong)
 	requireProblem(t, err, http.StatusConflict, "party-change-state")
 
 	// Trust anchors: a party with its own CA moves to a new CA.
@@ -123,7 +131,6 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 	requireProblem(t, err, http.StatusConflict, "party-change-state")
 	requireParty(&oldCert, "police.testshire")
 	requireParty(&newCert, "")
-	bob := gw.Admin(t, "bob", "admin")
 	_, err = bob.ApprovePartyChange(ctx, ch2.ID, ch2.SHA256)
 	require.NoError(t, err, "another administrator may approve")
 	requireParty(&newCert, "police.testshire")
@@ -133,7 +140,7 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 	entries := adminEntries(t, gw)
 	proposed, approved := entries[agreements.AuditPartyChangeProposed], entries[agreements.AuditPartyChangeApproved]
 	require.Len(t, proposed, 2)
-	require.Len(t, approved, 2)
+	require.Len(t, approved, 2, "once each, the retry recorded nothing")
 	require.Equal(t, "alice", proposed[0].Actor)
 	require.Equal(t, "police.northshire", proposed[0].Recipient)
 	require.Equal(t, ch.SHA256, proposed[0].Detail["sha256"])
@@ -151,11 +158,12 @@ func TestPartyChangeNeedsSecondPerson(t *testing.T) {
 		require.Equal(t, "police.northshire", r.Recipient)
 		why = append(why, r.Actor+" "+r.Detail["refused"])
 	}
-	require.Equal(t, []string{"alice proposer", "Alice proposer", "aziz role", "dana digest", "dana state"}, why,
-		"the proposer twice, the auditor, the wrong digest, the approval of a change no longer open")
+	require.Equal(t, []string{"alice proposer", "Alice proposer", "aziz role", "dana digest", "bob state", "dana state"}, why,
+		"the proposer twice, the auditor, the wrong digest, approvals of a change no longer open other than its approver's retry")
 	require.Equal(t, wrong, refused[3].Detail["sha256"])
 	require.Equal(t, ch.SHA256, refused[3].Detail["expected_sha256"])
 	require.Equal(t, "approved", refused[4].Detail["status"])
+	require.Equal(t, wrong, refused[5].Detail["sha256"])
 }
 
 // putParty sends PUT /admin/v1/parties/{id} as alice, an administrator.

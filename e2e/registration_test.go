@@ -90,6 +90,13 @@ func TestNewPartyNeedsSecondPerson(t *testing.T) {
 	require.Equal(t, "active", approved.Status)
 	require.Equal(t, "dana", approved.DecidedBy)
 	requireParty(&cert, "police.newshire", "")
+	// Her retry answers as the first did and records nothing; anyone
+	// else's is refused.
+	again, err := dana.ApproveParty(ctx, "police.newshire", shown.RegistrationSHA256)
+	require.NoError(t, err)
+	require.Equal(t, approved, again)
+	_, err = gw.Admin(t, "bob", "admin").ApproveParty(ctx, "police.newshire", shown.RegistrationSHA256)
+	requireProblem(t, err, http.StatusConflict, "party-change-state")
 	e, err := care.Send(ctx, emergency(), strings.NewReader("alert"))
 	require.NoError(t, err)
 	require.Equal(t, "delivered", e.State)
@@ -104,9 +111,15 @@ func TestNewPartyNeedsSecondPerson(t *testing.T) {
 	}
 	require.NotNil(t, registered)
 	require.Equal(t, reg.RegistrationSHA256, registered.Detail["sha256"])
-	ok := entries[agreements.AuditPartyRegistrationApproved]
-	require.Equal(t, "dana", ok[len(ok)-1].Actor)
-	require.Equal(t, reg.RegistrationSHA256, ok[len(ok)-1].Detail["sha256"])
+	var ok []audit.Entry
+	for _, en := range entries[agreements.AuditPartyRegistrationApproved] {
+		if en.Recipient == "police.newshire" {
+			ok = append(ok, en)
+		}
+	}
+	require.Len(t, ok, 1, "approved once: the retry recorded nothing")
+	require.Equal(t, "dana", ok[0].Actor)
+	require.Equal(t, reg.RegistrationSHA256, ok[0].Detail["sha256"])
 	refused := entries[agreements.AuditPartyRegistrationApprovalRefused]
 	var why []string
 	for _, r := range refused {
@@ -114,7 +127,7 @@ func TestNewPartyNeedsSecondPerson(t *testing.T) {
 		require.Equal(t, "police.newshire", r.Recipient)
 		why = append(why, r.Actor+" "+r.Detail["refused"])
 	}
-	require.Equal(t, []string{"alice registrant", "ALICE registrant", "aziz role", "dana digest"}, why,
-		"the registrant twice, the auditor, the wrong digest")
+	require.Equal(t, []string{"alice registrant", "ALICE registrant", "aziz role", "dana digest", "bob state"}, why,
+		"the registrant twice, the auditor, the wrong digest, another's approval once approved")
 	require.Equal(t, wrong, refused[3].Detail["sha256"])
 }

@@ -126,6 +126,17 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	require.JSONEq(t, string(changeKey2), string(reg.Party("dwp").EncryptionKey))
 	_, _, err = svc.ApprovePartyChange(ctx, bob, ch.ID, ch.Digest)
 	require.ErrorIs(t, err, agreements.ErrChangeState, "approved once")
+	// Its approver's retry (whose answer was lost) answers as the first
+	// did and records nothing; with another digest it is refused.
+	recorded := len(auditEntries(t, db))
+	retried, reapplied, err := svc.ApprovePartyChange(ctx, agreements.Actor{Subject: "Dana ", Roles: []string{agreements.RoleDPO}}, ch.ID, ch.Digest)
+	require.NoError(t, err)
+	require.Equal(t, done, retried)
+	require.Equal(t, applied.EncryptionKey, reapplied.EncryptionKey)
+	require.Equal(t, applied.Name, reapplied.Name)
+	require.Len(t, auditEntries(t, db), recorded, "a retry records nothing")
+	_, _, err = svc.ApprovePartyChange(ctx, dana, ch.ID, agreements.ChangeDigest(&agreements.PartyChange{ID: ch.ID}))
+	require.ErrorIs(t, err, agreements.ErrChangeState, "a retry names the digest approved")
 
 	// Rejected by another person; withdrawn by its proposer.
 	ch2, err := svc.ProposePartyChange(ctx, bob, "dwp", agreements.TrustEdit{Identity: &agreements.IdentityRule{SubjectDN: "CN=dwp", IssuerFingerprint: "ab" + hex64()}}, "their PKI has no URI SANs", "")
@@ -139,11 +150,19 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	require.Equal(t, agreements.ChangeRejected, r2.Status)
 	_, err = svc.RejectPartyChange(ctx, bob, ch2.ID, "and again")
 	require.ErrorIs(t, err, agreements.ErrChangeState, "rejected once")
+	recorded = len(auditEntries(t, db))
+	again2, err := svc.RejectPartyChange(ctx, dana, ch2.ID, "ask DWP to confirm the DN first")
+	require.NoError(t, err, "its rejecter's retry answers as the first did")
+	require.Equal(t, r2, again2)
+	require.Len(t, auditEntries(t, db), recorded, "a retry records nothing")
 	ch3, err := svc.ProposePartyChange(ctx, bob, "dwp", agreements.TrustEdit{RevocationHosts: &[]string{"crl.dwp.example"}}, "their CRL host", "")
 	require.NoError(t, err)
 	r3, err := svc.RejectPartyChange(ctx, bob, ch3.ID, "typo")
 	require.NoError(t, err)
 	require.Equal(t, agreements.ChangeWithdrawn, r3.Status)
+	again3, err := svc.RejectPartyChange(ctx, bob, ch3.ID, "typo")
+	require.NoError(t, err)
+	require.Equal(t, agreements.ChangeWithdrawn, again3.Status)
 	_, _, err = svc.ApprovePartyChange(ctx, dana, ch3.ID, ch3.Digest)
 	require.ErrorIs(t, err, agreements.ErrChangeState)
 	p, err = db.Party(ctx, "dwp")
@@ -176,11 +195,11 @@ func testPartyChanges(t *testing.T, db *store.DB) {
 	// the auditor's, the wrong digest, and approvals of a change no longer
 	// open; so are refused rejections.
 	refused := byType[agreements.AuditPartyChangeApprovalRefused]
-	require.Equal(t, []string{"proposer", "role", "digest", "state", "state"}, details(refused, "refused"))
-	require.Equal(t, []string{ch.ID, ch.ID, ch.ID, ch.ID, ch3.ID}, details(refused, "change"))
+	require.Equal(t, []string{"proposer", "role", "digest", "state", "state", "state"}, details(refused, "refused"))
+	require.Equal(t, []string{ch.ID, ch.ID, ch.ID, ch.ID, ch.ID, ch3.ID}, details(refused, "change"))
 	require.Equal(t, ch.Digest, refused[1]["sha256"], "the digest given")
 	require.Equal(t, ch.Digest, refused[2]["expected_sha256"])
-	require.Equal(t, []string{"proposed", "proposed", "proposed", "approved", "withdrawn"}, details(refused, "status"))
+	require.Equal(t, []string{"proposed", "proposed", "proposed", "approved", "approved", "withdrawn"}, details(refused, "status"))
 	require.Equal(t, "[auditor]", refused[1]["roles"])
 	rejRefused := byType[agreements.AuditPartyChangeRejectionRefused]
 	require.Equal(t, []string{"role", "state"}, details(rejRefused, "refused"))

@@ -29,6 +29,7 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	alice := agreements.Actor{Subject: "alice", Name: "Alice Admin", Roles: []string{agreements.RoleAdmin}}
 	aliceAgain := agreements.Actor{Subject: " ALICE", Roles: []string{agreements.RoleAdmin, agreements.RoleDPO}}
 	dana := agreements.Actor{Subject: "dana", Name: "Dana DPO", Roles: []string{agreements.RoleDPO}}
+	bob := agreements.Actor{Subject: "bob", Roles: []string{agreements.RoleAdmin}}
 	aziz := agreements.Actor{Subject: "aziz", Roles: []string{agreements.RoleAuditor}}
 
 	// A status named by the caller is refused, naming the field.
@@ -107,8 +108,17 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	snap, err = cache.Snapshot(ctx)
 	require.NoError(t, err)
 	require.True(t, snap.Party("police.rogue").Active(), "approved, it is active on the next snapshot")
-	_, err = svc.ApproveParty(ctx, dana, "police.rogue", p.RegistrationSHA256)
+	// Its approver's retry answers as the first did and records nothing;
+	// anyone else's, or one naming another digest, is refused.
+	recorded := len(auditEntries(t, db))
+	retried, err := svc.ApproveParty(ctx, dana, "police.rogue", p.RegistrationSHA256)
+	require.NoError(t, err)
+	require.Equal(t, approved, retried)
+	require.Len(t, auditEntries(t, db), recorded, "a retry records nothing")
+	_, err = svc.ApproveParty(ctx, bob, "police.rogue", p.RegistrationSHA256)
 	require.ErrorIs(t, err, agreements.ErrChangeState, "approved once")
+	_, err = svc.ApproveParty(ctx, dana, "police.rogue", other)
+	require.ErrorIs(t, err, agreements.ErrChangeState, "a retry names the digest approved")
 	approvals := entriesOf(t, db, agreements.AuditPartyRegistrationApproved)
 	require.Len(t, approvals, 1)
 	require.Equal(t, agreements.AuditPartyRegistrationApproved, approvals[0].Type)
@@ -128,6 +138,11 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 	require.Equal(t, agreements.PartyRejected, rejected.Status)
 	_, err = svc.RejectParty(ctx, alice, "council.rogue", "withdrawn")
 	require.ErrorIs(t, err, agreements.ErrChangeState, "rejected once")
+	recorded = len(auditEntries(t, db))
+	rerejected, err := svc.RejectParty(ctx, dana, "council.rogue", "no such service")
+	require.NoError(t, err, "its rejecter's retry answers as the first did")
+	require.Equal(t, rejected, rerejected)
+	require.Len(t, auditEntries(t, db), recorded, "a retry records nothing")
 	_, err = svc.ApproveParty(ctx, dana, "council.rogue", q.RegistrationSHA256)
 	require.ErrorIs(t, err, agreements.ErrChangeState)
 	var states []string
@@ -136,7 +151,7 @@ func testPartyRegistration(t *testing.T, db *store.DB) {
 			states = append(states, e.Recipient+" "+e.Detail["status"])
 		}
 	}
-	require.Equal(t, []string{"police.rogue active", "council.rogue rejected"}, states, "an approval of what is no longer pending is recorded")
+	require.Equal(t, []string{"police.rogue active", "police.rogue active", "council.rogue rejected"}, states, "an approval of what is no longer pending is recorded")
 	var rejRefused []string
 	for _, e := range entriesOf(t, db, agreements.AuditPartyRegistrationRejectionRefused) {
 		rejRefused = append(rejRefused, e.Actor+" "+e.Recipient+" "+e.Detail["refused"]+" "+e.Detail["status"])
