@@ -30,15 +30,7 @@ func newAgreementsCmd() *cobra.Command {
 		file, reason, as string
 		version          int
 	)
-	withClient := func(run func(*cobra.Command, *client.Admin, []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			return run(cmd, c, args)
-		}
-	}
+	withClient := f.withClient
 	printAgreement := func(w io.Writer, a *api.Agreement) error {
 		if f.json {
 			return printJSON(w, a)

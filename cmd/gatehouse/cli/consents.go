@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-gw/gatehouse/api"
+	"github.com/gatehouse-gw/gatehouse/client"
 )
 
 func newConsentsCmd() *cobra.Command {
@@ -96,11 +97,7 @@ func newConsentsCmd() *cobra.Command {
 		Use:   "list [--party PARTY]",
 		Short: "List the consent register, or one sending party's part of it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
+		RunE: f.withClient(func(cmd *cobra.Command, c *client.Admin, _ []string) error {
 			cs, err := c.Consents(cmd.Context(), listParty)
 			if err != nil {
 				return err
@@ -109,7 +106,7 @@ func newConsentsCmd() *cobra.Command {
 				return printJSON(cmd.OutOrStdout(), cs)
 			}
 			return printConsents(cmd.OutOrStdout(), cs)
-		},
+		}),
 	}
 	list.Flags().StringVar(&listParty, "party", "", "only this sending party's consents")
 

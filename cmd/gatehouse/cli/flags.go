@@ -77,6 +77,18 @@ func (f *adminFlags) config() client.AdminConfig {
 	return client.AdminConfig{URL: or(f.url, "GATEHOUSE_ADMIN_URL"), Token: tok, CAFile: or(f.ca, "GATEHOUSE_ADMIN_CA")}
 }
 
+// withClient makes a command's RunE that opens the admin client from the
+// flags first, then runs run with it.
+func (f *adminFlags) withClient(run func(*cobra.Command, *client.Admin, []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		c, err := f.client()
+		if err != nil {
+			return err
+		}
+		return run(cmd, c, args)
+	}
+}
+
 func (f *adminFlags) client() (*client.Admin, error) {
 	for _, e := range []struct {
 		v         *string

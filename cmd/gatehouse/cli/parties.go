@@ -29,15 +29,7 @@ func newPartiesCmd() *cobra.Command {
 		kind, keyFile, pem string
 		reason             string
 	)
-	withClient := func(run func(*cobra.Command, *client.Admin, []string) error) func(*cobra.Command, []string) error {
-		return func(cmd *cobra.Command, args []string) error {
-			c, err := f.client()
-			if err != nil {
-				return err
-			}
-			return run(cmd, c, args)
-		}
-	}
+	withClient := f.withClient
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List parties",
