@@ -220,11 +220,20 @@ type bulkReader struct {
 }
 
 // WriteTo implements io.WriterTo, which fasthttp uses when it is offered.
-func (r *bulkReader) WriteTo(w io.Writer) (int64, error) {
+func (r *bulkReader) WriteTo(w io.Writer) (_ int64, err error) {
 	if r.idle > 0 {
 		defer r.conn.SetWriteDeadline(time.Time{}) //nolint:errcheck // the next response sets its own
 	}
 	dw := deadlineWriter{w, r.conn, r.idle}
+	// The TLS records of the body go to the socket in large writes.
+	if cc := coalescing(r.conn); cc != nil {
+		cc.gather()
+		defer func() {
+			if rerr := cc.release(); err == nil {
+				err = rerr
+			}
+		}()
+	}
 	// A body that reads ahead of the writes (a large object from the
 	// store) writes its own buffers, with no copy.
 	if wt, ok := r.ReadCloser.(io.WriterTo); ok {

@@ -399,7 +399,7 @@ func (a *App) Listen() (*Listeners, error) {
 	// Every request is framed one way only before the HTTP server reads it
 	// (gateway.StrictFraming), on both listeners.
 	maxHead := int(a.Config.Limits.MaxHeaderBytes)
-	out := &Listeners{Partner: gateway.StrictFraming(tls.NewListener(ln, a.TLSConfig()), maxHead, "partner", a.Log)}
+	out := &Listeners{Partner: gateway.StrictFraming(tls.NewListener(gateway.CoalesceWrites(ln), a.TLSConfig()), maxHead, "partner", a.Log)}
 	if a.Admin != nil {
 		aln, err := net.Listen("tcp", a.Config.Admin.Listen)
 		if err != nil {
