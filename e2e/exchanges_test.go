@@ -290,7 +290,7 @@ func TestMultipartUploadAbortsCleanly(t *testing.T) {
 	ctx := context.Background()
 	gw := testenv.StartGateway(t, testenv.GatewayOptions{})
 	council := gw.Client(t, "council.revenues")
-	const size = 40 << 20 // several 16 MiB parts
+	const size = 40 << 20 // several 8 MiB parts
 	payload := randomBytes(t, size)
 
 	// Longer than declared, in the last part: the upload is aborted.
